@@ -1,0 +1,142 @@
+// How each configuration value is spelled by users: its flag, its VIPD_* twin, its default and its
+// meaning. The CLI, the loader and the generated configuration reference all read this one table.
+import type { RunConfigKey } from "./schema.ts";
+
+export interface OptionSpec {
+  readonly flag: string;
+  /** Placeholder shown in help; a switch (a flag without a value) has none. */
+  readonly placeholder?: string;
+  /** Written as a user would write it, and parsed like user input. */
+  readonly default?: string;
+  /** What happens when neither the flag nor its variable is set and there is no default. */
+  readonly whenUnset?: string;
+  readonly description: string;
+}
+
+export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
+  nodeName: {
+    flag: "node-name",
+    placeholder: "<name>",
+    whenUnset: "required",
+    description: "name of the Node this agent runs on (downward API spec.nodeName)",
+  },
+  namespace: {
+    flag: "namespace",
+    placeholder: "<namespace>",
+    default: "vipd-system",
+    description: "namespace of vipd's Leases (heartbeats and ownership)",
+  },
+  kubeconfig: {
+    flag: "kubeconfig",
+    placeholder: "<path>",
+    whenUnset: "in-cluster service account",
+    description: "kubeconfig file to reach the API server",
+  },
+  interface: {
+    flag: "interface",
+    placeholder: "<name|auto>",
+    whenUnset: "the interface of the default route",
+    description: "interface that carries the VIPs; auto = the interface whose subnet contains the VIP",
+  },
+  loadBalancerClass: {
+    flag: "load-balancer-class",
+    placeholder: "<class>",
+    default: "vipd.io/l2",
+    description: "spec.loadBalancerClass this agent serves",
+  },
+  classOnly: {
+    flag: "class-only",
+    default: "false",
+    description: "serve only Services with the class; leave Services without a class alone",
+  },
+  leaseDuration: {
+    flag: "lease-duration",
+    placeholder: "<duration>",
+    default: "5s",
+    description: "D: how long a silent heartbeat is trusted before its node's Services are taken over",
+  },
+  renewDeadline: {
+    flag: "renew-deadline",
+    placeholder: "<duration>",
+    default: "3s",
+    description: "R: a holder stops announcing when its heartbeat was last renewed longer ago than this",
+  },
+  retryPeriod: {
+    flag: "retry-period",
+    placeholder: "<duration>",
+    default: "1s",
+    description: "P: how often the heartbeat is renewed and claims are retried",
+  },
+  claimStep: {
+    flag: "claim-step",
+    placeholder: "<duration>",
+    default: "250ms",
+    description: "delay per rank before a lower-ranked candidate claims a free Service",
+  },
+  addressLifetime: {
+    flag: "address-lifetime",
+    placeholder: "<duration>",
+    default: "30s",
+    description: "valid lifetime of a VIP on the interface, refreshed by the holder (dead-man switch)",
+  },
+  announceCount: {
+    flag: "announce-count",
+    placeholder: "<n>",
+    default: "3",
+    description: "gratuitous ARP / unsolicited NA rounds sent on takeover",
+  },
+  announceInterval: {
+    flag: "announce-interval",
+    placeholder: "<duration>",
+    default: "1100ms",
+    description: "spacing of the takeover rounds (at least 1.1s: Linux ARP locktime)",
+  },
+  announceRefresh: {
+    flag: "announce-refresh",
+    placeholder: "<duration>",
+    default: "10s",
+    description: "period of refresh announcements while holding (keep it under switch FDB ageing)",
+  },
+  fenceProbes: {
+    flag: "fence-probes",
+    placeholder: "<n>",
+    default: "3",
+    description: "ARP probes / neighbour solicitations sent before taking over from a dead holder",
+  },
+  fenceInterval: {
+    flag: "fence-interval",
+    placeholder: "<duration>",
+    default: "100ms",
+    description: "spacing of the fence probes; a reply within the last interval still counts",
+  },
+  resyncPeriod: {
+    flag: "resync-period",
+    placeholder: "<duration>",
+    default: "5m",
+    description: "how often every Service is reconciled even without a change",
+  },
+  metricsAddr: {
+    flag: "metrics-addr",
+    placeholder: "<host:port>",
+    default: "0.0.0.0:9559",
+    description: "address of /metrics, /healthz and /readyz",
+  },
+  logLevel: {
+    flag: "log-level",
+    placeholder: "<level>",
+    default: "info",
+    description: "error, warn, info or debug",
+  },
+  logFormat: {
+    flag: "log-format",
+    placeholder: "<format>",
+    default: "json",
+    description: "json for machines, text for people",
+  },
+};
+
+export const ENV_PREFIX = "VIPD_";
+
+export function envName(flag: string): string {
+  return ENV_PREFIX + flag.toUpperCase().replaceAll("-", "_");
+}

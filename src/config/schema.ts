@@ -1,0 +1,109 @@
+// The one typed, validated configuration of `vipd run`. Every value arrives as text (a flag or its
+// VIPD_* twin) and is parsed here, so the rest of the agent only ever sees checked, typed values.
+import ipaddr from "ipaddr.js";
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+
+// client-go's leaderelection uses the same factor: RenewDeadline must exceed JitterFactor × RetryPeriod,
+// because retries are jittered by up to that factor and a renewal must fit several of them.
+export const RETRY_JITTER_FACTOR = 1.2;
+
+// Linux ignores a second ARP update for the same neighbour within `locktime` (1 s by default), so
+// announcements closer together than this would be dropped by the very hosts they are meant for.
+export const MIN_ANNOUNCE_INTERVAL_MS = 1100;
+
+const duration = z.string().transform((text, context) => {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    context.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const positiveDuration = duration.pipe(z.number().positive({ error: "must be longer than 0" }));
+
+const count = z
+  .string()
+  .regex(/^\d+$/, { error: "must be a whole number" })
+  .transform(Number)
+  .pipe(z.number().int().min(1, { error: "must be at least 1" }));
+
+const onOff = z
+  .enum(["true", "false"], { error: 'must be "true" or "false"' })
+  .transform((v) => v === "true");
+
+// Interface names are at most IFNAMSIZ-1 bytes and cannot hold '/', ':' or whitespace.
+const interfaceName = z
+  .string()
+  .regex(/^[^\s/:]{1,15}$/, { error: "must be an interface name (1–15 characters) or auto" });
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+const listenAddress = z.string().transform((text, context): ListenAddress => {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const host = match?.[1] ?? match?.[2] ?? "";
+  const port = Number(match?.[3]);
+  if (match === null || port > 65535 || (host !== "" && !ipaddr.isValid(host))) {
+    context.addIssue({
+      code: "custom",
+      message: `"${text}" is not an address to listen on; use host:port, [ipv6]:port or :port`,
+    });
+    return z.NEVER;
+  }
+  return { host: host === "" ? "0.0.0.0" : host, port };
+});
+
+export const runConfigShape = {
+  nodeName: z
+    .string({ error: "is required (set it from the downward API: spec.nodeName)" })
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: "must be a Kubernetes node name" }),
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: "must be a Kubernetes namespace name" }),
+  kubeconfig: z.string().min(1).optional(),
+  interface: interfaceName.optional(),
+  loadBalancerClass: z.string().min(1),
+  classOnly: onOff,
+  leaseDuration: positiveDuration,
+  renewDeadline: positiveDuration,
+  retryPeriod: positiveDuration,
+  claimStep: positiveDuration,
+  addressLifetime: positiveDuration,
+  announceCount: count,
+  announceInterval: duration.pipe(
+    z.number().min(MIN_ANNOUNCE_INTERVAL_MS, {
+      error: `must be at least ${MIN_ANNOUNCE_INTERVAL_MS}ms (Linux ARP locktime)`,
+    }),
+  ),
+  announceRefresh: positiveDuration,
+  fenceProbes: count,
+  fenceInterval: positiveDuration,
+  resyncPeriod: positiveDuration,
+  metricsAddr: listenAddress,
+  logLevel: z.enum(["error", "warn", "info", "debug"]),
+  logFormat: z.enum(["json", "text"]),
+};
+
+export const runConfigSchema = z.object(runConfigShape).superRefine((config, context) => {
+  const problem = (key: keyof typeof runConfigShape, message: string): void => {
+    context.addIssue({ code: "custom", path: [key], message });
+  };
+  if (config.leaseDuration <= config.renewDeadline) {
+    problem("leaseDuration", "must be longer than --renew-deadline");
+  }
+  if (config.renewDeadline <= RETRY_JITTER_FACTOR * config.retryPeriod) {
+    problem("renewDeadline", `must be longer than ${RETRY_JITTER_FACTOR} × --retry-period`);
+  }
+  // The holder refreshes the VIP's valid lifetime on its heartbeat cadence; leave room for two missed
+  // refreshes so a live holder's address never expires under it.
+  if (config.addressLifetime < 3 * config.retryPeriod) {
+    problem("addressLifetime", "must be at least 3 × --retry-period");
+  }
+});
+
+export type RunConfig = Readonly<z.output<typeof runConfigSchema>>;
+export type RunConfigKey = keyof typeof runConfigShape;

@@ -1,0 +1,162 @@
+/**
+ * The election of DESIGN.md section 2 as one pure function: given what an agent knows about one
+ * Service at one instant, what should it do? Everything effectful (Lease writes, addresses, frames)
+ * happens in the agent; this module only decides, so every rule has a table test.
+ *
+ * Definitions. D = lease duration, R = renew deadline, P = retry period, D > R > 1.2·P. Times are
+ * milliseconds of this agent's own monotonic clock; no time read from a Lease is ever used.
+ *
+ * Rules, as implemented below:
+ * - Announce (rule 1). The holder named by the ownership Lease announces while its own heartbeat
+ *   renewal last *started* less than R ago (confirmed), or — if it was already announcing — while the
+ *   API server has been unreachable ever since and no other MAC has claimed the VIP (degraded hold).
+ *   It withdraws at once when the Lease names someone else, when the VIP interface loses carrier,
+ *   when it stops being eligible, or when in degraded hold another MAC claims the VIP.
+ * - Claim (rule 2). A candidate claims when the Lease has no holder, or when the holder's heartbeat
+ *   resourceVersion has not changed for at least D on this agent's clock. Taking over from a holder
+ *   requires a fence: the agent re-reads the heartbeat just before the compare-and-swap and probes the
+ *   wire (ARP probe / NDP solicitation) and gives up if anyone answers for the VIP.
+ * - Rank (rule 6). Candidates order themselves by rendezvous hash; the k-th waits k × claimStep after
+ *   the opportunity arose, so the first-ranked usually wins without a conflict, and nothing reverts.
+ * - A candidate whose own heartbeat is not confirmed does not claim: it could not hold the Service.
+ *
+ * Safety argument (why two nodes do not answer at once):
+ * 1. Usual case — the API server reachable by both. The holder's last successful renewal started at
+ *    t0 and it stops announcing at t0 + R unless it renews again. That renewal's new resourceVersion
+ *    is written after t0, so a candidate cannot have seen it before t0; the candidate's "unchanged
+ *    since" is ≥ t0 and it claims no earlier than t0 + D > t0 + R. Any renewal after t0 resets the
+ *    candidate's count. This is client-go's guarantee and, like it, assumes clocks that advance at
+ *    nearly the same rate (not that they agree).
+ * 2. The holder is cut off from the API server but alive (degraded hold). It keeps announcing past
+ *    t0 + R, so rule 1 alone no longer separates the two. The fence does: its kernel still holds the
+ *    address and answers the candidate's probe, so the candidate does not claim. If the holder's
+ *    agent died, the address expires after its valid lifetime (the dead-man switch) and the probe
+ *    then meets silence.
+ * 3. A lost probe, so both announce. The holder that cannot confirm ownership (degraded) withdraws
+ *    on the first foreign announcement it sees; the confirmed one keeps the VIP. A holder that can
+ *    confirm sees the new holder in the Lease and withdraws on that event.
+ * 4. Concurrent claimers. Claims are compare-and-swap on the Lease's resourceVersion: one wins, the
+ *    others get 409 Conflict, re-read and decide again.
+ */
+import { rankCandidates } from "./ranking.ts";
+
+export interface ElectionTimings {
+  readonly leaseDuration: number;
+  readonly renewDeadline: number;
+  readonly claimStep: number;
+}
+
+export interface OwnHeartbeat {
+  /** Start of this agent's last successful heartbeat renewal, or null if none succeeded yet. */
+  readonly lastRenewalStartedAt: number | null;
+  /** True while every renewal attempt since the last success failed to reach the API server. */
+  readonly apiUnreachable: boolean;
+}
+
+export interface ElectionInput {
+  readonly self: string;
+  readonly now: number;
+  readonly timings: ElectionTimings;
+  /** namespace/name of the Service; the rendezvous hash key. */
+  readonly serviceKey: string;
+  /** The Service asks to be served: type LoadBalancer, our class, valid VIPs, not ignored. */
+  readonly wanted: boolean;
+  /** Rule 7 for this node and this Service, including carrier on the VIP interface. */
+  readonly selfEligible: boolean;
+  /** Carrier on the interface that carries (or would carry) the VIPs. */
+  readonly carrier: boolean;
+  /** Other nodes eligible for this Service whose heartbeats this agent sees alive. */
+  readonly otherCandidates: readonly string[];
+  /** Holder named by the ownership Lease; null when the Lease is missing or has no holder. */
+  readonly holder: string | null;
+  /** When this agent first saw the Lease without a holder (or missing); null when it has one. */
+  readonly freeSince: number | null;
+  /** How long the holder's heartbeat has been seen unchanged (HeartbeatTracker.silentFor). */
+  readonly holderSilentFor: number;
+  readonly ownHeartbeat: OwnHeartbeat;
+  /** This agent currently has the VIPs on its interface and announces them. */
+  readonly announcing: boolean;
+  /** Last time another MAC announced or answered for one of the VIPs; null if never. */
+  readonly foreignClaimSeenAt: number | null;
+}
+
+export type WithdrawReason =
+  | "service-not-served"
+  | "carrier-lost"
+  | "not-eligible"
+  | "held-by-other"
+  | "not-held"
+  | "renewal-expired"
+  | "foreign-claim-in-degraded-hold";
+
+/**
+ * What the agent does with the ownership Lease after withdrawing: leave it (it cannot reach the API
+ * server, or it no longer holds it), clear the holder so candidates claim on the event (handover,
+ * rule 5), or delete it because the Service is no longer served.
+ */
+export type LeaseRelease = "keep" | "clear-holder" | "delete";
+
+export type Decision =
+  | { readonly action: "announce"; readonly mode: "confirmed" | "degraded" }
+  | { readonly action: "withdraw"; readonly reason: WithdrawReason; readonly release: LeaseRelease }
+  | { readonly action: "claim"; readonly takeoverFrom: string | null }
+  | { readonly action: "wait"; readonly until: number; readonly reason: string }
+  | { readonly action: "idle"; readonly reason: string };
+
+function confirmed(input: ElectionInput): boolean {
+  const started = input.ownHeartbeat.lastRenewalStartedAt;
+  return started !== null && input.now - started < input.timings.renewDeadline;
+}
+
+function decideAsHolder(input: ElectionInput): Decision {
+  if (!input.wanted) return { action: "withdraw", reason: "service-not-served", release: "delete" };
+  if (!input.carrier) return { action: "withdraw", reason: "carrier-lost", release: "clear-holder" };
+  if (!input.selfEligible) return { action: "withdraw", reason: "not-eligible", release: "clear-holder" };
+  if (confirmed(input)) return { action: "announce", mode: "confirmed" };
+  const lastConfirmed = input.ownHeartbeat.lastRenewalStartedAt;
+  if (!input.announcing || !input.ownHeartbeat.apiUnreachable || lastConfirmed === null) {
+    return input.announcing
+      ? { action: "withdraw", reason: "renewal-expired", release: "keep" }
+      : { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" };
+  }
+  if (input.foreignClaimSeenAt !== null && input.foreignClaimSeenAt >= lastConfirmed) {
+    return { action: "withdraw", reason: "foreign-claim-in-degraded-hold", release: "keep" };
+  }
+  return { action: "announce", mode: "degraded" };
+}
+
+function claimWhenRanked(input: ElectionInput, opportunityAt: number, takeoverFrom: string | null): Decision {
+  const ranking = rankCandidates([input.self, ...input.otherCandidates], input.serviceKey);
+  const readyAt = opportunityAt + ranking.indexOf(input.self) * input.timings.claimStep;
+  if (input.now < readyAt) {
+    return {
+      action: "wait",
+      until: readyAt,
+      reason: `ranked ${ranking.indexOf(input.self) + 1} of ${ranking.length}`,
+    };
+  }
+  return { action: "claim", takeoverFrom };
+}
+
+function decideAsCandidate(input: ElectionInput): Decision {
+  if (input.announcing) {
+    return {
+      action: "withdraw",
+      reason: input.holder === null ? "not-held" : "held-by-other",
+      release: "keep",
+    };
+  }
+  if (!input.wanted) return { action: "idle", reason: "service not served" };
+  if (!input.carrier || !input.selfEligible) return { action: "idle", reason: "not eligible" };
+  if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
+  if (input.holder === null) return claimWhenRanked(input, input.freeSince ?? input.now, null);
+  const silentFor = input.holderSilentFor;
+  const diedAt = input.now - silentFor + input.timings.leaseDuration;
+  if (input.now < diedAt) return { action: "wait", until: diedAt, reason: `held by ${input.holder}` };
+  const others = input.otherCandidates.filter((node) => node !== input.holder);
+  return claimWhenRanked({ ...input, otherCandidates: others }, diedAt, input.holder);
+}
+
+export function decide(input: ElectionInput): Decision {
+  return input.holder === input.self ? decideAsHolder(input) : decideAsCandidate(input);
+}

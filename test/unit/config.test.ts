@@ -1,0 +1,158 @@
+import test from "ava";
+import { formatDuration, parseDuration } from "../../src/config/duration.ts";
+import { ConfigError, loadRunConfig, type ConfigSources } from "../../src/config/load.ts";
+
+const durations: [string, number][] = [
+  ["5s", 5000],
+  ["1500ms", 1500],
+  ["1m30s", 90_000],
+  ["2.5s", 2500],
+  ["1h", 3_600_000],
+  [" 250ms ", 250],
+];
+for (const [text, milliseconds] of durations) {
+  test(`parseDuration(${JSON.stringify(text)}) = ${milliseconds}`, (t) => {
+    t.is(parseDuration(text), milliseconds);
+  });
+}
+
+for (const text of ["", "5", "s", "5 s", "5sec", "-1s", "1s2", "abc"]) {
+  test(`parseDuration rejects ${JSON.stringify(text)}`, (t) => {
+    t.throws(() => parseDuration(text));
+  });
+}
+
+const formatted: [number, string][] = [
+  [5000, "5s"],
+  [1100, "1100ms"],
+  [300_000, "5m"],
+  [90_000, "90s"],
+];
+for (const [milliseconds, text] of formatted) {
+  test(`formatDuration(${milliseconds}) = ${text}`, (t) => {
+    t.is(formatDuration(milliseconds), text);
+  });
+}
+
+function load(sources: Partial<ConfigSources>) {
+  return loadRunConfig({ flags: { nodeName: "node1", ...sources.flags }, env: sources.env ?? {} });
+}
+
+function problemsOf(sources: Partial<ConfigSources>): readonly string[] {
+  const error = (() => {
+    try {
+      load(sources);
+    } catch (thrown) {
+      return thrown;
+    }
+    return undefined;
+  })();
+  if (!(error instanceof ConfigError)) throw new Error("expected a ConfigError");
+  return error.problems;
+}
+
+test("defaults are the values most kube-vip manifests use", (t) => {
+  const config = load({});
+  t.like(config, {
+    nodeName: "node1",
+    namespace: "vipd-system",
+    leaseDuration: 5000,
+    renewDeadline: 3000,
+    retryPeriod: 1000,
+    addressLifetime: 30_000,
+    announceInterval: 1100,
+    classOnly: false,
+    loadBalancerClass: "vipd.io/l2",
+    metricsAddr: { host: "0.0.0.0", port: 9559 },
+    logFormat: "json",
+  });
+  t.is(config.kubeconfig, undefined);
+  t.is(config.interface, undefined);
+});
+
+test("a flag beats its VIPD_* twin, which beats the default", (t) => {
+  const fromEnv = load({ env: { VIPD_LEASE_DURATION: "8s", VIPD_RENEW_DEADLINE: "6s" } });
+  t.is(fromEnv.leaseDuration, 8000);
+  const fromFlag = load({ flags: { leaseDuration: "9s" }, env: { VIPD_LEASE_DURATION: "8s" } });
+  t.is(fromFlag.leaseDuration, 9000);
+});
+
+test("the node name can come from VIPD_NODE_NAME", (t) => {
+  t.is(loadRunConfig({ flags: {}, env: { VIPD_NODE_NAME: "worker-7" } }).nodeName, "worker-7");
+});
+
+test("switches arrive as booleans from flags and as text from variables", (t) => {
+  t.true(load({ flags: { classOnly: true } }).classOnly);
+  t.true(load({ env: { VIPD_CLASS_ONLY: "true" } }).classOnly);
+  t.deepEqual(problemsOf({ env: { VIPD_CLASS_ONLY: "yes" } }), [
+    '--class-only (VIPD_CLASS_ONLY): must be "true" or "false"',
+  ]);
+});
+
+const rejected: [string, Partial<ConfigSources>, string][] = [
+  [
+    "a missing node name",
+    { flags: { nodeName: undefined } },
+    "--node-name (VIPD_NODE_NAME): is required (set it from the downward API: spec.nodeName)",
+  ],
+  ["an unknown variable", { env: { VIPD_LEASE_DURATON: "5s" } }, "VIPD_LEASE_DURATON: unknown variable"],
+  ["a duration without unit", { flags: { retryPeriod: "1" } }, "--retry-period (VIPD_RETRY_PERIOD): "],
+  [
+    "D not above R",
+    { flags: { leaseDuration: "3s" } },
+    "--lease-duration (VIPD_LEASE_DURATION): must be longer than --renew-deadline",
+  ],
+  [
+    "R not above the jittered P",
+    { flags: { retryPeriod: "2600ms" } },
+    "--renew-deadline (VIPD_RENEW_DEADLINE): must be longer than 1.2 × --retry-period",
+  ],
+  [
+    "an address lifetime shorter than three renewals",
+    { flags: { addressLifetime: "2s" } },
+    "--address-lifetime (VIPD_ADDRESS_LIFETIME): must be at least 3 × --retry-period",
+  ],
+  [
+    "announcements inside the ARP locktime",
+    { flags: { announceInterval: "500ms" } },
+    "--announce-interval (VIPD_ANNOUNCE_INTERVAL): must be at least 1100ms",
+  ],
+  ["a zero count", { flags: { fenceProbes: "0" } }, "--fence-probes (VIPD_FENCE_PROBES): must be at least 1"],
+  ["a bad interface name", { flags: { interface: "eth0/1" } }, "--interface (VIPD_INTERFACE): must be"],
+  ["a bad metrics host", { flags: { metricsAddr: "300.1.1.1:80" } }, "--metrics-addr (VIPD_METRICS_ADDR): "],
+  [
+    "a metrics port out of range",
+    { flags: { metricsAddr: ":70000" } },
+    "--metrics-addr (VIPD_METRICS_ADDR): ",
+  ],
+  ["an unknown log format", { flags: { logFormat: "xml" } }, "--log-format (VIPD_LOG_FORMAT): "],
+  ["an invalid namespace", { flags: { namespace: "Kube_System" } }, "--namespace (VIPD_NAMESPACE): "],
+];
+for (const [what, sources, expected] of rejected) {
+  test(`rejects ${what}`, (t) => {
+    const problems = problemsOf(sources);
+    t.is(problems.length, 1, problems.join("\n"));
+    t.true(problems[0]?.startsWith(expected), problems[0]);
+  });
+}
+
+test("all problems are reported at once", (t) => {
+  t.is(problemsOf({ flags: { nodeName: undefined, logLevel: "loud" }, env: { VIPD_X: "1" } }).length, 3);
+});
+
+test("Kubernetes service-link variables are not mistaken for configuration", (t) => {
+  const env = {
+    VIPD_METRICS_SERVICE_HOST: "192.0.2.1",
+    VIPD_METRICS_SERVICE_PORT: "9559",
+    VIPD_METRICS_SERVICE_PORT_HTTP: "9559",
+    VIPD_METRICS_PORT: "tcp://192.0.2.1:9559",
+    VIPD_METRICS_PORT_9559_TCP: "tcp://192.0.2.1:9559",
+    VIPD_METRICS_PORT_9559_TCP_ADDR: "192.0.2.1",
+  };
+  t.is(load({ env }).nodeName, "node1");
+});
+
+test("listen addresses accept IPv6 and an empty host", (t) => {
+  t.deepEqual(load({ flags: { metricsAddr: "[::1]:9000" } }).metricsAddr, { host: "::1", port: 9000 });
+  t.deepEqual(load({ flags: { metricsAddr: ":9000" } }).metricsAddr, { host: "0.0.0.0", port: 9000 });
+});

@@ -1,0 +1,202 @@
+import test from "ava";
+import { decide, type Decision, type ElectionInput } from "../../src/election/decide.ts";
+import { rankCandidates } from "../../src/election/ranking.ts";
+
+const D = 5000;
+const R = 3000;
+const STEP = 250;
+const NOW = 100_000;
+const SERVICE = "default/web";
+
+// node ranks for SERVICE, computed once so the tables read as "the first-ranked", "the second-ranked".
+const [first = "", second = "", third = ""] = rankCandidates(["a", "b", "c"], SERVICE);
+
+const base: ElectionInput = {
+  self: first,
+  now: NOW,
+  timings: { leaseDuration: D, renewDeadline: R, claimStep: STEP },
+  serviceKey: SERVICE,
+  wanted: true,
+  selfEligible: true,
+  carrier: true,
+  otherCandidates: [second, third],
+  holder: null,
+  freeSince: NOW,
+  holderSilentFor: 0,
+  ownHeartbeat: { lastRenewalStartedAt: NOW - 500, apiUnreachable: false },
+  announcing: false,
+  foreignClaimSeenAt: null,
+};
+
+const asHolder: Partial<ElectionInput> = { holder: first, freeSince: null, announcing: true };
+const degradedHolder: Partial<ElectionInput> = {
+  ...asHolder,
+  ownHeartbeat: { lastRenewalStartedAt: NOW - 10_000, apiUnreachable: true },
+};
+
+const table: [string, Partial<ElectionInput>, Decision][] = [
+  // rule 1: the holder
+  ["holder renewed within R announces", asHolder, { action: "announce", mode: "confirmed" }],
+  [
+    "holder renewed just under R ago still announces",
+    { ...asHolder, ownHeartbeat: { lastRenewalStartedAt: NOW - R + 1, apiUnreachable: false } },
+    { action: "announce", mode: "confirmed" },
+  ],
+  [
+    "holder whose renewal started exactly R ago withdraws (API answers, renewals fail)",
+    { ...asHolder, ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: false } },
+    { action: "withdraw", reason: "renewal-expired", release: "keep" },
+  ],
+  [
+    "holder that never renewed does not start announcing",
+    { ...asHolder, announcing: false, ownHeartbeat: { lastRenewalStartedAt: null, apiUnreachable: true } },
+    { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" },
+  ],
+  [
+    "holder cut off from the API keeps announcing (degraded hold)",
+    degradedHolder,
+    { action: "announce", mode: "degraded" },
+  ],
+  [
+    "degraded hold does not start an announcement it was not already making",
+    { ...degradedHolder, announcing: false },
+    { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" },
+  ],
+  [
+    "degraded holder yields on a foreign claim seen since its last renewal",
+    { ...degradedHolder, foreignClaimSeenAt: NOW - 100 },
+    { action: "withdraw", reason: "foreign-claim-in-degraded-hold", release: "keep" },
+  ],
+  [
+    "degraded holder ignores a foreign claim from before its last renewal",
+    { ...degradedHolder, foreignClaimSeenAt: NOW - 20_000 },
+    { action: "announce", mode: "degraded" },
+  ],
+  [
+    "confirmed holder keeps the VIP despite a foreign claim (the other side yields)",
+    { ...asHolder, foreignClaimSeenAt: NOW - 100 },
+    { action: "announce", mode: "confirmed" },
+  ],
+  [
+    "holder losing carrier hands over",
+    { ...asHolder, carrier: false },
+    { action: "withdraw", reason: "carrier-lost", release: "clear-holder" },
+  ],
+  [
+    "holder losing eligibility hands over",
+    { ...asHolder, selfEligible: false },
+    { action: "withdraw", reason: "not-eligible", release: "clear-holder" },
+  ],
+  [
+    "holder of a Service no longer served withdraws and deletes the Lease",
+    { ...asHolder, wanted: false },
+    { action: "withdraw", reason: "service-not-served", release: "delete" },
+  ],
+  [
+    "carrier loss beats degraded hold",
+    { ...degradedHolder, carrier: false },
+    { action: "withdraw", reason: "carrier-lost", release: "clear-holder" },
+  ],
+  // rule 1: the Lease names someone else
+  [
+    "announcing while the Lease names another node withdraws at once",
+    { holder: second, announcing: true, freeSince: null },
+    { action: "withdraw", reason: "held-by-other", release: "keep" },
+  ],
+  [
+    "announcing while the Lease has no holder withdraws",
+    { announcing: true },
+    { action: "withdraw", reason: "not-held", release: "keep" },
+  ],
+  // rules 2 and 6: claiming a free Service
+  ["first-ranked claims a free Service at once", {}, { action: "claim", takeoverFrom: null }],
+  [
+    "second-ranked waits one step",
+    { self: second, otherCandidates: [first, third] },
+    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 3" },
+  ],
+  [
+    "third-ranked waits two steps from when the Lease became free",
+    { self: third, otherCandidates: [first, second], freeSince: NOW - STEP },
+    { action: "wait", until: NOW + STEP, reason: "ranked 3 of 3" },
+  ],
+  [
+    "second-ranked claims once its step has passed",
+    { self: second, otherCandidates: [first, third], freeSince: NOW - STEP },
+    { action: "claim", takeoverFrom: null },
+  ],
+  [
+    "a candidate whose own heartbeat is stale does not claim",
+    { ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: false } },
+    { action: "idle", reason: "own heartbeat not renewed within R" },
+  ],
+  [
+    "an ineligible candidate does not claim",
+    { selfEligible: false },
+    { action: "idle", reason: "not eligible" },
+  ],
+  [
+    "a candidate without carrier does not claim",
+    { carrier: false },
+    { action: "idle", reason: "not eligible" },
+  ],
+  [
+    "nobody claims a Service that is not served",
+    { wanted: false },
+    { action: "idle", reason: "service not served" },
+  ],
+  // rule 2: taking over from a holder
+  [
+    "a live holder is left alone until its heartbeat has been silent for D",
+    { holder: third, freeSince: null, holderSilentFor: 1000 },
+    { action: "wait", until: NOW + D - 1000, reason: `held by ${third}` },
+  ],
+  [
+    "a fresh agent has seen nobody for long and waits a full D (silentFor 0)",
+    { holder: third, freeSince: null, holderSilentFor: 0 },
+    { action: "wait", until: NOW + D, reason: `held by ${third}` },
+  ],
+  [
+    "a holder silent for D is taken over, with a fence",
+    { holder: third, freeSince: null, holderSilentFor: D },
+    { action: "claim", takeoverFrom: third },
+  ],
+  [
+    "the dead holder is not counted in the ranking",
+    { self: second, otherCandidates: [first, third], holder: first, freeSince: null, holderSilentFor: D },
+    { action: "claim", takeoverFrom: first },
+  ],
+  [
+    "the second-ranked survivor waits one step after the holder died",
+    { self: third, otherCandidates: [first, second], holder: first, freeSince: null, holderSilentFor: D },
+    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+  ],
+];
+
+for (const [rule, overrides, expected] of table) {
+  test(rule, (t) => {
+    t.deepEqual(decide({ ...base, ...overrides }), expected);
+  });
+}
+
+test("a Lease naming this node is decided as holder even when this node is not announcing yet", (t) => {
+  t.deepEqual(decide({ ...base, holder: first, freeSince: null }), { action: "announce", mode: "confirmed" });
+});
+
+test("rendezvous ranking is the same whatever order candidates arrive in", (t) => {
+  t.deepEqual(rankCandidates(["c", "a", "b"], SERVICE), rankCandidates(["b", "c", "a"], SERVICE));
+  t.deepEqual(rankCandidates(["a", "a", "b"], SERVICE).length, 2);
+});
+
+test("rendezvous ranking spreads Services evenly and moves only the Services of a leaving node", (t) => {
+  const nodes = ["n1", "n2", "n3", "n4"];
+  const services = Array.from({ length: 4000 }, (_, i) => `ns/svc-${i}`);
+  const owners = new Map(services.map((service) => [service, rankCandidates(nodes, service)[0]]));
+  for (const node of nodes) {
+    const share = services.filter((service) => owners.get(service) === node).length / services.length;
+    t.true(share > 0.2 && share < 0.3, `${node} ranks first for ${share}`);
+  }
+  const afterLeave = new Map(services.map((s) => [s, rankCandidates(["n1", "n2", "n3"], s)[0]]));
+  const moved = services.filter((service) => owners.get(service) !== afterLeave.get(service));
+  t.true(moved.every((service) => owners.get(service) === "n4"));
+});
