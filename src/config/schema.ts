@@ -2,6 +2,7 @@
 // VIPD_* twin) and is parsed here, so the rest of the agent only ever sees checked, typed values.
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { INTERFACE_NAME_PATTERN } from "../net/interface-name.ts";
 import { parseDuration } from "./duration.ts";
 
 // client-go's leaderelection uses the same factor: RenewDeadline must exceed JitterFactor × RetryPeriod,
@@ -33,10 +34,9 @@ const onOff = z
   .enum(["true", "false"], { error: 'must be "true" or "false"' })
   .transform((v) => v === "true");
 
-// Interface names are at most IFNAMSIZ-1 bytes and cannot hold '/', ':' or whitespace.
 const interfaceName = z
   .string()
-  .regex(/^[^\s/:]{1,15}$/, { error: "must be an interface name (1–15 characters) or auto" });
+  .regex(INTERFACE_NAME_PATTERN, { error: "must be an interface name (1–15 characters) or auto" });
 
 export interface ListenAddress {
   readonly host: string;

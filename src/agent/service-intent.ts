@@ -1,0 +1,131 @@
+// Which VIPs a Service asks for, and whether this agent serves it at all: a pure reading of the
+// Service object, with a precise message for everything it rejects (turned into InvalidVIP Events).
+import ipaddr from "ipaddr.js";
+import {
+  ANNOTATION_IGNORE,
+  ANNOTATION_INTERFACE,
+  ANNOTATION_KUBE_VIP_IPS,
+  ANNOTATION_LOAD_BALANCER_IPS,
+  ANNOTATION_METALLB_IPS,
+} from "../kube/names.ts";
+import { INTERFACE_NAME_PATTERN } from "../net/interface-name.ts";
+
+export interface Vip {
+  /** Canonical text form (lower case, shortest IPv6 form) so equal addresses compare equal. */
+  readonly address: string;
+  readonly family: 4 | 6;
+}
+
+/** The parts of a Service this decision reads; a V1Service fits. */
+export interface ServiceShape {
+  readonly metadata?: { readonly annotations?: Readonly<Record<string, string>> };
+  readonly spec?: {
+    readonly type?: string;
+    readonly loadBalancerClass?: string;
+    readonly loadBalancerIP?: string;
+  };
+}
+
+export interface IntentOptions {
+  readonly loadBalancerClass: string;
+  readonly classOnly: boolean;
+  /** Node addresses (canonical form): a VIP equal to one would take a node's own address away. */
+  readonly nodeAddresses: ReadonlySet<string>;
+}
+
+export type NotServedReason = "not-load-balancer" | "other-class" | "no-class" | "ignored" | "no-vip";
+
+export type ServiceIntent =
+  | { readonly serve: false; readonly reason: NotServedReason }
+  | { readonly serve: false; readonly reason: "invalid"; readonly problems: readonly string[] }
+  | {
+      readonly serve: true;
+      readonly vips: readonly Vip[];
+      /** Where the VIPs came from: an annotation key or spec.loadBalancerIP. */
+      readonly source: string;
+      /** vipd.io/interface, if set: an interface name or "auto". */
+      readonly interface: string | undefined;
+    };
+
+/**
+ * VIP sources, first match wins: vipd's own annotation, then the kube-vip and MetalLB annotations
+ * (read so clusters can migrate without editing Services), then spec.loadBalancerIP, which is what
+ * `kubectl expose --load-balancer-ip` sets.
+ */
+const ANNOTATION_SOURCES = [ANNOTATION_LOAD_BALANCER_IPS, ANNOTATION_KUBE_VIP_IPS, ANNOTATION_METALLB_IPS];
+
+const UNUSABLE_RANGES: Readonly<Record<string, string>> = {
+  unspecified: "is the unspecified address",
+  loopback: "is a loopback address",
+  linkLocal: "is link-local",
+  multicast: "is multicast",
+  broadcast: "is the broadcast address",
+  ipv4Mapped: "is an IPv4-mapped IPv6 address; write the IPv4 address instead",
+};
+
+export function canonicalAddress(text: string): Vip | string {
+  const trimmed = text.trim();
+  // isValidFourPartDecimal refuses the legacy forms ipaddr.parse would accept ("1", "0x7f.1").
+  const family = ipaddr.IPv4.isValidFourPartDecimal(trimmed)
+    ? 4
+    : ipaddr.IPv6.isValid(trimmed) && !trimmed.includes("%")
+      ? 6
+      : undefined;
+  if (family === undefined) return `"${trimmed}" is not an IPv4 or IPv6 address`;
+  const parsed = ipaddr.parse(trimmed);
+  const unusable = UNUSABLE_RANGES[parsed.range()];
+  if (unusable !== undefined) return `${trimmed} ${unusable}`;
+  return { address: parsed.toString(), family };
+}
+
+function requestedVips(service: ServiceShape): { source: string; text: string } | undefined {
+  const annotations = service.metadata?.annotations ?? {};
+  for (const key of ANNOTATION_SOURCES) {
+    const value = annotations[key];
+    if (value !== undefined && value.trim() !== "") return { source: key, text: value };
+  }
+  const fromSpec = service.spec?.loadBalancerIP;
+  if (fromSpec !== undefined && fromSpec !== "") return { source: "spec.loadBalancerIP", text: fromSpec };
+  return undefined;
+}
+
+function parseVips(text: string, nodeAddresses: ReadonlySet<string>): { vips: Vip[]; problems: string[] } {
+  const vips: Vip[] = [];
+  const problems: string[] = [];
+  for (const entry of text.split(",").map((part) => part.trim())) {
+    if (entry === "") continue;
+    const vip = canonicalAddress(entry);
+    if (typeof vip === "string") problems.push(vip);
+    else if (nodeAddresses.has(vip.address)) problems.push(`${vip.address} is a node address`);
+    else if (vips.some((other) => other.address === vip.address))
+      problems.push(`${vip.address} is listed twice`);
+    else if (vips.some((other) => other.family === vip.family)) {
+      // One address per family, as for a dual-stack Service's ClusterIPs; MetalLB has the same rule.
+      problems.push(`more than one IPv${vip.family} address (${vip.address}); a Service gets one per family`);
+    } else vips.push(vip);
+  }
+  return { vips, problems };
+}
+
+export function serviceIntent(service: ServiceShape, options: IntentOptions): ServiceIntent {
+  if (service.spec?.type !== "LoadBalancer") return { serve: false, reason: "not-load-balancer" };
+  const serviceClass = service.spec.loadBalancerClass;
+  if (serviceClass !== undefined && serviceClass !== options.loadBalancerClass) {
+    return { serve: false, reason: "other-class" };
+  }
+  if (serviceClass === undefined && options.classOnly) return { serve: false, reason: "no-class" };
+  const annotations = service.metadata?.annotations ?? {};
+  if (annotations[ANNOTATION_IGNORE] === "true") return { serve: false, reason: "ignored" };
+  const requested = requestedVips(service);
+  if (requested === undefined) return { serve: false, reason: "no-vip" };
+  const parsed = parseVips(requested.text, options.nodeAddresses);
+  const problems = parsed.problems.map((problem) => `${requested.source}: ${problem}`);
+  const interfaceName = annotations[ANNOTATION_INTERFACE];
+  if (interfaceName !== undefined && !INTERFACE_NAME_PATTERN.test(interfaceName)) {
+    problems.push(`${ANNOTATION_INTERFACE}: "${interfaceName}" is not an interface name or auto`);
+  }
+  if (problems.length > 0) return { serve: false, reason: "invalid", problems };
+  const { vips } = parsed;
+  if (vips.length === 0) return { serve: false, reason: "no-vip" };
+  return { serve: true, vips, source: requested.source, interface: interfaceName };
+}

@@ -1,0 +1,18 @@
+// Names users see on their objects (DESIGN.md section 5), in one place.
+export const ANNOTATION_LOAD_BALANCER_IPS = "vipd.io/loadBalancerIPs";
+export const ANNOTATION_IGNORE = "vipd.io/ignore";
+export const ANNOTATION_HOLDER = "vipd.io/holder";
+export const ANNOTATION_INTERFACE = "vipd.io/interface";
+export const ANNOTATION_KUBE_VIP_IPS = "kube-vip.io/loadbalancerIPs";
+export const ANNOTATION_METALLB_IPS = "metallb.io/loadBalancerIPs";
+
+export const DEFAULT_LOAD_BALANCER_CLASS = "vipd.io/l2";
+export const LABEL_EXCLUDE_FROM_LOAD_BALANCERS = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+export const EVENT_REASONS = {
+  announced: "VIPAnnounced",
+  withdrawn: "VIPWithdrawn",
+  invalid: "InvalidVIP",
+  conflict: "VIPConflict",
+  noEligibleNode: "NoEligibleNode",
+} as const;
