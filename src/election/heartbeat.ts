@@ -1,0 +1,169 @@
+// This node's heartbeat Lease (`vipd-node-<node>`): renewed every retry period with one write, so
+// the API load of liveness grows with nodes, not Services. It also keeps the facts rule 1 needs —
+// when the last successful renewal *started*, and whether the API server has been unreachable ever
+// since — and reports when they change what this node may do.
+import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
+import { classifyApiError, type ApiFailure } from "../kube/errors.ts";
+import type { LeaseApi } from "../kube/leases.ts";
+import type { OwnHeartbeat } from "./decide.ts";
+import {
+  HEARTBEAT_COMPONENT,
+  heartbeatLeaseName,
+  LEASE_LABEL_COMPONENT,
+  LEASE_LABEL_NODE,
+  labelValue,
+} from "./lease-names.ts";
+
+export interface HeartbeatTimings {
+  readonly leaseDuration: number;
+  readonly renewDeadline: number;
+  readonly retryPeriod: number;
+}
+
+export interface HeartbeatOptions {
+  readonly leases: LeaseApi;
+  readonly node: string;
+  readonly timings: HeartbeatTimings;
+  /** Monotonic milliseconds. */
+  readonly clock: () => number;
+  /** Called when the node becomes or stops being confirmed, or the API server's reachability flips. */
+  readonly onChange: (state: OwnHeartbeat) => void;
+  readonly onFailure?: (failure: ApiFailure, error: unknown) => void;
+}
+
+interface Reported {
+  readonly confirmed: boolean;
+  readonly apiUnreachable: boolean;
+}
+
+export class Heartbeat {
+  readonly name: string;
+  readonly #options: HeartbeatOptions;
+  #lease: V1Lease | null = null;
+  #lastRenewalStartedAt: number | null = null;
+  #failuresSinceSuccess = 0;
+  #allFailuresUnreachable = true;
+  #reported: Reported = { confirmed: false, apiUnreachable: false };
+  #lapseTimer: NodeJS.Timeout | undefined;
+  #loopTimer: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(options: HeartbeatOptions) {
+    this.#options = options;
+    this.name = heartbeatLeaseName(options.node);
+  }
+
+  state(): OwnHeartbeat {
+    return {
+      lastRenewalStartedAt: this.#lastRenewalStartedAt,
+      apiUnreachable: this.#failuresSinceSuccess > 0 && this.#allFailuresUnreachable,
+    };
+  }
+
+  /** One renewal (create if missing); on a conflict it re-reads once and tries again. */
+  async renewOnce(): Promise<ApiFailure | null> {
+    const startedAt = this.#options.clock();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const current = this.#lease ?? (await this.#options.leases.get(this.name));
+        this.#lease =
+          current === null
+            ? await this.#options.leases.create(this.#fresh())
+            : await this.#options.leases.replace(this.#renewed(current));
+        this.#lastRenewalStartedAt = startedAt;
+        this.#failuresSinceSuccess = 0;
+        this.#allFailuresUnreachable = true;
+        this.#report();
+        return null;
+      } catch (error) {
+        const failure = classifyApiError(error);
+        if (failure === "conflict" || failure === "not-found") this.#lease = null;
+        if (failure === "conflict" && attempt === 0) continue;
+        this.#failuresSinceSuccess += 1;
+        this.#allFailuresUnreachable &&= failure === "unreachable";
+        this.#options.onFailure?.(failure, error);
+        this.#report();
+        return failure;
+      }
+    }
+  }
+
+  /** Renews every retry period until stop(); a slow attempt delays the next, never overlaps it. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const loop = async (): Promise<void> => {
+      const startedAt = this.#options.clock();
+      await this.renewOnce();
+      if (!this.#running) return;
+      const wait = Math.max(0, startedAt + this.#options.timings.retryPeriod - this.#options.clock());
+      this.#loopTimer = setTimeout(() => void loop(), wait);
+    };
+    void loop();
+  }
+
+  /** Stops renewing; with release, deletes the Lease so others need not wait a lease duration. */
+  async stop(options: { release: boolean }): Promise<void> {
+    this.#running = false;
+    clearTimeout(this.#loopTimer);
+    clearTimeout(this.#lapseTimer);
+    const resourceVersion = this.#lease?.metadata?.resourceVersion;
+    if (options.release && resourceVersion !== undefined) {
+      await this.#options.leases.delete(this.name, resourceVersion);
+    }
+  }
+
+  #report(): void {
+    const now = this.#options.clock();
+    const { lastRenewalStartedAt, apiUnreachable } = this.state();
+    const { renewDeadline } = this.#options.timings;
+    const confirmed = lastRenewalStartedAt !== null && now - lastRenewalStartedAt < renewDeadline;
+    clearTimeout(this.#lapseTimer);
+    if (confirmed) {
+      // Rule 1 ends confirmation at start + R even if no attempt finishes by then (a hung request).
+      this.#lapseTimer = setTimeout(
+        () => {
+          this.#report();
+        },
+        lastRenewalStartedAt + renewDeadline - now,
+      );
+    }
+    if (confirmed === this.#reported.confirmed && apiUnreachable === this.#reported.apiUnreachable) return;
+    this.#reported = { confirmed, apiUnreachable };
+    this.#options.onChange(this.state());
+  }
+
+  #fresh(): V1Lease {
+    const now = new V1MicroTime();
+    return {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: {
+        name: this.name,
+        labels: {
+          [LEASE_LABEL_COMPONENT]: HEARTBEAT_COMPONENT,
+          [LEASE_LABEL_NODE]: labelValue(this.#options.node),
+        },
+      },
+      spec: {
+        holderIdentity: this.#options.node,
+        leaseDurationSeconds: Math.ceil(this.#options.timings.leaseDuration / 1000),
+        acquireTime: now,
+        renewTime: now,
+      },
+    };
+  }
+
+  // renewTime is written for people reading `kubectl get lease`; no agent trusts it (rule 2).
+  #renewed(current: V1Lease): V1Lease {
+    return {
+      ...current,
+      spec: {
+        ...current.spec,
+        holderIdentity: this.#options.node,
+        leaseDurationSeconds: Math.ceil(this.#options.timings.leaseDuration / 1000),
+        renewTime: new V1MicroTime(),
+      },
+    };
+  }
+}

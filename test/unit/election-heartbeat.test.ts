@@ -1,0 +1,95 @@
+import test from "ava";
+import type { OwnHeartbeat } from "../../src/election/decide.ts";
+import { Heartbeat } from "../../src/election/heartbeat.ts";
+import { FakeLeaseApi } from "./fakes/lease-api.ts";
+
+const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 };
+
+function setup() {
+  const leases = new FakeLeaseApi();
+  const clock = { now: 1000 };
+  const changes: OwnHeartbeat[] = [];
+  const heartbeat = new Heartbeat({
+    leases,
+    node: "node1",
+    timings,
+    clock: () => clock.now,
+    onChange: (state) => changes.push(state),
+  });
+  return { leases, clock, changes, heartbeat };
+}
+
+test("creates the Lease when missing, then renews it with one write and no read", async (t) => {
+  const { leases, heartbeat } = setup();
+  t.is(await heartbeat.renewOnce(), null);
+  t.is(await heartbeat.renewOnce(), null);
+  t.deepEqual(leases.calls, ["get vipd-node-node1", "create vipd-node-node1", "replace vipd-node-node1"]);
+  const lease = leases.leases.get("vipd-node-node1");
+  t.is(lease?.spec?.holderIdentity, "node1");
+  t.is(lease?.spec?.leaseDurationSeconds, 5);
+  t.deepEqual(lease?.metadata?.labels, { "vipd.io/component": "heartbeat", "vipd.io/node": "node1" });
+  await heartbeat.stop({ release: false });
+});
+
+test("a renewal counts from when it started, not when it finished", async (t) => {
+  const { clock, heartbeat } = setup();
+  const renewal = heartbeat.renewOnce();
+  clock.now = 1800;
+  await renewal;
+  t.is(heartbeat.state().lastRenewalStartedAt, 1000);
+  await heartbeat.stop({ release: false });
+});
+
+test("a conflict re-reads the Lease and tries once more", async (t) => {
+  const { leases, heartbeat } = setup();
+  await heartbeat.renewOnce();
+  leases.touch("vipd-node-node1");
+  leases.calls.length = 0;
+  t.is(await heartbeat.renewOnce(), null);
+  t.deepEqual(leases.calls, ["replace vipd-node-node1", "get vipd-node-node1", "replace vipd-node-node1"]);
+  await heartbeat.stop({ release: false });
+});
+
+test("the API server counts as unreachable only while every failure since the last success was", async (t) => {
+  const { leases, clock, heartbeat } = setup();
+  await heartbeat.renewOnce();
+  leases.failNext(FakeLeaseApi.unreachable());
+  clock.now = 2000;
+  t.is(await heartbeat.renewOnce(), "unreachable");
+  t.deepEqual(heartbeat.state(), { lastRenewalStartedAt: 1000, apiUnreachable: true });
+  leases.failNext(FakeLeaseApi.status(503));
+  t.is(await heartbeat.renewOnce(), "unreachable");
+  t.true(heartbeat.state().apiUnreachable);
+  leases.failNext(FakeLeaseApi.status(403));
+  t.is(await heartbeat.renewOnce(), "forbidden");
+  t.false(heartbeat.state().apiUnreachable, "an API server that answers is reachable, if unhelpful");
+  leases.failNext(FakeLeaseApi.unreachable());
+  await heartbeat.renewOnce();
+  t.false(heartbeat.state().apiUnreachable, "the refusal since the last success still counts");
+  clock.now = 9000;
+  t.is(await heartbeat.renewOnce(), null);
+  t.deepEqual(heartbeat.state(), { lastRenewalStartedAt: 9000, apiUnreachable: false });
+  await heartbeat.stop({ release: false });
+});
+
+test("reports only changes of what the node may do", async (t) => {
+  const { leases, clock, changes, heartbeat } = setup();
+  await heartbeat.renewOnce();
+  clock.now = 1500;
+  await heartbeat.renewOnce();
+  t.is(changes.length, 1, "confirmed once; a second renewal changes nothing");
+  clock.now = 5000;
+  leases.failNext(FakeLeaseApi.unreachable());
+  await heartbeat.renewOnce();
+  t.deepEqual(changes.at(-1), { lastRenewalStartedAt: 1500, apiUnreachable: true });
+  t.is(changes.length, 2);
+  await heartbeat.stop({ release: false });
+});
+
+test("stop with release deletes the Lease with its resourceVersion as precondition", async (t) => {
+  const { leases, heartbeat } = setup();
+  await heartbeat.renewOnce();
+  await heartbeat.stop({ release: true });
+  t.false(leases.leases.has("vipd-node-node1"));
+  t.is(leases.calls.at(-1), "delete vipd-node-node1");
+});
