@@ -12,11 +12,7 @@ import {
   OWNERSHIP_COMPONENT,
   ownershipLeaseName,
 } from "./lease-names.ts";
-
-export interface ServiceRef {
-  readonly namespace: string;
-  readonly name: string;
-}
+import type { ServiceRef } from "../kube/service-ref.ts";
 
 export interface OwnershipOptions {
   readonly leases: LeaseApi;

@@ -1,0 +1,33 @@
+// What the reconcile loop needs from the node's network, as a small interface: the native
+// implementation (netlink addresses, AF_PACKET announcements and probes) sits behind it, and unit
+// tests of the loop use a fake.
+import type { Vip } from "./service-intent.ts";
+
+export type InterfaceChoice =
+  | { readonly ok: true; readonly name: string; readonly carrier: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+export type FenceResult = { readonly quiet: true } | { readonly quiet: false; readonly answeredBy: string };
+
+export interface DataPlane {
+  /**
+   * The interface that carries these VIPs: the annotation's override, else --interface, else the
+   * default route's; "auto" picks the interface whose subnet contains the VIPs. Rule 7 needs it up.
+   */
+  interfaceFor(vips: readonly Vip[], override: string | undefined): InterfaceChoice;
+  /** The VIPs this node has installed and announces for the Service, or undefined if none. */
+  holding(serviceKey: string): readonly Vip[] | undefined;
+  /**
+   * Installs (or refreshes) the VIPs on the interface and keeps announcing them. Idempotent; says
+   * whether anything was newly installed, which starts a takeover burst.
+   */
+  announce(options: {
+    readonly serviceKey: string;
+    readonly vips: readonly Vip[];
+    readonly interfaceName: string;
+  }): Promise<{ readonly newlyInstalled: boolean }>;
+  /** Stops announcing and removes the Service's VIPs. Idempotent. */
+  withdraw(serviceKey: string): Promise<void>;
+  /** Probes the wire for anyone answering for the VIPs (ARP probe / NDP solicitation), rule 2. */
+  fence(options: { readonly vips: readonly Vip[]; readonly interfaceName: string }): Promise<FenceResult>;
+}

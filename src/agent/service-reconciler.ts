@@ -1,0 +1,385 @@
+// The reconcile loop of one Service, level-triggered: each run reads the desired state (the Service,
+// its ownership Lease, eligibility) and the actual state (what the data plane holds), asks the pure
+// election for a decision, and carries out only that decision. Running it twice in a row changes
+// nothing the second time. The work queue guarantees one run per Service at a time.
+import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
+import { decide, type Decision, type OwnHeartbeat } from "../election/decide.ts";
+import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
+import { heartbeatLeaseName, ownershipLeaseName } from "../election/lease-names.ts";
+import type { Ownership } from "../election/ownership.ts";
+import { rankCandidates } from "../election/ranking.ts";
+import { classifyApiError } from "../kube/errors.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import type { LeaseApi } from "../kube/leases.ts";
+import { EVENT_REASONS } from "../kube/names.ts";
+import { parseServiceKey, type ServiceRef } from "../kube/service-ref.ts";
+import { statusShows, type ServiceStatusWriter } from "../kube/service-status.ts";
+import type { Logger } from "../log/logger.ts";
+import type { AgentMetrics } from "../metrics/metrics.ts";
+import type { DataPlane } from "./data-plane.ts";
+import { hasReadyLocalEndpoint, nodeEligibility, serviceEligibility } from "./eligibility.ts";
+import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
+
+/** The agent's informer caches, read-only. */
+export interface ClusterView {
+  service(ref: ServiceRef): V1Service | undefined;
+  ownershipLease(ref: ServiceRef): V1Lease | undefined;
+  node(name: string): V1Node | undefined;
+  endpointSlices(ref: ServiceRef): readonly V1EndpointSlice[];
+  /** Other nodes whose heartbeat Lease exists and has changed within the lease duration. */
+  liveNodes(): readonly string[];
+  /** Addresses of all Nodes (status.addresses), canonical: a VIP must never equal one. */
+  nodeAddresses(): ReadonlySet<string>;
+}
+
+export interface ReconcilerOptions {
+  readonly node: string;
+  readonly timings: {
+    readonly leaseDuration: number;
+    readonly renewDeadline: number;
+    readonly retryPeriod: number;
+    readonly claimStep: number;
+  };
+  readonly loadBalancerClass: string;
+  readonly classOnly: boolean;
+  readonly clock: () => number;
+  readonly view: ClusterView;
+  readonly heartbeat: () => OwnHeartbeat;
+  readonly tracker: HeartbeatTracker;
+  readonly leases: LeaseApi;
+  readonly ownership: Ownership;
+  readonly status: ServiceStatusWriter;
+  readonly events: EventRecorder;
+  readonly dataPlane: DataPlane;
+  readonly metrics: AgentMetrics;
+  readonly log: Logger;
+  /** Asks for another run of the Service after delayMs (0: as soon as possible). */
+  readonly requeue: (serviceKey: string, delayMs: number) => void;
+}
+
+/** What one run remembers for the next: facts this agent observed, never state it could re-read. */
+interface ServiceMemory {
+  freeSince: number | null;
+  foreignClaimSeenAt: number | null;
+  /**
+   * A Lease this agent wrote or freshly read, and the cached version it supersedes: it is newer than
+   * the cache until the watch delivers the change.
+   */
+  written: { readonly replacedVersion: string | null; readonly lease: V1Lease } | null;
+  invalidReported: string | null;
+}
+
+const WITHDRAW_MESSAGES: Readonly<Record<string, string>> = {
+  "service-not-served": "the Service no longer asks for these VIPs",
+  "carrier-lost": "the VIP interface lost carrier",
+  "not-eligible": "this node is no longer eligible",
+  "held-by-other": "the ownership Lease names another node",
+  "not-held": "the ownership Lease has no holder",
+  "renewal-expired": "this node's heartbeat was not renewed within the renew deadline",
+  "foreign-claim-in-degraded-hold": "another MAC claimed the VIP while the API server was unreachable",
+};
+
+export class ServiceReconciler {
+  readonly #options: ReconcilerOptions;
+  readonly #memory = new Map<string, ServiceMemory>();
+
+  constructor(options: ReconcilerOptions) {
+    this.#options = options;
+  }
+
+  /** A frame from another MAC announced or answered for a VIP this node holds (rule 1). */
+  foreignClaimSeen(serviceKey: string, mac: string): void {
+    this.#remember(serviceKey).foreignClaimSeenAt = this.#options.clock();
+    this.#options.metrics.conflictsSeen.inc();
+    const ref = parseServiceKey(serviceKey);
+    this.#options.log.warn("another MAC claims a VIP this node holds", { service: serviceKey, mac });
+    this.#options.events.record(ref, {
+      type: "Warning",
+      reason: EVENT_REASONS.conflict,
+      message: `MAC ${mac} announces or answers for a VIP held by ${this.#options.node}`,
+    });
+    this.#options.requeue(serviceKey, 0);
+  }
+
+  async reconcile(serviceKey: string): Promise<void> {
+    const o = this.#options;
+    const ref = parseServiceKey(serviceKey);
+    const now = o.clock();
+    const memory = this.#remember(serviceKey);
+    const service = o.view.service(ref);
+    const intent: ServiceIntent =
+      service === undefined
+        ? { serve: false, reason: "not-load-balancer" }
+        : serviceIntent(service, {
+            loadBalancerClass: o.loadBalancerClass,
+            classOnly: o.classOnly,
+            nodeAddresses: o.view.nodeAddresses(),
+          });
+    this.#reportInvalid(ref, service, intent, memory);
+    const lease = this.#currentLease(ref, memory);
+    const holder = lease?.spec?.holderIdentity ?? null;
+    memory.freeSince = holder === null ? (memory.freeSince ?? now) : null;
+    const vips = intent.serve ? intent.vips : [];
+    const choice = intent.serve ? o.dataPlane.interfaceFor(vips, intent.interface) : undefined;
+    const eligibility = serviceEligibility({
+      nodeName: o.node,
+      node: o.view.node(o.node),
+      externalTrafficPolicy: service?.spec?.externalTrafficPolicy,
+      endpointSlices: o.view.endpointSlices(ref),
+    });
+    const otherCandidates = o.view.liveNodes().filter((node) => this.#otherEligible(node, service, ref));
+    const decision = decide({
+      self: o.node,
+      now,
+      timings: o.timings,
+      serviceKey,
+      wanted: intent.serve,
+      selfEligible: eligibility.eligible && choice?.ok === true,
+      carrier: choice?.ok === true ? choice.carrier : true,
+      otherCandidates,
+      holder,
+      freeSince: memory.freeSince,
+      holderSilentFor: holder === null || holder === o.node ? 0 : o.tracker.silentFor(holder, now),
+      ownHeartbeat: o.heartbeat(),
+      announcing: o.dataPlane.holding(serviceKey) !== undefined,
+      foreignClaimSeenAt: memory.foreignClaimSeenAt,
+    });
+    o.log.debug("decision", { service: serviceKey, ...decision });
+    const context: RunContext = {
+      ref,
+      serviceKey,
+      service,
+      lease,
+      vips,
+      interfaceName: choice?.ok ? choice.name : "",
+      now,
+    };
+    await this.#carryOut(decision, context);
+    if (service === undefined && lease === undefined && o.dataPlane.holding(serviceKey) === undefined) {
+      this.#memory.delete(serviceKey);
+    }
+  }
+
+  async #carryOut(decision: Decision, context: RunContext): Promise<void> {
+    switch (decision.action) {
+      case "announce":
+        await this.#announce(context, decision.mode);
+        return;
+      case "withdraw":
+        await this.#withdraw(context, decision.reason, decision.release);
+        return;
+      case "claim":
+        await this.#claim(context, decision.takeoverFrom);
+        return;
+      case "wait":
+        this.#options.requeue(context.serviceKey, decision.until - context.now);
+        return;
+      case "idle":
+        await this.#clearStatusOfUnheldService(context);
+        return;
+    }
+  }
+
+  async #announce(context: RunContext, mode: "confirmed" | "degraded"): Promise<void> {
+    const o = this.#options;
+    const wasAnnouncing = o.dataPlane.holding(context.serviceKey) !== undefined;
+    if (!wasAnnouncing && !(await this.#confirmOwnership(context))) return;
+    const { newlyInstalled } = await o.dataPlane.announce({
+      serviceKey: context.serviceKey,
+      vips: context.vips,
+      interfaceName: context.interfaceName,
+    });
+    if (newlyInstalled) {
+      const addresses = context.vips.map((vip) => vip.address).join(", ");
+      o.log.info("announcing", {
+        service: context.serviceKey,
+        vips: addresses,
+        interface: context.interfaceName,
+        mode,
+      });
+      o.events.record(context.ref, {
+        type: "Normal",
+        reason: EVENT_REASONS.announced,
+        message: `${addresses} announced by ${o.node} on ${context.interfaceName}`,
+      });
+    }
+    if (mode === "confirmed")
+      await this.#publish(context, { ips: context.vips.map((vip) => vip.address), holder: o.node });
+  }
+
+  // A Lease read from the cache may be older than a takeover the watch has not delivered yet; before
+  // putting an address on the wire, the Lease is read once more (a claim's own write is fresh).
+  async #confirmOwnership(context: RunContext): Promise<boolean> {
+    const memory = this.#remember(context.serviceKey);
+    if (memory.written?.lease.spec?.holderIdentity === this.#options.node) return true;
+    const fresh = await this.#options.leases.get(ownershipLeaseName(context.ref));
+    if (fresh?.spec?.holderIdentity === this.#options.node) return true;
+    if (fresh !== null) this.#wrote(context, fresh);
+    this.#options.requeue(context.serviceKey, 0);
+    return false;
+  }
+
+  async #withdraw(
+    context: RunContext,
+    reason: string,
+    release: "keep" | "clear-holder" | "delete",
+  ): Promise<void> {
+    const o = this.#options;
+    if (o.dataPlane.holding(context.serviceKey) !== undefined) {
+      await o.dataPlane.withdraw(context.serviceKey);
+      const message = WITHDRAW_MESSAGES[reason] ?? reason;
+      o.log.info("withdrawn", { service: context.serviceKey, reason });
+      o.metrics.elections.inc({ outcome: release === "keep" ? "withdrawn" : "handed_over" });
+      if (context.service !== undefined) {
+        o.events.record(context.ref, {
+          type: "Normal",
+          reason: EVENT_REASONS.withdrawn,
+          message: `${o.node}: ${message}`,
+        });
+      }
+    }
+    if (context.lease === undefined || release === "keep") return;
+    try {
+      if (release === "delete") {
+        await o.ownership.remove(context.lease);
+        if (context.service !== undefined && !statusShows(context.service, null))
+          await this.#publish(context, null);
+      } else {
+        this.#wrote(context, await o.ownership.clearHolder(context.lease));
+      }
+    } catch (error) {
+      if (classifyApiError(error) !== "conflict") throw error;
+      o.requeue(context.serviceKey, 0);
+    }
+  }
+
+  async #claim(context: RunContext, takeoverFrom: string | null): Promise<void> {
+    const o = this.#options;
+    const started = o.clock();
+    if (takeoverFrom !== null && !(await this.#holderStillDead(takeoverFrom))) {
+      o.requeue(context.serviceKey, 0);
+      return;
+    }
+    if (takeoverFrom !== null) {
+      const fence = await o.dataPlane.fence({ vips: context.vips, interfaceName: context.interfaceName });
+      if (!fence.quiet) {
+        o.log.info("takeover fenced: the holder still answers on the wire", {
+          service: context.serviceKey,
+          holder: takeoverFrom,
+          mac: fence.answeredBy,
+        });
+        o.requeue(context.serviceKey, o.timings.retryPeriod);
+        return;
+      }
+    }
+    try {
+      this.#wrote(context, await o.ownership.claim(context.ref, context.lease ?? null));
+    } catch (error) {
+      if (classifyApiError(error) !== "conflict") throw error;
+      o.metrics.elections.inc({ outcome: "lost" });
+      o.requeue(context.serviceKey, 0);
+      return;
+    }
+    o.metrics.elections.inc({ outcome: "won" });
+    o.metrics.claimLatency.observe((o.clock() - started) / 1000);
+    o.log.info("claimed", { service: context.serviceKey, from: takeoverFrom ?? "nobody" });
+    o.requeue(context.serviceKey, 0);
+  }
+
+  // Rule 2: the holder's heartbeat must still be unchanged when re-read just before the swap.
+  async #holderStillDead(holder: string): Promise<boolean> {
+    const o = this.#options;
+    const fresh = await o.leases.get(heartbeatLeaseName(holder));
+    const version = fresh?.metadata?.resourceVersion ?? null;
+    if (o.tracker.sighting(holder)?.resourceVersion === version) return true;
+    o.tracker.observe(holder, version, o.clock());
+    return false;
+  }
+
+  // Nobody has held the Service for longer than D: its status must stop pointing at a VIP nobody
+  // answers for. One agent does it — the first-ranked of the live ones, eligible or not.
+  async #clearStatusOfUnheldService(context: RunContext): Promise<void> {
+    const o = this.#options;
+    const memory = this.#remember(context.serviceKey);
+    if (context.service === undefined || memory.freeSince === null || statusShows(context.service, null))
+      return;
+    const unheldFor = context.now - memory.freeSince;
+    if (unheldFor < o.timings.leaseDuration) {
+      o.requeue(context.serviceKey, o.timings.leaseDuration - unheldFor);
+      return;
+    }
+    const [first] = rankCandidates([o.node, ...o.view.liveNodes()], context.serviceKey);
+    if (first !== o.node) return;
+    await this.#publish(context, null);
+    if (context.vips.length > 0) {
+      o.events.record(context.ref, {
+        type: "Warning",
+        reason: EVENT_REASONS.noEligibleNode,
+        message: `no node has held ${context.vips.map((vip) => vip.address).join(", ")} for ${o.timings.leaseDuration / 1000}s; status cleared`,
+      });
+    }
+  }
+
+  async #publish(context: RunContext, published: { ips: string[]; holder: string } | null): Promise<void> {
+    if (context.service === undefined || statusShows(context.service, published)) return;
+    await this.#options.status.write(context.ref, published);
+  }
+
+  #otherEligible(node: string, service: V1Service | undefined, ref: ServiceRef): boolean {
+    if (!nodeEligibility(this.#options.view.node(node)).eligible) return false;
+    if (service?.spec?.externalTrafficPolicy !== "Local") return true;
+    return hasReadyLocalEndpoint(this.#options.view.endpointSlices(ref), node);
+  }
+
+  #currentLease(ref: ServiceRef, memory: ServiceMemory): V1Lease | undefined {
+    const cached = this.#options.view.ownershipLease(ref);
+    const written = memory.written;
+    if (written === null) return cached;
+    if ((cached?.metadata?.resourceVersion ?? null) === written.replacedVersion) return written.lease;
+    memory.written = null;
+    return cached;
+  }
+
+  #wrote(context: RunContext, lease: V1Lease): void {
+    this.#remember(context.serviceKey).written = {
+      replacedVersion: context.lease?.metadata?.resourceVersion ?? null,
+      lease,
+    };
+  }
+
+  #reportInvalid(
+    ref: ServiceRef,
+    service: V1Service | undefined,
+    intent: ServiceIntent,
+    memory: ServiceMemory,
+  ): void {
+    const problems = !intent.serve && intent.reason === "invalid" ? intent.problems.join("; ") : null;
+    if (problems === memory.invalidReported) return;
+    memory.invalidReported = problems;
+    if (problems === null || service === undefined) return;
+    this.#options.log.warn("invalid VIP", { service: `${ref.namespace}/${ref.name}`, problems });
+    this.#options.events.record(
+      { ...ref, uid: service.metadata?.uid },
+      { type: "Warning", reason: EVENT_REASONS.invalid, message: problems },
+    );
+  }
+
+  #remember(serviceKey: string): ServiceMemory {
+    let memory = this.#memory.get(serviceKey);
+    if (memory === undefined) {
+      memory = { freeSince: null, foreignClaimSeenAt: null, written: null, invalidReported: null };
+      this.#memory.set(serviceKey, memory);
+    }
+    return memory;
+  }
+}
+
+interface RunContext {
+  readonly ref: ServiceRef;
+  readonly serviceKey: string;
+  readonly service: V1Service | undefined;
+  readonly lease: V1Lease | undefined;
+  readonly vips: readonly Vip[];
+  readonly interfaceName: string;
+  readonly now: number;
+}

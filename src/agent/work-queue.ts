@@ -1,0 +1,99 @@
+// The queue behind the per-Service reconcile loops, after client-go's workqueue: a key queued many
+// times is processed once; a key is never processed by two workers at once (a change that arrives
+// while it runs queues it again); a later wake-up keeps only the earliest deadline; and a key whose
+// processing throws is retried with per-key exponential backoff.
+export interface WorkQueueOptions {
+  readonly concurrency: number;
+  readonly process: (key: string) => Promise<void>;
+  readonly onError: (key: string, error: unknown) => void;
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+}
+
+export class WorkQueue {
+  readonly #options: WorkQueueOptions;
+  readonly #backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly #ready = new Set<string>();
+  readonly #running = new Set<string>();
+  readonly #dirtyWhileRunning = new Set<string>();
+  readonly #timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  readonly #failures = new Map<string, number>();
+  readonly #idleWaiters: (() => void)[] = [];
+  #stopped = false;
+
+  constructor(options: WorkQueueOptions) {
+    this.#options = options;
+    this.#backoff = options.backoff ?? { initialMs: 100, maxMs: 10_000 };
+  }
+
+  add(key: string): void {
+    if (this.#stopped) return;
+    if (this.#running.has(key)) {
+      this.#dirtyWhileRunning.add(key);
+      return;
+    }
+    this.#ready.add(key);
+    this.#pump();
+  }
+
+  /** Queues the key after delayMs, unless an earlier wake-up for it is already set. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.#stopped) return;
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = performance.now() + delayMs;
+    const existing = this.#timers.get(key);
+    if (existing !== undefined && existing.at <= at) return;
+    clearTimeout(existing?.timer);
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    this.#timers.set(key, { at, timer });
+  }
+
+  get length(): number {
+    return this.#ready.size + this.#running.size;
+  }
+
+  /** Resolves when nothing is queued or running (delayed wake-ups do not count). */
+  idle(): Promise<void> {
+    if (this.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#ready.clear();
+  }
+
+  #pump(): void {
+    while (this.#running.size < this.#options.concurrency && this.#ready.size > 0) {
+      const [key] = this.#ready;
+      if (key === undefined) return;
+      this.#ready.delete(key);
+      this.#running.add(key);
+      void this.#run(key);
+    }
+    if (this.length === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  async #run(key: string): Promise<void> {
+    try {
+      await this.#options.process(key);
+      this.#failures.delete(key);
+    } catch (error) {
+      const failures = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, failures);
+      this.#options.onError(key, error);
+      this.addAfter(key, Math.min(this.#backoff.initialMs * 2 ** (failures - 1), this.#backoff.maxMs));
+    } finally {
+      this.#running.delete(key);
+      if (this.#dirtyWhileRunning.delete(key)) this.#ready.add(key);
+      this.#pump();
+    }
+  }
+}

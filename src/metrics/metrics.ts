@@ -1,0 +1,58 @@
+// vipd's Prometheus metrics, on a registry of its own (no global state), with Node's process
+// metrics beside them. Every name starts with vipd_.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+
+  readonly vipsHeld = new Gauge({
+    name: "vipd_vips_held",
+    help: "VIPs this node currently holds and announces",
+    labelNames: ["mode"] as const,
+    registers: [this.registry],
+  });
+
+  readonly elections = new Counter({
+    name: "vipd_elections_total",
+    help: "Ownership changes made by this node: won (claimed), lost (409 on the claim), handed_over, withdrawn",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly claimLatency = new Histogram({
+    name: "vipd_claim_latency_seconds",
+    help: "From the decision to claim a Service to the Lease write that made this node its holder",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly announcementsSent = new Counter({
+    name: "vipd_announcements_sent_total",
+    help: "Gratuitous ARP and unsolicited neighbour advertisement frames sent",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
+  readonly conflictsSeen = new Counter({
+    name: "vipd_conflicts_seen_total",
+    help: "Frames from another MAC announcing or answering for a VIP this node holds",
+    registers: [this.registry],
+  });
+
+  readonly apiErrors = new Counter({
+    name: "vipd_api_errors_total",
+    help: "Failed API requests by operation and failure class",
+    labelNames: ["operation", "failure"] as const,
+    registers: [this.registry],
+  });
+
+  readonly heartbeatAge = new Gauge({
+    name: "vipd_heartbeat_age_seconds",
+    help: "Seconds since the start of this node's last successful heartbeat renewal",
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}
