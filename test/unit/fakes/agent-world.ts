@@ -1,0 +1,119 @@
+// Fakes for unit tests of the reconcile loop: the informer caches, the data plane, the status writer
+// and the event recorder, all in memory, recording what the loop did.
+import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
+import type { DataPlane, FenceResult, InterfaceChoice } from "../../../src/agent/data-plane.ts";
+import type { Vip } from "../../../src/agent/service-intent.ts";
+import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
+import type { ServiceRef } from "../../../src/kube/service-ref.ts";
+import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
+import type { ClusterView } from "../../../src/agent/service-reconciler.ts";
+import type { Logger } from "../../../src/log/logger.ts";
+import type { FakeLeaseApi } from "./lease-api.ts";
+
+export class FakeClusterView implements ClusterView {
+  readonly services = new Map<string, V1Service>();
+  readonly nodes = new Map<string, V1Node>();
+  readonly slices = new Map<string, V1EndpointSlice[]>();
+  live: string[] = [];
+  readonly #leases: FakeLeaseApi;
+
+  constructor(leases: FakeLeaseApi) {
+    this.#leases = leases;
+  }
+
+  service(ref: ServiceRef): V1Service | undefined {
+    return this.services.get(`${ref.namespace}/${ref.name}`);
+  }
+
+  // The cache shows the API server's current state; tests that need a stale cache override this.
+  ownershipLease(ref: ServiceRef): V1Lease | undefined {
+    return this.#leases.leases.get(`vipd-svc-${ref.namespace}.${ref.name}`);
+  }
+
+  node(name: string): V1Node | undefined {
+    return this.nodes.get(name);
+  }
+
+  endpointSlices(ref: ServiceRef): readonly V1EndpointSlice[] {
+    return this.slices.get(`${ref.namespace}/${ref.name}`) ?? [];
+  }
+
+  liveNodes(): readonly string[] {
+    return this.live;
+  }
+
+  nodeAddresses(): ReadonlySet<string> {
+    return new Set(["198.51.100.11"]);
+  }
+}
+
+export class FakeDataPlane implements DataPlane {
+  readonly held = new Map<string, readonly Vip[]>();
+  readonly log: string[] = [];
+  carrier = true;
+  fenceAnswer: FenceResult = { quiet: true };
+
+  interfaceFor(): InterfaceChoice {
+    return { ok: true, name: "eth0", carrier: this.carrier };
+  }
+
+  holding(serviceKey: string): readonly Vip[] | undefined {
+    return this.held.get(serviceKey);
+  }
+
+  announce(options: { serviceKey: string; vips: readonly Vip[] }): Promise<{ newlyInstalled: boolean }> {
+    const newlyInstalled = !this.held.has(options.serviceKey);
+    this.held.set(options.serviceKey, options.vips);
+    if (newlyInstalled) this.log.push(`announce ${options.serviceKey}`);
+    return Promise.resolve({ newlyInstalled });
+  }
+
+  withdraw(serviceKey: string): Promise<void> {
+    if (this.held.delete(serviceKey)) this.log.push(`withdraw ${serviceKey}`);
+    return Promise.resolve();
+  }
+
+  fence(): Promise<FenceResult> {
+    this.log.push("fence");
+    return Promise.resolve(this.fenceAnswer);
+  }
+}
+
+export class FakeStatusWriter implements ServiceStatusWriter {
+  readonly writes: string[] = [];
+  readonly #view: FakeClusterView;
+
+  constructor(view: FakeClusterView) {
+    this.#view = view;
+  }
+
+  write(service: ServiceRef, published: { ips: readonly string[]; holder: string } | null): Promise<void> {
+    this.writes.push(published === null ? "clear" : `${published.ips.join(",")}@${published.holder}`);
+    const stored = this.#view.service(service);
+    if (stored !== undefined) {
+      stored.status = {
+        loadBalancer: { ingress: published?.ips.map((ip) => ({ ip, ipMode: "VIP" })) ?? [] },
+      };
+      const annotations = { ...stored.metadata?.annotations };
+      if (published === null) delete annotations["vipd.io/holder"];
+      else annotations["vipd.io/holder"] = published.holder;
+      stored.metadata = { ...stored.metadata, annotations };
+    }
+    return Promise.resolve();
+  }
+}
+
+export class FakeEventRecorder implements EventRecorder {
+  readonly events: ServiceEvent[] = [];
+
+  record(_service: ServiceRef, event: ServiceEvent): void {
+    this.events.push(event);
+  }
+}
+
+export const silentLogger: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+};
