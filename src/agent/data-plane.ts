@@ -9,6 +9,13 @@ export type InterfaceChoice =
 
 export type FenceResult = { readonly quiet: true } | { readonly quiet: false; readonly answeredBy: string };
 
+export interface DataPlaneListener {
+  /** Another MAC announced or answered for a VIP of this Service. */
+  readonly foreignClaim: (serviceKey: string, mac: string) => void;
+  /** A link or address changed: carrier, an interface appearing, a VIP removed by someone else. */
+  readonly networkChanged: () => void;
+}
+
 export interface DataPlane {
   /**
    * The interface that carries these VIPs: the annotation's override, else --interface, else the
@@ -30,4 +37,13 @@ export interface DataPlane {
   withdraw(serviceKey: string): Promise<void>;
   /** Probes the wire for anyone answering for the VIPs (ARP probe / NDP solicitation), rule 2. */
   fence(options: { readonly vips: readonly Vip[]; readonly interfaceName: string }): Promise<FenceResult>;
+  /**
+   * At start-up, once the Leases are known: removes vipd's own addresses that belong to no Service
+   * this node holds (a previous run's leftovers), never touching an address vipd did not add.
+   */
+  sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void>;
+  subscribe(listener: DataPlaneListener): void;
+  /** null while working, else what is broken (for /readyz). */
+  problem(): string | null;
+  close(): Promise<void>;
 }

@@ -8,6 +8,8 @@ export const OWNERSHIP_COMPONENT = "ownership";
 export const LEASE_LABEL_SERVICE_NAMESPACE = "vipd.io/service-namespace";
 export const LEASE_LABEL_SERVICE_NAME = "vipd.io/service-name";
 export const LEASE_LABEL_NODE = "vipd.io/node";
+// Labels may be shortened by hashing; this annotation keeps the exact "namespace/name" of the Service.
+export const LEASE_ANNOTATION_SERVICE = "vipd.io/service";
 
 // Object names are DNS subdomains: at most 253 characters.
 const MAX_NAME_LENGTH = 253;

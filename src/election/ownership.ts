@@ -5,6 +5,7 @@
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import type { LeaseApi } from "../kube/leases.ts";
 import {
+  LEASE_ANNOTATION_SERVICE,
   LEASE_LABEL_COMPONENT,
   LEASE_LABEL_SERVICE_NAME,
   LEASE_LABEL_SERVICE_NAMESPACE,
@@ -12,7 +13,7 @@ import {
   OWNERSHIP_COMPONENT,
   ownershipLeaseName,
 } from "./lease-names.ts";
-import type { ServiceRef } from "../kube/service-ref.ts";
+import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 
 export interface OwnershipOptions {
   readonly leases: LeaseApi;
@@ -48,7 +49,11 @@ export class Ownership {
       return this.#options.leases.create({
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",
-        metadata: { name: ownershipLeaseName(service), labels: ownershipLabels(service) },
+        metadata: {
+          name: ownershipLeaseName(service),
+          labels: ownershipLabels(service),
+          annotations: { [LEASE_ANNOTATION_SERVICE]: serviceKey(service) },
+        },
         spec: { ...spec, leaseTransitions: 0 },
       });
     }

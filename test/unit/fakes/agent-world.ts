@@ -77,6 +77,22 @@ export class FakeDataPlane implements DataPlane {
     this.log.push("fence");
     return Promise.resolve(this.fenceAnswer);
   }
+
+  sweep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  subscribe(): void {
+    return undefined;
+  }
+
+  problem(): string | null {
+    return null;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 export class FakeStatusWriter implements ServiceStatusWriter {

@@ -1,0 +1,295 @@
+// `vipd run` in services mode: wires the informers, the heartbeat, the per-Service reconcile loops
+// and the data plane together, and hands everything over politely on shutdown (rule 5). Losing
+// leadership never ends the process; only a signal does.
+import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import type { Server } from "node:http";
+import type { RunConfig } from "../config/schema.ts";
+import { Heartbeat } from "../election/heartbeat.ts";
+import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
+import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
+import { Ownership } from "../election/ownership.ts";
+import { describeApiError } from "../kube/errors.ts";
+import { KubeEventRecorder } from "../kube/events.ts";
+import { allInformers, createAgentInformers, type AgentInformers } from "../kube/informers.ts";
+import { KubeLeaseApi } from "../kube/leases.ts";
+import { parseServiceKey, serviceKey } from "../kube/service-ref.ts";
+import { KubeServiceStatusWriter } from "../kube/service-status.ts";
+import type { Logger } from "../log/logger.ts";
+import { AgentMetrics } from "../metrics/metrics.ts";
+import { startHttpEndpoint } from "../metrics/server.ts";
+import type { DataPlane } from "./data-plane.ts";
+import { InformerClusterView, isHeartbeat } from "./informer-view.ts";
+import { ServiceReconciler } from "./service-reconciler.ts";
+import { serviceIntent, type Vip } from "./service-intent.ts";
+import { WorkQueue } from "./work-queue.ts";
+
+export interface AgentOptions {
+  readonly config: RunConfig;
+  readonly kubeConfig: KubeConfig;
+  readonly dataPlane: DataPlane;
+  readonly log: Logger;
+  readonly clock?: () => number;
+}
+
+// Enough parallel reconciles to keep a few thousand claims moving at start-up without bursting the
+// API server; each run is mostly waiting on one request.
+const RECONCILE_CONCURRENCY = 8;
+
+export class Agent {
+  readonly metrics = new AgentMetrics();
+  readonly #config: RunConfig;
+  readonly #log: Logger;
+  readonly #clock: () => number;
+  readonly #dataPlane: DataPlane;
+  readonly #informers: AgentInformers;
+  readonly #tracker = new HeartbeatTracker();
+  readonly #heartbeat: Heartbeat;
+  readonly #leases: KubeLeaseApi;
+  readonly #ownership: Ownership;
+  readonly #view: InformerClusterView;
+  readonly #reconciler: ServiceReconciler;
+  readonly #queue: WorkQueue;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #http: Server | undefined;
+
+  constructor(options: AgentOptions) {
+    const { config, kubeConfig, log } = options;
+    this.#config = config;
+    this.#log = log;
+    this.#clock = options.clock ?? (() => performance.now());
+    this.#dataPlane = options.dataPlane;
+    const timeoutMs = config.retryPeriod;
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    this.#leases = new KubeLeaseApi({
+      api: kubeConfig.makeApiClient(CoordinationV1Api),
+      namespace: config.namespace,
+      timeoutMs,
+    });
+    this.#informers = createAgentInformers({
+      kubeConfig,
+      namespace: config.namespace,
+      listTimeoutMs: 30_000,
+      onError: (message) => {
+        log.warn(message);
+      },
+    });
+    this.#heartbeat = new Heartbeat({
+      leases: this.#leases,
+      node: config.nodeName,
+      timings: config,
+      clock: this.#clock,
+      onChange: (state) => {
+        log.info("heartbeat state changed", { ...state });
+        this.#enqueueAll();
+      },
+      onFailure: (failure, error) => {
+        this.metrics.apiErrors.inc({ operation: "heartbeat", failure });
+        log.warn("heartbeat renewal failed", { failure, error: describeApiError(error) });
+      },
+    });
+    this.#ownership = new Ownership({
+      leases: this.#leases,
+      node: config.nodeName,
+      leaseDuration: config.leaseDuration,
+    });
+    this.#view = new InformerClusterView({
+      informers: this.#informers,
+      namespace: config.namespace,
+      self: config.nodeName,
+      tracker: this.#tracker,
+      clock: this.#clock,
+      leaseDuration: config.leaseDuration,
+    });
+    this.#queue = new WorkQueue({
+      concurrency: RECONCILE_CONCURRENCY,
+      process: (key) => this.#reconciler.reconcile(key),
+      onError: (key, error) => {
+        this.metrics.apiErrors.inc({ operation: "reconcile", failure: "error" });
+        log.warn("reconcile failed; retrying", { service: key, error: describeApiError(error) });
+      },
+    });
+    this.#reconciler = new ServiceReconciler({
+      node: config.nodeName,
+      timings: config,
+      loadBalancerClass: config.loadBalancerClass,
+      classOnly: config.classOnly,
+      clock: this.#clock,
+      view: this.#view,
+      heartbeat: () => this.#heartbeat.state(),
+      tracker: this.#tracker,
+      leases: this.#leases,
+      ownership: this.#ownership,
+      status: new KubeServiceStatusWriter({ api: core, timeoutMs }),
+      events: new KubeEventRecorder({
+        api: core,
+        node: config.nodeName,
+        timeoutMs,
+        onError: (message) => {
+          log.warn(message);
+        },
+      }),
+      dataPlane: this.#dataPlane,
+      metrics: this.metrics,
+      log,
+      requeue: (key, delayMs) => {
+        this.#queue.addAfter(key, delayMs);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    this.#http = await startHttpEndpoint({
+      listen: this.#config.metricsAddr,
+      registry: this.metrics.registry,
+      liveness: [{ name: "event-loop", problem: () => null }],
+      readiness: [
+        { name: "informers", problem: () => this.#unsyncedInformers() },
+        { name: "heartbeat", problem: () => this.#heartbeatProblem() },
+        { name: "data-plane", problem: () => this.#dataPlane.problem() },
+      ],
+    });
+    this.#watchInformers();
+    this.#dataPlane.subscribe({
+      foreignClaim: (key, mac) => {
+        this.#reconciler.foreignClaimSeen(key, mac);
+      },
+      networkChanged: () => {
+        this.#enqueueAll();
+      },
+    });
+    await this.#syncInformers();
+    await this.#dataPlane.sweep(this.#ownedVips());
+    this.#heartbeat.start();
+    this.#enqueueAll();
+    this.#resyncTimer = setInterval(() => {
+      this.#enqueueAll();
+    }, this.#config.resyncPeriod);
+    this.#log.info("vipd started", { namespace: this.#config.namespace });
+  }
+
+  /** Rule 5: withdraw every VIP, then clear the holder of each ownership Lease, then the heartbeat. */
+  async shutdown(): Promise<void> {
+    this.#log.info("shutting down: handing over");
+    clearInterval(this.#resyncTimer);
+    this.#queue.stop();
+    const held = this.#informers.leases
+      .list()
+      .filter((lease) => !isHeartbeat(lease) && lease.spec?.holderIdentity === this.#config.nodeName);
+    await Promise.all(held.map((lease) => this.#handOver(lease)));
+    await this.#heartbeat.stop({ release: true }).catch((error: unknown) => {
+      this.#log.warn("could not delete the heartbeat Lease", { error: describeApiError(error) });
+    });
+    await Promise.all(allInformers(this.#informers).map((informer) => informer.stop()));
+    await this.#dataPlane.close();
+    const http = this.#http;
+    if (http !== undefined) await new Promise((resolve) => http.close(resolve));
+    this.#log.info("vipd stopped");
+  }
+
+  async #handOver(lease: V1Lease): Promise<void> {
+    const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
+    if (key !== undefined) await this.#dataPlane.withdraw(key);
+    try {
+      await this.#ownership.clearHolder(lease);
+      this.metrics.elections.inc({ outcome: "handed_over" });
+      this.#log.info("handed over", { service: key });
+    } catch (error) {
+      this.#log.warn("handover write failed; the Lease will expire with the heartbeat", {
+        service: key,
+        error: describeApiError(error),
+      });
+    }
+  }
+
+  #watchInformers(): void {
+    const { services, endpointSlices, nodes, leases } = this.#informers;
+    const enqueueService = (service: { metadata?: { namespace?: string; name?: string } }) => {
+      this.#queue.add(
+        serviceKey({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
+      );
+    };
+    for (const event of ["add", "update", "delete"] as const) {
+      services.on(event, enqueueService);
+      endpointSlices.on(event, (slice) => {
+        const key = this.#view.endpointSliceChanged(slice, event === "delete");
+        if (key !== undefined) this.#queue.add(key);
+      });
+      nodes.on(event, () => {
+        this.#view.nodesChanged();
+        this.#enqueueAll();
+      });
+      leases.on(event, (lease) => {
+        this.#leaseChanged(lease, event === "delete");
+      });
+    }
+  }
+
+  #leaseChanged(lease: V1Lease, deleted: boolean): void {
+    if (isHeartbeat(lease)) {
+      const node = lease.spec?.holderIdentity;
+      if (node === undefined || node === this.#config.nodeName) return;
+      const wasLive = this.#tracker.sighting(node)?.resourceVersion;
+      this.#tracker.observe(node, deleted ? null : (lease.metadata?.resourceVersion ?? null), this.#clock());
+      // A node joining or leaving changes every ranking; a renewal changes nothing to re-decide.
+      if (deleted || wasLive === undefined || wasLive === null) this.#enqueueAll();
+      return;
+    }
+    const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
+    if (key !== undefined) this.#queue.add(key);
+  }
+
+  async #syncInformers(): Promise<void> {
+    for (const informer of allInformers(this.#informers)) {
+      await informer.start();
+      while (!informer.synced) {
+        this.#log.warn(`waiting for the ${informer.kind} informer to sync`);
+        await new Promise((resolve) => setTimeout(resolve, this.#config.retryPeriod));
+      }
+    }
+  }
+
+  #ownedVips(): Map<string, readonly Vip[]> {
+    const owned = new Map<string, readonly Vip[]>();
+    for (const lease of this.#informers.leases.list()) {
+      const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
+      if (key === undefined || lease.spec?.holderIdentity !== this.#config.nodeName) continue;
+      const service = this.#view.service(parseServiceKey(key));
+      if (service === undefined) continue;
+      const intent = serviceIntent(service, {
+        loadBalancerClass: this.#config.loadBalancerClass,
+        classOnly: this.#config.classOnly,
+        nodeAddresses: this.#view.nodeAddresses(),
+      });
+      if (intent.serve) owned.set(key, intent.vips);
+    }
+    return owned;
+  }
+
+  #enqueueAll(): void {
+    for (const service of this.#informers.services.list()) {
+      this.#queue.add(
+        serviceKey({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
+      );
+    }
+    for (const lease of this.#informers.leases.list()) {
+      const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
+      if (key !== undefined) this.#queue.add(key);
+    }
+  }
+
+  #unsyncedInformers(): string | null {
+    const waiting = allInformers(this.#informers)
+      .filter((informer) => !informer.synced)
+      .map((informer) => informer.kind);
+    return waiting.length === 0 ? null : `not synced: ${waiting.join(", ")}`;
+  }
+
+  #heartbeatProblem(): string | null {
+    const started = this.#heartbeat.state().lastRenewalStartedAt;
+    if (started === null) return "not renewed yet";
+    const age = this.#clock() - started;
+    this.metrics.heartbeatAge.set(age / 1000);
+    if (age < this.#config.renewDeadline) return null;
+    return `last renewed ${(age / 1000).toFixed(1)}s ago (renew deadline ${this.#config.renewDeadline / 1000}s)`;
+  }
+}

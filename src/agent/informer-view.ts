@@ -1,0 +1,92 @@
+// The ClusterView the reconcile loops read, backed by the shared informers' caches plus two small
+// indexes kept up to date from informer events: EndpointSlices by Service, and Node addresses.
+import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
+import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
+import { HEARTBEAT_COMPONENT, LEASE_LABEL_COMPONENT, ownershipLeaseName } from "../election/lease-names.ts";
+import type { AgentInformers } from "../kube/informers.ts";
+import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
+import type { ClusterView } from "./service-reconciler.ts";
+import { canonicalAddress } from "./service-intent.ts";
+
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+export interface InformerViewOptions {
+  readonly informers: AgentInformers;
+  readonly namespace: string;
+  readonly self: string;
+  readonly tracker: HeartbeatTracker;
+  readonly clock: () => number;
+  readonly leaseDuration: number;
+}
+
+export function isHeartbeat(lease: V1Lease): boolean {
+  return lease.metadata?.labels?.[LEASE_LABEL_COMPONENT] === HEARTBEAT_COMPONENT;
+}
+
+export function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
+  const name = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  return name === undefined ? undefined : serviceKey({ namespace: slice.metadata?.namespace ?? "", name });
+}
+
+export class InformerClusterView implements ClusterView {
+  readonly #options: InformerViewOptions;
+  readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
+  #nodeAddresses: ReadonlySet<string> | undefined;
+
+  constructor(options: InformerViewOptions) {
+    this.#options = options;
+  }
+
+  service(ref: ServiceRef): V1Service | undefined {
+    return this.#options.informers.services.get(ref.name, ref.namespace);
+  }
+
+  ownershipLease(ref: ServiceRef): V1Lease | undefined {
+    return this.#options.informers.leases.get(ownershipLeaseName(ref), this.#options.namespace);
+  }
+
+  node(name: string): V1Node | undefined {
+    return this.#options.informers.nodes.get(name);
+  }
+
+  endpointSlices(ref: ServiceRef): readonly V1EndpointSlice[] {
+    return [...(this.#slicesByService.get(serviceKey(ref))?.values() ?? [])];
+  }
+
+  liveNodes(): readonly string[] {
+    const { informers, self, tracker, clock, leaseDuration } = this.#options;
+    const now = clock();
+    return informers.leases
+      .list()
+      .filter(isHeartbeat)
+      .map((lease) => lease.spec?.holderIdentity ?? "")
+      .filter((node) => node !== "" && node !== self && tracker.silentFor(node, now) < leaseDuration);
+  }
+
+  nodeAddresses(): ReadonlySet<string> {
+    this.#nodeAddresses ??= new Set(
+      this.#options.informers.nodes
+        .list()
+        .flatMap((node) => node.status?.addresses ?? [])
+        .map((address) => canonicalAddress(address.address))
+        .flatMap((vip) => (typeof vip === "string" ? [] : [vip.address])),
+    );
+    return this.#nodeAddresses;
+  }
+
+  nodesChanged(): void {
+    this.#nodeAddresses = undefined;
+  }
+
+  endpointSliceChanged(slice: V1EndpointSlice, deleted: boolean): string | undefined {
+    const key = sliceServiceKey(slice);
+    const name = slice.metadata?.name;
+    if (key === undefined || name === undefined) return undefined;
+    const slices = this.#slicesByService.get(key) ?? new Map<string, V1EndpointSlice>();
+    if (deleted) slices.delete(name);
+    else slices.set(name, slice);
+    if (slices.size === 0) this.#slicesByService.delete(key);
+    else this.#slicesByService.set(key, slices);
+    return key;
+  }
+}
