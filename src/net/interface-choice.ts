@@ -1,0 +1,72 @@
+// Which interface carries a Service's VIPs: the Service's vipd.io/interface, else --interface, else
+// the interface of the default route; "auto" means the interface with a subnet that contains the VIP.
+// A pure function of the link and address tables, so every case has a table test.
+import ipaddr from "ipaddr.js";
+import { AUTO_INTERFACE } from "./interface-name.ts";
+
+export interface LinkFacts {
+  readonly index: number;
+  readonly name: string;
+  readonly up: boolean;
+  readonly carrier: boolean;
+}
+
+export interface AddressFacts {
+  readonly ifindex: number;
+  readonly address: string;
+  readonly prefixLength: number;
+}
+
+export interface InterfaceChoiceInput {
+  readonly vips: readonly string[];
+  /** The Service's vipd.io/interface annotation. */
+  readonly override: string | undefined;
+  /** --interface. */
+  readonly configured: string | undefined;
+  readonly defaultRouteIfindex: number | null;
+  readonly links: readonly LinkFacts[];
+  readonly addresses: readonly AddressFacts[];
+}
+
+export type InterfaceChoiceResult =
+  | { readonly ok: true; readonly name: string; readonly index: number; readonly carrier: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+function subnetContaining(vip: string, input: InterfaceChoiceInput): LinkFacts | undefined {
+  const address = ipaddr.parse(vip);
+  const match = input.addresses.find((candidate) => {
+    const hostRoute = candidate.prefixLength === (address.kind() === "ipv4" ? 32 : 128);
+    if (hostRoute || !ipaddr.isValid(candidate.address)) return false;
+    const network = ipaddr.parse(candidate.address);
+    return network.kind() === address.kind() && address.match(network, candidate.prefixLength);
+  });
+  return match === undefined ? undefined : input.links.find((link) => link.index === match.ifindex);
+}
+
+function result(link: LinkFacts): InterfaceChoiceResult {
+  return { ok: true, name: link.name, index: link.index, carrier: link.up && link.carrier };
+}
+
+export function chooseInterface(input: InterfaceChoiceInput): InterfaceChoiceResult {
+  const wanted = input.override ?? input.configured;
+  if (wanted === AUTO_INTERFACE) {
+    const links = input.vips.map((vip) => ({ vip, link: subnetContaining(vip, input) }));
+    const missing = links.find((entry) => entry.link === undefined);
+    if (missing !== undefined)
+      return { ok: false, reason: `no interface has a subnet containing ${missing.vip}` };
+    const names = new Set(links.map((entry) => entry.link?.name));
+    const [first] = links;
+    if (names.size !== 1 || first?.link === undefined) {
+      return { ok: false, reason: `the VIPs are on different interfaces (${[...names].join(", ")})` };
+    }
+    return result(first.link);
+  }
+  if (wanted !== undefined) {
+    const link = input.links.find((candidate) => candidate.name === wanted);
+    return link === undefined ? { ok: false, reason: `interface ${wanted} does not exist` } : result(link);
+  }
+  const link = input.links.find((candidate) => candidate.index === input.defaultRouteIfindex);
+  return link === undefined
+    ? { ok: false, reason: "no default route, and no --interface given" }
+    : result(link);
+}
