@@ -1,0 +1,470 @@
+// A real kube-apiserver with etcd for tests, the demo and the benchmarks: a throwaway PKI, TLS only,
+// RBAC, a service-account signing key, an admin kubeconfig, and kubeconfigs minted for
+// ServiceAccounts. It can run inside a network namespace (the lab's API namespace); the test process
+// then reaches it through a Unix-socket bridge, because nothing may be added to the root namespace.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, readFileSync, rmSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { ensureKubeBinaries } from "./apiserver-build.ts";
+
+type LogSink = (line: string) => void;
+
+export interface ApiServerOptions {
+  readonly bindAddress?: string;
+  readonly port?: number;
+  /** Run etcd and kube-apiserver inside this network namespace. */
+  readonly netns?: string;
+  readonly etcdListen?: string;
+  readonly workDir?: string;
+  readonly extraSans?: readonly string[];
+  /** Receives progress lines and every line etcd and kube-apiserver log (also kept in workDir). */
+  readonly log?: LogSink;
+}
+
+export interface CommandResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number;
+}
+
+export interface ApiServer {
+  /** Reachable from the test process (root namespace). */
+  readonly url: string;
+  /** What processes inside the lab's namespaces use. */
+  readonly internalUrl: string;
+  readonly kubeconfigPath: string;
+  readonly caPath: string;
+  readonly workDir: string;
+  readonly kubernetesVersion: string;
+  readonly pid: number;
+  readonly etcdPid: number;
+  adminKubeconfig(options: { server: string; path?: string }): Promise<string>;
+  serviceAccountKubeconfig(options: { namespace: string; name: string; server?: string }): Promise<string>;
+  kubectl(args: readonly string[], options?: { kubeconfig?: string; input?: string }): Promise<CommandResult>;
+  restart(): Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+const SERVICE_CLUSTER_IP_RANGE = "192.0.2.0/24,2001:db8:ffff::/112";
+
+// Children must not outlive the test process, whatever way it ends: on a normal exit or SIGINT/SIGTERM
+// we kill them here, and if we are SIGKILLed the binary kills itself (PR_SET_PDEATHSIG, armed by the
+// environment variable below).
+const liveChildren = new Set<ChildProcess>();
+// Work directories we created, removed on the same paths that kill the children.
+const ownedWorkDirs = new Set<string>();
+const childEnv = { ...process.env, VIPD_TESTCLUSTER_PARENT_PID: String(process.pid) };
+let exitHooksInstalled = false;
+
+function cleanUpNow(): void {
+  for (const survivor of liveChildren) survivor.kill("SIGKILL");
+  for (const directory of ownedWorkDirs) rmSync(directory, { recursive: true, force: true, maxRetries: 3 });
+}
+
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.once("exit", cleanUpNow);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      cleanUpNow();
+      // Another handler (the lab's teardown) owns the decision to exit; without one, our listener
+      // must not swallow the signal, so die by it as if we had never listened.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
+}
+
+function track(child: ChildProcess): ChildProcess {
+  installExitHooks();
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+  return child;
+}
+
+function inNamespace(netns: string | undefined, argv: readonly string[]): string[] {
+  return netns === undefined ? [...argv] : ["ip", "netns", "exec", netns, ...argv];
+}
+
+function startProcess(argv: readonly string[], options: { logPath: string; log: LogSink }): ChildProcess {
+  const [command = "", ...args] = argv;
+  const child = track(spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: childEnv }));
+  const file = createWriteStream(options.logPath, { flags: "a" });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream === null) continue;
+    stream.pipe(file, { end: false });
+    createInterface({ input: stream, crlfDelay: Infinity }).on("line", options.log);
+  }
+  // "close", not "exit": output can still be in the pipes when the process has exited.
+  child.once("close", () => file.end());
+  return child;
+}
+
+async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  // A process stopped by fault injection only acts on SIGTERM once it runs again.
+  child.kill("SIGCONT");
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+function waitForOutput(
+  child: ChildProcess,
+  expected: { pattern: RegExp; timeoutMs: number; what: string },
+): Promise<void> {
+  const { pattern, timeoutMs, what } = expected;
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => {
+      reject(new Error(`${what} did not start within ${timeoutMs / 1000}s:\n${seen.slice(-4000)}`));
+    }, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        child.stderr?.off("data", onData);
+        resolve();
+      }
+    };
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}:\n${seen.slice(-4000)}`));
+    });
+  });
+}
+
+function run(argv: readonly string[], input?: string): Promise<CommandResult> {
+  const [command = "", ...args] = argv;
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: childEnv }));
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      resolve({ stdout, stderr, code: code ?? 1 });
+    });
+    // A command may exit without reading its input; its exit code and stderr tell what happened.
+    child.stdin?.on("error", () => undefined);
+    child.stdin?.end(input ?? "");
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Bridge {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** A TCP listener on 127.0.0.1 that forwards every connection to a Unix socket. */
+async function unixBridge(socketPath: string): Promise<Bridge> {
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(socketPath);
+    for (const socket of [client, upstream]) {
+      open.add(socket);
+      socket.once("close", () => open.delete(socket));
+    }
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      // Keep-alive and watch connections would hold server.close() open indefinitely.
+      for (const socket of open) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+interface Pki {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+function readyz(url: string, pki: Pki): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/readyz`, {
+      ca: readFileSync(pki.ca),
+      cert: readFileSync(pki.cert),
+      key: readFileSync(pki.key),
+      timeout: 2000,
+    });
+    req.on("response", (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => {
+      resolve(0);
+    });
+    req.end();
+  });
+}
+
+// JSON is YAML too, and needs no quoting rules for paths or tokens.
+function kubeconfig(options: { server: string; caPath: string; user: Record<string, string> }): string {
+  const config = {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      { name: "vipd-lab", cluster: { server: options.server, "certificate-authority": options.caPath } },
+    ],
+    users: [{ name: "user", user: options.user }],
+    contexts: [{ name: "vipd-lab", context: { cluster: "vipd-lab", user: "user" } }],
+    "current-context": "vipd-lab",
+  };
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
+  const log = options.log ?? (() => undefined);
+  const binaries = await ensureKubeBinaries({ log });
+  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), "vipd-api-")));
+  if (options.workDir === undefined) {
+    installExitHooks();
+    ownedWorkDirs.add(workDir);
+  }
+  const { netns } = options;
+  const bindAddress = options.bindAddress ?? "127.0.0.1";
+  const port = options.port ?? (netns === undefined ? await freePort() : 6443);
+  const etcdListen = options.etcdListen ?? `127.0.0.1:${netns === undefined ? await freePort() : 2379}`;
+  const internalUrl = `https://${bindAddress}:${port}`;
+  const pkiDir = join(workDir, "pki");
+  const files: Pki = {
+    ca: join(pkiDir, "ca.crt"),
+    cert: join(pkiDir, "admin.crt"),
+    key: join(pkiDir, "admin.key"),
+  };
+  const apiserverLog = join(workDir, "apiserver.log");
+  const apiserverArgv = inNamespace(netns, [
+    binaries.testcluster,
+    "kube-apiserver",
+    `--bind-address=${bindAddress}`,
+    `--advertise-address=${bindAddress}`,
+    `--secure-port=${port}`,
+    `--etcd-servers=http://${etcdListen}`,
+    `--cert-dir=${workDir}`,
+    `--client-ca-file=${files.ca}`,
+    `--tls-cert-file=${join(pkiDir, "apiserver.crt")}`,
+    `--tls-private-key-file=${join(pkiDir, "apiserver.key")}`,
+    "--authorization-mode=RBAC",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${join(pkiDir, "sa.pub")}`,
+    `--service-account-signing-key-file=${join(pkiDir, "sa.key")}`,
+    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+    // No kube-proxy or pods consume the kubernetes Service here; its endpoint writes would only add
+    // noise to the API request rates the benchmarks measure.
+    "--endpoint-reconciler-type=none",
+    "--allow-privileged=true",
+    "--profiling=false",
+  ]);
+  const startApiserverProcess = () =>
+    startProcess(apiserverArgv, {
+      logPath: apiserverLog,
+      log: (line) => {
+        log(`kube-apiserver: ${line}`);
+      },
+    });
+
+  let etcd: ChildProcess | undefined;
+  let apiserver: ChildProcess | undefined;
+  let proxy: ChildProcess | undefined;
+  let bridge: Bridge | undefined;
+  let url = internalUrl;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await stopProcess(apiserver);
+    await stopProcess(etcd);
+    await stopProcess(proxy);
+    await bridge?.close();
+    if (options.workDir === undefined) {
+      await rm(workDir, { recursive: true, force: true });
+      ownedWorkDirs.delete(workDir);
+    }
+  };
+
+  const waitReady = async (): Promise<void> => {
+    const deadline = performance.now() + READY_TIMEOUT_MS;
+    while (performance.now() < deadline) {
+      if (apiserver?.exitCode !== null) break;
+      if ((await readyz(url, files)) === 200) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const tail = readFileSync(apiserverLog, "utf8").split("\n").slice(-50).join("\n");
+    throw new Error(`kube-apiserver not ready at ${url} within ${READY_TIMEOUT_MS / 1000}s:\n${tail}`);
+  };
+
+  const started = performance.now();
+  try {
+    await mkdir(pkiDir, { recursive: true });
+    const sans = new Set(["127.0.0.1", bindAddress, ...(options.extraSans ?? [])]);
+    const ips = [...sans].filter((san) => /^[\d.]+$|:/.test(san));
+    const names = [...sans].filter((san) => !ips.includes(san));
+    const pki = await run([
+      binaries.testcluster,
+      "pki",
+      "--dir",
+      pkiDir,
+      "--ips",
+      ips.join(","),
+      "--dns",
+      ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", ...names].join(","),
+    ]);
+    if (pki.code !== 0) throw new Error(`pki failed: ${pki.stderr}`);
+
+    const etcdArgv = [binaries.testcluster, "etcd", "--data-dir", join(workDir, "etcd"), "--listen-client"];
+    etcd = startProcess(inNamespace(netns, [...etcdArgv, etcdListen]), {
+      logPath: join(workDir, "etcd.log"),
+      log: (line) => {
+        log(`etcd: ${line}`);
+      },
+    });
+    await waitForOutput(etcd, { pattern: /etcd: ready/, timeoutMs: READY_TIMEOUT_MS, what: "etcd" });
+    apiserver = startApiserverProcess();
+
+    if (netns !== undefined) {
+      const socketPath = join(workDir, "apiserver.sock");
+      proxy = startProcess(
+        inNamespace(netns, [
+          binaries.testcluster,
+          "uds-proxy",
+          "--listen",
+          socketPath,
+          "--target",
+          `${bindAddress}:${port}`,
+        ]),
+        { logPath: join(workDir, "uds-proxy.log"), log },
+      );
+      await waitForOutput(proxy, { pattern: /uds-proxy: /, timeoutMs: 10_000, what: "uds-proxy" });
+      bridge = await unixBridge(socketPath);
+      url = `https://127.0.0.1:${bridge.port}`;
+    }
+    await waitReady();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  log(
+    `kube-apiserver ${binaries.kubernetesVersion} ready at ${internalUrl} in ${Math.round(performance.now() - started)}ms`,
+  );
+
+  const adminKubeconfig = async (target: { server: string; path?: string }): Promise<string> => {
+    const path =
+      target.path ??
+      join(workDir, `admin-${Buffer.from(target.server).toString("hex").slice(-16)}.kubeconfig`);
+    const user = { "client-certificate": files.cert, "client-key": files.key };
+    await writeFile(path, kubeconfig({ server: target.server, caPath: files.ca, user }), { mode: 0o600 });
+    return path;
+  };
+  const kubeconfigPath = await adminKubeconfig({ server: url, path: join(workDir, "admin.kubeconfig") });
+  const running = (child: ChildProcess | undefined): ChildProcess => {
+    if (child === undefined) throw new Error("kube-apiserver was never started");
+    return child;
+  };
+
+  return {
+    url,
+    internalUrl,
+    kubeconfigPath,
+    caPath: files.ca,
+    workDir,
+    kubernetesVersion: binaries.kubernetesVersion,
+    get pid() {
+      return running(apiserver).pid ?? -1;
+    },
+    etcdPid: etcd.pid ?? -1,
+    adminKubeconfig,
+    serviceAccountKubeconfig: (account) =>
+      serviceAccountKubeconfig({
+        ...account,
+        server: account.server ?? url,
+        adminKubeconfigPath: kubeconfigPath,
+        workDir,
+        caPath: files.ca,
+      }),
+    kubectl: (args, kubectlOptions) =>
+      run(
+        [
+          binaries.testcluster,
+          "kubectl",
+          `--kubeconfig=${kubectlOptions?.kubeconfig ?? kubeconfigPath}`,
+          ...args,
+        ],
+        kubectlOptions?.input,
+      ),
+    restart: async () => {
+      if (stopped) throw new Error("restart() after stop()");
+      await stopProcess(apiserver);
+      apiserver = startApiserverProcess();
+      await waitReady();
+    },
+    kill: (signal) => {
+      running(apiserver).kill(signal);
+    },
+    stop,
+  };
+}
+
+async function serviceAccountKubeconfig(options: {
+  namespace: string;
+  name: string;
+  server: string;
+  adminKubeconfigPath: string;
+  workDir: string;
+  caPath: string;
+}): Promise<string> {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(options.adminKubeconfigPath);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const ignoreExisting = (error: unknown) => {
+    if ((error as { code?: number }).code !== 409) throw error;
+  };
+  await core.createNamespace({ body: { metadata: { name: options.namespace } } }).catch(ignoreExisting);
+  await core
+    .createNamespacedServiceAccount({
+      namespace: options.namespace,
+      body: { metadata: { name: options.name } },
+    })
+    .catch(ignoreExisting);
+  const request = await core.createNamespacedServiceAccountToken({
+    namespace: options.namespace,
+    name: options.name,
+    body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } },
+  });
+  const token = request.status?.token;
+  if (token === undefined) throw new Error(`no token issued for ${options.namespace}/${options.name}`);
+  const path = join(options.workDir, `sa-${options.namespace}-${options.name}.kubeconfig`);
+  await writeFile(path, kubeconfig({ server: options.server, caPath: options.caPath, user: { token } }), {
+    mode: 0o600,
+  });
+  return path;
+}
