@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -17,8 +18,9 @@ func runEtcd(args []string) int {
 	dataDir := fs.String("data-dir", "", "etcd data directory (required)")
 	listen := fs.String("listen-client", "127.0.0.1:2379", "address:port for plain-HTTP clients")
 	// Single-member cluster: the peer listener is never dialled, but embed
-	// insists on one, so by default it takes any free loopback port.
-	peer := fs.String("listen-peer", "127.0.0.1:0", "address:port for the (unused) peer listener")
+	// insists on one, so by default it takes any free port on the client
+	// address (loopback may be down in a lab namespace).
+	peer := fs.String("listen-peer", "", "address:port for the (unused) peer listener (default: client address, any port)")
 	logLevel := fs.String("log-level", "warn", "etcd log level")
 	_ = fs.Parse(args)
 	if *dataDir == "" {
@@ -31,6 +33,14 @@ func runEtcd(args []string) int {
 	cfg.Dir = *dataDir
 	cfg.LogLevel = *logLevel
 	cfg.LogOutputs = []string{"stderr"}
+	if *peer == "" {
+		host, _, err := net.SplitHostPort(*listen)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "etcd: --listen-client %q: %v\n", *listen, err)
+			return 2
+		}
+		*peer = net.JoinHostPort(host, "0")
+	}
 	clientURL := url.URL{Scheme: "http", Host: *listen}
 	peerURL := url.URL{Scheme: "http", Host: *peer}
 	cfg.ListenClientUrls = []url.URL{clientURL}

@@ -62,9 +62,12 @@ function run(command: string, args: string[], onStderrLine: (line: string) => vo
       }
     });
     child.on("error", reject);
-    child.on("close", (code) => {
+    child.on("close", (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.join(" ")} failed (exit ${code}):\n${tail.join("\n")}`));
+      else {
+        const how = signal === null ? `exit ${code ?? "?"}` : `killed by ${signal}`;
+        reject(new Error(`${command} ${args.join(" ")} failed (${how}):\n${tail.join("\n")}`));
+      }
     });
   });
 }

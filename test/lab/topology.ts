@@ -2,8 +2,8 @@
 // management bridge joining the nodes to the API server's namespace, so a node can lose the API
 // server while its LAN link stays up. Every veth is created inside a lab namespace and every name
 // carries the run's prefix; nothing is added to the root namespace.
-import { execFileSync } from "node:child_process";
-import { inNamespace, ip, run } from "./command.ts";
+import { deleteNamespace, inNamespace, ip, run } from "./netns.ts";
+import { namespacesWithPrefix } from "./run-prefix.ts";
 
 export interface NodeAddresses {
   readonly name: string;
@@ -14,35 +14,41 @@ export interface NodeAddresses {
   readonly ipv6: string;
   readonly mgmtIpv4: string;
   readonly mac: string;
-  /** The bridge-side ends, for cutting links from outside the node. */
+  /** The bridge-side ends of the node's links, where faults are injected from outside the node. */
   readonly lanPeer: string;
   readonly mgmtPeer: string;
+}
+
+export interface ClientAddresses {
+  readonly netns: string;
+  readonly ipv4: "198.51.100.2";
+  readonly ipv6: "2001:db8:1::2";
+  readonly ifname: "eth0";
+  readonly mac: string;
 }
 
 export interface Topology {
   readonly prefix: string;
   readonly lanNetns: string;
   readonly apiNetns: string;
+  readonly lanBridge: string;
+  readonly mgmtBridge: string;
   readonly nodes: readonly NodeAddresses[];
-  readonly client: {
-    readonly netns: string;
-    readonly ipv4: string;
-    readonly ipv6: string;
-    readonly ifname: "eth0";
-    readonly mac: string;
-  };
+  readonly client: ClientAddresses;
   readonly namespaces: readonly string[];
 }
 
-export const LAN_PREFIX_LENGTH = 24;
 export const API_ADDRESS = "203.0.113.1";
-// Node addresses start at .11 so node N reads as 198.51.100.1N; a default route via .1 gives the
-// agent "the interface of the default route" without any router existing.
+// Node N gets host number 10 + N, so node1 is 198.51.100.11 and its MAC ends in 0b.
 const NODE_HOST_BASE = 10;
-const NAMESPACE_PATTERN = /^v(\d+)_\d+-(lan|api|client|n\d+)$/;
+const MAX_NODES = 99;
+const IFNAMSIZ = 15;
+
+const hex = (n: number) => n.toString(16).padStart(2, "0");
 
 export function topologyFor(prefix: string, nodeCount: number): Topology {
-  const hex = (n: number) => n.toString(16).padStart(2, "0");
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES)
+    throw new Error(`a lab has 1 to ${MAX_NODES} nodes, not ${nodeCount}`);
   const nodes = Array.from({ length: nodeCount }, (_, index): NodeAddresses => {
     const host = NODE_HOST_BASE + index + 1;
     return {
@@ -58,54 +64,53 @@ export function topologyFor(prefix: string, nodeCount: number): Topology {
       mgmtPeer: `${prefix}-m${index + 1}`,
     };
   });
-  const client = {
+  const client: ClientAddresses = {
     netns: `${prefix}-client`,
     ipv4: "198.51.100.2",
     ipv6: "2001:db8:1::2",
-    ifname: "eth0" as const,
+    ifname: "eth0",
     mac: "02:00:00:00:00:02",
   };
-  const lanNetns = `${prefix}-lan`;
-  const apiNetns = `${prefix}-api`;
-  return {
+  const topology: Topology = {
     prefix,
-    lanNetns,
-    apiNetns,
+    lanNetns: `${prefix}-lan`,
+    apiNetns: `${prefix}-api`,
+    lanBridge: `${prefix}-br`,
+    mgmtBridge: `${prefix}-brm`,
     nodes,
     client,
-    namespaces: [lanNetns, apiNetns, client.netns, ...nodes.map((node) => node.netns)],
+    namespaces: [`${prefix}-lan`, `${prefix}-api`, client.netns, ...nodes.map((node) => node.netns)],
   };
-}
-
-async function sysctl(netns: string, settings: readonly string[]): Promise<void> {
-  await run(inNamespace(netns, ["sysctl", "-q", "-w", ...settings]));
+  const links = [topology.lanBridge, topology.mgmtBridge, ...nodes.flatMap((n) => [n.lanPeer, n.mgmtPeer])];
+  const tooLong = links.filter((name) => name.length > IFNAMSIZ);
+  if (tooLong.length > 0) throw new Error(`interface names longer than ${IFNAMSIZ}: ${tooLong.join(", ")}`);
+  return topology;
 }
 
 async function createNamespace(netns: string): Promise<void> {
   await ip("netns", "add", netns);
   await ip("-n", netns, "link", "set", "lo", "up");
-  // Addresses must be usable the moment they are added: duplicate address detection would hold
-  // IPv6 addresses (link-local ones too) tentative for a second and drop neighbour traffic meanwhile.
-  await sysctl(netns, ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"]);
+  // Set here, inside the namespace, never on the host. Duplicate address detection would hold every
+  // IPv6 address (link-local ones too) tentative for a second after it is added or its link comes
+  // up, and a tentative address neither answers nor sends neighbour discovery. "default" covers the
+  // interfaces created after this.
+  await run(
+    inNamespace(netns, [
+      "sysctl",
+      "-q",
+      "-w",
+      "net.ipv6.conf.all.accept_dad=0",
+      "net.ipv6.conf.default.accept_dad=0",
+    ]),
+  );
 }
 
 async function createBridge(netns: string, name: string): Promise<void> {
-  // No STP, no forwarding delay: ports forward at once. No multicast snooping: NDP's solicited-node
-  // multicast reaches every port, as on a plain switch.
+  // No STP and no forwarding delay: ports forward at once. No multicast snooping: NDP's
+  // solicited-node multicast reaches every port, as on a plain switch.
   await ip(
-    "-n",
-    netns,
-    "link",
-    "add",
-    name,
-    "type",
-    "bridge",
-    "stp_state",
-    "0",
-    "forward_delay",
-    "0",
-    "mcast_snooping",
-    "0",
+    ...["-n", netns, "link", "add", name, "type", "bridge"],
+    ...["stp_state", "0", "forward_delay", "0", "mcast_snooping", "0"],
   );
   await ip("-n", netns, "link", "set", name, "up");
 }
@@ -119,103 +124,64 @@ async function plug(options: {
   mac?: string;
   addresses: readonly string[];
 }): Promise<void> {
-  await ip(
-    "-n",
-    options.netns,
-    "link",
-    "add",
-    options.ifname,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    options.peer,
-    "netns",
-    options.bridgeNetns,
-  );
-  if (options.mac !== undefined)
-    await ip("-n", options.netns, "link", "set", options.ifname, "address", options.mac);
+  const { netns, ifname, bridgeNetns, peer } = options;
+  // Created inside the node's namespace with its peer sent straight to the bridge's namespace: no
+  // end of the veth ever exists in the root namespace.
+  await ip("-n", netns, "link", "add", ifname, "type", "veth", "peer", "name", peer, "netns", bridgeNetns);
+  if (options.mac !== undefined) await ip("-n", netns, "link", "set", ifname, "address", options.mac);
   for (const address of options.addresses) {
     const extra = address.includes(":") ? ["nodad"] : [];
-    await ip("-n", options.netns, "addr", "add", address, "dev", options.ifname, ...extra);
+    await ip("-n", netns, "addr", "add", address, "dev", ifname, ...extra);
   }
-  await ip("-n", options.bridgeNetns, "link", "set", options.peer, "master", options.bridge, "up");
-  await ip("-n", options.netns, "link", "set", options.ifname, "up");
+  await ip("-n", bridgeNetns, "link", "set", peer, "master", options.bridge, "up");
+  await ip("-n", netns, "link", "set", ifname, "up");
 }
 
 export async function createTopology(topology: Topology): Promise<void> {
+  // One at a time: `ip netns add` sets up the shared /run/netns mount on first use, and concurrent
+  // first uses race for it.
   for (const netns of topology.namespaces) await createNamespace(netns);
-  const lanBridge = `${topology.prefix}-br`;
-  const mgmtBridge = `${topology.prefix}-brm`;
-  await createBridge(topology.lanNetns, lanBridge);
-  await createBridge(topology.apiNetns, mgmtBridge);
-  await ip("-n", topology.apiNetns, "addr", "add", `${API_ADDRESS}/24`, "dev", mgmtBridge);
-  for (const node of topology.nodes) {
-    await plug({
-      netns: node.netns,
-      ifname: node.lanIf,
-      bridgeNetns: topology.lanNetns,
-      bridge: lanBridge,
-      peer: node.lanPeer,
-      mac: node.mac,
-      addresses: [`${node.ipv4}/${LAN_PREFIX_LENGTH}`, `${node.ipv6}/64`],
-    });
-    await plug({
-      netns: node.netns,
-      ifname: node.mgmtIf,
-      bridgeNetns: topology.apiNetns,
-      bridge: mgmtBridge,
-      peer: node.mgmtPeer,
-      addresses: [`${node.mgmtIpv4}/24`],
-    });
-    await ip("-n", node.netns, "route", "add", "default", "via", "198.51.100.1", "dev", node.lanIf, "onlink");
-  }
+  await createBridge(topology.lanNetns, topology.lanBridge);
+  await createBridge(topology.apiNetns, topology.mgmtBridge);
+  await ip("-n", topology.apiNetns, "addr", "add", `${API_ADDRESS}/24`, "dev", topology.mgmtBridge);
   const { client } = topology;
-  await plug({
-    netns: client.netns,
-    ifname: client.ifname,
-    bridgeNetns: topology.lanNetns,
-    bridge: lanBridge,
-    peer: `${topology.prefix}-c`,
-    mac: client.mac,
-    addresses: [`${client.ipv4}/${LAN_PREFIX_LENGTH}`, `${client.ipv6}/64`],
-  });
+  await Promise.all([
+    ...topology.nodes.map(async (node) => {
+      await plug({
+        netns: node.netns,
+        ifname: node.lanIf,
+        bridgeNetns: topology.lanNetns,
+        bridge: topology.lanBridge,
+        peer: node.lanPeer,
+        mac: node.mac,
+        addresses: [`${node.ipv4}/24`, `${node.ipv6}/64`],
+      });
+      await plug({
+        netns: node.netns,
+        ifname: node.mgmtIf,
+        bridgeNetns: topology.apiNetns,
+        bridge: topology.mgmtBridge,
+        peer: node.mgmtPeer,
+        addresses: [`${node.mgmtIpv4}/24`],
+      });
+      // A default route (to a router that does not exist) makes eth0 "the interface of the default
+      // route", as on a real node, for the agent's interface choice.
+      await ip("-n", node.netns, "route", "add", "default", "via", "198.51.100.1", "dev", "eth0", "onlink");
+    }),
+    plug({
+      netns: client.netns,
+      ifname: client.ifname,
+      bridgeNetns: topology.lanNetns,
+      bridge: topology.lanBridge,
+      peer: `${topology.prefix}-c`,
+      mac: client.mac,
+      addresses: [`${client.ipv4}/24`, `${client.ipv6}/64`],
+    }),
+  ]);
 }
 
-function existingNamespaces(): string[] {
-  return execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
-    .split("\n")
-    .map((line) => line.split(" ")[0] ?? "")
-    .filter((name) => name !== "");
-}
-
-/** Deletes the namespaces of this topology; synchronous so it can run in exit and signal handlers. */
+/** Synchronous, so exit and signal handlers can run it; only this topology's namespaces are touched. */
 export function destroyTopology(topology: Topology): void {
-  const existing = new Set(existingNamespaces());
-  for (const netns of topology.namespaces) {
-    if (existing.has(netns)) execFileSync("ip", ["netns", "delete", netns], { stdio: "ignore" });
-  }
-}
-
-export function remainingNamespaces(prefix: string): string[] {
-  return existingNamespaces().filter((name) => name.startsWith(`${prefix}-`));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Removes namespaces left by earlier runs whose process is gone (a crash, a SIGKILL). */
-export function sweepStale(): string[] {
-  const stale = existingNamespaces().filter((name) => {
-    const pid = NAMESPACE_PATTERN.exec(name)?.[1];
-    return pid !== undefined && Number(pid) !== process.pid && !alive(Number(pid));
-  });
-  for (const netns of stale) execFileSync("ip", ["netns", "delete", netns], { stdio: "ignore" });
-  return stale;
+  const existing = new Set(namespacesWithPrefix(topology.prefix));
+  for (const netns of topology.namespaces) if (existing.has(netns)) deleteNamespace(netns);
 }
