@@ -8,6 +8,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
 } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describeApiError } from "./errors.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
@@ -39,12 +40,17 @@ export class SharedInformer<T extends KubernetesObject> {
     this.#backoff = options.backoff ?? { initialMs: 250, maxMs: 5000 };
     this.#delayMs = this.#backoff.initialMs;
     this.#onError = options.onError ?? (() => undefined);
+    const maxDelayMs = this.#backoff.maxMs;
     this.#listWatch = new ListWatch(
       options.path,
       new Watch(options.kubeConfig),
       options.list,
       false,
       options.labelSelector,
+      undefined,
+      // ListWatch backs off up to 30 s between reconnects on its own; after an API server restart
+      // that would leave the agent blind for that long, so its delays are capped like ours.
+      { delayFn: (ms) => sleep(Math.min(ms, maxDelayMs)) },
     );
     this.#listWatch.on("error", (error: unknown) => {
       this.#errors += 1;

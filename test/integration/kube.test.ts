@@ -1,0 +1,172 @@
+// vipd's Kubernetes layer against a real API server: compare-and-swap Leases, the heartbeat and
+// ownership writes, status and annotation patches, Event aggregation, and an informer that lives
+// through an API server restart.
+import test from "ava";
+import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Service } from "@kubernetes/client-node";
+import { Heartbeat } from "../../src/election/heartbeat.ts";
+import { Ownership } from "../../src/election/ownership.ts";
+import { classifyApiError } from "../../src/kube/errors.ts";
+import { KubeEventRecorder } from "../../src/kube/events.ts";
+import { SharedInformer } from "../../src/kube/informer.ts";
+import { KubeLeaseApi } from "../../src/kube/leases.ts";
+import { KubeServiceStatusWriter, statusShows } from "../../src/kube/service-status.ts";
+import { startApiServer, type ApiServer } from "../lab/apiserver.ts";
+
+const NAMESPACE = "vipd-system";
+let api: ApiServer;
+let kubeConfig: KubeConfig;
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  await eventually(
+    () => Promise.resolve(condition()),
+    (done) => done,
+    what,
+  );
+}
+
+/** Reads until the predicate holds; writes that are fire-and-forget land a moment later. */
+async function eventually<T>(
+  read: () => Promise<T>,
+  predicate: (value: T) => boolean,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await read();
+    if (predicate(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test.before(async () => {
+  if (process.getuid?.() !== 0) throw new Error("these tests need root");
+  api = await startApiServer();
+  kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(api.kubeconfigPath);
+  await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
+});
+
+test.after.always(async () => {
+  await api.stop();
+});
+
+function leases(): KubeLeaseApi {
+  return new KubeLeaseApi({
+    api: kubeConfig.makeApiClient(CoordinationV1Api),
+    namespace: NAMESPACE,
+    timeoutMs: 5000,
+  });
+}
+
+test.serial("heartbeat: created, then renewed with one write each time", async (t) => {
+  const heartbeat = new Heartbeat({
+    leases: leases(),
+    node: "node1",
+    timings: { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 },
+    clock: () => performance.now(),
+    onChange: () => undefined,
+  });
+  t.is(await heartbeat.renewOnce(), null);
+  const first = await leases().get("vipd-node-node1");
+  t.is(await heartbeat.renewOnce(), null);
+  const second = await leases().get("vipd-node-node1");
+  t.is(second?.spec?.holderIdentity, "node1");
+  t.not(second?.metadata?.resourceVersion, first?.metadata?.resourceVersion);
+  await heartbeat.stop({ release: true });
+  t.is(await leases().get("vipd-node-node1"), null, "a polite stop deletes the heartbeat");
+});
+
+test.serial(
+  "ownership: of two nodes claiming one free Service at once, the API server lets one win",
+  async (t) => {
+    const service = { namespace: "default", name: "race" };
+    const a = new Ownership({ leases: leases(), node: "node-a", leaseDuration: 5000 });
+    const b = new Ownership({ leases: leases(), node: "node-b", leaseDuration: 5000 });
+    const created = await a.claim(service, null);
+    const free = await a.clearHolder(created);
+    const results = await Promise.allSettled([a.claim(service, free), b.claim(service, free)]);
+    t.is(results.filter((result) => result.status === "fulfilled").length, 1);
+    const loser = results.find((result) => result.status === "rejected");
+    t.is(classifyApiError(loser?.reason), "conflict");
+    const stored = await leases().get("vipd-svc-default.race");
+    t.true(["node-a", "node-b"].includes(stored?.spec?.holderIdentity ?? ""));
+    t.is(stored?.metadata?.annotations?.["vipd.io/service"], "default/race");
+    t.is(stored?.metadata?.labels?.["vipd.io/component"], "ownership");
+    const removal = await t.throwsAsync(a.remove(created));
+    t.is(classifyApiError(removal), "conflict", "removal from a stale read is refused");
+  },
+);
+
+test.serial("status: ingress through /status and the holder annotation, then cleared", async (t) => {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  await core.createNamespacedService({
+    namespace: "default",
+    body: {
+      metadata: { name: "web" },
+      spec: { type: "LoadBalancer", loadBalancerIP: "198.51.100.200", ports: [{ port: 80 }] },
+    },
+  });
+  const writer = new KubeServiceStatusWriter({ api: core, timeoutMs: 5000 });
+  const published = { ips: ["198.51.100.200", "2001:db8:1::200"], holder: "node2" };
+  await writer.write({ namespace: "default", name: "web" }, published);
+  const written: V1Service = await core.readNamespacedService({ namespace: "default", name: "web" });
+  t.true(statusShows(written, published));
+  t.is(written.spec?.loadBalancerIP, "198.51.100.200", "the spec is untouched");
+  await writer.write({ namespace: "default", name: "web" }, null);
+  const cleared = await core.readNamespacedService({ namespace: "default", name: "web" });
+  t.true(statusShows(cleared, null));
+});
+
+test.serial("events: a repeat within the window bumps the count of the same Event", async (t) => {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const errors: string[] = [];
+  const recorder = new KubeEventRecorder({
+    api: core,
+    node: "node1",
+    timeoutMs: 5000,
+    onError: (message) => errors.push(message),
+  });
+  const event = {
+    type: "Warning" as const,
+    reason: "InvalidVIP",
+    message: "spec.loadBalancerIP: 127.0.0.1 is a loopback address",
+  };
+  const invalidVipEvents = async () =>
+    (await core.listNamespacedEvent({ namespace: "default", fieldSelector: "reason=InvalidVIP" })).items;
+  recorder.record({ namespace: "default", name: "web" }, event);
+  await eventually(invalidVipEvents, (items) => items.length === 1, "the first event");
+  recorder.record({ namespace: "default", name: "web" }, event);
+  const items = await eventually(invalidVipEvents, (found) => found[0]?.count === 2, "the count to reach 2");
+  t.is(items.length, 1);
+  t.is(items[0]?.involvedObject.name, "web");
+  t.is(items[0]?.source?.component, "vipd");
+  t.deepEqual(errors, []);
+});
+
+test.serial("informer: lists, watches, and keeps watching across an API server restart", async (t) => {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const seen: string[] = [];
+  const informer = new SharedInformer<V1Service>({
+    kind: "Service",
+    kubeConfig,
+    path: "/api/v1/services",
+    list: () => core.listServiceForAllNamespaces(),
+    backoff: { initialMs: 100, maxMs: 1000 },
+  });
+  informer.on("add", (service) => seen.push(`add ${service.metadata?.name ?? ""}`));
+  informer.on("delete", (service) => seen.push(`delete ${service.metadata?.name ?? ""}`));
+  t.teardown(() => informer.stop());
+  await informer.start();
+  t.true(informer.synced);
+  t.truthy(informer.get("web", "default"));
+  await api.restart();
+  await core.createNamespacedService({
+    namespace: "default",
+    body: { metadata: { name: "after-restart" }, spec: { type: "ClusterIP", ports: [{ port: 80 }] } },
+  });
+  await until(() => seen.includes("add after-restart"), "the add after the restart");
+  await core.deleteNamespacedService({ namespace: "default", name: "after-restart" });
+  await until(() => seen.includes("delete after-restart"), "the delete");
+  t.is(informer.get("after-restart", "default"), undefined);
+});
