@@ -19,6 +19,12 @@ const DEBIAN_TOOLS: readonly DebianTool[] = [
     debianPackage: "tcpdump",
     why: "the lab's wire observer (an oracle independent of vipd)",
   },
+  {
+    command: "arping",
+    debianPackage: "iputils-arping",
+    why: "announcing an address moved by hand in lab tests",
+  },
+  { command: "curl", debianPackage: "curl", why: "reaching the API server from inside lab namespaces" },
 ];
 
 function onPath(command: string): boolean {

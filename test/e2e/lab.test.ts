@@ -1,15 +1,17 @@
-// The lab itself: it comes up and goes away without a trace, carries real traffic and real ARP,
-// observes it faithfully, and injects the faults the agent's tests rely on.
+// The lab itself: it comes up and goes away without a trace (also when its process is killed), it
+// carries real traffic and real ARP/NDP, its observers report what happened on the right clock, and
+// its faults do what the agent's tests rely on.
 import test from "ava";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { doubleClaims, overlaps, servedBy } from "../lab/analysis.ts";
-import { monotonicMs, remainingNamespaces, up, type Lab } from "../lab/index.ts";
+import { claimRuns, doubleAnswers, holdings, outages, overlaps, servedBy } from "../lab/analysis.ts";
+import { monotonicNs, namespacesWithPrefix, sweepStale, up, type Lab, type LabNode } from "../lab/index.ts";
 
 const VIP = "198.51.100.200";
 const VIP6 = "2001:db8:1::200";
+const LAB_MODULE = new URL("../lab/index.ts", import.meta.url).pathname;
 
-function processAlive(pid: number): boolean {
+function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -18,28 +20,72 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Processes killed by a parent that then exits are reaped by init a moment later. */
-async function gone(pids: readonly number[]): Promise<number[]> {
-  const deadline = Date.now() + 5000;
-  while (pids.some(processAlive) && Date.now() < deadline)
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  return pids.filter(processAlive);
+async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = monotonicNs() + timeoutMs * 1e6;
+  while (!condition()) {
+    if (monotonicNs() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
+/** The state letter of /proc/<pid>/stat; comm may hold spaces and parentheses, so after the last ')'. */
 function processState(pid: number): string {
-  // /proc/<pid>/stat: "pid (comm) state ..."; comm may hold spaces, so read after the last ')'.
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
 }
 
-async function linkState(lab: Lab, netns: string, ifname: string): Promise<string> {
-  return (await lab.exec(netns, ["ip", "-o", "link", "show", ifname])).stdout;
+/** A Node process that brings up a lab of two nodes, reports it, then waits to be killed or throws. */
+function labInChild(then: "wait" | "throw" = "wait"): Promise<{
+  child: ReturnType<typeof spawn>;
+  prefix: string;
+  pids: number[];
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  stderr: () => string;
+}> {
+  const script = `
+    import { up } from ${JSON.stringify(LAB_MODULE)};
+    const lab = await up({ nodes: 2 });
+    process.stdout.write(JSON.stringify({ prefix: lab.prefix, pids: lab.pids() }) + "\\n");
+    setInterval(() => undefined, 1000);
+    if (${JSON.stringify(then)} === "throw") setTimeout(() => { throw new Error("a bug in a test"); }, 100);
+  `;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    child.once("exit", (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout.once("data", (data: Buffer) => {
+      resolve({
+        child,
+        exited,
+        stderr: () => stderr,
+        ...(JSON.parse(data.toString()) as { prefix: string; pids: number[] }),
+      });
+    });
+    void exited.then(({ code, signal }) => {
+      reject(new Error(`the lab's process ended before reporting (${code ?? signal ?? ""}):\n${stderr}`));
+    });
+  });
+}
+
+function nodes(lab: Lab): [LabNode, LabNode, LabNode] {
+  const [node1, node2, node3] = lab.nodes;
+  if (node1 === undefined || node2 === undefined || node3 === undefined)
+    throw new Error("three nodes expected");
+  return [node1, node2, node3];
 }
 
 let lab: Lab;
 
 test.before(async () => {
-  if (process.getuid?.() !== 0) throw new Error("the lab needs root");
+  if (process.getuid?.() !== 0)
+    throw new Error("the lab tests create network namespaces and must run as root");
   lab = await up({ nodes: 3, apiServer: true });
 });
 
@@ -47,158 +93,238 @@ test.after.always(async () => {
   await lab.down();
 });
 
-test.serial("nodes, client and API namespace exist with the planned addresses", async (t) => {
+test.serial("nodes have the planned names, addresses and MACs, and their links are up", async (t) => {
   t.deepEqual(
-    lab.nodes.map((node) => [node.name, node.ipv4, node.mac]),
+    lab.nodes.map((node) => [node.name, node.ipv4, node.ipv6, node.mgmtIpv4, node.mac]),
     [
-      ["node1", "198.51.100.11", "02:00:00:00:00:0b"],
-      ["node2", "198.51.100.12", "02:00:00:00:00:0c"],
-      ["node3", "198.51.100.13", "02:00:00:00:00:0d"],
+      ["node1", "198.51.100.11", "2001:db8:1::11", "203.0.113.11", "02:00:00:00:00:0b"],
+      ["node2", "198.51.100.12", "2001:db8:1::12", "203.0.113.12", "02:00:00:00:00:0c"],
+      ["node3", "198.51.100.13", "2001:db8:1::13", "203.0.113.13", "02:00:00:00:00:0d"],
     ],
   );
-  const addresses = (await lab.exec(lab.nodes[0]?.netns ?? "", ["ip", "-o", "addr", "show", "dev", "eth0"]))
-    .stdout;
-  t.regex(addresses, /198\.51\.100\.11\/24/);
-  t.regex(addresses, /2001:db8:1::11\/64/);
+  const [node1] = nodes(lab);
+  const eth0 = (await lab.exec(node1.netns, ["ip", "-o", "addr", "show", "dev", "eth0"])).stdout;
+  t.regex(eth0, /inet 198\.51\.100\.11\/24/);
+  t.regex(eth0, /inet6 2001:db8:1::11\/64/);
+  t.notRegex(eth0, /tentative/);
+  const links = (await lab.exec(node1.netns, ["ip", "-o", "link", "show"])).stdout;
+  t.regex(links, /eth0@\S+: <[^>]*LOWER_UP[^>]*>.*link\/ether 02:00:00:00:00:0b/);
+  t.regex(links, /mgmt0@\S+: <[^>]*LOWER_UP/);
+  t.is(namespacesWithPrefix(lab.prefix).length, 6);
 });
 
-test.serial("the client reaches an address added by hand, and the probe names the node", async (t) => {
-  const [node1, node2] = lab.nodes;
-  if (node1 === undefined || node2 === undefined) throw new Error("three nodes expected");
-  await lab.exec(node1.netns, ["ip", "addr", "add", `${VIP}/32`, "dev", "eth0"]);
-  await lab.exec(node1.netns, ["ip", "addr", "add", `${VIP6}/128`, "dev", "eth0", "nodad"]);
+test.serial("an address moved by hand: the probe, the wire and the address sampler all see it", async (t) => {
+  const [node1, node2] = nodes(lab);
   const wire = await lab.observeWire({ ip: VIP });
   const sampler = await lab.sampleAddresses({ ip: VIP });
-  const probe = await lab.probe({ target: VIP, intervalMs: 10 });
-  const probe6 = await lab.probe({ target: VIP6, intervalMs: 10 });
+  await lab.exec(node1.netns, ["ip", "addr", "add", `${VIP}/32`, "dev", "eth0"]);
+  await lab.exec(node1.netns, ["ip", "addr", "add", `${VIP6}/128`, "dev", "eth0", "nodad"]);
+  const probe = await lab.probe({ target: VIP });
+  const probe6 = await lab.probe({ target: VIP6, protocol: "tcp" });
   await probe.waitFor((sample) => sample.node === "node1", 5000);
   await probe6.waitFor((sample) => sample.node === "node1", 5000);
 
   await lab.exec(node1.netns, ["ip", "addr", "del", `${VIP}/32`, "dev", "eth0"]);
   await lab.exec(node2.netns, ["ip", "addr", "add", `${VIP}/32`, "dev", "eth0"]);
-  await lab.exec(node2.netns, ["arping", "-U", "-c", "2", "-w", "3", "-I", "eth0", "-s", VIP, VIP], {
-    allowFailure: true,
-  });
+  const movedNs = monotonicNs();
+  // Unsolicited: the client learns node2's MAC only because node2 announces it.
+  await lab.exec(node2.netns, ["arping", "-U", "-c", "1", "-I", "eth0", "-s", VIP, VIP]);
   await probe.waitFor((sample) => sample.node === "node2", 10_000);
-  const end = monotonicMs();
 
   const samples = await probe.stop();
-  await probe6.stop();
+  const samples6 = await probe6.stop();
   const frames = await wire.stop();
   const held = await sampler.stop();
+
   t.deepEqual(
     servedBy(samples).map((run) => run.node),
     ["node1", "node2"],
   );
   t.true(
-    frames.some((frame) => frame.senderMac === node2.mac && frame.senderIp === VIP),
-    "the observer saw node2 announce the address",
+    outages(samples, { fromNs: movedNs }).every((outage) => outage.after === "node2"),
+    "any gap ends with node2",
+  );
+  t.deepEqual(
+    servedBy(samples6).map((run) => run.node),
+    ["node1"],
+  );
+
+  t.deepEqual(
+    claimRuns(frames, VIP).map((run) => run.mac),
+    [node1.mac, node2.mac],
   );
   t.true(
-    frames.some((frame) => frame.senderMac === node1.mac && frame.kind === "arp-reply"),
-    "and node1 answer for it earlier",
+    frames.some(
+      (frame) => frame.kind === "arp-request" && frame.senderMac === node2.mac && frame.senderIp === VIP,
+    ),
+    "node2's gratuitous ARP is on the wire",
   );
-  t.deepEqual(doubleClaims(frames, VIP), []);
+  t.deepEqual(doubleAnswers(frames, { ip: VIP }), []);
+
+  // The wire and the probe agree on the clock: the client asks for the VIP's MAC while the first
+  // request waits, and node1 answers before the first reply reaches the client. The margin covers
+  // only the clock offset's measurement, not the machine's speed.
+  const [first] = samples;
+  const asked = frames.find((frame) => frame.kind === "arp-request" && frame.senderMac === lab.client.mac);
+  const answered = frames.find((frame) => frame.kind === "arp-reply" && frame.senderMac === node1.mac);
+  if (first?.rttUs == null || asked === undefined || answered === undefined)
+    throw new Error(`no first exchange: ${JSON.stringify({ first, frames })}`);
+  const marginNs = 1e6;
+  t.true(asked.timeNs > first.sentNs - marginNs, "the ARP request follows the first probe request");
+  t.true(asked.timeNs <= answered.timeNs);
+  t.true(answered.timeNs < first.sentNs + first.rttUs * 1000 + marginNs, "the reply precedes the probe's");
+
   t.deepEqual(
-    held.filter((sample) => sample.present).map((sample) => sample.node),
+    holdings(held).map((holding) => holding.node),
     ["node1", "node2"],
   );
-  t.deepEqual(overlaps(held, end), []);
+  t.deepEqual(overlaps(held), []);
+
   await lab.exec(node2.netns, ["ip", "addr", "del", `${VIP}/32`, "dev", "eth0"]);
   await lab.exec(node1.netns, ["ip", "addr", "del", `${VIP6}/128`, "dev", "eth0"]);
 });
 
-test.serial("LAN carrier loss and recovery as the node sees it", async (t) => {
-  const [node1] = lab.nodes;
-  if (node1 === undefined) throw new Error("three nodes expected");
-  await lab.lanDown(node1);
-  t.regex(await linkState(lab, node1.netns, "eth0"), /NO-CARRIER/);
-  await lab.lanUp(node1);
-  t.notRegex(await linkState(lab, node1.netns, "eth0"), /NO-CARRIER/);
+test.serial("two nodes holding one address: the analysis reports it", async (t) => {
+  const [node1, node2] = nodes(lab);
+  const wire = await lab.observeWire({ ip: VIP });
+  const sampler = await lab.sampleAddresses({ ip: VIP, intervalMs: 2 });
+  await lab.exec(node1.netns, ["ip", "addr", "add", `${VIP}/32`, "dev", "eth0"]);
+  await lab.exec(node2.netns, ["ip", "addr", "add", `${VIP}/32`, "dev", "eth0"]);
+  await until("both nodes were sampled holding it", () => overlaps(sampler.samples()).length > 0);
+  // The client has no entry for the VIP any more, so it asks, and both kernels answer.
+  await lab.exec(lab.client.netns, ["ip", "neigh", "flush", "to", VIP]);
+  const probe = await lab.probe({ target: VIP });
+  await probe.waitFor((sample) => sample.node !== null, 5000);
+  await probe.stop();
+  await until("two answers are on the wire", () => doubleAnswers(wire.frames(), { ip: VIP }).length > 0);
+  const frames = await wire.stop();
+  const held = await sampler.stop();
+  t.deepEqual(
+    doubleAnswers(frames, { ip: VIP }).map((double) => double.macs),
+    [[node1.mac, node2.mac]],
+  );
+  t.deepEqual(
+    overlaps(held).map((overlap) => overlap.nodes),
+    [["node1", "node2"]],
+  );
+  for (const node of [node1, node2])
+    await lab.exec(node.netns, ["ip", "addr", "del", `${VIP}/32`, "dev", "eth0"]);
+  await lab.exec(lab.client.netns, ["ip", "neigh", "flush", "to", VIP]);
 });
 
-test.serial(
-  "the API server is reachable over the management network, and not once the link is cut",
-  async (t) => {
-    const [node1, node2] = lab.nodes;
-    if (node1 === undefined || node2 === undefined || lab.api === undefined)
-      throw new Error("lab incomplete");
-    const curl = (netns: string) =>
-      lab.exec(
-        netns,
-        [
-          "curl",
-          "-s",
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{http_code}",
-          "-m",
-          "2",
-          "--cacert",
-          lab.api?.caPath ?? "",
-          `${lab.api?.internalUrl ?? ""}/readyz`,
-        ],
-        { allowFailure: true },
-      );
-    t.is((await curl(node1.netns)).stdout, "200");
-    await lab.cutApi(node1);
-    t.not((await curl(node1.netns)).stdout, "200");
-    t.is((await curl(node2.netns)).stdout, "200", "the other nodes keep their path");
-    await lab.healApi(node1);
-    t.is((await curl(node1.netns)).stdout, "200");
-    const before = lab.api.pid;
-    await lab.restartApiServer();
-    t.not(lab.api.pid, before);
-    t.is((await curl(node1.netns)).stdout, "200");
-  },
-);
+test.serial("lanDown takes the carrier from the node's eth0, lanUp gives it back", async (t) => {
+  const [node1] = nodes(lab);
+  const eth0 = async () => (await lab.exec(node1.netns, ["ip", "-o", "link", "show", "eth0"])).stdout;
+  const probe = await lab.probe({ target: node1.ipv4 });
+  await probe.waitFor((sample) => sample.node === "node1", 5000);
+  await lab.lanDown(node1);
+  t.regex(await eth0(), /NO-CARRIER/);
+  t.regex(await eth0(), /<[^>]*\bUP\b/, "still administratively up");
+  await probe.waitFor((sample) => sample.node === null, 5000);
+  await lab.lanUp(node1);
+  t.notRegex(await eth0(), /NO-CARRIER/);
+  await probe.waitFor((sample) => sample.node === "node1", 10_000);
+  const samples = await probe.stop();
+  t.deepEqual(
+    outages(samples).map((outage) => [outage.before, outage.after]),
+    [["node1", "node1"]],
+  );
+});
 
-test.serial("SIGSTOP and SIGCONT freeze and thaw a process", async (t) => {
-  const sleeper = lab.spawn(lab.nodes[0]?.netns ?? "", ["sleep", "600"], { name: "sleeper" });
+test.serial("the API server answers over the management network, and not across a cut", async (t) => {
+  const [node1, node2] = nodes(lab);
+  const api = lab.api;
+  if (api === undefined) throw new Error("the lab came up without its API server");
+  const readyz = async (node: LabNode) => {
+    const argv = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "2", "--cacert", api.caPath];
+    return (await lab.exec(node.netns, [...argv, `${api.internalUrl}/readyz`], { allowFailure: true }))
+      .stdout;
+  };
+  t.is(api.internalUrl, "https://203.0.113.1:6443");
+  t.is(await readyz(node1), "200");
+  await lab.cutApi(node1);
+  t.is(await readyz(node1), "000", "no HTTP answer at all");
+  t.is(await readyz(node2), "200", "the other nodes keep their path");
+  await lab.healApi(node1);
+  t.is(await readyz(node1), "200");
+
+  const before = api.pid;
+  await lab.restartApiServer();
+  t.not(api.pid, before);
+  t.false(alive(before));
+  t.is(await readyz(node1), "200");
+});
+
+test.serial("SIGSTOP freezes a process, SIGCONT thaws it, SIGKILL ends it", async (t) => {
+  const [node1] = nodes(lab);
+  const sleeper = lab.spawn(node1.netns, ["sleep", "600"], { name: "sleeper" });
   lab.signal(sleeper, "SIGSTOP");
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await until("stopped", () => processState(sleeper.pid) === "T");
   t.is(processState(sleeper.pid), "T");
   lab.signal(sleeper, "SIGCONT");
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  t.is(processState(sleeper.pid), "S");
+  await until("running again", () => processState(sleeper.pid) !== "T");
+  t.regex(processState(sleeper.pid), /^[SR]$/);
   lab.signal(sleeper, "SIGKILL");
-  t.is((await sleeper.exited).signal, "SIGKILL");
+  t.deepEqual(await sleeper.exited, { code: null, signal: "SIGKILL" });
+  t.throws(
+    () => {
+      lab.signal(sleeper, "SIGCONT");
+    },
+    { message: /not running/ },
+  );
 });
 
-test.serial("down() leaves no namespace and no process behind", async (t) => {
+test.serial("down() leaves no namespace and no process behind, and may be called again", async (t) => {
   const small = await up({ nodes: 2 });
-  t.teardown(() => small.down());
+  const stopped = small.spawn(small.nodes[0]?.netns ?? "", ["sleep", "600"]);
+  small.signal(stopped, "SIGSTOP");
   const pids = small.pids();
-  t.true(pids.length >= 2);
-  t.is(remainingNamespaces(small.prefix).length, 5, "lan, api, client and two nodes");
+  t.is(pids.length, 3);
+  t.is(namespacesWithPrefix(small.prefix).length, 5);
   await small.down();
-  t.deepEqual(remainingNamespaces(small.prefix), []);
-  t.deepEqual(await gone(pids), []);
+  await small.down();
+  t.deepEqual(namespacesWithPrefix(small.prefix), []);
+  t.deepEqual(pids.filter(alive), []);
+  t.deepEqual(small.pids(), []);
+  t.throws(() => small.spawn(small.client.netns, ["true"]), { message: /is down/ });
 });
 
-test.serial("a test process killed by SIGTERM mid-run still tears its lab down", async (t) => {
-  const script = `
-    import { up } from ${JSON.stringify(new URL("../lab/index.ts", import.meta.url).pathname)};
-    const lab = await up({ nodes: 2 });
-    process.stdout.write(JSON.stringify({ prefix: lab.prefix, pids: lab.pids() }) + "\\n");
-    setInterval(() => undefined, 1000);
-  `;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
-    stdio: ["ignore", "pipe", "inherit"],
+for (const [signal, code] of [
+  ["SIGTERM", 143],
+  ["SIGINT", 130],
+] as const) {
+  test.serial(`a process ended by ${signal} mid-run tears its lab down on the way out`, async (t) => {
+    const run = await labInChild();
+    t.is(namespacesWithPrefix(run.prefix).length, 5);
+    run.child.kill(signal);
+    t.deepEqual(await run.exited, { code, signal: null });
+    t.deepEqual(namespacesWithPrefix(run.prefix), []);
+    await until("its processes are gone", () => run.pids.every((pid) => !alive(pid)));
   });
-  const started = await new Promise<{ prefix: string; pids: number[] }>((resolve, reject) => {
-    child.stdout.once("data", (data: Buffer) => {
-      resolve(JSON.parse(data.toString()) as { prefix: string; pids: number[] });
-    });
-    child.once("exit", (code) => {
-      reject(new Error(`child exited early (${code})`));
-    });
-  });
-  t.is(remainingNamespaces(started.prefix).length, 5);
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
-  t.deepEqual(remainingNamespaces(started.prefix), []);
-  t.deepEqual(await gone(started.pids), []);
+}
+
+test.serial("an uncaught exception tears the lab down, and the process still fails", async (t) => {
+  const run = await labInChild("throw");
+  t.deepEqual(await run.exited, { code: 1, signal: null });
+  t.regex(run.stderr(), /a bug in a test/);
+  t.deepEqual(namespacesWithPrefix(run.prefix), []);
+  await until("its processes are gone", () => run.pids.every((pid) => !alive(pid)));
+});
+
+test.serial("what a SIGKILLed run leaves is swept by the next one", async (t) => {
+  const run = await labInChild();
+  run.child.kill("SIGKILL");
+  t.deepEqual(await run.exited, { code: null, signal: "SIGKILL" });
+  t.is(namespacesWithPrefix(run.prefix).length, 5, "nothing could clean up");
+  const swept = sweepStale();
+  t.deepEqual(swept.filter((netns) => netns.startsWith(`${run.prefix}-`)).sort(), [
+    `${run.prefix}-api`,
+    `${run.prefix}-client`,
+    `${run.prefix}-lan`,
+    `${run.prefix}-n1`,
+    `${run.prefix}-n2`,
+  ]);
+  t.deepEqual(namespacesWithPrefix(run.prefix), []);
+  t.deepEqual(namespacesWithPrefix(lab.prefix).length, 6, "a live run's namespaces are left alone");
+  await until("its processes are gone", () => run.pids.every((pid) => !alive(pid)));
 });

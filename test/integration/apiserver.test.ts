@@ -2,7 +2,7 @@
 // subresource, enforces optimistic concurrency on Leases and RBAC on ServiceAccounts.
 import test from "ava";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import {
   ApiException,
@@ -225,6 +225,18 @@ test.serial("restart keeps what etcd holds", async (t) => {
   t.is(service.spec?.loadBalancerIP, "198.51.100.200");
 });
 
+test.serial("a kube-apiserver killed by fault injection comes back with restart()", async (t) => {
+  const killed = api.pid;
+  api.kill("SIGKILL");
+  t.deepEqual(await waitUntilGone([killed]), []);
+  t.not((await api.kubectl(["get", "--raw", "/readyz"])).code, 0);
+  await api.restart();
+  t.not(api.pid, killed);
+  const { coordination } = clients(api.kubeconfigPath);
+  const lease = await coordination.readNamespacedLease({ namespace: "default", name: "cas" });
+  t.is(lease.spec?.holderIdentity, "node2");
+});
+
 test.serial(
   "inside a network namespace: reached through the Unix-socket bridge, restarts keep data, stop leaves nothing",
   async (t) => {
@@ -284,6 +296,26 @@ test.serial(
     t.false(existsSync(inside.workDir));
   },
 );
+
+test.serial("a kube-apiserver that cannot start fails with its log and leaves nothing behind", async (t) => {
+  // No interface in the root namespace has this address, so kube-apiserver cannot bind it.
+  const { message } = await t.throwsAsync(startApiServer({ bindAddress: "203.0.113.77" }));
+  t.regex(message, /^kube-apiserver exited \(1\) before it was ready/);
+  t.regex(message, /cannot assign requested address/);
+  const workDir = /all in (\S+)\/apiserver\.log/.exec(message)?.[1];
+  if (workDir === undefined) return t.fail("the error names no log file");
+  t.false(existsSync(workDir));
+  const users = readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(workDir);
+      } catch {
+        return false;
+      }
+    });
+  t.deepEqual(users, []);
+});
 
 test.serial("stop leaves no process and no work directory behind", async (t) => {
   const pids = [api.pid, api.etcdPid];

@@ -1,25 +1,22 @@
 // Pure readings of what the lab observed: who served, how long the client went unanswered, and
-// whether two nodes ever held or claimed one IP at the same moment. All times are CLOCK_MONOTONIC
-// nanoseconds, as the probe, the samplers and the wire observer record them.
+// whether two nodes ever held, or answered for, one IP at the same moment. All times are
+// CLOCK_MONOTONIC nanoseconds.
 import type { AddressSample } from "./address-sampler.ts";
 import type { ProbeSample } from "./probe.ts";
 import type { WireFrame } from "./wire-observer.ts";
 
 export interface ServedRun {
   readonly node: string;
+  /** sentNs of the run's first and last answered requests. */
   readonly fromNs: number;
   readonly toNs: number;
   readonly replies: number;
 }
 
-function bySeq(samples: readonly ProbeSample[]): ProbeSample[] {
-  return [...samples].sort((a, b) => a.seq - b.seq);
-}
-
-/** Consecutive answers by the same node, in sequence order; timeouts do not end a run. */
+/** Consecutive answers by the same node, in request order; timeouts neither end nor start a run. */
 export function servedBy(samples: readonly ProbeSample[]): ServedRun[] {
   const runs: ServedRun[] = [];
-  for (const sample of bySeq(samples)) {
+  for (const sample of [...samples].sort((a, b) => a.seq - b.seq)) {
     if (sample.node === null) continue;
     const last = runs.at(-1);
     if (last?.node === sample.node)
@@ -30,134 +27,172 @@ export function servedBy(samples: readonly ProbeSample[]): ServedRun[] {
 }
 
 export interface Outage {
-  /** When the last answered request before the gap was sent. */
-  readonly fromNs: number;
-  /** When the first answered request after the gap was sent (the last request, if none was). */
-  readonly toNs: number;
+  /** sentNs of the last answered request before the gap. */
+  readonly lastReplyNs: number;
+  /** sentNs of the first answered request after it, or of the last request when none was answered. */
+  readonly firstReplyNs: number;
+  /** At most one probe interval longer than the client's real outage. */
   readonly durationNs: number;
-  /** Requests sent in between that got no answer. */
   readonly lost: number;
   readonly before: string;
-  /** Who answered after the gap; null if nobody did before the probe stopped. */
   readonly after: string | null;
 }
 
 /**
- * Gaps between consecutive answered requests, in sequence order. The probe sends at a fixed
- * interval, so a gap longer than one interval is exactly a run of unanswered requests; counting by
- * sequence number needs no interval and is not fooled by a late timer. Requests unanswered before
- * the first answer are the path being set up, not an outage.
+ * Runs of unanswered requests after an answered one, ending at the next answer (or with after =
+ * null, at the last request). Misses before the first answer are the service not being up yet, not
+ * an outage. With fromNs/toNs, only outages overlapping that window.
  */
-export function outages(samples: readonly ProbeSample[]): Outage[] {
+export function outages(
+  samples: readonly ProbeSample[],
+  window: { fromNs?: number; toNs?: number } = {},
+): Outage[] {
+  const ordered = [...samples].sort((a, b) => a.seq - b.seq);
   const found: Outage[] = [];
-  let answered: (ProbeSample & { node: string }) | undefined;
+  let lastAnswered: (ProbeSample & { node: string }) | undefined;
   let lost = 0;
-  let last: ProbeSample | undefined;
-  for (const sample of bySeq(samples)) {
-    last = sample;
+  const close = (endNs: number, after: string | null) => {
+    if (lost === 0 || lastAnswered === undefined) return;
+    const { sentNs, node } = lastAnswered;
+    found.push({
+      lastReplyNs: sentNs,
+      firstReplyNs: endNs,
+      durationNs: endNs - sentNs,
+      lost,
+      before: node,
+      after,
+    });
+  };
+  for (const sample of ordered) {
     if (sample.node === null) {
       lost += 1;
       continue;
     }
-    if (answered !== undefined && lost > 0)
-      found.push({
-        fromNs: answered.sentNs,
-        toNs: sample.sentNs,
-        durationNs: sample.sentNs - answered.sentNs,
-        lost,
-        before: answered.node,
-        after: sample.node,
-      });
-    answered = { ...sample, node: sample.node };
+    close(sample.sentNs, sample.node);
+    lastAnswered = { ...sample, node: sample.node };
     lost = 0;
   }
-  if (answered !== undefined && last !== undefined && lost > 0)
-    found.push({
-      fromNs: answered.sentNs,
-      toNs: last.sentNs,
-      durationNs: last.sentNs - answered.sentNs,
-      lost,
-      before: answered.node,
-      after: null,
-    });
-  return found;
+  close(ordered.at(-1)?.sentNs ?? 0, null);
+  const { fromNs = -Infinity, toNs = Infinity } = window;
+  return found.filter((outage) => outage.firstReplyNs >= fromNs && outage.lastReplyNs <= toNs);
+}
+
+export interface Holding {
+  readonly node: string;
+  /** The first and last samples that saw the IP on the node, in one unbroken run. */
+  readonly fromNs: number;
+  readonly toNs: number;
+}
+
+/** When each node held the IP, as far as the samples saw it (never longer than it really did). */
+export function holdings(samples: readonly AddressSample[]): Holding[] {
+  const open = new Map<string, Holding>();
+  const found: Holding[] = [];
+  for (const sample of [...samples].sort((a, b) => a.timeNs - b.timeNs)) {
+    const current = open.get(sample.node);
+    if (sample.present) {
+      open.set(sample.node, {
+        node: sample.node,
+        fromNs: current?.fromNs ?? sample.timeNs,
+        toNs: sample.timeNs,
+      });
+    } else if (current !== undefined) {
+      found.push(current);
+      open.delete(sample.node);
+    }
+  }
+  found.push(...open.values());
+  return found.sort((a, b) => a.fromNs - b.fromNs);
 }
 
 export interface Overlap {
   readonly fromNs: number;
   readonly toNs: number;
-  readonly nodes: readonly string[];
+  readonly nodes: readonly [string, string];
 }
 
 /**
- * Intervals during which two or more nodes held the IP at once. Each node's state holds from one
- * of its samples to the next; an overlap still open at the last sample ends there.
+ * Intervals in which two nodes were both seen holding the IP. Built from holdings, so a handover
+ * faster than the sampling interval is not mistaken for an overlap; an overlap shorter than it may
+ * go unseen.
  */
 export function overlaps(samples: readonly AddressSample[]): Overlap[] {
-  const ordered = [...samples].sort((a, b) => a.timeNs - b.timeNs);
-  const holding = new Set<string>();
+  const held = holdings(samples);
   const found: Overlap[] = [];
-  let open: { fromNs: number; nodes: Set<string> } | undefined;
-  for (const sample of ordered) {
-    if (sample.present) holding.add(sample.node);
-    else holding.delete(sample.node);
-    if (holding.size >= 2) {
-      open ??= { fromNs: sample.timeNs, nodes: new Set() };
-      for (const node of holding) open.nodes.add(node);
-    } else if (open !== undefined) {
-      found.push({ fromNs: open.fromNs, toNs: sample.timeNs, nodes: [...open.nodes].sort() });
-      open = undefined;
+  held.forEach((a, index) => {
+    for (const b of held.slice(index + 1)) {
+      if (a.node === b.node) continue;
+      const fromNs = Math.max(a.fromNs, b.fromNs);
+      const toNs = Math.min(a.toNs, b.toNs);
+      if (fromNs <= toNs) found.push({ fromNs, toNs, nodes: [a.node, b.node].sort() as [string, string] });
     }
-  }
-  const end = ordered.at(-1)?.timeNs;
-  if (open !== undefined && end !== undefined)
-    found.push({ fromNs: open.fromNs, toNs: end, nodes: [...open.nodes].sort() });
-  return found;
+  });
+  return found.sort((a, b) => a.fromNs - b.fromNs);
 }
 
-/** The IP a frame tells its listeners is at its sender's MAC, if any. */
-export function claimedIp(frame: WireFrame): string | undefined {
-  switch (frame.kind) {
-    case "arp-reply":
-      return frame.targetIp;
-    // Every ARP request also teaches listeners its sender's address (a gratuitous one does nothing
-    // else), except an ARP probe's, which is 0.0.0.0 precisely so that it claims nothing.
-    case "arp-request":
-      return frame.senderIp === "0.0.0.0" ? undefined : frame.senderIp;
-    case "na":
-      return frame.targetIp;
-    case "ns":
-      return undefined;
+function isAnswer(frame: WireFrame, ip: string): boolean {
+  return (
+    (frame.kind === "arp-reply" && frame.senderIp === ip) || (frame.kind === "na" && frame.targetIp === ip)
+  );
+}
+
+/** Frames in which a MAC says the IP is its own: ARP replies, ARP requests sent from it, NAs. */
+export function claims(frames: readonly WireFrame[], ip: string): WireFrame[] {
+  return frames
+    .filter((frame) => isAnswer(frame, ip) || (frame.kind === "arp-request" && frame.senderIp === ip))
+    .sort((a, b) => a.timeNs - b.timeNs);
+}
+
+export interface ClaimRun {
+  readonly mac: string;
+  readonly fromNs: number;
+  readonly toNs: number;
+  readonly frames: number;
+}
+
+/** Consecutive claims by the same MAC: one run per holder, so a flapping IP shows A, B, A, B. */
+export function claimRuns(frames: readonly WireFrame[], ip: string): ClaimRun[] {
+  const runs: ClaimRun[] = [];
+  for (const frame of claims(frames, ip)) {
+    const last = runs.at(-1);
+    if (last?.mac === frame.senderMac)
+      runs[runs.length - 1] = { ...last, toNs: frame.timeNs, frames: last.frames + 1 };
+    else runs.push({ mac: frame.senderMac, fromNs: frame.timeNs, toNs: frame.timeNs, frames: 1 });
   }
+  return runs;
 }
 
 export interface DoubleAnswer {
-  readonly ip: string;
-  readonly first: WireFrame;
-  readonly second: WireFrame;
+  /** The solicitation, and the last answer to it. */
+  readonly fromNs: number;
+  readonly toNs: number;
+  readonly macs: readonly string[];
 }
 
 /**
- * Pairs of frames in which two different MACs claim one IP within windowNs of each other: two
- * nodes answering for (or announcing) the same address at once. A clean handover has the old
- * owner's last claim and the new owner's first further apart than the window the caller picks.
+ * ARP requests and neighbour solicitations for the IP that more than one MAC answered within
+ * windowNs (default 100 ms; on the lab's bridge answers take well under a millisecond). Two answers
+ * to one question are proof that two nodes answered at once, whatever the timing of the handover.
  */
-export function doubleAnswers(frames: readonly WireFrame[], windowNs: number): DoubleAnswer[] {
-  const lastClaim = new Map<string, WireFrame>();
+export function doubleAnswers(
+  frames: readonly WireFrame[],
+  options: { ip: string; windowNs?: number },
+): DoubleAnswer[] {
+  const { ip, windowNs = 100e6 } = options;
+  const ordered = [...frames].sort((a, b) => a.timeNs - b.timeNs);
   const found: DoubleAnswer[] = [];
-  // Within one IP, a pair of different MACs inside the window implies an adjacent such pair, so
-  // comparing each claim with the one before it finds them all.
-  for (const frame of [...frames].sort((a, b) => a.timeNs - b.timeNs)) {
-    const ip = claimedIp(frame);
-    if (ip === undefined) continue;
-    const previous = lastClaim.get(ip);
-    if (
-      previous !== undefined &&
-      previous.senderMac !== frame.senderMac &&
-      frame.timeNs - previous.timeNs <= windowNs
-    )
-      found.push({ ip, first: previous, second: frame });
-    lastClaim.set(ip, frame);
-  }
+  ordered.forEach((question, index) => {
+    const asks =
+      (question.kind === "arp-request" && question.targetIp === ip && question.senderIp !== ip) ||
+      (question.kind === "ns" && question.targetIp === ip);
+    if (!asks) return;
+    const answers = ordered
+      .slice(index + 1)
+      .filter((frame) => frame.timeNs - question.timeNs <= windowNs && isAnswer(frame, ip));
+    const macs = [...new Set(answers.map((frame) => frame.senderMac))].sort();
+    const last = answers.at(-1);
+    if (macs.length > 1 && last !== undefined)
+      found.push({ fromNs: question.timeNs, toNs: last.timeNs, macs });
+  });
   return found;
 }

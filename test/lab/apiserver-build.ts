@@ -45,9 +45,15 @@ function run(command: string, args: string[], onStderrLine: (line: string) => vo
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: MODULE_DIR,
-      // -mod=mod lets the build fetch modules missing from the local cache through the proxy. Go's
+      // Modules missing from the local cache are fetched through the proxy even with -mod=readonly;
+      // readonly only guarantees that the committed go.mod and go.sum are used as they are. The
+      // repository's VCS state must not leak into the binary, or every commit would change it. Go's
       // standard install location is a fallback for shells that never put it on PATH.
-      env: { ...process.env, GOFLAGS: "-mod=mod", PATH: `${process.env.PATH ?? ""}:/usr/local/go/bin` },
+      env: {
+        ...process.env,
+        GOFLAGS: "-mod=readonly -buildvcs=false",
+        PATH: `${process.env.PATH ?? ""}:/usr/local/go/bin`,
+      },
       stdio: ["ignore", "inherit", "pipe"],
     });
     let pending = "";
@@ -72,10 +78,30 @@ function run(command: string, args: string[], onStderrLine: (line: string) => vo
   });
 }
 
-export async function ensureKubeBinaries(options: BuildOptions = {}): Promise<KubeBinaries> {
-  const log = options.log ?? (() => undefined);
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+// A build killed half-way leaves its staging directory (a few hundred MB) behind; nothing else will
+// ever remove it.
+async function removeAbandonedBuilds(cacheDir: string): Promise<void> {
+  for (const entry of await readdir(cacheDir)) {
+    const owner = /\.partial-(\d+)$/.exec(entry)?.[1];
+    if (owner !== undefined && !processAlive(Number(owner))) {
+      await rm(join(cacheDir, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+async function build(log: (line: string) => void): Promise<KubeBinaries> {
   const { version, hash } = await moduleIdentity();
-  const directory = join(homedir(), ".cache", "vipd", `kube-${version}-${hash}`);
+  const cacheDir = join(homedir(), ".cache", "vipd");
+  const directory = join(cacheDir, `kube-${version}-${hash}`);
   const binaries = {
     directory,
     kubernetesVersion: version,
@@ -83,8 +109,9 @@ export async function ensureKubeBinaries(options: BuildOptions = {}): Promise<Ku
   };
   if (existsSync(binaries.testcluster)) return binaries;
 
+  await mkdir(cacheDir, { recursive: true });
+  await removeAbandonedBuilds(cacheDir);
   const staging = `${directory}.partial-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   const started = performance.now();
   log(`building kube-apiserver, etcd and kubectl ${version} (first run only; several minutes on 2 cores)`);
@@ -115,6 +142,18 @@ export async function ensureKubeBinaries(options: BuildOptions = {}): Promise<Ku
   }
   log(`built in ${Math.round((performance.now() - started) / 1000)}s: ${directory}`);
   return binaries;
+}
+
+// Callers in one process (the lab, a test, setup) share one build instead of racing to start their
+// own; a failed build is forgotten so that the next call tries again.
+let inProcess: Promise<KubeBinaries> | undefined;
+
+export function ensureKubeBinaries(options: BuildOptions = {}): Promise<KubeBinaries> {
+  inProcess ??= build(options.log ?? (() => undefined)).catch((error: unknown) => {
+    inProcess = undefined;
+    throw error;
+  });
+  return inProcess;
 }
 
 if (import.meta.main) {

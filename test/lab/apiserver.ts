@@ -3,10 +3,11 @@
 // ServiceAccounts. It can run inside a network namespace (the lab's API namespace); the test process
 // then reaches it through a Unix-socket bridge, because nothing may be added to the root namespace.
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createWriteStream, readFileSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:https";
-import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { connect, createServer, isIPv6, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -20,6 +21,7 @@ export interface ApiServerOptions {
   readonly port?: number;
   /** Run etcd and kube-apiserver inside this network namespace. */
   readonly netns?: string;
+  /** host:port of etcd's plain-HTTP client listener, an IPv6 host in brackets. */
   readonly etcdListen?: string;
   readonly workDir?: string;
   readonly extraSans?: readonly string[];
@@ -164,6 +166,10 @@ function run(argv: readonly string[], input?: string): Promise<CommandResult> {
   });
 }
 
+function hostPort(host: string, port: number): string {
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -255,7 +261,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const bindAddress = options.bindAddress ?? "127.0.0.1";
   const port = options.port ?? (netns === undefined ? await freePort() : 6443);
   const etcdListen = options.etcdListen ?? `127.0.0.1:${netns === undefined ? await freePort() : 2379}`;
-  const internalUrl = `https://${bindAddress}:${port}`;
+  const internalUrl = `https://${hostPort(bindAddress, port)}`;
   const pkiDir = join(workDir, "pki");
   const files: Pki = {
     ca: join(pkiDir, "ca.crt"),
@@ -285,13 +291,26 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     "--allow-privileged=true",
     "--profiling=false",
   ]);
-  const startApiserverProcess = () =>
-    startProcess(apiserverArgv, {
+  // What a failed start reports; kept in memory because the log file may lag behind the pipes.
+  const apiserverTail: string[] = [];
+  // Settles once the running kube-apiserver has exited and the last line of its output has been read.
+  let apiserverClosed: Promise<void> = Promise.resolve();
+  const startApiserverProcess = (): ChildProcess => {
+    const child = startProcess(apiserverArgv, {
       logPath: apiserverLog,
       log: (line) => {
+        apiserverTail.push(line);
+        if (apiserverTail.length > 50) apiserverTail.shift();
         log(`kube-apiserver: ${line}`);
       },
     });
+    apiserverClosed = new Promise((resolve) => {
+      child.once("close", () => {
+        resolve();
+      });
+    });
+    return child;
+  };
 
   let etcd: ChildProcess | undefined;
   let apiserver: ChildProcess | undefined;
@@ -312,15 +331,29 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     }
   };
 
+  const running = (child: ChildProcess | undefined): ChildProcess => {
+    if (child === undefined) throw new Error("kube-apiserver was never started");
+    return child;
+  };
+
   const waitReady = async (): Promise<void> => {
     const deadline = performance.now() + READY_TIMEOUT_MS;
-    while (performance.now() < deadline) {
-      if (apiserver?.exitCode !== null) break;
+    const child = running(apiserver);
+    const closed = apiserverClosed;
+    const output = { closed: false };
+    void closed.then(() => {
+      output.closed = true;
+    });
+    while (!output.closed && performance.now() < deadline) {
       if ((await readyz(url, files)) === 200) return;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 250))]);
     }
-    const tail = readFileSync(apiserverLog, "utf8").split("\n").slice(-50).join("\n");
-    throw new Error(`kube-apiserver not ready at ${url} within ${READY_TIMEOUT_MS / 1000}s:\n${tail}`);
+    const why = output.closed
+      ? `exited (${child.exitCode ?? child.signalCode ?? "?"}) before it was ready at ${url}`
+      : `not ready at ${url} within ${READY_TIMEOUT_MS / 1000}s`;
+    throw new Error(
+      `kube-apiserver ${why}; its last log lines (all in ${apiserverLog}):\n${apiserverTail.join("\n")}`,
+    );
   };
 
   const started = performance.now();
@@ -360,7 +393,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           "--listen",
           socketPath,
           "--target",
-          `${bindAddress}:${port}`,
+          hostPort(bindAddress, port),
         ]),
         { logPath: join(workDir, "uds-proxy.log"), log },
       );
@@ -380,16 +413,15 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const adminKubeconfig = async (target: { server: string; path?: string }): Promise<string> => {
     const path =
       target.path ??
-      join(workDir, `admin-${Buffer.from(target.server).toString("hex").slice(-16)}.kubeconfig`);
+      join(
+        workDir,
+        `admin-${createHash("sha256").update(target.server).digest("hex").slice(0, 12)}.kubeconfig`,
+      );
     const user = { "client-certificate": files.cert, "client-key": files.key };
     await writeFile(path, kubeconfig({ server: target.server, caPath: files.ca, user }), { mode: 0o600 });
     return path;
   };
   const kubeconfigPath = await adminKubeconfig({ server: url, path: join(workDir, "admin.kubeconfig") });
-  const running = (child: ChildProcess | undefined): ChildProcess => {
-    if (child === undefined) throw new Error("kube-apiserver was never started");
-    return child;
-  };
 
   return {
     url,

@@ -6,19 +6,26 @@ export function monotonicNs(): number {
   return Number(process.hrtime.bigint());
 }
 
+const MAX_UNCERTAINTY_NS = 50_000n;
+
 /**
  * Wall-clock time minus monotonic time, in ns, to move wall-clock stamps (tcpdump's) onto the
- * monotonic clock. Date.now() has only millisecond resolution, so this waits for it to tick over and
- * reads the monotonic clock at that instant: the offset is then good to a few microseconds. A bigint,
- * because epoch nanoseconds are beyond a double's exact integers.
+ * monotonic clock. Date.now() has only millisecond resolution, so this watches it tick over with
+ * monotonic reads on both sides of each call: the tick lies between the last read before the old
+ * value and the first read after the new one. A tick bracketed that tightly (the process was not
+ * preempted meanwhile) gives the offset to a few microseconds. A bigint, because epoch nanoseconds
+ * are beyond a double's exact integers.
  */
 export function wallMinusMonotonicNs(): bigint {
-  const start = Date.now();
-  let wall = start;
-  let monotonic = process.hrtime.bigint();
-  while (wall === start) {
-    monotonic = process.hrtime.bigint();
-    wall = Date.now();
+  let before = process.hrtime.bigint();
+  let wall = Date.now();
+  let after = process.hrtime.bigint();
+  for (;;) {
+    const nextBefore = process.hrtime.bigint();
+    const nextWall = Date.now();
+    const nextAfter = process.hrtime.bigint();
+    if (nextWall !== wall && nextAfter - before < MAX_UNCERTAINTY_NS)
+      return BigInt(nextWall) * 1_000_000n - (after + nextBefore) / 2n;
+    [before, wall, after] = [nextBefore, nextWall, nextAfter];
   }
-  return BigInt(wall) * 1_000_000n - monotonic;
 }

@@ -1,38 +1,40 @@
-// The lab: several "nodes" on one Layer-2 network built from network namespaces, a client, and a
-// real API server on a separate management network. Tests, the demo and the benchmarks use it.
-// Every lab is torn down on down(), and also when the process exits or is interrupted.
-import { rmSync } from "node:fs";
-import { monotonicMs } from "./clock.ts";
-import { run, inNamespace, ip, type CommandResult } from "./command.ts";
+// The lab (DESIGN.md section 4): nodes on one Layer-2 network built from network namespaces, a
+// client on the same network, and optionally a real API server on a separate management network.
+// Tests, the demo and the benchmarks use it through this module. A lab is torn down by down(), and
+// also when the process exits or is interrupted.
 import type { ApiServer } from "./apiserver.ts";
-import {
-  startAddressSampler,
-  startProbe,
-  startWireObserver,
-  type AddressSampler,
-  type Probe,
-  type ProbeOptions,
-  type WireObserver,
-} from "./observers.ts";
-import { ProcessGroup, type LabProcess } from "./processes.ts";
+import { startAddressSampler, type AddressSampler } from "./address-sampler.ts";
+import { monotonicNs } from "./clock.ts";
+import { startEchoServer } from "./echo-server.ts";
+import { canonicalIp } from "./ip-address.ts";
+import { inNamespace, ip, killNow, namespacePids, processAlive, run, type CommandResult } from "./netns.ts";
+import { startProbe, type Probe, type ProbeOptions } from "./probe.ts";
+import { ProcessGroup, type LabProcess } from "./process.ts";
+import { namespacesWithPrefix, nextRunPrefix, sweepStale } from "./run-prefix.ts";
+import { tearDownOnExit } from "./teardown.ts";
 import {
   API_ADDRESS,
   createTopology,
   destroyTopology,
-  remainingNamespaces,
-  sweepStale,
   topologyFor,
+  type ClientAddresses,
   type NodeAddresses,
+  type Topology,
 } from "./topology.ts";
+import { startWireObserver, type WireObserver } from "./wire-observer.ts";
 
-export type { AddressSample, Probe, ProbeSample, WireFrame } from "./observers.ts";
-export type { LabProcess } from "./processes.ts";
-export { monotonicMs } from "./clock.ts";
-export { remainingNamespaces, sweepStale } from "./topology.ts";
+export type { AddressSample, AddressSampler } from "./address-sampler.ts";
+export type { CommandResult } from "./netns.ts";
+export type { Probe, ProbeOptions, ProbeSample } from "./probe.ts";
+export type { LabProcess, ProcessExit } from "./process.ts";
+export type { WireFrame, WireObserver } from "./wire-observer.ts";
+export { monotonicNs } from "./clock.ts";
+export { namespacesWithPrefix, sweepStale } from "./run-prefix.ts";
 
 export interface LabOptions {
   readonly nodes: number;
   readonly apiServer?: boolean;
+  /** The echo servers' UDP and TCP port, and the probe's default. 8080 unless given. */
   readonly echoPort?: number;
   readonly log?: (line: string) => void;
 }
@@ -41,16 +43,12 @@ export interface LabNode extends NodeAddresses {
   readonly echo: LabProcess;
 }
 
+export type LabSignal = "SIGKILL" | "SIGSTOP" | "SIGCONT" | "SIGTERM";
+
 export interface Lab {
   readonly prefix: string;
   readonly nodes: readonly LabNode[];
-  readonly client: {
-    readonly netns: string;
-    readonly ipv4: string;
-    readonly ipv6: string;
-    readonly ifname: "eth0";
-    readonly mac: string;
-  };
+  readonly client: ClientAddresses;
   readonly lanNetns: string;
   readonly apiNetns: string;
   readonly api: ApiServer | undefined;
@@ -64,86 +62,65 @@ export interface Lab {
     argv: readonly string[],
     options?: { env?: Record<string, string>; name?: string },
   ): LabProcess;
-  signal(process: LabProcess, signal: "SIGKILL" | "SIGSTOP" | "SIGCONT" | "SIGTERM"): void;
+  signal(target: LabProcess, signal: LabSignal): void;
+  /** The node's management link loses carrier at the bridge: the API server is out of its reach. */
   cutApi(node: LabNode): Promise<void>;
   healApi(node: LabNode): Promise<void>;
+  /** The node's eth0 loses carrier (NO-CARRIER), as when its switch port or cable fails. */
   lanDown(node: LabNode): Promise<void>;
   lanUp(node: LabNode): Promise<void>;
   restartApiServer(): Promise<void>;
+  /** Starts probing from the client namespace; resolves once the first request is on its way. */
   probe(options: ProbeOptions): Promise<Probe>;
+  /** Starts tcpdump on the client's eth0; resolves once it is capturing. */
   observeWire(options: { ip: string }): Promise<WireObserver>;
+  /** Starts sampling every node; resolves once each node has been sampled once. */
   sampleAddresses(options: { ip: string; intervalMs?: number }): Promise<AddressSampler>;
-  /** Spawned processes still running (for tests that check nothing is left). */
+  /** Processes the lab started that are still running. */
   pids(): number[];
+  /** Idempotent; throws if anything of the lab is left behind. */
   down(): Promise<void>;
 }
 
-const ECHO_SCRIPT = new URL("echo-server-main.ts", import.meta.url).pathname;
+const NAMESPACE_EMPTY_TIMEOUT_MS = 5000;
 
-interface LiveLab {
-  readonly teardownNow: () => void;
-}
-const liveLabs = new Set<LiveLab>();
-// Several labs may live in one process (a test that checks teardown beside a long-lived lab).
-let labsStarted = 0;
-
-// Synchronous on purpose: on exit and on a signal there is no event loop left to await in.
-function teardownAll(): void {
-  for (const lab of liveLabs) lab.teardownNow();
-  liveLabs.clear();
-}
-
-let handlersInstalled = false;
-function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.once("exit", teardownAll);
-  for (const [signal, code] of [
-    ["SIGINT", 130],
-    ["SIGTERM", 143],
-    ["SIGHUP", 129],
-  ] as const) {
-    process.once(signal, () => {
-      teardownAll();
-      process.exit(code);
-    });
+async function emptyNamespaces(topology: Topology): Promise<void> {
+  const deadline = monotonicNs() + NAMESPACE_EMPTY_TIMEOUT_MS * 1e6;
+  for (const netns of topology.namespaces) {
+    // Whatever the lab started that did not end with its process group (a child of a child).
+    for (const pid of namespacePids(netns)) killNow(pid);
+    while (namespacePids(netns).length > 0) {
+      if (monotonicNs() > deadline)
+        throw new Error(`processes still running in ${netns}: ${namespacePids(netns).join(" ")}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 }
 
 export async function up(options: LabOptions): Promise<Lab> {
-  if (process.getuid?.() !== 0) throw new Error("the lab creates network namespaces and needs root");
+  if (process.getuid?.() !== 0) throw new Error("the lab creates network namespaces and must run as root");
   const log = options.log ?? (() => undefined);
-  installHandlers();
   const swept = sweepStale();
   if (swept.length > 0) log(`removed namespaces left by earlier runs: ${swept.join(", ")}`);
-  labsStarted += 1;
-  const topology = topologyFor(`v${process.pid}_${labsStarted}`, options.nodes);
+  const startedNs = monotonicNs();
+  const topology = topologyFor(nextRunPrefix(), options.nodes);
   const group = new ProcessGroup();
+  const forget = tearDownOnExit(() => {
+    group.killAll();
+    destroyTopology(topology);
+  });
   let api: ApiServer | undefined;
-  const live: LiveLab = {
-    teardownNow: () => {
-      group.killAll();
-      if (api !== undefined) rmSync(api.workDir, { recursive: true, force: true });
-      destroyTopology(topology);
-    },
-  };
-  liveLabs.add(live);
-  const started = monotonicMs();
   try {
     await createTopology(topology);
-    const echoPort = String(options.echoPort ?? 8080);
-    const nodes = topology.nodes.map((node): LabNode => ({
-      ...node,
-      echo: group.spawn(
-        node.netns,
-        [process.execPath, ECHO_SCRIPT, `--name=${node.name}`, `--port=${echoPort}`],
-        {
-          name: `echo ${node.name}`,
-        },
-      ),
-    }));
-    await Promise.all(nodes.map((node) => node.echo.waitForLine(/listening/, 10_000)));
+    const echoPort = options.echoPort ?? 8080;
+    const nodes = await Promise.all(
+      topology.nodes.map(async (node): Promise<LabNode> => ({
+        ...node,
+        echo: await startEchoServer(group, { netns: node.netns, node: node.name, port: echoPort }),
+      })),
+    );
     if (options.apiServer === true) {
+      // Loaded only when wanted: the API server's module pulls in the Kubernetes client.
       const { startApiServer } = await import("./apiserver.ts");
       api = await startApiServer({
         netns: topology.apiNetns,
@@ -153,27 +130,52 @@ export async function up(options: LabOptions): Promise<Lab> {
         log,
       });
     }
-    log(`lab ${topology.prefix} up in ${Math.round(monotonicMs() - started)}ms: ${nodes.length} nodes`);
-    return makeLab({ topology, nodes, group, api, live });
+    log(
+      `lab ${topology.prefix} up in ${Math.round((monotonicNs() - startedNs) / 1e6)} ms, ${nodes.length} nodes`,
+    );
+    return makeLab({ topology, nodes, group, api, echoPort, forget, log });
   } catch (error) {
     await api?.stop();
-    live.teardownNow();
-    liveLabs.delete(live);
+    group.killAll();
+    destroyTopology(topology);
+    forget();
     throw error;
   }
 }
 
 function makeLab(parts: {
-  topology: ReturnType<typeof topologyFor>;
+  topology: Topology;
   nodes: readonly LabNode[];
   group: ProcessGroup;
   api: ApiServer | undefined;
-  live: LiveLab;
+  echoPort: number;
+  forget: () => void;
+  log: (line: string) => void;
 }): Lab {
-  const { topology, nodes, group, api, live } = parts;
-  let down = false;
-  const setLink = (netns: string, name: string, state: "up" | "down") =>
-    ip("-n", netns, "link", "set", name, state);
+  const { topology, nodes, group, api, echoPort, forget, log } = parts;
+  let downing: Promise<void> | undefined;
+  const usable = () => {
+    if (downing !== undefined) throw new Error(`lab ${topology.prefix} is down`);
+  };
+  const setPeer = async (netns: string, peer: string, state: "up" | "down") => {
+    usable();
+    await ip("-n", netns, "link", "set", peer, state);
+  };
+  const tearDown = async () => {
+    const startedNs = monotonicNs();
+    await api?.stop();
+    await group.stopAll();
+    await emptyNamespaces(topology);
+    destroyTopology(topology);
+    forget();
+    const left = namespacesWithPrefix(topology.prefix);
+    const running = group.pids().filter(processAlive);
+    if (left.length > 0 || running.length > 0)
+      throw new Error(
+        `lab ${topology.prefix} left behind namespaces [${left.join(" ")}] and PIDs [${running.join(" ")}]`,
+      );
+    log(`lab ${topology.prefix} down in ${Math.round((monotonicNs() - startedNs) / 1e6)} ms`);
+  };
   return {
     prefix: topology.prefix,
     nodes,
@@ -182,48 +184,47 @@ function makeLab(parts: {
     apiNetns: topology.apiNetns,
     api,
     exec: (netns, argv, execOptions) => run(inNamespace(netns, argv), execOptions),
-    spawn: (netns, argv, spawnOptions) => group.spawn(netns, argv, spawnOptions),
+    spawn: (netns, argv, spawnOptions) => {
+      usable();
+      return group.spawn(netns, argv, spawnOptions);
+    },
     signal: (target, signal) => {
-      process.kill(target.pid, signal);
+      group.signal(target, signal);
     },
-    // Both ends go down: the node notices at once (as with a pulled cable), and the bridge stops
-    // forwarding to it.
-    cutApi: async (node) => {
-      await setLink(topology.apiNetns, node.mgmtPeer, "down");
-      await setLink(node.netns, node.mgmtIf, "down");
-    },
+    // Faults are injected on the bridge side, outside the node: the node's own interface stays
+    // administratively up and loses carrier, as when a cable or a switch port fails.
+    cutApi: (node) => setPeer(topology.apiNetns, node.mgmtPeer, "down"),
     healApi: async (node) => {
-      await setLink(node.netns, node.mgmtIf, "up");
-      await setLink(topology.apiNetns, node.mgmtPeer, "up");
-      await ip("-n", node.netns, "route", "replace", "203.0.113.0/24", "dev", node.mgmtIf);
+      await setPeer(topology.apiNetns, node.mgmtPeer, "up");
+      // ARP for the API server that failed during the cut would still fail in-flight connections
+      // for a second or more after the link is back (EHOSTUNREACH); starting afresh makes the path
+      // usable as soon as healApi returns.
+      await ip("-n", node.netns, "neigh", "flush", "dev", node.mgmtIf);
     },
-    // Only the bridge side goes down, so the node's eth0 stays administratively up and reports
-    // NO-CARRIER — what a node sees when its switch port or cable fails.
-    lanDown: async (node) => {
-      await setLink(topology.lanNetns, node.lanPeer, "down");
-    },
-    lanUp: async (node) => {
-      await setLink(topology.lanNetns, node.lanPeer, "up");
-    },
+    lanDown: (node) => setPeer(topology.lanNetns, node.lanPeer, "down"),
+    lanUp: (node) => setPeer(topology.lanNetns, node.lanPeer, "up"),
     restartApiServer: async () => {
-      if (api === undefined) throw new Error("this lab has no API server");
+      usable();
+      if (api === undefined) throw new Error("this lab has no API server (up({ apiServer: true }))");
       await api.restart();
     },
-    probe: (probeOptions) => startProbe(group, topology.client.netns, probeOptions),
-    observeWire: (wireOptions) =>
-      startWireObserver(group, topology.client.netns, { ip: wireOptions.ip, ifname: topology.client.ifname }),
-    sampleAddresses: (samplerOptions) => startAddressSampler(group, nodes, samplerOptions),
-    pids: () => group.pids(),
-    down: async () => {
-      if (down) return;
-      down = true;
-      await api?.stop();
-      await group.stopAll();
-      destroyTopology(topology);
-      liveLabs.delete(live);
-      const left = remainingNamespaces(topology.prefix);
-      if (left.length > 0)
-        throw new Error(`lab ${topology.prefix}: namespaces left behind: ${left.join(", ")}`);
+    probe: (probeOptions) => {
+      usable();
+      return startProbe(group, topology.client.netns, { ...probeOptions, defaultPort: echoPort });
     },
+    observeWire: (wireOptions) => {
+      usable();
+      return startWireObserver(group, {
+        netns: topology.client.netns,
+        ifname: topology.client.ifname,
+        ip: canonicalIp(wireOptions.ip),
+      });
+    },
+    sampleAddresses: (samplerOptions) => {
+      usable();
+      return startAddressSampler(group, { nodes, ...samplerOptions });
+    },
+    pids: () => group.pids(),
+    down: () => (downing ??= tearDown()),
   };
 }

@@ -1,131 +1,284 @@
+// The lab's readings of its observations: what the end-to-end tests conclude depends on them.
 import test from "ava";
-import { doubleClaims, outages, overlaps, servedBy } from "../lab/analysis.ts";
-import { parseTcpdumpLine, type ProbeSample, type WireFrame } from "../lab/observers.ts";
+import { holdsAddress, type AddressSample } from "../lab/address-sampler.ts";
+import { claimRuns, doubleAnswers, holdings, outages, overlaps, servedBy } from "../lab/analysis.ts";
+import type { ProbeSample } from "../lab/probe.ts";
+import { parseTcpdumpLine, type WireFrame } from "../lab/wire-observer.ts";
 
-const probe = (seq: number, node: string | null): ProbeSample => ({
-  seq,
-  sentMs: seq * 10,
-  node,
-  rttMs: node === null ? null : 1,
-});
+const MS = 1e6;
+const VIP = "198.51.100.200";
+const MAC1 = "02:00:00:00:00:0b";
+const MAC2 = "02:00:00:00:00:0c";
+const CLIENT = "02:00:00:00:00:02";
 
-test("servedBy groups consecutive answers by node, across timeouts", (t) => {
-  const samples = [probe(0, "a"), probe(1, "a"), probe(2, null), probe(3, "b"), probe(4, "b"), probe(5, "a")];
-  t.deepEqual(servedBy(samples), [
-    { node: "a", fromMs: 0, toMs: 10, replies: 2 },
-    { node: "b", fromMs: 30, toMs: 40, replies: 2 },
-    { node: "a", fromMs: 50, toMs: 50, replies: 1 },
+/** One probe request every 10 ms: "a" answered, "-" unanswered. */
+function probes(...answers: string[]): ProbeSample[] {
+  return answers.map((answer, seq) => ({
+    seq,
+    sentNs: seq * 10 * MS,
+    node: answer === "-" ? null : answer,
+    rttUs: answer === "-" ? null : 100,
+  }));
+}
+
+test("servedBy groups consecutive answers by node; timeouts do not split a run", (t) => {
+  t.deepEqual(servedBy(probes("a", "a", "-", "a", "b", "b", "a")), [
+    { node: "a", fromNs: 0, toNs: 30 * MS, replies: 3 },
+    { node: "b", fromNs: 40 * MS, toNs: 50 * MS, replies: 2 },
+    { node: "a", fromNs: 60 * MS, toNs: 60 * MS, replies: 1 },
   ]);
 });
 
-test("outages measure from the last answer before the gap to the first after it", (t) => {
-  const samples = [probe(0, "a"), probe(1, null), probe(2, null), probe(3, "b"), probe(4, "b")];
-  t.deepEqual(outages(samples), [
-    { lastReplyMs: 0, firstReplyMs: 30, durationMs: 30, lost: 2, before: "a", after: "b" },
-  ]);
-});
-
-test("an outage still open at the end has no one after it", (t) => {
-  t.deepEqual(outages([probe(0, "a"), probe(1, null)]), [
-    { lastReplyMs: 0, firstReplyMs: 10, durationMs: 10, lost: 1, before: "a", after: null },
-  ]);
-});
-
-test("no gaps, no outages; timeouts before any answer are not an outage", (t) => {
-  t.deepEqual(outages([probe(0, null), probe(1, "a"), probe(2, "a")]), []);
-});
-
-test("overlaps find every moment two nodes held the address", (t) => {
-  const samples = [
-    { node: "a", timeMs: 0, present: true },
-    { node: "b", timeMs: 5, present: false },
-    { node: "a", timeMs: 100, present: false },
-    { node: "b", timeMs: 101, present: true },
-    { node: "a", timeMs: 200, present: true },
-    { node: "b", timeMs: 203, present: false },
-    { node: "c", timeMs: 300, present: true },
-  ];
-  t.deepEqual(overlaps(samples, 400), [
-    { fromMs: 200, toMs: 203, nodes: ["a", "b"] },
-    { fromMs: 300, toMs: 400, nodes: ["a", "c"] },
-  ]);
-});
-
-const frame = (timeMs: number, senderMac: string, kind: WireFrame["kind"] = "arp-request"): WireFrame => ({
-  timeMs,
-  kind,
-  senderMac,
-  senderIp: "198.51.100.200",
-  targetIp: "198.51.100.200",
-});
-
-test("a handover from one MAC to another is not a double claim; switching back is", (t) => {
+test("servedBy orders by sequence number, not by arrival", (t) => {
+  const [first, second, third] = probes("a", "b", "b");
+  if (first === undefined || second === undefined || third === undefined) throw new Error("three samples");
   t.deepEqual(
-    doubleClaims([frame(0, "A"), frame(1000, "A"), frame(2000, "B"), frame(3000, "B")], "198.51.100.200"),
-    [],
+    servedBy([third, first, second]).map((run) => run.node),
+    ["a", "b"],
   );
-  t.deepEqual(doubleClaims([frame(0, "A"), frame(2000, "B"), frame(2500, "A")], "198.51.100.200"), [
-    { fromMs: 0, toMs: 2500, macs: ["A", "B"] },
-  ]);
 });
 
-test("requests that ask for the address are not claims", (t) => {
-  const asking: WireFrame = {
-    timeMs: 1,
-    kind: "arp-request",
-    senderMac: "C",
-    senderIp: "198.51.100.2",
-    targetIp: "198.51.100.200",
-  };
-  t.deepEqual(doubleClaims([frame(0, "A"), asking, frame(2, "A")], "198.51.100.200"), []);
-});
-
-const tcpdump: [string, Omit<WireFrame, "timeMs">][] = [
-  [
-    "1700000000.000000100 02:00:00:00:00:11 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 198.51.100.200 (ff:ff:ff:ff:ff:ff) tell 198.51.100.200, length 28",
-    {
-      kind: "arp-request",
-      senderMac: "02:00:00:00:00:11",
-      senderIp: "198.51.100.200",
-      targetIp: "198.51.100.200",
-    },
-  ],
-  [
-    "1700000000.000000100 02:00:00:00:00:02 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 198.51.100.200 tell 198.51.100.2, length 28",
-    {
-      kind: "arp-request",
-      senderMac: "02:00:00:00:00:02",
-      senderIp: "198.51.100.2",
-      targetIp: "198.51.100.200",
-    },
-  ],
-  [
-    "1700000000.000000100 02:00:00:00:00:12 > 02:00:00:00:00:02, ethertype ARP (0x0806), length 42: Reply 198.51.100.200 is-at 02:00:00:00:00:12, length 28",
-    {
-      kind: "arp-reply",
-      senderMac: "02:00:00:00:00:12",
-      senderIp: "198.51.100.200",
-      targetIp: "198.51.100.200",
-    },
-  ],
-  [
-    "1700000000.000000100 02:00:00:00:00:11 > 33:33:00:00:00:01, ethertype IPv6 (0x86dd), length 86: fe80::1 > ff02::1: ICMP6, neighbor advertisement, tgt is 2001:db8:1::200, length 32",
-    { kind: "na", senderMac: "02:00:00:00:00:11", senderIp: "fe80::1", targetIp: "2001:db8:1::200" },
-  ],
-  [
-    "1700000000.000000100 02:00:00:00:00:02 > 33:33:ff:00:02:00, ethertype IPv6 (0x86dd), length 86: 2001:db8:1::2 > ff02::1:ff00:200: ICMP6, neighbor solicitation, who has 2001:db8:1::200, length 32",
-    { kind: "ns", senderMac: "02:00:00:00:00:02", senderIp: "2001:db8:1::2", targetIp: "2001:db8:1::200" },
-  ],
+const outageCases: readonly {
+  name: string;
+  samples: ProbeSample[];
+  window?: { fromNs?: number; toNs?: number };
+  expected: {
+    lastReplyNs: number;
+    firstReplyNs: number;
+    lost: number;
+    before: string;
+    after: string | null;
+  }[];
+}[] = [
+  { name: "no misses", samples: probes("a", "a", "a"), expected: [] },
+  { name: "misses before the first answer are start-up", samples: probes("-", "-", "a", "a"), expected: [] },
+  {
+    name: "a failover",
+    samples: probes("a", "-", "-", "b"),
+    expected: [{ lastReplyNs: 0, firstReplyNs: 30 * MS, lost: 2, before: "a", after: "b" }],
+  },
+  {
+    name: "a blip on the same node",
+    samples: probes("a", "-", "a"),
+    expected: [{ lastReplyNs: 0, firstReplyNs: 20 * MS, lost: 1, before: "a", after: "a" }],
+  },
+  {
+    name: "still out at the end",
+    samples: probes("a", "a", "-", "-"),
+    expected: [{ lastReplyNs: 10 * MS, firstReplyNs: 30 * MS, lost: 2, before: "a", after: null }],
+  },
+  {
+    name: "two outages, the window keeps the later",
+    samples: probes("a", "-", "a", "a", "-", "-", "b"),
+    window: { fromNs: 25 * MS },
+    expected: [{ lastReplyNs: 30 * MS, firstReplyNs: 60 * MS, lost: 2, before: "a", after: "b" }],
+  },
+  {
+    name: "the window keeps the earlier",
+    samples: probes("a", "-", "a", "a", "-", "-", "b"),
+    window: { toNs: 25 * MS },
+    expected: [{ lastReplyNs: 0, firstReplyNs: 20 * MS, lost: 1, before: "a", after: "a" }],
+  },
 ];
 
-for (const [line, expected] of tcpdump) {
-  test(`tcpdump: ${expected.kind} from ${expected.senderMac}`, (t) => {
-    const parsed = parseTcpdumpLine(line, 1_700_000_000_000);
-    t.like(parsed, expected);
-    t.true(Math.abs((parsed?.timeMs ?? 0) - 0.0001) < 1e-9);
+for (const { name, samples, window, expected } of outageCases) {
+  test(`outages: ${name}`, (t) => {
+    t.deepEqual(
+      outages(samples, window),
+      expected.map((outage) => ({ ...outage, durationNs: outage.firstReplyNs - outage.lastReplyNs })),
+    );
   });
 }
 
-test("tcpdump lines that are not frames are ignored", (t) => {
-  t.is(parseTcpdumpLine("listening on eth0, link-type EN10MB (Ethernet)", 0), undefined);
+/** Address samples every 5 ms per node, from a picture: "node: --xx-" (x = present). */
+function addressSamples(pictures: Record<string, string>, offsetNs = 0): AddressSample[] {
+  return Object.entries(pictures).flatMap(([node, picture]) =>
+    [...picture].map((mark, index) => ({ node, timeNs: index * 5 * MS + offsetNs, present: mark === "x" })),
+  );
+}
+
+test("holdings are the observed runs of presence, per node", (t) => {
+  t.deepEqual(holdings(addressSamples({ a: "xx--x", b: "--xx-" })), [
+    { node: "a", fromNs: 0, toNs: 5 * MS },
+    { node: "b", fromNs: 10 * MS, toNs: 15 * MS },
+    { node: "a", fromNs: 20 * MS, toNs: 20 * MS },
+  ]);
+});
+
+const overlapCases: readonly { name: string; pictures: Record<string, string>; expected: unknown[] }[] = [
+  { name: "a clean handover", pictures: { a: "xxx---", b: "---xxx" }, expected: [] },
+  { name: "nobody holds it", pictures: { a: "------", b: "------" }, expected: [] },
+  {
+    name: "both at once",
+    pictures: { a: "xxxx--", b: "--xxxx" },
+    expected: [{ fromNs: 10 * MS, toNs: 15 * MS, nodes: ["a", "b"] }],
+  },
+  {
+    name: "three nodes, two pairs",
+    pictures: { a: "xx----", b: "-xx---", c: "----xx", d: "-----x" },
+    expected: [
+      { fromNs: 5 * MS, toNs: 5 * MS, nodes: ["a", "b"] },
+      { fromNs: 25 * MS, toNs: 25 * MS, nodes: ["c", "d"] },
+    ],
+  },
+];
+
+for (const { name, pictures, expected } of overlapCases) {
+  test(`overlaps: ${name}`, (t) => {
+    t.deepEqual(overlaps(addressSamples(pictures)), expected);
+  });
+}
+
+test("overlaps: a handover between two samples is not an overlap", (t) => {
+  // b's samples are taken 2 ms after a's: a last seen at 10, b first seen at 12 ms.
+  const samples = [...addressSamples({ a: "xxx---" }), ...addressSamples({ b: "--xxxx" }, 2 * MS)];
+  t.deepEqual(overlaps(samples), []);
+});
+
+const frame = (
+  ms: number,
+  kind: WireFrame["kind"],
+  senderMac: string,
+  senderIp: string,
+  targetIp: string,
+) => ({
+  timeNs: ms * MS,
+  kind,
+  senderMac,
+  senderIp,
+  targetIp,
+});
+
+test("claimRuns: one run per holder, in time order", (t) => {
+  const frames = [
+    frame(1, "arp-request", CLIENT, "198.51.100.2", VIP),
+    frame(2, "arp-reply", MAC1, VIP, VIP),
+    frame(900, "arp-request", MAC2, VIP, VIP),
+    frame(500, "arp-reply", MAC1, VIP, VIP),
+    frame(1900, "arp-reply", MAC2, VIP, VIP),
+  ];
+  t.deepEqual(claimRuns(frames, VIP), [
+    { mac: MAC1, fromNs: 2 * MS, toNs: 500 * MS, frames: 2 },
+    { mac: MAC2, fromNs: 900 * MS, toNs: 1900 * MS, frames: 2 },
+  ]);
+});
+
+const doubleAnswerCases: readonly { name: string; frames: WireFrame[]; expected: unknown[] }[] = [
+  {
+    name: "one answer per question",
+    frames: [
+      frame(0, "arp-request", CLIENT, "198.51.100.2", VIP),
+      frame(0.1, "arp-reply", MAC1, VIP, VIP),
+      frame(50, "arp-request", MAC2, VIP, VIP),
+    ],
+    expected: [],
+  },
+  {
+    name: "two MACs answer one ARP request",
+    frames: [
+      frame(0, "arp-request", CLIENT, "198.51.100.2", VIP),
+      frame(0.1, "arp-reply", MAC1, VIP, VIP),
+      frame(0.2, "arp-reply", MAC2, VIP, VIP),
+    ],
+    expected: [{ fromNs: 0, toNs: 0.2 * MS, macs: [MAC1, MAC2] }],
+  },
+  {
+    name: "an RFC 5227 probe answered twice",
+    frames: [
+      frame(0, "arp-request", MAC2, "0.0.0.0", VIP),
+      frame(0.1, "arp-reply", MAC1, VIP, VIP),
+      frame(0.3, "arp-reply", MAC2, VIP, VIP),
+    ],
+    expected: [{ fromNs: 0, toNs: 0.3 * MS, macs: [MAC1, MAC2] }],
+  },
+  {
+    name: "a later announcement by the new holder is no answer to an old question",
+    frames: [
+      frame(0, "arp-request", CLIENT, "198.51.100.2", VIP),
+      frame(0.1, "arp-reply", MAC1, VIP, VIP),
+      frame(1000, "arp-reply", MAC2, VIP, VIP),
+    ],
+    expected: [],
+  },
+  {
+    name: "a neighbour solicitation answered twice",
+    frames: [
+      frame(0, "ns", CLIENT, "2001:db8:1::2", "2001:db8:1::200"),
+      frame(0.1, "na", MAC1, "2001:db8:1::200", "2001:db8:1::200"),
+      frame(0.2, "na", MAC2, "2001:db8:1::200", "2001:db8:1::200"),
+    ],
+    expected: [{ fromNs: 0, toNs: 0.2 * MS, macs: [MAC1, MAC2] }],
+  },
+];
+
+for (const { name, frames, expected } of doubleAnswerCases) {
+  test(`doubleAnswers: ${name}`, (t) => {
+    const ip = frames.some((f) => f.kind === "ns") ? "2001:db8:1::200" : VIP;
+    t.deepEqual(doubleAnswers(frames, { ip }), expected);
+  });
+}
+
+// Lines as tcpdump 4.99 prints them with -n -e -tt --time-stamp-precision=nano.
+const WALL_MINUS_MONOTONIC = 1_795_392_000_000_000_000n;
+const tcpdumpCases: readonly { name: string; line: string; expected: WireFrame | undefined }[] = [
+  {
+    name: "the client asks who has the VIP",
+    line: "1795392367.770018456 02:00:00:00:00:02 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 198.51.100.200 tell 198.51.100.2, length 28",
+    expected: { ...frame(0, "arp-request", CLIENT, "198.51.100.2", VIP), timeNs: 367_770_018_456 },
+  },
+  {
+    name: "a node answers",
+    line: "1795392367.770093568 02:00:00:00:00:0b > 02:00:00:00:00:02, ethertype ARP (0x0806), length 42: Reply 198.51.100.200 is-at 02:00:00:00:00:0b, length 28",
+    expected: { ...frame(0, "arp-reply", MAC1, VIP, VIP), timeNs: 367_770_093_568 },
+  },
+  {
+    name: "a gratuitous ARP request",
+    line: "1795392367.955954989 02:00:00:00:00:0c > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 198.51.100.200 (ff:ff:ff:ff:ff:ff) tell 198.51.100.200, length 28",
+    expected: { ...frame(0, "arp-request", MAC2, VIP, VIP), timeNs: 367_955_954_989 },
+  },
+  {
+    name: "the client solicits the IPv6 VIP",
+    line: "1795392367.911327854 02:00:00:00:00:02 > 33:33:ff:00:02:00, ethertype IPv6 (0x86dd), length 86: 2001:db8:1::2 > ff02::1:ff00:200: ICMP6, neighbor solicitation, who has 2001:db8:1::200, length 32",
+    expected: { ...frame(0, "ns", CLIENT, "2001:db8:1::2", "2001:db8:1::200"), timeNs: 367_911_327_854 },
+  },
+  {
+    name: "a node advertises it",
+    line: "1795392367.911398910 02:00:00:00:00:0b > 02:00:00:00:00:02, ethertype IPv6 (0x86dd), length 86: 2001:db8:1::200 > 2001:db8:1::2: ICMP6, neighbor advertisement, tgt is 2001:db8:1::200, length 32",
+    expected: { ...frame(0, "na", MAC1, "2001:db8:1::200", "2001:db8:1::200"), timeNs: 367_911_398_910 },
+  },
+  {
+    name: "tcpdump's banner is no frame",
+    line: "listening on eth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes",
+    expected: undefined,
+  },
+  {
+    name: "other ICMPv6 is no frame",
+    line: "1795392367.911327854 02:00:00:00:00:02 > 33:33:00:00:00:02, ethertype IPv6 (0x86dd), length 70: fe80::1 > ff02::2: ICMP6, router solicitation, length 16",
+    expected: undefined,
+  },
+];
+
+for (const { name, line, expected } of tcpdumpCases) {
+  test(`parseTcpdumpLine: ${name}`, (t) => {
+    const parsed = parseTcpdumpLine(line, WALL_MINUS_MONOTONIC);
+    // Exact to the nanosecond: the stamp's digits survive the move onto the monotonic clock.
+    t.deepEqual(parsed, expected);
+  });
+}
+
+test("holdsAddress reads `ip -json address show` output", (t) => {
+  const line = JSON.stringify([
+    {
+      ifname: "eth0",
+      addr_info: [
+        { family: "inet", local: "198.51.100.11", prefixlen: 24 },
+        { family: "inet", local: VIP, prefixlen: 32 },
+        { family: "inet6", local: "2001:db8:1::200", prefixlen: 128 },
+      ],
+    },
+  ]);
+  t.true(holdsAddress(line, VIP));
+  t.true(holdsAddress(line, "2001:db8:1::200"));
+  t.false(holdsAddress(line, "198.51.100.20"));
+  t.false(holdsAddress("[]", VIP));
 });
