@@ -34,7 +34,15 @@ async function demo(lab: Lab): Promise<void> {
   );
 }
 
-const lab = await up({ nodes: 3, apiServer: true, log: say });
+// The lab passes on the API server's own log too; the demo shows only what the lab itself says.
+const SERVER_LOG = /^(kube-apiserver|etcd|uds-proxy): /;
+const lab = await up({
+  nodes: 3,
+  apiServer: true,
+  log: (line) => {
+    if (!SERVER_LOG.test(line)) say(line);
+  },
+});
 try {
   await demo(lab);
 } finally {
