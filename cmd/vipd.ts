@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { runAgent } from "../src/cli/run-agent.ts";
+import { addRunCommand } from "../src/cli/run-command.ts";
 import { VERSION } from "../src/version.ts";
 
 const program = new Command()
@@ -17,5 +19,7 @@ program
   .action(() => {
     process.stdout.write(`vipd ${VERSION} (node ${process.version})\n`);
   });
+
+addRunCommand(program, runAgent);
 
 await program.parseAsync(process.argv);

@@ -53,6 +53,8 @@ export class SharedInformer<T extends KubernetesObject> {
       { delayFn: (ms) => sleep(Math.min(ms, maxDelayMs)) },
     );
     this.#listWatch.on("error", (error: unknown) => {
+      // Stopping aborts the open watch, which ListWatch reports as an error; it is not one.
+      if (this.#stopped) return;
       this.#errors += 1;
       this.#onError(`${this.kind} informer: ${describeApiError(error)}; retrying in ${this.#delayMs}ms`);
       this.#scheduleRestart();

@@ -1,0 +1,75 @@
+// `vipd run`: checks what can only be checked on the node, builds the agent from the one validated
+// configuration, and hands everything over on SIGTERM before exiting.
+import { KubeConfig } from "@kubernetes/client-node";
+import { Agent } from "../agent/agent.ts";
+import type { RunConfig } from "../config/schema.ts";
+import { createLogger } from "../log/logger.ts";
+import { AUTO_INTERFACE } from "../net/interface-name.ts";
+import { NativeDataPlane } from "../net/native-data-plane.ts";
+import { Netlink } from "../net/netlink.ts";
+import { readStrictArpFacts, strictArpProblem } from "../net/strict-arp.ts";
+import { EXIT_BAD_CONFIGURATION } from "./run-command.ts";
+
+function refuse(message: string): never {
+  process.stderr.write(`vipd: ${message}\n`);
+  process.exit(EXIT_BAD_CONFIGURATION);
+}
+
+export async function runAgent(config: RunConfig): Promise<void> {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, node: config.nodeName });
+  const netlink = Netlink.open();
+  if (
+    config.interface !== undefined &&
+    config.interface !== AUTO_INTERFACE &&
+    !netlink.listLinks().some((link) => link.name === config.interface)
+  ) {
+    refuse(`--interface ${config.interface}: no such interface on this node`);
+  }
+  const strictArp = strictArpProblem(readStrictArpFacts());
+  if (strictArp !== null) log.error(strictArp);
+
+  const kubeConfig = new KubeConfig();
+  try {
+    if (config.kubeconfig === undefined) kubeConfig.loadFromCluster();
+    else kubeConfig.loadFromFile(config.kubeconfig);
+  } catch (error) {
+    refuse(`cannot load the kubeconfig: ${(error as Error).message}`);
+  }
+
+  const counters: { sent?: (kind: "garp" | "na") => void } = {};
+  const dataPlane = new NativeDataPlane({
+    netlink,
+    configuredInterface: config.interface,
+    addressLifetimeMs: config.addressLifetime,
+    announce: {
+      burstCount: config.announceCount,
+      burstIntervalMs: config.announceInterval,
+      refreshMs: config.announceRefresh,
+      fenceProbes: config.fenceProbes,
+      fenceIntervalMs: config.fenceInterval,
+    },
+    onSent: (kind) => counters.sent?.(kind),
+    onError: (message) => {
+      log.warn(message);
+    },
+  });
+  const agent = new Agent({ config, kubeConfig, dataPlane, log });
+  counters.sent = (kind) => { agent.metrics.announcementsSent.inc({ kind }); };
+
+  let stopping = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: handing over`);
+      agent
+        .shutdown()
+        .then(() => process.exit(0))
+        .catch((error: unknown) => {
+          log.error("shutdown failed", { error: String(error) });
+          process.exit(1);
+        });
+    });
+  }
+  await agent.start();
+}

@@ -1,0 +1,241 @@
+// The DataPlane of a real node: VIPs go on and off the interface over rtnetlink, marked with vipd's
+// address protocol and given a valid lifetime that the holder keeps refreshing (the dead-man switch
+// of DESIGN.md section 3), and the Announcer speaks for them on the wire.
+import type { DataPlane, DataPlaneListener, FenceResult, InterfaceChoice } from "../agent/data-plane.ts";
+import type { Vip } from "../agent/service-intent.ts";
+import { Announcer, type AnnouncedVip, type AnnouncerOptions } from "./announcer.ts";
+import { chooseInterface } from "./interface-choice.ts";
+import {
+  VIPD_ADDRESS_PROTOCOL,
+  watchNetlink,
+  type Address,
+  type Link,
+  type Netlink,
+  type NetlinkWatch,
+} from "./netlink.ts";
+import { PacketSocket } from "./packet-socket.ts";
+
+export interface NativeDataPlaneOptions {
+  readonly netlink: Netlink;
+  /** --interface; undefined for the default route's interface. */
+  readonly configuredInterface: string | undefined;
+  readonly addressLifetimeMs: number;
+  readonly announce: Pick<
+    AnnouncerOptions,
+    "burstCount" | "burstIntervalMs" | "refreshMs" | "fenceProbes" | "fenceIntervalMs"
+  >;
+  readonly onSent: (kind: "garp" | "na") => void;
+  readonly onError: (message: string) => void;
+}
+
+interface Installed {
+  readonly vips: readonly Vip[];
+  readonly ifindex: number;
+  readonly mac: string;
+}
+
+function hostPrefix(vip: Vip): number {
+  return vip.family === 4 ? 32 : 128;
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "EADDRNOTAVAIL" || code === "ENOENT" || code === "ENODEV";
+}
+
+export class NativeDataPlane implements DataPlane {
+  readonly #options: NativeDataPlaneOptions;
+  readonly #installed = new Map<string, Installed>();
+  readonly #announcer: Announcer;
+  readonly #refreshTimer: NodeJS.Timeout;
+  #listener: DataPlaneListener | undefined;
+  #watch: NetlinkWatch | undefined;
+  #facts: { links: Link[]; addresses: Address[]; defaultRoute: number | null } | undefined;
+  #problem: string | null = null;
+
+  constructor(options: NativeDataPlaneOptions) {
+    this.#options = options;
+    this.#announcer = new Announcer({
+      ...options.announce,
+      openChannel: (ifindex) => PacketSocket.open({ ifindex }),
+      onForeignClaim: (ip, mac) => {
+        const key = this.#serviceOf(ip);
+        if (key !== undefined) this.#listener?.foreignClaim(key, mac);
+      },
+      onSent: options.onSent,
+      onError: options.onError,
+    });
+    // Three refreshes per lifetime: a live holder's address never comes close to expiring.
+    this.#refreshTimer = setInterval(() => {
+      this.#refreshLifetimes();
+    }, options.addressLifetimeMs / 3);
+  }
+
+  interfaceFor(vips: readonly Vip[], override: string | undefined): InterfaceChoice {
+    const facts = this.#readFacts();
+    const choice = chooseInterface({
+      vips: vips.map((vip) => vip.address),
+      override,
+      configured: this.#options.configuredInterface,
+      defaultRouteIfindex: facts.defaultRoute,
+      links: facts.links,
+      addresses: facts.addresses.filter((address) => address.protocol !== VIPD_ADDRESS_PROTOCOL),
+    });
+    return choice.ok ? { ok: true, name: choice.name, carrier: choice.carrier } : choice;
+  }
+
+  holding(serviceKey: string): readonly Vip[] | undefined {
+    return this.#installed.get(serviceKey)?.vips;
+  }
+
+  announce(options: {
+    serviceKey: string;
+    vips: readonly Vip[];
+    interfaceName: string;
+  }): Promise<{ newlyInstalled: boolean }> {
+    const link = this.#readFacts().links.find((candidate) => candidate.name === options.interfaceName);
+    if (link?.mac == null)
+      throw new Error(`interface ${options.interfaceName} is gone or has no MAC address`);
+    const previous = this.#installed.get(options.serviceKey);
+    const same =
+      previous?.ifindex === link.index &&
+      previous.vips.length === options.vips.length &&
+      previous.vips.every((vip, index) => vip.address === options.vips[index]?.address);
+    if (previous !== undefined && !same) this.#remove(options.serviceKey);
+    const present = new Set(
+      this.#readFacts()
+        .addresses.filter((a) => a.ifindex === link.index)
+        .map((a) => a.address),
+    );
+    let newlyInstalled = !same;
+    for (const vip of options.vips) {
+      // Someone may have flushed the address (`ip addr flush`): put it back and announce it again.
+      if (same && !present.has(vip.address)) newlyInstalled = true;
+      this.#install(vip, link.index);
+    }
+    this.#installed.set(options.serviceKey, { vips: options.vips, ifindex: link.index, mac: link.mac });
+    if (newlyInstalled) {
+      for (const vip of options.vips) this.#announcer.start(this.#announced(vip, link.index, link.mac));
+    }
+    this.#facts = undefined;
+    return Promise.resolve({ newlyInstalled });
+  }
+
+  withdraw(serviceKey: string): Promise<void> {
+    this.#remove(serviceKey);
+    return Promise.resolve();
+  }
+
+  async fence(options: { vips: readonly Vip[]; interfaceName: string }): Promise<FenceResult> {
+    const link = this.#readFacts().links.find((candidate) => candidate.name === options.interfaceName);
+    if (link?.mac == null)
+      return { quiet: false, answeredBy: `no usable interface ${options.interfaceName}` };
+    const mac = link.mac;
+    return this.#announcer.fence({ vips: options.vips.map((vip) => this.#announced(vip, link.index, mac)) });
+  }
+
+  sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void> {
+    const keep = new Set([...owned.values()].flat().map((vip) => vip.address));
+    for (const address of this.#options.netlink.listAddresses()) {
+      if (address.protocol !== VIPD_ADDRESS_PROTOCOL || keep.has(address.address)) continue;
+      this.#deleteAddress(address);
+      this.#options.onError(`removed stale VIP ${address.address} left by an earlier run`);
+    }
+    this.#facts = undefined;
+    return Promise.resolve();
+  }
+
+  subscribe(listener: DataPlaneListener): void {
+    this.#listener = listener;
+    this.#watch = watchNetlink({
+      onEvent: () => {
+        this.#facts = undefined;
+        listener.networkChanged();
+      },
+      onError: (error) => {
+        this.#problem = `netlink notifications: ${error.message}`;
+        this.#options.onError(this.#problem);
+      },
+    });
+  }
+
+  problem(): string | null {
+    return this.#problem;
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.#refreshTimer);
+    this.#watch?.close();
+    this.#announcer.close();
+    return Promise.resolve();
+  }
+
+  #install(vip: Vip, ifindex: number): void {
+    const lifetime = Math.ceil(this.#options.addressLifetimeMs / 1000);
+    this.#options.netlink.addAddress({
+      ifindex,
+      address: vip.address,
+      prefixLength: hostPrefix(vip),
+      protocol: VIPD_ADDRESS_PROTOCOL,
+      validLifetime: lifetime,
+      // IPv6 VIPs are never preferred, so they never become a source address or a node IP.
+      preferredLifetime: vip.family === 6 ? 0 : lifetime,
+      nodad: vip.family === 6,
+      replace: true,
+    });
+  }
+
+  #remove(serviceKey: string): void {
+    const installed = this.#installed.get(serviceKey);
+    if (installed === undefined) return;
+    this.#installed.delete(serviceKey);
+    for (const vip of installed.vips) {
+      this.#announcer.stop(vip.address);
+      this.#deleteAddress({
+        ifindex: installed.ifindex,
+        address: vip.address,
+        prefixLength: hostPrefix(vip),
+      });
+    }
+    this.#facts = undefined;
+  }
+
+  #deleteAddress(key: { ifindex: number; address: string; prefixLength: number }): void {
+    try {
+      this.#options.netlink.deleteAddress(key);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+  }
+
+  #refreshLifetimes(): void {
+    for (const [key, installed] of this.#installed) {
+      try {
+        for (const vip of installed.vips) this.#install(vip, installed.ifindex);
+      } catch (error) {
+        this.#options.onError(`refreshing the VIPs of ${key}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  #serviceOf(ip: string): string | undefined {
+    for (const [key, installed] of this.#installed) {
+      if (installed.vips.some((vip) => vip.address === ip)) return key;
+    }
+    return undefined;
+  }
+
+  #announced(vip: Vip, ifindex: number, mac: string): AnnouncedVip {
+    return { ip: vip.address, family: vip.family, ifindex, mac };
+  }
+
+  #readFacts(): { links: Link[]; addresses: Address[]; defaultRoute: number | null } {
+    const netlink = this.#options.netlink;
+    this.#facts ??= {
+      links: netlink.listLinks(),
+      addresses: netlink.listAddresses(),
+      defaultRoute: netlink.defaultRouteInterface(4) ?? netlink.defaultRouteInterface(6),
+    };
+    return this.#facts;
+  }
+}

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "unique_fd.h"
+
+namespace vipd {
+
+struct ReceivedFrame {
+  size_t length = 0;
+  int32_t ifindex = 0;
+  // PACKET_OUTGOING: a frame this host sent (the kernel's own ARP replies, other sockets' frames).
+  bool outgoing = false;
+};
+
+// A non-blocking AF_PACKET raw socket bound to one interface. A classic BPF filter lets only ARP
+// and ICMPv6 neighbour solicitations and advertisements through, so the event loop never wakes for
+// ordinary traffic.
+class PacketChannel {
+ public:
+  explicit PacketChannel(int32_t ifindex);
+
+  int fd() const { return fd_.get(); }
+
+  // The frame is a whole Ethernet frame; its destination MAC and EtherType address the send.
+  void Send(const uint8_t* frame, size_t length);
+  // Reads one queued frame into buffer; nullopt when none is queued.
+  std::optional<ReceivedFrame> Receive(std::vector<uint8_t>& buffer);
+
+ private:
+  UniqueFd fd_;
+  int32_t ifindex_;
+};
+
+}  // namespace vipd

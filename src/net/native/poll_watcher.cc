@@ -1,0 +1,31 @@
+#include "poll_watcher.h"
+
+#include "system_error.h"
+
+namespace vipd {
+
+PollWatcher::PollWatcher(uv_loop_t* loop, int fd, Callback callback)
+    : handle_(new Handle{uv_poll_t{}, std::move(callback)}) {
+  handle_->poll.data = handle_;
+  int status = uv_poll_init(loop, &handle_->poll, fd);
+  if (status < 0) {
+    delete handle_;
+    throw SystemError(-status, "uv_poll_init");
+  }
+  status = uv_poll_start(&handle_->poll, UV_READABLE, [](uv_poll_t* poll, int pollStatus, int) {
+    static_cast<Handle*>(poll->data)->callback(pollStatus);
+  });
+  if (status < 0) {
+    Close();
+    throw SystemError(-status, "uv_poll_start");
+  }
+}
+
+void PollWatcher::Close() {
+  if (handle_ == nullptr) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_->poll),
+           [](uv_handle_t* closed) { delete static_cast<Handle*>(closed->data); });
+  handle_ = nullptr;
+}
+
+}  // namespace vipd

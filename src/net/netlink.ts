@@ -1,0 +1,314 @@
+// Typed access to rtnetlink in the process's network namespace: links, addresses, routes, and
+// notifications of link and address changes. Calls are synchronous (the kernel answers at once)
+// and throw SystemCallError with the kernel's errno.
+import {
+  loadNative,
+  nativeCall,
+  toSystemCallError,
+  type NativeNetlink,
+  type NativeNetlinkMonitor,
+  type RawAddress,
+  type RawLink,
+  type RawRoute,
+  type SystemCallError,
+} from "./native.ts";
+
+/**
+ * The IFA_PROTO value that marks vipd's addresses ('V'), so that a restart sweeps only its own.
+ * The kernel uses 0-3 (IFAPROT_UNSPEC, _KERNEL_LO, _KERNEL_RA, _KERNEL_LL) and nothing else
+ * assigns numbers; iproute2 names values only from its rt_addrprotos file.
+ */
+export const VIPD_ADDRESS_PROTOCOL = 0x56;
+
+export type AddressFamily = 4 | 6;
+
+/** RFC 2863 operational state, as in /sys/class/net/<name>/operstate. */
+export type OperState = "unknown" | "notpresent" | "down" | "lowerlayerdown" | "testing" | "dormant" | "up";
+const OPERSTATES: readonly OperState[] = [
+  "unknown",
+  "notpresent",
+  "down",
+  "lowerlayerdown",
+  "testing",
+  "dormant",
+  "up",
+];
+
+const IFF_UP = 0x1;
+const IFF_LOWER_UP = 0x10000;
+
+export interface Link {
+  readonly index: number;
+  readonly name: string;
+  /** null for links without a hardware address. */
+  readonly mac: string | null;
+  readonly mtu: number;
+  readonly operstate: OperState;
+  /** IFF_LOWER_UP: the physical (or veth peer) link is there. */
+  readonly carrier: boolean;
+  /** IFF_UP: administratively up. */
+  readonly up: boolean;
+}
+
+export type AddressFlag =
+  | "secondary"
+  | "nodad"
+  | "optimistic"
+  | "dadfailed"
+  | "homeaddress"
+  | "deprecated"
+  | "tentative"
+  | "permanent"
+  | "managetempaddr"
+  | "noprefixroute"
+  | "mcautojoin"
+  | "stableprivacy";
+// IFA_F_* in bit order; IFA_F_SECONDARY is also IFA_F_TEMPORARY for IPv6.
+const ADDRESS_FLAGS: readonly AddressFlag[] = [
+  "secondary",
+  "nodad",
+  "optimistic",
+  "dadfailed",
+  "homeaddress",
+  "deprecated",
+  "tentative",
+  "permanent",
+  "managetempaddr",
+  "noprefixroute",
+  "mcautojoin",
+  "stableprivacy",
+];
+
+// What the kernel reports, and takes, for a lifetime that never ends.
+const FOREVER = 0xffffffff;
+
+export interface Address {
+  readonly ifindex: number;
+  readonly family: AddressFamily;
+  readonly address: string;
+  readonly prefixLength: number;
+  /** IFA_PROTO; VIPD_ADDRESS_PROTOCOL for vipd's own. */
+  readonly protocol: number;
+  /** Seconds left; Infinity when the address never expires. */
+  readonly validLifetime: number;
+  readonly preferredLifetime: number;
+  readonly flags: readonly AddressFlag[];
+  readonly label: string;
+}
+
+export interface AddressKey {
+  readonly ifindex: number;
+  readonly address: string;
+  readonly prefixLength: number;
+}
+
+export interface AddAddressOptions extends AddressKey {
+  readonly protocol: number;
+  /** Seconds, or Infinity. The kernel removes the address when it runs out. */
+  readonly validLifetime: number;
+  /** Seconds, or Infinity; 0 keeps the address from being picked as a source address. */
+  readonly preferredLifetime: number;
+  /** Skip IPv6 duplicate address detection, so the address is usable at once. */
+  readonly nodad?: boolean;
+  /** Update an existing address (lifetimes, protocol) instead of failing with EEXIST. */
+  readonly replace?: boolean;
+}
+
+export interface Nexthop {
+  readonly ifindex: number;
+  readonly gateway: string | null;
+}
+
+export interface Route {
+  readonly family: AddressFamily;
+  readonly table: number;
+  readonly destination: string;
+  readonly prefixLength: number;
+  /** RTN_*: 1 unicast, 2 local, 3 broadcast, … */
+  readonly type: number;
+  /** RTPROT_*: 2 kernel, 3 boot, 4 static, … */
+  readonly protocol: number;
+  /** RT_SCOPE_*: 0 universe, 253 link, 254 host. */
+  readonly scope: number;
+  readonly priority: number;
+  readonly nexthops: readonly Nexthop[];
+}
+
+/** A prefix reachable directly on an interface, without a gateway. */
+export interface ConnectedPrefix {
+  readonly ifindex: number;
+  readonly family: AddressFamily;
+  readonly prefix: string;
+  readonly prefixLength: number;
+}
+
+export type NetlinkEvent =
+  | (Link & { readonly type: "link"; readonly action: "new" | "del" })
+  | (Address & { readonly type: "address"; readonly action: "new" | "del" })
+  /** The kernel dropped notifications (socket buffer full): list again to catch up. */
+  | { readonly type: "overrun" };
+
+const RT_TABLE_MAIN = 254;
+const RTN_UNICAST = 1;
+
+function toLink(raw: RawLink): Link {
+  return {
+    index: raw.index,
+    name: raw.name,
+    mac: raw.mac,
+    mtu: raw.mtu,
+    operstate: OPERSTATES[raw.operstate] ?? "unknown",
+    carrier: (raw.flags & IFF_LOWER_UP) !== 0,
+    up: (raw.flags & IFF_UP) !== 0,
+  };
+}
+
+function fromKernelLifetime(seconds: number): number {
+  return seconds === FOREVER ? Infinity : seconds;
+}
+
+function toKernelLifetime(seconds: number, name: string): number {
+  if (seconds === Infinity) return FOREVER;
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds >= FOREVER) {
+    throw new RangeError(`${name} must be whole seconds below ${FOREVER}, or Infinity`);
+  }
+  return seconds;
+}
+
+function toAddress(raw: RawAddress): Address {
+  return {
+    ifindex: raw.ifindex,
+    family: raw.family,
+    address: raw.address,
+    prefixLength: raw.prefixLength,
+    protocol: raw.protocol,
+    validLifetime: fromKernelLifetime(raw.validLifetime),
+    preferredLifetime: fromKernelLifetime(raw.preferredLifetime),
+    flags: ADDRESS_FLAGS.filter((_, bit) => (raw.flags & (1 << bit)) !== 0),
+    label: raw.label,
+  };
+}
+
+function toRoute(raw: RawRoute): Route {
+  return { ...raw, nexthops: raw.nexthops.map((hop) => ({ ...hop })) };
+}
+
+/** One NETLINK_ROUTE socket, kept open for synchronous requests. */
+export class Netlink {
+  readonly #native: NativeNetlink;
+
+  private constructor(native: NativeNetlink) {
+    this.#native = native;
+  }
+
+  static open(): Netlink {
+    const { Netlink: NativeNetlinkClass } = loadNative();
+    return new Netlink(nativeCall(() => new NativeNetlinkClass()));
+  }
+
+  listLinks(): Link[] {
+    return nativeCall(() => this.#native.listLinks()).map(toLink);
+  }
+
+  listAddresses(filter: { readonly ifindex?: number; readonly family?: AddressFamily } = {}): Address[] {
+    const raw = nativeCall(() => this.#native.listAddresses(filter.family ?? 0));
+    return raw
+      .filter((address) => filter.ifindex === undefined || address.ifindex === filter.ifindex)
+      .map(toAddress);
+  }
+
+  addAddress(options: AddAddressOptions): void {
+    const request = {
+      ifindex: options.ifindex,
+      address: options.address,
+      prefixLength: options.prefixLength,
+      protocol: options.protocol,
+      validLifetime: toKernelLifetime(options.validLifetime, "validLifetime"),
+      preferredLifetime: toKernelLifetime(options.preferredLifetime, "preferredLifetime"),
+      nodad: options.nodad ?? false,
+      replace: options.replace ?? false,
+    };
+    nativeCall(() => {
+      this.#native.addAddress(request);
+    });
+  }
+
+  deleteAddress(key: AddressKey): void {
+    const request = { ifindex: key.ifindex, address: key.address, prefixLength: key.prefixLength };
+    nativeCall(() => {
+      this.#native.deleteAddress(request);
+    });
+  }
+
+  /** Every route of the family in every table. */
+  listRoutes(family: AddressFamily): Route[] {
+    return nativeCall(() => this.#native.listRoutes(family)).map(toRoute);
+  }
+
+  /** The interface of the main table's default route with the lowest metric, or null if none. */
+  defaultRouteInterface(family: AddressFamily): number | null {
+    const defaults = this.listRoutes(family)
+      .filter(
+        (route) => route.table === RT_TABLE_MAIN && route.type === RTN_UNICAST && route.prefixLength === 0,
+      )
+      .sort((a, b) => a.priority - b.priority);
+    return defaults[0]?.nexthops[0]?.ifindex ?? null;
+  }
+
+  /** The main table's on-link prefixes (no gateway), such as those of the interfaces' subnets. */
+  connectedPrefixes(family: AddressFamily): ConnectedPrefix[] {
+    return this.listRoutes(family)
+      .filter(
+        (route) =>
+          route.table === RT_TABLE_MAIN &&
+          route.type === RTN_UNICAST &&
+          route.prefixLength > 0 &&
+          route.nexthops.length === 1 &&
+          route.nexthops[0]?.gateway === null,
+      )
+      .map((route) => ({
+        ifindex: route.nexthops[0]?.ifindex ?? 0,
+        family: route.family,
+        prefix: route.destination,
+        prefixLength: route.prefixLength,
+      }));
+  }
+
+  close(): void {
+    this.#native.close();
+  }
+}
+
+export interface NetlinkWatch {
+  close(): void;
+}
+
+/**
+ * Subscribes to link and IPv4/IPv6 address changes on a socket of its own, delivered on the event
+ * loop. It keeps the process alive until closed.
+ */
+export function watchNetlink(listeners: {
+  readonly onEvent: (event: NetlinkEvent) => void;
+  readonly onError: (error: SystemCallError | Error) => void;
+}): NetlinkWatch {
+  const { NetlinkMonitor } = loadNative();
+  const monitor: NativeNetlinkMonitor = nativeCall(
+    () =>
+      new NetlinkMonitor((error, event) => {
+        if (error !== null) {
+          listeners.onError(toSystemCallError(error) as Error);
+        } else if (event?.type === "link") {
+          listeners.onEvent({ ...toLink(event), type: "link", action: event.action });
+        } else if (event?.type === "address") {
+          listeners.onEvent({ ...toAddress(event), type: "address", action: event.action });
+        } else if (event !== undefined) {
+          listeners.onEvent(event);
+        }
+      }),
+  );
+  return {
+    close: () => {
+      monitor.close();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import test from "ava";
+import { Announcer, claimIn, type AnnouncedVip, type FrameChannel } from "../../src/net/announcer.ts";
+import {
+  arpProbe,
+  duplicateAddressProbe,
+  gratuitousArpReply,
+  gratuitousArpRequest,
+  parseArp,
+  parseNeighbourMessage,
+  unsolicitedNeighbourAdvertisement,
+} from "../../src/net/packets.ts";
+
+const OWN = "02:00:00:00:00:0b";
+const OTHER = "02:00:00:00:00:0c";
+const vip4: AnnouncedVip = { ip: "198.51.100.200", family: 4, ifindex: 2, mac: OWN };
+const vip6: AnnouncedVip = { ip: "2001:db8:1::200", family: 6, ifindex: 2, mac: OWN };
+
+class FakeChannel implements FrameChannel {
+  readonly sent: Uint8Array[] = [];
+  onSend: (frame: Uint8Array) => void = () => undefined;
+  #deliver: (frame: Buffer, details: { outgoing: boolean }) => void = () => undefined;
+
+  send(frame: Uint8Array): void {
+    this.sent.push(frame);
+    this.onSend(frame);
+  }
+
+  receive(listeners: { onFrame: (frame: Buffer, details: { outgoing: boolean }) => void }): void {
+    this.#deliver = listeners.onFrame;
+  }
+
+  hear(frame: Buffer, outgoing = false): void {
+    this.#deliver(frame, { outgoing });
+  }
+
+  close(): void {
+    this.sent.length = 0;
+  }
+}
+
+function setup() {
+  const channel = new FakeChannel();
+  const claims: string[] = [];
+  const sent: string[] = [];
+  const announcer = new Announcer({
+    openChannel: () => channel,
+    burstCount: 3,
+    burstIntervalMs: 60_000,
+    refreshMs: 60_000,
+    fenceProbes: 3,
+    fenceIntervalMs: 1,
+    onForeignClaim: (ip, mac) => claims.push(`${ip} ${mac}`),
+    onSent: (kind) => sent.push(kind),
+    onError: (message) => {
+      throw new Error(message);
+    },
+  });
+  return { channel, claims, sent, announcer };
+}
+
+test("an IPv4 takeover round sends a gratuitous request and a gratuitous reply at once", (t) => {
+  const { channel, sent, announcer } = setup();
+  announcer.start(vip4);
+  t.teardown(() => {
+    announcer.close();
+  });
+  t.deepEqual(
+    channel.sent.map((frame) => parseArp(frame)?.operation),
+    ["request", "reply"],
+  );
+  t.true(
+    channel.sent.every(
+      (frame) => parseArp(frame)?.senderIp === vip4.ip && parseArp(frame)?.senderMac === OWN,
+    ),
+  );
+  t.deepEqual(sent, ["garp"]);
+});
+
+test("an IPv6 takeover round sends an unsolicited advertisement with override", (t) => {
+  const { channel, announcer } = setup();
+  announcer.start(vip6);
+  t.teardown(() => {
+    announcer.close();
+  });
+  const message = parseNeighbourMessage(channel.sent[0] ?? new Uint8Array());
+  t.like(message, { type: "advertisement", target: vip6.ip, override: true, solicited: false });
+});
+
+test("another MAC announcing a held VIP is reported; its probes and our own frames are not", (t) => {
+  const { channel, claims, announcer } = setup();
+  announcer.start(vip4);
+  announcer.start(vip6);
+  t.teardown(() => {
+    announcer.close();
+  });
+  channel.hear(arpProbe({ mac: OTHER, ip: vip4.ip }));
+  channel.hear(duplicateAddressProbe({ mac: OTHER, ip: vip6.ip }));
+  channel.hear(gratuitousArpRequest({ mac: OWN, ip: vip4.ip }));
+  channel.hear(gratuitousArpReply({ mac: OTHER, ip: vip4.ip }), true);
+  t.deepEqual(claims, []);
+  channel.hear(gratuitousArpReply({ mac: OTHER, ip: vip4.ip }));
+  channel.hear(unsolicitedNeighbourAdvertisement({ mac: OTHER, ip: vip6.ip }));
+  t.deepEqual(claims, [`${vip4.ip} ${OTHER}`, `${vip6.ip} ${OTHER}`]);
+});
+
+test("a stopped VIP is no longer defended", (t) => {
+  const { channel, claims, announcer } = setup();
+  announcer.start(vip4);
+  announcer.stop(vip4.ip);
+  channel.hear(gratuitousArpReply({ mac: OTHER, ip: vip4.ip }));
+  t.deepEqual(claims, []);
+  announcer.close();
+});
+
+test("the fence is quiet when nobody answers its probes", async (t) => {
+  const { channel, announcer } = setup();
+  t.deepEqual(await announcer.fence({ vips: [vip4, vip6] }), { quiet: true });
+  t.is(channel.sent.length, 6, "three rounds of one probe per VIP");
+  t.is(parseArp(channel.sent[0] ?? new Uint8Array())?.senderIp, "0.0.0.0");
+  t.like(parseNeighbourMessage(channel.sent[1] ?? new Uint8Array()), {
+    type: "solicitation",
+    sourceIp: "::",
+  });
+  announcer.close();
+});
+
+test("the fence reports the MAC that still answers, and stops probing", async (t) => {
+  const { channel, announcer } = setup();
+  channel.onSend = (frame) => {
+    if (parseArp(frame)?.senderIp === "0.0.0.0")
+      channel.hear(gratuitousArpReply({ mac: OTHER, ip: vip4.ip }));
+  };
+  t.deepEqual(await announcer.fence({ vips: [vip4] }), { quiet: false, answeredBy: OTHER });
+  t.is(channel.sent.length, 1);
+  announcer.close();
+});
+
+test("claimIn reads who claims an address from a frame", (t) => {
+  t.deepEqual(claimIn(gratuitousArpRequest({ mac: OTHER, ip: vip4.ip })), { ip: vip4.ip, mac: OTHER });
+  t.is(claimIn(arpProbe({ mac: OTHER, ip: vip4.ip })), undefined);
+  t.deepEqual(claimIn(unsolicitedNeighbourAdvertisement({ mac: OTHER, ip: vip6.ip })), {
+    ip: vip6.ip,
+    mac: OTHER,
+  });
+  t.is(claimIn(duplicateAddressProbe({ mac: OTHER, ip: vip6.ip })), undefined);
+});
