@@ -20,6 +20,18 @@ async function kubectl(...args: string[]): Promise<string> {
   return result.stdout;
 }
 
+function leaseHolder(): Promise<string> {
+  return kubectl(
+    "get",
+    "lease",
+    "-n",
+    "vipd-system",
+    "vipd-svc-default.web",
+    "-o",
+    "jsonpath={.spec.holderIdentity}",
+  );
+}
+
 function startAgent(node: Lab["nodes"][number]): LabProcess {
   return lab.spawn(
     node.netns,
@@ -81,15 +93,7 @@ test.serial(
     const first = await probe.waitFor((sample) => sample.node !== null, 30_000);
     const holder = first.node ?? "";
 
-    const lease = await kubectl(
-      "get",
-      "lease",
-      "-n",
-      "vipd-system",
-      "vipd-svc-default.web",
-      "-o",
-      "jsonpath={.spec.holderIdentity}",
-    );
+    const lease = await leaseHolder();
     t.is(lease, holder, "the node that answers is the one the ownership Lease names");
     await t.notThrowsAsync(async () => {
       for (let attempt = 0; attempt < 100; attempt++) {
@@ -112,15 +116,7 @@ test.serial(
     t.is((await leaving.exited).code, 0, "a polite stop exits cleanly");
     const second = await probe.waitFor((sample) => sample.node !== null && sample.node !== holder, 30_000);
     t.not(second.node, holder);
-    const newHolder = await kubectl(
-      "get",
-      "lease",
-      "-n",
-      "vipd-system",
-      "vipd-svc-default.web",
-      "-o",
-      "jsonpath={.spec.holderIdentity}",
-    );
+    const newHolder = await leaseHolder();
     t.is(newHolder, second.node ?? "");
 
     await probe.stop();
