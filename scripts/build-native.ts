@@ -62,8 +62,12 @@ const build = spawnSync(
   {
     stdio: "inherit",
     // binding.gyp asks `node` where node-addon-api is; that must be this Node, not another on PATH.
+    // npm hands its own config to scripts as npm_config_* variables, and node-gyp lets a nodedir
+    // from there (a user's ~/.npmrc, say) win over --nodedir: it must not choose the headers.
     env: {
-      ...process.env,
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => name.toLowerCase() !== "npm_config_nodedir"),
+      ),
       PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env["PATH"] ?? ""}`,
     },
   },
