@@ -54,7 +54,9 @@ export async function runAgent(config: RunConfig): Promise<void> {
     },
   });
   const agent = new Agent({ config, kubeConfig, dataPlane, log });
-  counters.sent = (kind) => { agent.metrics.announcementsSent.inc({ kind }); };
+  counters.sent = (kind) => {
+    agent.metrics.announcementsSent.inc({ kind });
+  };
 
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
