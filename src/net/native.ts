@@ -14,6 +14,8 @@ export interface RawLink {
   readonly operstate: number;
   /** IFF_* */
   readonly flags: number;
+  /** IFLA_INFO_KIND; absent for physical interfaces. */
+  readonly kind?: string;
 }
 
 export interface RawAddress {
@@ -86,7 +88,7 @@ export interface NativePacketSocket {
     callback: (
       error: Error | null,
       frame?: Buffer,
-      details?: { readonly ifindex: number; readonly outgoing: boolean },
+      details?: { readonly ifindex: number; /** PACKET_* */ readonly pktType: number },
     ) => void,
   ): void;
   close(): void;

@@ -48,6 +48,8 @@ export interface Link {
   readonly carrier: boolean;
   /** IFF_UP: administratively up. */
   readonly up: boolean;
+  /** The link type ('veth', 'bridge', 'vlan', 'bond', …); absent for physical interfaces. */
+  readonly kind?: string;
 }
 
 export type AddressFlag =
@@ -160,6 +162,7 @@ function toLink(raw: RawLink): Link {
     operstate: OPERSTATES[raw.operstate] ?? "unknown",
     carrier: (raw.flags & IFF_LOWER_UP) !== 0,
     up: (raw.flags & IFF_UP) !== 0,
+    ...(raw.kind === undefined ? {} : { kind: raw.kind }),
   };
 }
 

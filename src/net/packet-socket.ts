@@ -9,8 +9,21 @@ import {
   type SystemCallError,
 } from "./native.ts";
 
+/** Who a frame was for (PACKET_HOST, …), or "outgoing" for one this host sent. */
+export type PacketType = "host" | "broadcast" | "multicast" | "otherhost" | "outgoing" | "loopback";
+// PACKET_* in number order, up to the last one the kernel reports to packet sockets.
+const PACKET_TYPES: readonly PacketType[] = [
+  "host",
+  "broadcast",
+  "multicast",
+  "otherhost",
+  "outgoing",
+  "loopback",
+];
+
 export interface FrameDetails {
   readonly ifindex: number;
+  readonly pktType: PacketType;
   /** Sent by this host (the kernel's own replies, other sockets); never this socket's own frames. */
   readonly outgoing: boolean;
 }
@@ -54,7 +67,9 @@ export class PacketSocket {
         if (error !== null) {
           listeners.onError(toSystemCallError(error) as Error);
         } else if (frame !== undefined && details !== undefined) {
-          listeners.onFrame(frame, details);
+          // Any other number would be a frame addressed to someone else in a type Linux added later.
+          const pktType = PACKET_TYPES[details.pktType] ?? "otherhost";
+          listeners.onFrame(frame, { ifindex: details.ifindex, pktType, outgoing: pktType === "outgoing" });
         }
       });
     });

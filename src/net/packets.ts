@@ -144,7 +144,8 @@ export interface Announcement {
 
 /**
  * An RFC 5227 announcement: a broadcast request with sender and target both the VIP and a zero
- * target MAC, exactly what the kernel itself sends for arp_notify.
+ * target MAC, exactly what the kernel itself sends for arp_notify. arping -U and keepalived fill
+ * the target MAC with ff instead; receivers ignore that field of a request either way.
  */
 export function gratuitousArpRequest(announcement: Announcement): Buffer {
   return buildArp({

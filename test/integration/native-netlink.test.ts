@@ -90,7 +90,7 @@ function errorCode(outcome: Outcome | undefined): unknown {
     : `succeeded: ${JSON.stringify(outcome)}`;
 }
 
-test.serial("links: index, MAC, MTU, up and carrier of the veth", async (t) => {
+test.serial("links: index, MAC, MTU, up, carrier and kind of the veth", async (t) => {
   ip("-n", pair.a, "link", "set", PAIR.interfaceA, "mtu", "1400");
   const link = await linkA();
   ifindexA = link.index;
@@ -101,12 +101,14 @@ test.serial("links: index, MAC, MTU, up and carrier of the veth", async (t) => {
     up: true,
     carrier: true,
     operstate: "up",
+    kind: "veth",
   });
   t.is(link.index, Number(ip("-n", pair.a, "-o", "link", "show", PAIR.interfaceA).split(":")[0]));
   const loopback = (await value<Link[]>({ method: "listLinks" })).find(
     (candidate) => candidate.name === "lo",
   );
   t.like(loopback, { index: 1, mac: "00:00:00:00:00:00", up: true });
+  t.is(loopback?.kind, undefined, "the loopback device has no link kind");
 });
 
 // IFF_LOWER_UP follows the carrier at once; operstate follows it through the kernel's deferred
@@ -307,7 +309,7 @@ test.serial("notifications: an address added and removed by ip, and the link los
       (line) => "type" in line && line.type === "link" && line.name === PAIR.interfaceA && !line.carrier,
       5000,
     );
-    t.like(down, { action: "new", index: ifindexA, up: true, carrier: false, mac: PAIR.macA });
+    t.like(down, { action: "new", index: ifindexA, up: true, carrier: false, mac: PAIR.macA, kind: "veth" });
     ip("-n", pair.b, "link", "set", PAIR.interfaceB, "up");
     await watch.next(
       (line) => "type" in line && line.type === "link" && line.name === PAIR.interfaceA && line.carrier,

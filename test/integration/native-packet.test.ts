@@ -44,6 +44,13 @@ function incoming(output: ExchangeOutput): Buffer[] {
   return output.frames.filter((frame) => !frame.outgoing).map((frame) => Buffer.from(frame.hex, "hex"));
 }
 
+/** The packet types of the frames received whose bytes pass the check. */
+function packetTypesOf(output: ExchangeOutput, matches: (frame: Buffer) => boolean): string[] {
+  return output.frames
+    .filter((frame) => matches(Buffer.from(frame.hex, "hex")))
+    .map((frame) => frame.pktType);
+}
+
 /** B's neighbour entry for the address: its MAC (lladdr), or undefined when there is none. */
 function neighbourOnB(address: string): string | undefined {
   const shown = ip("-n", pair.b, "neigh", "show", address, "dev", PAIR.interfaceB);
@@ -126,6 +133,10 @@ test.serial("an RFC 5227 probe for B's address gets B's reply", async (t) => {
       targetIp: "0.0.0.0",
     },
   ]);
+  t.deepEqual(
+    packetTypesOf(output, (frame) => parseArp(frame)?.operation === "reply"),
+    ["host"],
+  );
   t.true(output.frames.every((frame) => frame.ifindex === output.ifindex));
 });
 
@@ -171,6 +182,10 @@ test.serial("a duplicate-address probe for B's IPv6 address gets B's NA to all n
       targetLinkAddress: PAIR.macB,
     },
   ]);
+  t.deepEqual(
+    packetTypesOf(output, (frame) => parseNeighbourMessage(frame)?.type === "advertisement"),
+    ["multicast"],
+  );
 });
 
 test.serial("an unsolicited NA with override moves B's neighbour entry for the VIP to our MAC", async (t) => {
@@ -209,11 +224,12 @@ test.serial(
     const solicitation = duplicateAddressProbe({ mac: PAIR.macA, ip: "2001:db8:1::72" });
     // Echo request (128) and router solicitation (133) are ICMPv6 too, and must not pass.
     const output = await exchange([ipv4, icmpType(128), icmpType(133), arp, solicitation, advertisement]);
-    const seen = output.frames.filter((frame) => frame.outgoing).map((frame) => frame.hex);
+    const seen = output.frames.filter((frame) => frame.pktType === "outgoing").map((frame) => frame.hex);
     t.deepEqual(
       seen,
       [arp, solicitation, advertisement].map((frame) => frame.toString("hex")),
     );
+    t.true(output.frames.every((frame) => frame.outgoing === (frame.pktType === "outgoing")));
   },
 );
 

@@ -30,6 +30,7 @@ Napi::Object LinkToJs(Napi::Env env, const LinkInfo& link) {
   object.Set("mtu", link.mtu);
   object.Set("operstate", link.operstate);
   object.Set("flags", link.flags);
+  if (link.kind) object.Set("kind", *link.kind);
   return object;
 }
 

@@ -89,7 +89,7 @@ void PacketBinding::OnReadable(int status) {
     if (!frame) return;
     Napi::Object details = Napi::Object::New(env);
     details.Set("ifindex", frame->ifindex);
-    details.Set("outgoing", frame->outgoing);
+    details.Set("pktType", frame->pktType);
     Deliver({env.Null(), Napi::Buffer<uint8_t>::Copy(env, buffer_.data(), frame->length), details});
   }
 }

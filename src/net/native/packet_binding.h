@@ -11,7 +11,7 @@
 namespace vipd {
 
 // JS class PacketSocket: new PacketSocket(ifindex) opens the AF_PACKET socket; send(frame) writes a
-// whole Ethernet frame; start(callback) delivers callback(error, frame, { ifindex, outgoing }) for
+// whole Ethernet frame; start(callback) delivers callback(error, frame, { ifindex, pktType }) for
 // every ARP and NS/NA frame; close() ends both.
 class PacketBinding : public Napi::ObjectWrap<PacketBinding> {
  public:

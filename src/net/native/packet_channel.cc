@@ -83,7 +83,7 @@ std::optional<ReceivedFrame> PacketChannel::Receive(std::vector<uint8_t>& buffer
       if (errno == EAGAIN || errno == EWOULDBLOCK) return std::nullopt;
       ThrowLastError("recvfrom(AF_PACKET)");
     }
-    return ReceivedFrame{static_cast<size_t>(received), source.sll_ifindex, source.sll_pkttype == PACKET_OUTGOING};
+    return ReceivedFrame{static_cast<size_t>(received), source.sll_ifindex, source.sll_pkttype};
   }
 }
 

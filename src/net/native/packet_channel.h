@@ -12,8 +12,9 @@ namespace vipd {
 struct ReceivedFrame {
   size_t length = 0;
   int32_t ifindex = 0;
-  // PACKET_OUTGOING: a frame this host sent (the kernel's own ARP replies, other sockets' frames).
-  bool outgoing = false;
+  // PACKET_HOST, _BROADCAST, _MULTICAST, _OTHERHOST, or _OUTGOING for a frame this host sent (the
+  // kernel's own ARP replies, other sockets' frames).
+  uint8_t pktType = 0;
 };
 
 // A non-blocking AF_PACKET raw socket bound to one interface. A classic BPF filter lets only ARP

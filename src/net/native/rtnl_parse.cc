@@ -53,6 +53,9 @@ std::optional<LinkInfo> ParseLink(const nlmsghdr& message) {
   if (auto mac = attributes.Get(IFLA_ADDRESS)) link.mac.assign(mac->data, mac->data + mac->length);
   link.mtu = attributes.U32(IFLA_MTU).value_or(0);
   link.operstate = attributes.U8(IFLA_OPERSTATE).value_or(IF_OPER_UNKNOWN);
+  if (auto linkInfo = attributes.Get(IFLA_LINKINFO)) {
+    link.kind = Attributes(linkInfo->data, linkInfo->length).String(IFLA_INFO_KIND);
+  }
   return link;
 }
 

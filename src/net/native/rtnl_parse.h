@@ -21,6 +21,8 @@ struct LinkInfo {
   uint32_t mtu = 0;
   uint8_t operstate = 0;
   uint32_t flags = 0;
+  // IFLA_INFO_KIND ('veth', 'bridge', 'vlan', …); physical interfaces have none.
+  std::optional<std::string> kind;
 };
 
 struct AddressInfo {
