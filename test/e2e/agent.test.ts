@@ -2,34 +2,19 @@
 // wire and publishes status; when the holder goes away — politely, with its node, or only its agent —
 // another node serves, and at no moment do two MACs answer for the VIP.
 import test, { type ExecutionContext } from "ava";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
+import { loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
 import { up, type Lab, type LabNode, type LabProcess, type Probe, type ProbeSample } from "../lab/index.ts";
 
-const VIPD = new URL("../../cmd/vipd.ts", import.meta.url).pathname;
-
 let lab: Lab;
-let kubeconfig: string;
+let cluster: Cluster;
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const result = await lab.api?.kubectl(args, input === undefined ? undefined : { input });
-  if (result === undefined || result.code !== 0) {
-    throw new Error(`kubectl ${args.join(" ")}: ${result?.stderr ?? "no API server"}`);
-  }
-  return result.stdout;
+function kubectl(args: string[], input?: string): Promise<string> {
+  return cluster.kubectl(args, input);
 }
 
 function leaseHolder(service: string): Promise<string> {
-  return kubectl([
-    "get",
-    "lease",
-    "-n",
-    "vipd-system",
-    `vipd-svc-default.${service}`,
-    "-o",
-    "jsonpath={.spec.holderIdentity}",
-  ]);
+  return cluster.leaseHolder({ name: service });
 }
 
 interface Scenario {
@@ -46,28 +31,9 @@ async function serve(
 ): Promise<Scenario> {
   await kubectl(
     ["apply", "-f", "-"],
-    `apiVersion: v1\nkind: Service\nmetadata: {name: ${options.service}, namespace: default}\n` +
-      `spec: {type: LoadBalancer, loadBalancerIP: ${options.vip}, ports: [{port: 8080, protocol: UDP}]}\n`,
+    loadBalancerService({ name: options.service, loadBalancerIP: options.vip }),
   );
-  const agents = new Map(
-    lab.nodes.map((node) => [
-      node.name,
-      lab.spawn(
-        node.netns,
-        [
-          process.execPath,
-          VIPD,
-          "run",
-          `--node-name=${node.name}`,
-          `--kubeconfig=${kubeconfig}`,
-          "--metrics-addr=127.0.0.1:9559",
-          "--log-format=text",
-          ...(options.agentArgs ?? []),
-        ],
-        { name: `vipd ${node.name}` },
-      ),
-    ]),
-  );
+  const agents = cluster.startAgents(options.agentArgs);
   t.teardown(async () => {
     for (const agent of agents.values()) {
       // An agent the test stopped has exited already; only the others are left to end.
@@ -83,11 +49,9 @@ async function serve(
   const first = await probe
     .waitFor((sample) => sample.node !== null, 30_000)
     .catch((error: unknown) => {
-      const logs = [...agents.values()].map((agent) => `--- ${agent.name}\n${agent.output().slice(-6000)}`);
-      throw new Error(`${(error as Error).message}\n${logs.join("\n")}`, { cause: error });
+      throw new Error(`${(error as Error).message}\n${cluster.agentLogs(agents.values())}`, { cause: error });
     });
-  const holder = lab.nodes.find((node) => node.name === first.node);
-  if (holder === undefined) throw new Error(`unknown node ${String(first.node)} answered`);
+  const holder = cluster.node(first.node);
   t.is(
     await leaseHolder(options.service),
     holder.name,
@@ -111,31 +75,16 @@ async function nextServer(scenario: Scenario): Promise<string> {
     return sample.node ?? "";
   } catch (error) {
     // The agents' own account is what explains a takeover that did not happen.
-    const logs = [...scenario.agents.values()].map(
-      (agent) => `--- ${agent.name}\n${agent.output().slice(-6000)}`,
-    );
-    throw new Error(`${(error as Error).message}\n${logs.join("\n")}`, { cause: error });
+    throw new Error(`${(error as Error).message}\n${cluster.agentLogs(scenario.agents.values())}`, {
+      cause: error,
+    });
   }
 }
 
 test.before(async () => {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root");
   lab = await up({ nodes: 3, apiServer: true });
-  const api = lab.api;
-  if (api === undefined) throw new Error("the lab came up without its API server");
-  kubeconfig = await api.adminKubeconfig({
-    server: api.internalUrl,
-    path: join(api.workDir, "agents.kubeconfig"),
-  });
-  const objects = join(api.workDir, "objects.yaml");
-  await writeFile(
-    objects,
-    [
-      "apiVersion: v1\nkind: Namespace\nmetadata: {name: vipd-system}",
-      ...lab.nodes.map((node) => `apiVersion: v1\nkind: Node\nmetadata: {name: ${node.name}}`),
-    ].join("\n---\n"),
-  );
-  await kubectl(["apply", "-f", objects]);
+  cluster = await prepareCluster(lab);
 });
 
 test.after.always(async () => {

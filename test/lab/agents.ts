@@ -1,0 +1,150 @@
+// vipd agents in the lab, as the e2e tests, the demo and the benchmarks run them: one `vipd run`
+// process per node namespace against the lab's API server, plus the kubectl reads that say what
+// the cluster believes (ownership Lease holders, Service status).
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ApiServer } from "./apiserver.ts";
+import type { Lab, LabNode, LabProcess } from "./index.ts";
+
+const VIPD = new URL("../../cmd/vipd.ts", import.meta.url).pathname;
+
+export const AGENT_NAMESPACE = "vipd-system";
+
+export interface Cluster {
+  readonly lab: Lab;
+  readonly api: ApiServer;
+  /** The kubeconfig agents use: it names the API server's address on the management network. */
+  readonly agentKubeconfig: string;
+  kubectl(args: readonly string[], input?: string): Promise<string>;
+  /** Starts `vipd run` on a node with the lab's defaults and extra flags. */
+  startAgent(node: LabNode, extraArgs?: readonly string[]): LabProcess;
+  /** One agent per node. */
+  startAgents(extraArgs?: readonly string[]): Map<string, LabProcess>;
+  /** Holder named by a Service's ownership Lease; "" when there is none or no Lease. */
+  leaseHolder(service: { namespace?: string; name: string }): Promise<string>;
+  /** The recent output of the given agents, for a failure message. */
+  agentLogs(agents: Iterable<LabProcess>, characters?: number): string;
+  node(name: string | null): LabNode;
+}
+
+/**
+ * Prepares the API server for agents: their namespace, and one Node object per lab node with its
+ * addresses (as a kubelet would publish them), so that a VIP equal to a node address is refused.
+ */
+export async function prepareCluster(
+  lab: Lab,
+  options: { kubeconfig?: (api: ApiServer) => Promise<string> } = {},
+): Promise<Cluster> {
+  const api = lab.api;
+  if (api === undefined) throw new Error("the lab came up without its API server");
+  const kubectl = async (args: readonly string[], input?: string): Promise<string> => {
+    const result = await api.kubectl(args, input === undefined ? undefined : { input });
+    if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
+    return result.stdout;
+  };
+  const objects = join(api.workDir, "cluster-objects.yaml");
+  await writeFile(
+    objects,
+    [
+      `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${AGENT_NAMESPACE}}`,
+      ...lab.nodes.map((node) => `apiVersion: v1\nkind: Node\nmetadata: {name: ${node.name}}`),
+    ].join("\n---\n"),
+  );
+  await kubectl(["apply", "-f", objects]);
+  for (const node of lab.nodes) {
+    const addresses = [
+      { type: "InternalIP", address: node.ipv4 },
+      { type: "InternalIP", address: node.ipv6 },
+      { type: "Hostname", address: node.name },
+    ];
+    await kubectl([
+      "patch",
+      "node",
+      node.name,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { addresses } }),
+    ]);
+  }
+  const agentKubeconfig =
+    options.kubeconfig === undefined
+      ? await api.adminKubeconfig({ server: api.internalUrl, path: join(api.workDir, "agents.kubeconfig") })
+      : await options.kubeconfig(api);
+
+  const startAgent = (node: LabNode, extraArgs: readonly string[] = []): LabProcess =>
+    lab.spawn(
+      node.netns,
+      [
+        process.execPath,
+        VIPD,
+        "run",
+        `--node-name=${node.name}`,
+        `--kubeconfig=${agentKubeconfig}`,
+        `--namespace=${AGENT_NAMESPACE}`,
+        "--metrics-addr=127.0.0.1:9559",
+        "--log-format=text",
+        ...extraArgs,
+      ],
+      { name: `vipd ${node.name}` },
+    );
+  const node = (name: string | null): LabNode => {
+    const found = lab.nodes.find((candidate) => candidate.name === name);
+    if (found === undefined) throw new Error(`no lab node named ${String(name)}`);
+    return found;
+  };
+  return {
+    lab,
+    api,
+    agentKubeconfig,
+    kubectl,
+    startAgent,
+    startAgents: (extraArgs) => new Map(lab.nodes.map((each) => [each.name, startAgent(each, extraArgs)])),
+    leaseHolder: async (service) => {
+      const result = await api.kubectl([
+        "get",
+        "lease",
+        "-n",
+        AGENT_NAMESPACE,
+        `vipd-svc-${service.namespace ?? "default"}.${service.name}`,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+        "--ignore-not-found",
+      ]);
+      if (result.code !== 0) throw new Error(`kubectl get lease: ${result.stderr}`);
+      return result.stdout.trim();
+    },
+    agentLogs: (agents, characters = 6000) =>
+      [...agents].map((agent) => `--- ${agent.name}\n${agent.output().slice(-characters)}`).join("\n"),
+    node,
+  };
+}
+
+/** A LoadBalancer Service manifest with a UDP port the lab's echo servers answer on. */
+export function loadBalancerService(options: {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly loadBalancerIP?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly ipFamilyPolicy?: "SingleStack" | "PreferDualStack" | "RequireDualStack";
+  readonly externalTrafficPolicy?: "Cluster" | "Local";
+  readonly port?: number;
+}): string {
+  const spec: Record<string, unknown> = {
+    type: "LoadBalancer",
+    ports: [{ port: options.port ?? 8080, protocol: "UDP" }],
+  };
+  if (options.loadBalancerIP !== undefined) spec.loadBalancerIP = options.loadBalancerIP;
+  if (options.ipFamilyPolicy !== undefined) spec.ipFamilyPolicy = options.ipFamilyPolicy;
+  if (options.externalTrafficPolicy !== undefined) spec.externalTrafficPolicy = options.externalTrafficPolicy;
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: options.name,
+      namespace: options.namespace ?? "default",
+      annotations: options.annotations ?? {},
+    },
+    spec,
+  });
+}
