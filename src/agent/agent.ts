@@ -1,13 +1,20 @@
 // `vipd run` in services mode: wires the informers, the heartbeat, the per-Service reconcile loops
 // and the data plane together, and hands everything over politely on shutdown (rule 5). Losing
 // leadership never ends the process; only a signal does.
-import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1Lease,
+  type V1Service,
+} from "@kubernetes/client-node";
 import type { Server } from "node:http";
 import type { RunConfig } from "../config/schema.ts";
 import { Heartbeat } from "../election/heartbeat.ts";
 import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
 import { Ownership } from "../election/ownership.ts";
+import { staleHeartbeats } from "../election/stale-heartbeats.ts";
 import { describeApiError } from "../kube/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
 import { allInformers, createAgentInformers, type AgentInformers } from "../kube/informers.ts";
@@ -20,7 +27,7 @@ import { startHttpEndpoint } from "../metrics/server.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { InformerClusterView, isHeartbeat } from "./informer-view.ts";
 import { ServiceReconciler } from "./service-reconciler.ts";
-import { serviceIntent, type Vip } from "./service-intent.ts";
+import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
 import { WorkQueue } from "./work-queue.ts";
 
 export interface AgentOptions {
@@ -99,6 +106,7 @@ export class Agent {
       tracker: this.#tracker,
       clock: this.#clock,
       leaseDuration: config.leaseDuration,
+      intentOf: (service) => this.#intentOf(service),
     });
     this.#queue = new WorkQueue({
       concurrency: RECONCILE_CONCURRENCY,
@@ -163,6 +171,7 @@ export class Agent {
     this.#enqueueAll();
     this.#resyncTimer = setInterval(() => {
       this.#enqueueAll();
+      void this.#collectStaleHeartbeats();
     }, this.#config.resyncPeriod);
     this.#log.info("vipd started", { namespace: this.#config.namespace });
   }
@@ -203,13 +212,13 @@ export class Agent {
 
   #watchInformers(): void {
     const { services, endpointSlices, nodes, leases } = this.#informers;
-    const enqueueService = (service: { metadata?: { namespace?: string; name?: string } }) => {
-      this.#queue.add(
-        serviceKey({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
-      );
-    };
     for (const event of ["add", "update", "delete"] as const) {
-      services.on(event, enqueueService);
+      services.on(event, (service) => {
+        for (const key of this.#view.serviceChanged(service, event === "delete")) this.#queue.add(key);
+        this.#queue.add(
+          serviceKey({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
+        );
+      });
       endpointSlices.on(event, (slice) => {
         const key = this.#view.endpointSliceChanged(slice, event === "delete");
         if (key !== undefined) this.#queue.add(key);
@@ -255,14 +264,41 @@ export class Agent {
       if (key === undefined || lease.spec?.holderIdentity !== this.#config.nodeName) continue;
       const service = this.#view.service(parseServiceKey(key));
       if (service === undefined) continue;
-      const intent = serviceIntent(service, {
-        loadBalancerClass: this.#config.loadBalancerClass,
-        classOnly: this.#config.classOnly,
-        nodeAddresses: this.#view.nodeAddresses(),
-      });
+      const intent = this.#intentOf(service);
       if (intent.serve) owned.set(key, intent.vips);
     }
     return owned;
+  }
+
+  async #collectStaleHeartbeats(): Promise<void> {
+    const now = this.#clock();
+    const heartbeats = this.#informers.leases.list().filter(isHeartbeat);
+    const stale = staleHeartbeats({
+      self: this.#config.nodeName,
+      leaseDuration: this.#config.leaseDuration,
+      heartbeats: heartbeats.map((lease) => lease.spec?.holderIdentity ?? ""),
+      nodes: new Set(this.#informers.nodes.list().map((node) => node.metadata?.name ?? "")),
+      liveNodes: this.#view.liveNodes(),
+      silentFor: (node) => this.#tracker.silentFor(node, now),
+    });
+    for (const lease of heartbeats.filter((each) => stale.includes(each.spec?.holderIdentity ?? ""))) {
+      try {
+        await this.#leases.delete(lease.metadata?.name ?? "", lease.metadata?.resourceVersion ?? "");
+        this.#log.info("deleted the heartbeat of a node that left the cluster", {
+          node: lease.spec?.holderIdentity,
+        });
+      } catch (error) {
+        this.#log.warn("could not delete a stale heartbeat", { error: describeApiError(error) });
+      }
+    }
+  }
+
+  #intentOf(service: V1Service): ServiceIntent {
+    return serviceIntent(service, {
+      loadBalancerClass: this.#config.loadBalancerClass,
+      classOnly: this.#config.classOnly,
+      nodeAddresses: this.#view.nodeAddresses(),
+    });
   }
 
   #enqueueAll(): void {

@@ -6,7 +6,8 @@ import { HEARTBEAT_COMPONENT, LEASE_LABEL_COMPONENT, ownershipLeaseName } from "
 import type { AgentInformers } from "../kube/informers.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { ClusterView } from "./service-reconciler.ts";
-import { canonicalAddress } from "./service-intent.ts";
+import { canonicalAddress, type ServiceIntent } from "./service-intent.ts";
+import { VipClaims, type VipConflict } from "./vip-claims.ts";
 
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
@@ -17,6 +18,8 @@ export interface InformerViewOptions {
   readonly tracker: HeartbeatTracker;
   readonly clock: () => number;
   readonly leaseDuration: number;
+  /** How this agent reads a Service (its class, its VIPs); conflicts are between served Services. */
+  readonly intentOf: (service: V1Service) => ServiceIntent;
 }
 
 export function isHeartbeat(lease: V1Lease): boolean {
@@ -31,6 +34,7 @@ export function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
 export class InformerClusterView implements ClusterView {
   readonly #options: InformerViewOptions;
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
+  readonly #vipClaims = new VipClaims();
   #nodeAddresses: ReadonlySet<string> | undefined;
 
   constructor(options: InformerViewOptions) {
@@ -72,6 +76,29 @@ export class InformerClusterView implements ClusterView {
         .flatMap((vip) => (typeof vip === "string" ? [] : [vip.address])),
     );
     return this.#nodeAddresses;
+  }
+
+  vipConflict(ref: ServiceRef): VipConflict | null {
+    return this.#vipClaims.conflict(serviceKey(ref));
+  }
+
+  /** Keeps the VIP index current; returns the other Services whose VIP conflicts may have changed. */
+  serviceChanged(service: V1Service, deleted: boolean): string[] {
+    const key = serviceKey({
+      namespace: service.metadata?.namespace ?? "",
+      name: service.metadata?.name ?? "",
+    });
+    const intent = deleted ? undefined : this.#options.intentOf(service);
+    return this.#vipClaims.set(
+      key,
+      intent?.serve === true
+        ? {
+            serviceKey: key,
+            createdAt: service.metadata?.creationTimestamp?.toISOString() ?? "",
+            addresses: intent.vips.map((vip) => vip.address),
+          }
+        : null,
+    );
   }
 
   nodesChanged(): void {

@@ -115,11 +115,16 @@ export function serviceIntent(service: ServiceShape, options: IntentOptions): Se
   }
   if (serviceClass === undefined && options.classOnly) return { serve: false, reason: "no-class" };
   const annotations = service.metadata?.annotations ?? {};
-  if (annotations[ANNOTATION_IGNORE] === "true") return { serve: false, reason: "ignored" };
+  const ignore = annotations[ANNOTATION_IGNORE];
+  if (ignore === "true") return { serve: false, reason: "ignored" };
   const requested = requestedVips(service);
   if (requested === undefined) return { serve: false, reason: "no-vip" };
   const parsed = parseVips(requested.text, options.nodeAddresses);
   const problems = parsed.problems.map((problem) => `${requested.source}: ${problem}`);
+  if (ignore !== undefined && ignore !== "false") {
+    // A typo such as "yes" must not silently put a Service the user meant to exclude on the wire.
+    problems.push(`${ANNOTATION_IGNORE}: "${ignore}" is neither "true" nor "false"`);
+  }
   const interfaceName = annotations[ANNOTATION_INTERFACE];
   if (interfaceName !== undefined && !INTERFACE_NAME_PATTERN.test(interfaceName)) {
     problems.push(`${ANNOTATION_INTERFACE}: "${interfaceName}" is not an interface name or auto`);

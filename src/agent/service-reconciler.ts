@@ -19,6 +19,7 @@ import type { AgentMetrics } from "../metrics/metrics.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { hasReadyLocalEndpoint, nodeEligibility, serviceEligibility } from "./eligibility.ts";
 import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
+import type { VipConflict } from "./vip-claims.ts";
 
 /** The agent's informer caches, read-only. */
 export interface ClusterView {
@@ -30,6 +31,8 @@ export interface ClusterView {
   liveNodes(): readonly string[];
   /** Addresses of all Nodes (status.addresses), canonical: a VIP must never equal one. */
   nodeAddresses(): ReadonlySet<string>;
+  /** An address of the Service's VIPs that an older Service asks for too, or null. */
+  vipConflict(ref: ServiceRef): VipConflict | null;
 }
 
 export interface ReconcilerOptions {
@@ -66,7 +69,15 @@ interface ServiceMemory {
    * the cache until the watch delivers the change.
    */
   written: { readonly replacedVersion: string | null; readonly lease: V1Lease } | null;
-  invalidReported: string | null;
+  /** The refusal last reported as an Event, so that each is reported once, not on every run. */
+  refusalReported: string | null;
+}
+
+/** Why this agent will not serve a Service it was asked to serve, as an Event reason and message. */
+interface Refusal {
+  readonly reason: string;
+  readonly message: string;
+  readonly type: "Warning";
 }
 
 const WITHDRAW_MESSAGES: Readonly<Record<string, string>> = {
@@ -115,12 +126,14 @@ export class ServiceReconciler {
             classOnly: o.classOnly,
             nodeAddresses: o.view.nodeAddresses(),
           });
-    this.#reportInvalid(ref, service, intent, memory);
+    const conflict = intent.serve ? o.view.vipConflict(ref) : null;
+    const wanted = intent.serve && conflict === null;
     const lease = this.#currentLease(ref, memory);
     const holder = lease?.spec?.holderIdentity ?? null;
     memory.freeSince = holder === null ? (memory.freeSince ?? now) : null;
     const vips = intent.serve ? intent.vips : [];
-    const choice = intent.serve ? o.dataPlane.interfaceFor(vips, intent.interface) : undefined;
+    const choice = wanted ? o.dataPlane.interfaceFor(vips, intent.interface) : undefined;
+    this.#report(ref, service, memory, this.#refusal(intent, conflict, choice));
     const eligibility = serviceEligibility({
       nodeName: o.node,
       node: o.view.node(o.node),
@@ -133,10 +146,11 @@ export class ServiceReconciler {
       now,
       timings: o.timings,
       serviceKey,
-      wanted: intent.serve,
+      wanted,
       selfEligible: eligibility.eligible && choice?.ok === true,
       carrier: choice?.ok === true ? choice.carrier : true,
       otherCandidates,
+      leaseExists: lease !== undefined,
       holder,
       freeSince: memory.freeSince,
       holderSilentFor: holder === null || holder === o.node ? 0 : o.tracker.silentFor(holder, now),
@@ -170,6 +184,9 @@ export class ServiceReconciler {
         return;
       case "claim":
         await this.#claim(context, decision.takeoverFrom);
+        return;
+      case "collect":
+        await this.#collect(context, decision.reason);
         return;
       case "wait":
         this.#options.requeue(context.serviceKey, decision.until - context.now);
@@ -286,6 +303,24 @@ export class ServiceReconciler {
     o.requeue(context.serviceKey, 0);
   }
 
+  // The holder that should have deleted this Lease is gone; the Lease goes only if it is still the
+  // version this decision was made on.
+  async #collect(context: RunContext, reason: string): Promise<void> {
+    const o = this.#options;
+    if (context.lease === undefined) return;
+    try {
+      await o.ownership.remove(context.lease);
+      o.log.info("removed the ownership Lease of a Service nobody serves", {
+        service: context.serviceKey,
+        reason,
+      });
+    } catch (error) {
+      const failure = classifyApiError(error);
+      if (failure !== "conflict" && failure !== "not-found") throw error;
+      o.requeue(context.serviceKey, 0);
+    }
+  }
+
   // Rule 2: the holder's heartbeat must still be unchanged when re-read just before the swap.
   async #holderStillDead(holder: string): Promise<boolean> {
     const o = this.#options;
@@ -347,27 +382,54 @@ export class ServiceReconciler {
     };
   }
 
-  #reportInvalid(
+  #refusal(
+    intent: ServiceIntent,
+    conflict: VipConflict | null,
+    choice: ReturnType<DataPlane["interfaceFor"]> | undefined,
+  ): Refusal | null {
+    if (!intent.serve) {
+      if (intent.reason !== "invalid") return null;
+      return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.problems.join("; ") };
+    }
+    if (conflict !== null) {
+      return {
+        type: "Warning",
+        reason: EVENT_REASONS.conflict,
+        message: `${intent.source}: ${conflict.address} is already used by the older Service ${conflict.heldBy}`,
+      };
+    }
+    if (choice !== undefined && !choice.ok) {
+      return {
+        type: "Warning",
+        reason: EVENT_REASONS.invalid,
+        message: `${this.#options.node}: ${choice.reason}`,
+      };
+    }
+    return null;
+  }
+
+  #report(
     ref: ServiceRef,
     service: V1Service | undefined,
-    intent: ServiceIntent,
     memory: ServiceMemory,
+    refusal: Refusal | null,
   ): void {
-    const problems = !intent.serve && intent.reason === "invalid" ? intent.problems.join("; ") : null;
-    if (problems === memory.invalidReported) return;
-    memory.invalidReported = problems;
-    if (problems === null || service === undefined) return;
-    this.#options.log.warn("invalid VIP", { service: `${ref.namespace}/${ref.name}`, problems });
-    this.#options.events.record(
-      { ...ref, uid: service.metadata?.uid },
-      { type: "Warning", reason: EVENT_REASONS.invalid, message: problems },
-    );
+    const text = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
+    if (text === memory.refusalReported) return;
+    memory.refusalReported = text;
+    if (refusal === null || service === undefined) return;
+    this.#options.log.warn("not serving", {
+      service: `${ref.namespace}/${ref.name}`,
+      reason: refusal.reason,
+      problems: refusal.message,
+    });
+    this.#options.events.record({ ...ref, uid: service.metadata?.uid }, refusal);
   }
 
   #remember(serviceKey: string): ServiceMemory {
     let memory = this.#memory.get(serviceKey);
     if (memory === undefined) {
-      memory = { freeSince: null, foreignClaimSeenAt: null, written: null, invalidReported: null };
+      memory = { freeSince: null, foreignClaimSeenAt: null, written: null, refusalReported: null };
       this.#memory.set(serviceKey, memory);
     }
     return memory;

@@ -19,6 +19,10 @@
  * - Rank (rule 6). Candidates order themselves by rendezvous hash; the k-th waits k × claimStep after
  *   the opportunity arose, so the first-ranked usually wins without a conflict, and nothing reverts.
  * - A candidate whose own heartbeat is not confirmed does not claim: it could not hold the Service.
+ * - Collect. The ownership Lease of a Service nobody should serve (deleted, or no longer asking for
+ *   a VIP) is deleted by its holder on withdrawal. When the holder is dead, or the Lease has had no
+ *   holder, for at least D, the live candidates delete it in rank order, so Leases of deleted
+ *   Services do not pile up after their holder died.
  *
  * Safety argument (why two nodes do not answer at once):
  * 1. Usual case — the API server reachable by both. The holder's last successful renewal started at
@@ -67,6 +71,8 @@ export interface ElectionInput {
   readonly carrier: boolean;
   /** Other nodes eligible for this Service whose heartbeats this agent sees alive. */
   readonly otherCandidates: readonly string[];
+  /** The ownership Lease exists (with or without a holder). */
+  readonly leaseExists: boolean;
   /** Holder named by the ownership Lease; null when the Lease is missing or has no holder. */
   readonly holder: string | null;
   /** When this agent first saw the Lease without a holder (or missing); null when it has one. */
@@ -100,6 +106,7 @@ export type Decision =
   | { readonly action: "announce"; readonly mode: "confirmed" | "degraded" }
   | { readonly action: "withdraw"; readonly reason: WithdrawReason; readonly release: LeaseRelease }
   | { readonly action: "claim"; readonly takeoverFrom: string | null }
+  | { readonly action: "collect"; readonly reason: string }
   | { readonly action: "wait"; readonly until: number; readonly reason: string }
   | { readonly action: "idle"; readonly reason: string };
 
@@ -125,7 +132,7 @@ function decideAsHolder(input: ElectionInput): Decision {
   return { action: "announce", mode: "degraded" };
 }
 
-function claimWhenRanked(input: ElectionInput, opportunityAt: number, takeoverFrom: string | null): Decision {
+function whenRanked(input: ElectionInput, opportunityAt: number, act: Decision): Decision {
   const ranking = rankCandidates([input.self, ...input.otherCandidates], input.serviceKey);
   const readyAt = opportunityAt + ranking.indexOf(input.self) * input.timings.claimStep;
   if (input.now < readyAt) {
@@ -135,7 +142,29 @@ function claimWhenRanked(input: ElectionInput, opportunityAt: number, takeoverFr
       reason: `ranked ${ranking.indexOf(input.self) + 1} of ${ranking.length}`,
     };
   }
-  return { action: "claim", takeoverFrom };
+  return act;
+}
+
+function claimWhenRanked(input: ElectionInput, opportunityAt: number, takeoverFrom: string | null): Decision {
+  return whenRanked(input, opportunityAt, { action: "claim", takeoverFrom });
+}
+
+function collectWhenOrphaned(input: ElectionInput): Decision {
+  if (!input.leaseExists) return { action: "idle", reason: "service not served" };
+  if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
+  const orphanedAt =
+    input.holder === null
+      ? (input.freeSince ?? input.now) + input.timings.leaseDuration
+      : input.now - input.holderSilentFor + input.timings.leaseDuration;
+  const whose = input.holder === null ? "nobody" : input.holder;
+  if (input.now < orphanedAt) {
+    return { action: "wait", until: orphanedAt, reason: `unserved Service's Lease held by ${whose}` };
+  }
+  const others = input.otherCandidates.filter((node) => node !== input.holder);
+  return whenRanked({ ...input, otherCandidates: others }, orphanedAt, {
+    action: "collect",
+    reason: input.holder === null ? "no holder for D" : `holder ${input.holder} dead`,
+  });
 }
 
 function decideAsCandidate(input: ElectionInput): Decision {
@@ -146,7 +175,7 @@ function decideAsCandidate(input: ElectionInput): Decision {
       release: "keep",
     };
   }
-  if (!input.wanted) return { action: "idle", reason: "service not served" };
+  if (!input.wanted) return collectWhenOrphaned(input);
   if (!input.carrier || !input.selfEligible) return { action: "idle", reason: "not eligible" };
   if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
   if (input.holder === null) return claimWhenRanked(input, input.freeSince ?? input.now, null);

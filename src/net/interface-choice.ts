@@ -43,7 +43,24 @@ function subnetContaining(vip: string, input: InterfaceChoiceInput): LinkFacts |
   return match === undefined ? undefined : input.links.find((link) => link.index === match.ifindex);
 }
 
-function result(link: LinkFacts): InterfaceChoiceResult {
+function familyOf(address: string): "ipv4" | "ipv6" | undefined {
+  return ipaddr.isValid(address) ? ipaddr.parse(address).kind() : undefined;
+}
+
+// An interface with no address of a VIP's family (IPv6 disabled, or an IPv4-only NIC) would refuse
+// the VIP or strand it where no neighbour can reach it; a host route (another VIP) does not count.
+function result(link: LinkFacts, input: InterfaceChoiceInput): InterfaceChoiceResult {
+  const families = new Set(
+    input.addresses
+      .filter((address) => address.ifindex === link.index)
+      .filter((address) => address.prefixLength !== (familyOf(address.address) === "ipv4" ? 32 : 128))
+      .map((address) => familyOf(address.address)),
+  );
+  const lacking = input.vips.find((vip) => !families.has(familyOf(vip)));
+  if (lacking !== undefined) {
+    const family = familyOf(lacking) === "ipv4" ? "IPv4" : "IPv6";
+    return { ok: false, reason: `interface ${link.name} has no ${family} address for ${lacking}` };
+  }
   return { ok: true, name: link.name, index: link.index, carrier: link.up && link.carrier };
 }
 
@@ -59,14 +76,16 @@ export function chooseInterface(input: InterfaceChoiceInput): InterfaceChoiceRes
     if (names.size !== 1 || first?.link === undefined) {
       return { ok: false, reason: `the VIPs are on different interfaces (${[...names].join(", ")})` };
     }
-    return result(first.link);
+    return result(first.link, input);
   }
   if (wanted !== undefined) {
     const link = input.links.find((candidate) => candidate.name === wanted);
-    return link === undefined ? { ok: false, reason: `interface ${wanted} does not exist` } : result(link);
+    return link === undefined
+      ? { ok: false, reason: `interface ${wanted} does not exist` }
+      : result(link, input);
   }
   const link = input.links.find((candidate) => candidate.index === input.defaultRouteIfindex);
   return link === undefined
     ? { ok: false, reason: "no default route, and no --interface given" }
-    : result(link);
+    : result(link, input);
 }

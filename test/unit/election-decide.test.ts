@@ -20,6 +20,7 @@ const base: ElectionInput = {
   selfEligible: true,
   carrier: true,
   otherCandidates: [second, third],
+  leaseExists: false,
   holder: null,
   freeSince: NOW,
   holderSilentFor: 0,
@@ -144,6 +145,52 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
     "nobody claims a Service that is not served",
     { wanted: false },
     { action: "idle", reason: "service not served" },
+  ],
+  // collecting the ownership Lease of an unserved Service whose holder cannot
+  [
+    "the Lease of an unserved Service held by a live node is left to its holder",
+    { wanted: false, leaseExists: true, holder: third, freeSince: null, holderSilentFor: 1000 },
+    { action: "wait", until: NOW + D - 1000, reason: `unserved Service's Lease held by ${third}` },
+  ],
+  [
+    "the Lease of an unserved Service whose holder is dead is collected by the first-ranked",
+    { wanted: false, leaseExists: true, holder: third, freeSince: null, holderSilentFor: D },
+    { action: "collect", reason: `holder ${third} dead` },
+  ],
+  [
+    "the second-ranked waits its step before collecting",
+    {
+      self: second,
+      otherCandidates: [first, third],
+      wanted: false,
+      leaseExists: true,
+      holder: third,
+      freeSince: null,
+      holderSilentFor: D,
+    },
+    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+  ],
+  [
+    "an unheld Lease of an unserved Service is collected once it has been unheld for D",
+    { wanted: false, leaseExists: true, holder: null, freeSince: NOW - D },
+    { action: "collect", reason: "no holder for D" },
+  ],
+  [
+    "an unheld Lease is not collected before D (a claim or a Service may be on its way)",
+    { wanted: false, leaseExists: true, holder: null, freeSince: NOW - 100 },
+    { action: "wait", until: NOW - 100 + D, reason: "unserved Service's Lease held by nobody" },
+  ],
+  [
+    "a candidate whose own heartbeat is not confirmed collects nothing",
+    {
+      wanted: false,
+      leaseExists: true,
+      holder: third,
+      freeSince: null,
+      holderSilentFor: D,
+      ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: true },
+    },
+    { action: "idle", reason: "own heartbeat not renewed within R" },
   ],
   // rule 2: taking over from a holder
   [

@@ -39,6 +39,21 @@ const table: [string, Partial<InterfaceChoiceInput>, InterfaceChoiceResult][] = 
   ],
   ["auto: IPv4 subnet", { configured: "auto" }, eth0],
   [
+    "an IPv6 VIP on an interface without IPv6",
+    { configured: "eth1", vips: ["2001:db8:1::200"] },
+    { ok: false, reason: "interface eth1 has no IPv6 address for 2001:db8:1::200" },
+  ],
+  [
+    "another VIP (a host route) does not give an interface a family",
+    {
+      configured: "eth1",
+      vips: ["192.0.2.78"],
+      addresses: [{ ifindex: 3, address: "192.0.2.77", prefixLength: 32 }],
+    },
+    { ok: false, reason: "interface eth1 has no IPv4 address for 192.0.2.78" },
+  ],
+  ["a dual-stack pair on a dual-stack interface", { vips: ["198.51.100.200", "2001:db8:1::200"] }, eth0],
+  [
     "auto: dual-stack on one interface",
     { configured: "auto", vips: ["198.51.100.200", "2001:db8:1::200"] },
     eth0,

@@ -104,6 +104,21 @@ const table: [string, ServiceShape, ServiceIntent, Partial<IntentOptions>?][] = 
     lb({ loadBalancerIP: "192.0.2.1" }, { "vipd.io/ignore": "true" }),
     { serve: false, reason: "ignored" },
   ],
+  [
+    "ignore: false is served",
+    lb({ loadBalancerIP: "192.0.2.1" }, { "vipd.io/ignore": "false" }),
+    {
+      serve: true,
+      vips: [{ address: "192.0.2.1", family: 4 }],
+      source: "spec.loadBalancerIP",
+      interface: undefined,
+    },
+  ],
+  [
+    "ignore with garbage is refused, not guessed",
+    lb({ loadBalancerIP: "192.0.2.1" }, { "vipd.io/ignore": "yes" }),
+    invalid('vipd.io/ignore: "yes" is neither "true" nor "false"'),
+  ],
   ["no VIP: left for IPAM", lb({}), { serve: false, reason: "no-vip" }],
   ["only commas", lb({}, { "vipd.io/loadBalancerIPs": ",," }), { serve: false, reason: "no-vip" }],
   [

@@ -249,6 +249,56 @@ test("an invalid VIP raises one InvalidVIP Event, not one per run", async (t) =>
   t.deepEqual(w.leases.calls, [], "nothing is claimed for an invalid Service");
 });
 
+test("a VIP an older Service uses: one VIPConflict Event naming both, nothing claimed", async (t) => {
+  const w = world();
+  w.view.conflicts.set(KEY, { address: "192.0.2.10", heldBy: "default/older" });
+  await w.reconciler.reconcile(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.reasons(), ["VIPConflict"]);
+  t.is(
+    w.events.events[0]?.message,
+    "spec.loadBalancerIP: 192.0.2.10 is already used by the older Service default/older",
+  );
+  t.deepEqual(w.leases.calls, []);
+  t.deepEqual(w.dataPlane.log, []);
+});
+
+test("a holder whose Service becomes the newer of two with one VIP withdraws and frees the Lease", async (t) => {
+  const w = await heldBySelf();
+  w.view.conflicts.set(KEY, { address: "192.0.2.10", heldBy: "default/older" });
+  await w.reconciler.reconcile(KEY);
+  t.is(w.dataPlane.log.at(-1), "withdraw default/web");
+  t.false(w.leases.leases.has(LEASE));
+  t.deepEqual(w.reasons().slice(-2), ["VIPConflict", "VIPWithdrawn"]);
+});
+
+test("an interface this node cannot use: one InvalidVIP Event naming the node, nothing claimed", async (t) => {
+  const w = world();
+  w.dataPlane.interfaceProblem = "interface eth7 does not exist";
+  await w.reconciler.reconcile(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.reasons(), ["InvalidVIP"]);
+  t.is(w.events.events[0]?.message, `${SELF}: interface eth7 does not exist`);
+  t.deepEqual(w.leases.calls, []);
+});
+
+test("the Lease of a deleted Service whose holder died is removed by a live candidate after D", async (t) => {
+  const w = world();
+  await w.other.claim({ namespace: "default", name: "web" }, null);
+  w.view.services.delete(KEY);
+  w.leases.calls.length = 0;
+  w.tracker.observe(OTHER, "1", w.clock.now);
+  w.view.live = [];
+  await w.reconciler.reconcile(KEY);
+  t.true(w.leases.leases.has(LEASE), "a holder silent for less than D may still clean up itself");
+  t.deepEqual(w.requeues.at(-1), [KEY, timings.leaseDuration]);
+  w.clock.now += timings.leaseDuration;
+  w.heartbeat.state = { lastRenewalStartedAt: w.clock.now - 100, apiUnreachable: false };
+  await w.reconciler.reconcile(KEY);
+  t.false(w.leases.leases.has(LEASE));
+  t.deepEqual(w.dataPlane.log, [], "nothing on the wire changes");
+});
+
 test("a stale cache after a claim does not make the new holder withdraw", async (t) => {
   const w = world();
   await w.reconciler.reconcile(KEY);

@@ -3,6 +3,7 @@
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
 import type { DataPlane, FenceResult, InterfaceChoice } from "../../../src/agent/data-plane.ts";
 import type { Vip } from "../../../src/agent/service-intent.ts";
+import type { VipConflict } from "../../../src/agent/vip-claims.ts";
 import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
 import type { ServiceRef } from "../../../src/kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
@@ -14,6 +15,7 @@ export class FakeClusterView implements ClusterView {
   readonly services = new Map<string, V1Service>();
   readonly nodes = new Map<string, V1Node>();
   readonly slices = new Map<string, V1EndpointSlice[]>();
+  readonly conflicts = new Map<string, VipConflict>();
   live: string[] = [];
   readonly #leases: FakeLeaseApi;
 
@@ -45,15 +47,21 @@ export class FakeClusterView implements ClusterView {
   nodeAddresses(): ReadonlySet<string> {
     return new Set(["198.51.100.11"]);
   }
+
+  vipConflict(ref: ServiceRef): VipConflict | null {
+    return this.conflicts.get(`${ref.namespace}/${ref.name}`) ?? null;
+  }
 }
 
 export class FakeDataPlane implements DataPlane {
   readonly held = new Map<string, readonly Vip[]>();
   readonly log: string[] = [];
   carrier = true;
+  interfaceProblem: string | null = null;
   fenceAnswer: FenceResult = { quiet: true };
 
   interfaceFor(): InterfaceChoice {
+    if (this.interfaceProblem !== null) return { ok: false, reason: this.interfaceProblem };
     return { ok: true, name: "eth0", carrier: this.carrier };
   }
 
