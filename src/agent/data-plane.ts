@@ -24,6 +24,8 @@ export interface DataPlane {
   interfaceFor(vips: readonly Vip[], override: string | undefined): InterfaceChoice;
   /** The VIPs this node has installed and announces for the Service, or undefined if none. */
   holding(serviceKey: string): readonly Vip[] | undefined;
+  /** Every VIP the Service holds is still on its interface (none expired or was removed). */
+  intact(serviceKey: string): boolean;
   /**
    * Installs (or refreshes) the VIPs on the interface and keeps announcing them. Idempotent; says
    * whether anything was newly installed, which starts a takeover burst.

@@ -200,7 +200,8 @@ export class ServiceReconciler {
   async #announce(context: RunContext, mode: "confirmed" | "degraded"): Promise<void> {
     const o = this.#options;
     const wasAnnouncing = o.dataPlane.holding(context.serviceKey) !== undefined;
-    if (!wasAnnouncing && !(await this.#confirmOwnership(context))) return;
+    const installing = !wasAnnouncing || !o.dataPlane.intact(context.serviceKey);
+    if (installing && !(await this.#confirmOwnership(context))) return;
     const { newlyInstalled } = await o.dataPlane.announce({
       serviceKey: context.serviceKey,
       vips: context.vips,
@@ -225,7 +226,8 @@ export class ServiceReconciler {
   }
 
   // A Lease read from the cache may be older than a takeover the watch has not delivered yet; before
-  // putting an address on the wire, the Lease is read once more (a claim's own write is fresh).
+  // putting an address on the wire (first or again), the Lease is read once more (a claim's own
+  // write is fresh).
   async #confirmOwnership(context: RunContext): Promise<boolean> {
     const memory = this.#remember(context.serviceKey);
     if (memory.written?.lease.spec?.holderIdentity === this.#options.node) return true;

@@ -11,7 +11,10 @@
  *   renewal last *started* less than R ago (confirmed), or — if it was already announcing — while the
  *   API server has been unreachable ever since and no other MAC has claimed the VIP (degraded hold).
  *   It withdraws at once when the Lease names someone else, when the VIP interface loses carrier,
- *   when it stops being eligible, or when in degraded hold another MAC claims the VIP.
+ *   when it stops being eligible, or when in degraded hold another MAC claims the VIP. A holder whose
+ *   confirmation lapsed while a renewal is in flight (a process resumed after a freeze: the overdue
+ *   renewal starts before the lapse is noticed) waits for that attempt's answer, at most R after it
+ *   started, instead of dropping the VIP for the few milliseconds the answer takes.
  * - Claim (rule 2). A candidate claims when the Lease has no holder, or when the holder's heartbeat
  *   resourceVersion has not changed for at least D on this agent's clock. Taking over from a holder
  *   requires a fence: the agent re-reads the heartbeat just before the compare-and-swap and probes the
@@ -39,7 +42,12 @@
  * 3. A lost probe, so both announce. The holder that cannot confirm ownership (degraded) withdraws
  *    on the first foreign announcement it sees; the confirmed one keeps the VIP. A holder that can
  *    confirm sees the new holder in the Lease and withdraws on that event.
- * 4. Concurrent claimers. Claims are compare-and-swap on the Lease's resourceVersion: one wins, the
+ * 4. The wait for a renewal in flight keeps an address up to R past that attempt's start without
+ *    confirmation. A candidate that took over meanwhile passed the fence, so this node's kernel did
+ *    not answer: its address had expired. The data plane neither refreshes nor re-announces an
+ *    address that is gone, and putting it back (announcing with a VIP missing) starts with a fresh
+ *    read of the Lease; so a resumed holder does not reclaim a VIP that moved while it was frozen.
+ * 5. Concurrent claimers. Claims are compare-and-swap on the Lease's resourceVersion: one wins, the
  *    others get 409 Conflict, re-read and decide again.
  */
 import { rankCandidates } from "./ranking.ts";
@@ -55,6 +63,8 @@ export interface OwnHeartbeat {
   readonly lastRenewalStartedAt: number | null;
   /** True while every renewal attempt since the last success failed to reach the API server. */
   readonly apiUnreachable: boolean;
+  /** Start of the renewal attempt still waiting for its answer, or null if none is. */
+  readonly renewalInFlightSince: number | null;
 }
 
 export interface ElectionInput {
@@ -122,9 +132,13 @@ function decideAsHolder(input: ElectionInput): Decision {
   if (confirmed(input)) return { action: "announce", mode: "confirmed" };
   const lastConfirmed = input.ownHeartbeat.lastRenewalStartedAt;
   if (!input.announcing || !input.ownHeartbeat.apiUnreachable || lastConfirmed === null) {
-    return input.announcing
-      ? { action: "withdraw", reason: "renewal-expired", release: "keep" }
-      : { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" };
+    if (!input.announcing)
+      return { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" };
+    const inFlight = input.ownHeartbeat.renewalInFlightSince;
+    if (inFlight !== null && input.now - inFlight < input.timings.renewDeadline) {
+      return { action: "wait", until: inFlight + input.timings.renewDeadline, reason: "renewal in flight" };
+    }
+    return { action: "withdraw", reason: "renewal-expired", release: "keep" };
   }
   if (input.foreignClaimSeenAt !== null && input.foreignClaimSeenAt >= lastConfirmed) {
     return { action: "withdraw", reason: "foreign-claim-in-degraded-hold", release: "keep" };

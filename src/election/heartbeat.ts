@@ -41,6 +41,7 @@ export class Heartbeat {
   readonly #options: HeartbeatOptions;
   #lease: V1Lease | null = null;
   #lastRenewalStartedAt: number | null = null;
+  #renewalInFlightSince: number | null = null;
   #failuresSinceSuccess = 0;
   #allFailuresUnreachable = true;
   #reported: Reported = { confirmed: false, apiUnreachable: false };
@@ -57,12 +58,14 @@ export class Heartbeat {
     return {
       lastRenewalStartedAt: this.#lastRenewalStartedAt,
       apiUnreachable: this.#failuresSinceSuccess > 0 && this.#allFailuresUnreachable,
+      renewalInFlightSince: this.#renewalInFlightSince,
     };
   }
 
   /** One renewal (create if missing); on a conflict it re-reads once and tries again. */
   async renewOnce(): Promise<ApiFailure | null> {
     const startedAt = this.#options.clock();
+    this.#renewalInFlightSince = startedAt;
     for (let attempt = 0; ; attempt++) {
       try {
         const current = this.#lease ?? (await this.#options.leases.get(this.name));
@@ -71,6 +74,7 @@ export class Heartbeat {
             ? await this.#options.leases.create(this.#fresh())
             : await this.#options.leases.replace(this.#renewed(current));
         this.#lastRenewalStartedAt = startedAt;
+        this.#renewalInFlightSince = null;
         this.#failuresSinceSuccess = 0;
         this.#allFailuresUnreachable = true;
         this.#report();
@@ -79,6 +83,7 @@ export class Heartbeat {
         const failure = classifyApiError(error);
         if (failure === "conflict" || failure === "not-found") this.#lease = null;
         if (failure === "conflict" && attempt === 0) continue;
+        this.#renewalInFlightSince = null;
         this.#failuresSinceSuccess += 1;
         this.#allFailuresUnreachable &&= failure === "unreachable";
         this.#options.onFailure?.(failure, error);

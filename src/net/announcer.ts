@@ -36,6 +36,12 @@ export interface AnnouncerOptions {
   readonly refreshMs: number;
   readonly fenceProbes: number;
   readonly fenceIntervalMs: number;
+  /**
+   * Whether the VIP is still on its interface. Later rounds are sent only while it is: an agent
+   * resumed after a freeze longer than the address lifetime must not announce a VIP that expired
+   * and may have moved to another node since.
+   */
+  readonly stillInstalled: (vip: AnnouncedVip) => boolean;
   readonly onForeignClaim: (ip: string, mac: string) => void;
   readonly onSent: (kind: "garp" | "na") => void;
   readonly onError: (message: string) => void;
@@ -84,13 +90,13 @@ export class Announcer {
     for (let round = 1; round < burstCount; round++) {
       timers.push(
         setTimeout(() => {
-          this.#round(vip);
+          this.#laterRound(vip);
         }, round * burstIntervalMs),
       );
     }
     timers.push(
       setInterval(() => {
-        this.#round(vip);
+        this.#laterRound(vip);
       }, refreshMs),
     );
   }
@@ -141,6 +147,10 @@ export class Announcer {
     for (const ip of [...this.#held.keys()]) this.stop(ip);
     for (const channel of this.#channels.values()) channel.close();
     this.#channels.clear();
+  }
+
+  #laterRound(vip: AnnouncedVip): void {
+    if (this.#options.stillInstalled(vip)) this.#round(vip);
   }
 
   #round(vip: AnnouncedVip): void {

@@ -43,6 +43,8 @@ function isMissing(error: unknown): boolean {
   return code === "EADDRNOTAVAIL" || code === "ENOENT" || code === "ENODEV";
 }
 
+const PRESENT_CACHE_MS = 100;
+
 export class NativeDataPlane implements DataPlane {
   readonly #options: NativeDataPlaneOptions;
   readonly #installed = new Map<string, Installed>();
@@ -52,12 +54,14 @@ export class NativeDataPlane implements DataPlane {
   #watch: NetlinkWatch | undefined;
   #facts: { links: Link[]; addresses: Address[]; defaultRoute: number | null } | undefined;
   #problem: string | null = null;
+  #presentCache: { readonly readAt: number; readonly addresses: ReadonlySet<string> } | undefined;
 
   constructor(options: NativeDataPlaneOptions) {
     this.#options = options;
     this.#announcer = new Announcer({
       ...options.announce,
       openChannel: (ifindex) => PacketSocket.open({ ifindex }),
+      stillInstalled: (vip) => this.#present(vip.ip, vip.ifindex),
       onForeignClaim: (ip, mac) => {
         const key = this.#serviceOf(ip);
         if (key !== undefined) this.#listener?.foreignClaim(key, mac);
@@ -86,6 +90,11 @@ export class NativeDataPlane implements DataPlane {
 
   holding(serviceKey: string): readonly Vip[] | undefined {
     return this.#installed.get(serviceKey)?.vips;
+  }
+
+  intact(serviceKey: string): boolean {
+    const installed = this.#installed.get(serviceKey);
+    return installed?.vips.every((vip) => this.#present(vip.address, installed.ifindex)) ?? false;
   }
 
   announce(options: {
@@ -150,6 +159,7 @@ export class NativeDataPlane implements DataPlane {
     this.#watch = watchNetlink({
       onEvent: () => {
         this.#facts = undefined;
+        this.#presentCache = undefined;
         listener.networkChanged();
       },
       onError: (error) => {
@@ -208,14 +218,35 @@ export class NativeDataPlane implements DataPlane {
     }
   }
 
+  // Only addresses still present are extended. One that vanished (expired while this process was
+  // frozen, or removed by someone) is put back only by a reconcile run, which re-reads the Lease.
   #refreshLifetimes(): void {
+    let vanished = false;
     for (const [key, installed] of this.#installed) {
       try {
-        for (const vip of installed.vips) this.#install(vip, installed.ifindex);
+        for (const vip of installed.vips) {
+          if (this.#present(vip.address, installed.ifindex)) this.#install(vip, installed.ifindex);
+          else vanished = true;
+        }
       } catch (error) {
         this.#options.onError(`refreshing the VIPs of ${key}: ${(error as Error).message}`);
       }
     }
+    if (vanished) this.#listener?.networkChanged();
+  }
+
+  // A fresh listing, reused for a moment so that a refresh of thousands of VIPs reads it once.
+  #present(address: string, ifindex: number): boolean {
+    const now = performance.now();
+    if (this.#presentCache === undefined || now - this.#presentCache.readAt > PRESENT_CACHE_MS) {
+      this.#presentCache = {
+        readAt: now,
+        addresses: new Set(
+          this.#options.netlink.listAddresses().map((each) => `${each.ifindex} ${each.address}`),
+        ),
+      };
+    }
+    return this.#presentCache.addresses.has(`${ifindex} ${address}`);
   }
 
   #serviceOf(ip: string): string | undefined {

@@ -38,15 +38,16 @@ class FakeChannel implements FrameChannel {
   }
 }
 
-function setup() {
+function setup(options: { intervalMs?: number; installed?: () => boolean } = {}) {
   const channel = new FakeChannel();
   const claims: string[] = [];
   const sent: string[] = [];
   const announcer = new Announcer({
     openChannel: () => channel,
     burstCount: 3,
-    burstIntervalMs: 60_000,
-    refreshMs: 60_000,
+    burstIntervalMs: options.intervalMs ?? 60_000,
+    refreshMs: options.intervalMs ?? 60_000,
+    stillInstalled: options.installed ?? (() => true),
     fenceProbes: 3,
     fenceIntervalMs: 1,
     onForeignClaim: (ip, mac) => claims.push(`${ip} ${mac}`),
@@ -143,4 +144,27 @@ test("claimIn reads who claims an address from a frame", (t) => {
     mac: OTHER,
   });
   t.is(claimIn(duplicateAddressProbe({ mac: OTHER, ip: vip6.ip })), undefined);
+});
+
+test("later rounds go out only while the VIP is still on its interface", async (t) => {
+  const installed = { now: true, asked: 0 };
+  const { sent, announcer } = setup({
+    intervalMs: 5,
+    installed: () => {
+      installed.asked += 1;
+      return installed.now;
+    },
+  });
+  t.teardown(() => {
+    announcer.close();
+  });
+  const until = async (condition: () => boolean) => {
+    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  announcer.start(vip4);
+  await until(() => sent.length >= 3);
+  installed.now = false;
+  const before = { sent: sent.length, asked: installed.asked };
+  await until(() => installed.asked >= before.asked + 2);
+  t.is(sent.length, before.sent, "nothing announced for an address that expired or was removed");
 });

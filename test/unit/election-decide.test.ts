@@ -24,7 +24,7 @@ const base: ElectionInput = {
   holder: null,
   freeSince: NOW,
   holderSilentFor: 0,
-  ownHeartbeat: { lastRenewalStartedAt: NOW - 500, apiUnreachable: false },
+  ownHeartbeat: { lastRenewalStartedAt: NOW - 500, apiUnreachable: false, renewalInFlightSince: null },
   announcing: false,
   foreignClaimSeenAt: null,
 };
@@ -32,7 +32,7 @@ const base: ElectionInput = {
 const asHolder: Partial<ElectionInput> = { holder: first, freeSince: null, announcing: true };
 const degradedHolder: Partial<ElectionInput> = {
   ...asHolder,
-  ownHeartbeat: { lastRenewalStartedAt: NOW - 10_000, apiUnreachable: true },
+  ownHeartbeat: { lastRenewalStartedAt: NOW - 10_000, apiUnreachable: true, renewalInFlightSince: null },
 };
 
 const table: [string, Partial<ElectionInput>, Decision][] = [
@@ -40,17 +40,64 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   ["holder renewed within R announces", asHolder, { action: "announce", mode: "confirmed" }],
   [
     "holder renewed just under R ago still announces",
-    { ...asHolder, ownHeartbeat: { lastRenewalStartedAt: NOW - R + 1, apiUnreachable: false } },
+    {
+      ...asHolder,
+      ownHeartbeat: { lastRenewalStartedAt: NOW - R + 1, apiUnreachable: false, renewalInFlightSince: null },
+    },
     { action: "announce", mode: "confirmed" },
   ],
   [
     "holder whose renewal started exactly R ago withdraws (API answers, renewals fail)",
-    { ...asHolder, ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: false } },
+    {
+      ...asHolder,
+      ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: false, renewalInFlightSince: null },
+    },
     { action: "withdraw", reason: "renewal-expired", release: "keep" },
   ],
   [
     "holder that never renewed does not start announcing",
-    { ...asHolder, announcing: false, ownHeartbeat: { lastRenewalStartedAt: null, apiUnreachable: true } },
+    {
+      ...asHolder,
+      announcing: false,
+      ownHeartbeat: { lastRenewalStartedAt: null, apiUnreachable: true, renewalInFlightSince: null },
+    },
+    { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" },
+  ],
+  [
+    "a resumed holder whose overdue renewal is in flight keeps the VIP until the answer",
+    {
+      ...asHolder,
+      ownHeartbeat: {
+        lastRenewalStartedAt: NOW - 10_000,
+        apiUnreachable: false,
+        renewalInFlightSince: NOW - 5,
+      },
+    },
+    { action: "wait", until: NOW - 5 + R, reason: "renewal in flight" },
+  ],
+  [
+    "a renewal in flight for R or longer does not keep the VIP",
+    {
+      ...asHolder,
+      ownHeartbeat: {
+        lastRenewalStartedAt: NOW - 10_000,
+        apiUnreachable: false,
+        renewalInFlightSince: NOW - R,
+      },
+    },
+    { action: "withdraw", reason: "renewal-expired", release: "keep" },
+  ],
+  [
+    "a renewal in flight does not start an announcement",
+    {
+      ...asHolder,
+      announcing: false,
+      ownHeartbeat: {
+        lastRenewalStartedAt: NOW - 10_000,
+        apiUnreachable: false,
+        renewalInFlightSince: NOW - 5,
+      },
+    },
     { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" },
   ],
   [
@@ -128,7 +175,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   ],
   [
     "a candidate whose own heartbeat is stale does not claim",
-    { ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: false } },
+    { ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: false, renewalInFlightSince: null } },
     { action: "idle", reason: "own heartbeat not renewed within R" },
   ],
   [
@@ -188,7 +235,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
       holder: third,
       freeSince: null,
       holderSilentFor: D,
-      ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: true },
+      ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: true, renewalInFlightSince: null },
     },
     { action: "idle", reason: "own heartbeat not renewed within R" },
   ],

@@ -31,12 +31,14 @@ test("creates the Lease when missing, then renews it with one write and no read"
   await heartbeat.stop({ release: false });
 });
 
-test("a renewal counts from when it started, not when it finished", async (t) => {
+test("a renewal counts from when it started, not when it finished, and is in flight till then", async (t) => {
   const { clock, heartbeat } = setup();
   const renewal = heartbeat.renewOnce();
+  t.is(heartbeat.state().renewalInFlightSince, 1000);
   clock.now = 1800;
   await renewal;
   t.is(heartbeat.state().lastRenewalStartedAt, 1000);
+  t.is(heartbeat.state().renewalInFlightSince, null);
   await heartbeat.stop({ release: false });
 });
 
@@ -56,7 +58,11 @@ test("the API server counts as unreachable only while every failure since the la
   leases.failNext(FakeLeaseApi.unreachable());
   clock.now = 2000;
   t.is(await heartbeat.renewOnce(), "unreachable");
-  t.deepEqual(heartbeat.state(), { lastRenewalStartedAt: 1000, apiUnreachable: true });
+  t.deepEqual(heartbeat.state(), {
+    lastRenewalStartedAt: 1000,
+    apiUnreachable: true,
+    renewalInFlightSince: null,
+  });
   leases.failNext(FakeLeaseApi.status(503));
   t.is(await heartbeat.renewOnce(), "unreachable");
   t.true(heartbeat.state().apiUnreachable);
@@ -68,7 +74,11 @@ test("the API server counts as unreachable only while every failure since the la
   t.false(heartbeat.state().apiUnreachable, "the refusal since the last success still counts");
   clock.now = 9000;
   t.is(await heartbeat.renewOnce(), null);
-  t.deepEqual(heartbeat.state(), { lastRenewalStartedAt: 9000, apiUnreachable: false });
+  t.deepEqual(heartbeat.state(), {
+    lastRenewalStartedAt: 9000,
+    apiUnreachable: false,
+    renewalInFlightSince: null,
+  });
   await heartbeat.stop({ release: false });
 });
 
@@ -81,7 +91,11 @@ test("reports only changes of what the node may do", async (t) => {
   clock.now = 5000;
   leases.failNext(FakeLeaseApi.unreachable());
   await heartbeat.renewOnce();
-  t.deepEqual(changes.at(-1), { lastRenewalStartedAt: 1500, apiUnreachable: true });
+  t.deepEqual(changes.at(-1), {
+    lastRenewalStartedAt: 1500,
+    apiUnreachable: true,
+    renewalInFlightSince: null,
+  });
   t.is(changes.length, 2);
   await heartbeat.stop({ release: false });
 });

@@ -41,7 +41,7 @@ function world(options: { self?: string } = {}) {
   const tracker = new HeartbeatTracker();
   const requeues: [string, number][] = [];
   const heartbeat: { state: OwnHeartbeat } = {
-    state: { lastRenewalStartedAt: clock.now - 100, apiUnreachable: false },
+    state: { lastRenewalStartedAt: clock.now - 100, apiUnreachable: false, renewalInFlightSince: null },
   };
   const reconciler = new ServiceReconciler({
     node: self,
@@ -200,7 +200,11 @@ test("carrier loss hands over: withdraw first, then clear the holder", async (t)
 
 test("a holder whose renewals fail while the API answers withdraws but keeps the Lease", async (t) => {
   const w = await heldBySelf();
-  w.heartbeat.state = { lastRenewalStartedAt: w.clock.now - timings.renewDeadline, apiUnreachable: false };
+  w.heartbeat.state = {
+    lastRenewalStartedAt: w.clock.now - timings.renewDeadline,
+    apiUnreachable: false,
+    renewalInFlightSince: null,
+  };
   await w.reconciler.reconcile(KEY);
   t.is(w.dataPlane.log.at(-1), "withdraw default/web");
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
@@ -208,7 +212,11 @@ test("a holder whose renewals fail while the API answers withdraws but keeps the
 
 test("degraded hold keeps announcing without touching the API", async (t) => {
   const w = await heldBySelf();
-  w.heartbeat.state = { lastRenewalStartedAt: w.clock.now - 60_000, apiUnreachable: true };
+  w.heartbeat.state = {
+    lastRenewalStartedAt: w.clock.now - 60_000,
+    apiUnreachable: true,
+    renewalInFlightSince: null,
+  };
   await w.reconciler.reconcile(KEY);
   t.true(w.dataPlane.held.has(KEY));
   t.deepEqual(w.leases.calls, []);
@@ -293,10 +301,36 @@ test("the Lease of a deleted Service whose holder died is removed by a live cand
   t.true(w.leases.leases.has(LEASE), "a holder silent for less than D may still clean up itself");
   t.deepEqual(w.requeues.at(-1), [KEY, timings.leaseDuration]);
   w.clock.now += timings.leaseDuration;
-  w.heartbeat.state = { lastRenewalStartedAt: w.clock.now - 100, apiUnreachable: false };
+  w.heartbeat.state = {
+    lastRenewalStartedAt: w.clock.now - 100,
+    apiUnreachable: false,
+    renewalInFlightSince: null,
+  };
   await w.reconciler.reconcile(KEY);
   t.false(w.leases.leases.has(LEASE));
   t.deepEqual(w.dataPlane.log, [], "nothing on the wire changes");
+});
+
+test("a VIP that vanished from the interface is put back only after a fresh read of the Lease", async (t) => {
+  const w = await heldBySelf();
+  w.dataPlane.vanished.add(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.leases.calls, [`get ${LEASE}`]);
+  t.deepEqual(w.dataPlane.log.slice(-1), ["announce default/web"], "re-installed and announced again");
+});
+
+test("a vanished VIP whose Lease moved meanwhile is not put back", async (t) => {
+  const w = await heldBySelf();
+  w.dataPlane.vanished.add(KEY);
+  w.view.ownershipLease = () => undefined;
+  const lease = w.leases.leases.get(LEASE);
+  if (lease?.spec !== undefined) lease.spec.holderIdentity = OTHER;
+  const cached = { ...lease, spec: { ...lease?.spec, holderIdentity: SELF } };
+  w.view.ownershipLease = () => cached;
+  await w.reconciler.reconcile(KEY);
+  t.false(w.dataPlane.vanished.size === 0, "nothing re-installed");
+  await w.reconciler.reconcile(KEY);
+  t.is(w.dataPlane.log.at(-1), "withdraw default/web", "the next run sees the new holder and withdraws");
 });
 
 test("a stale cache after a claim does not make the new holder withdraw", async (t) => {

@@ -58,6 +58,8 @@ export class FakeDataPlane implements DataPlane {
   readonly log: string[] = [];
   carrier = true;
   interfaceProblem: string | null = null;
+  /** Services whose addresses someone removed from the interface. */
+  readonly vanished = new Set<string>();
   fenceAnswer: FenceResult = { quiet: true };
 
   interfaceFor(): InterfaceChoice {
@@ -65,12 +67,16 @@ export class FakeDataPlane implements DataPlane {
     return { ok: true, name: "eth0", carrier: this.carrier };
   }
 
+  intact(serviceKey: string): boolean {
+    return this.held.has(serviceKey) && !this.vanished.has(serviceKey);
+  }
+
   holding(serviceKey: string): readonly Vip[] | undefined {
     return this.held.get(serviceKey);
   }
 
   announce(options: { serviceKey: string; vips: readonly Vip[] }): Promise<{ newlyInstalled: boolean }> {
-    const newlyInstalled = !this.held.has(options.serviceKey);
+    const newlyInstalled = !this.held.has(options.serviceKey) || this.vanished.delete(options.serviceKey);
     this.held.set(options.serviceKey, options.vips);
     if (newlyInstalled) this.log.push(`announce ${options.serviceKey}`);
     return Promise.resolve({ newlyInstalled });
