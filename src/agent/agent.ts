@@ -58,6 +58,7 @@ export class Agent {
   readonly #queue: WorkQueue;
   #resyncTimer: NodeJS.Timeout | undefined;
   #http: Server | undefined;
+  #networkPassPending = false;
 
   constructor(options: AgentOptions) {
     const { config, kubeConfig, log } = options;
@@ -162,7 +163,14 @@ export class Agent {
         this.#reconciler.foreignClaimSeen(key, mac);
       },
       networkChanged: () => {
-        this.#enqueueAll();
+        // Netlink events come in bursts (an interface going down removes all its addresses); one
+        // pass over the Services per burst is enough.
+        if (this.#networkPassPending) return;
+        this.#networkPassPending = true;
+        setImmediate(() => {
+          this.#networkPassPending = false;
+          this.#enqueueAll();
+        });
       },
     });
     await this.#syncInformers();

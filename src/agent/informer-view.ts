@@ -31,6 +31,12 @@ export function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
   return name === undefined ? undefined : serviceKey({ namespace: slice.metadata?.namespace ?? "", name });
 }
 
+// Lists give client-node's Date objects, watch events the raw RFC 3339 text; both become numbers.
+function creationTime(service: V1Service): number {
+  const stamp: unknown = service.metadata?.creationTimestamp;
+  return stamp instanceof Date || typeof stamp === "string" ? new Date(stamp).getTime() : 0;
+}
+
 export class InformerClusterView implements ClusterView {
   readonly #options: InformerViewOptions;
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
@@ -94,7 +100,7 @@ export class InformerClusterView implements ClusterView {
       intent?.serve === true
         ? {
             serviceKey: key,
-            createdAt: service.metadata?.creationTimestamp?.toISOString() ?? "",
+            createdAt: creationTime(service),
             addresses: intent.vips.map((vip) => vip.address),
           }
         : null,

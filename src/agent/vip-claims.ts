@@ -5,8 +5,8 @@
 
 export interface VipRequest {
   readonly serviceKey: string;
-  /** metadata.creationTimestamp, RFC 3339; compared as text, which orders it correctly. */
-  readonly createdAt: string;
+  /** metadata.creationTimestamp in milliseconds since the epoch. */
+  readonly createdAt: number;
   readonly addresses: readonly string[];
 }
 

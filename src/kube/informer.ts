@@ -61,8 +61,19 @@ export class SharedInformer<T extends KubernetesObject> {
     });
   }
 
+  /**
+   * A handler that throws is reported, not propagated: an exception inside ListWatch's dispatch would
+   * end the process, and one bad object must not take the agent down.
+   */
   on(event: InformerEvent, handler: (object: T) => void): void {
-    this.#listWatch.on(event, handler);
+    this.#listWatch.on(event, (object: T) => {
+      try {
+        handler(object);
+      } catch (error) {
+        const name = `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
+        this.#onError(`${this.kind} informer: handling ${event} of ${name}: ${(error as Error).message}`);
+      }
+    });
   }
 
   /** Starts listing and watching; returns when the first attempt has finished, synced or not. */

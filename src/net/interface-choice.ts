@@ -48,12 +48,17 @@ function familyOf(address: string): "ipv4" | "ipv6" | undefined {
 }
 
 // An interface with no address of a VIP's family (IPv6 disabled, or an IPv4-only NIC) would refuse
-// the VIP or strand it where no neighbour can reach it; a host route (another VIP) does not count.
+// the VIP or strand it where no neighbour can reach it; a host route (another VIP) does not count,
+// nor does an IPv6 link-local address, which every IPv6-enabled interface has.
 function result(link: LinkFacts, input: InterfaceChoiceInput): InterfaceChoiceResult {
   const families = new Set(
     input.addresses
       .filter((address) => address.ifindex === link.index)
       .filter((address) => address.prefixLength !== (familyOf(address.address) === "ipv4" ? 32 : 128))
+      .filter(
+        (address) =>
+          !ipaddr.isValid(address.address) || ipaddr.parse(address.address).range() !== "linkLocal",
+      )
       .map((address) => familyOf(address.address)),
   );
   const lacking = input.vips.find((vip) => !families.has(familyOf(vip)));

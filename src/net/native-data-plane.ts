@@ -119,7 +119,10 @@ export class NativeDataPlane implements DataPlane {
     let newlyInstalled = !same;
     for (const vip of options.vips) {
       // Someone may have flushed the address (`ip addr flush`): put it back and announce it again.
-      if (same && !present.has(vip.address)) newlyInstalled = true;
+      // An address that is there is left to the lifetime refresh: a write per reconcile would be a
+      // netlink write per Service per event.
+      if (same && present.has(vip.address)) continue;
+      if (same) newlyInstalled = true;
       this.#install(vip, link.index);
     }
     this.#installed.set(options.serviceKey, { vips: options.vips, ifindex: link.index, mac: link.mac });
@@ -157,9 +160,13 @@ export class NativeDataPlane implements DataPlane {
   subscribe(listener: DataPlaneListener): void {
     this.#listener = listener;
     this.#watch = watchNetlink({
-      onEvent: () => {
+      onEvent: (event) => {
         this.#facts = undefined;
         this.#presentCache = undefined;
+        // vipd's own additions and lifetime refreshes change nothing a reconcile needs to see again;
+        // reacting to them would turn every refresh into another round of reconciles.
+        if (event.type === "address" && event.action === "new" && event.protocol === VIPD_ADDRESS_PROTOCOL)
+          return;
         listener.networkChanged();
       },
       onError: (error) => {

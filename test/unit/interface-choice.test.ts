@@ -20,6 +20,7 @@ const base: InterfaceChoiceInput = {
     { ifindex: 2, address: "198.51.100.11", prefixLength: 24 },
     { ifindex: 2, address: "2001:db8:1::11", prefixLength: 64 },
     { ifindex: 3, address: "203.0.113.11", prefixLength: 24 },
+    { ifindex: 3, address: "fe80::11", prefixLength: 64 },
     { ifindex: 3, address: "192.0.2.77", prefixLength: 32 },
   ],
 };

@@ -2,7 +2,7 @@ import test from "ava";
 import { VipClaims, type VipRequest } from "../../src/agent/vip-claims.ts";
 
 function request(serviceKey: string, createdAt: string, ...addresses: string[]): VipRequest {
-  return { serviceKey, createdAt, addresses };
+  return { serviceKey, createdAt: Date.parse(createdAt), addresses };
 }
 
 const cases: [string, VipRequest[], Record<string, string | null>][] = [
