@@ -191,3 +191,144 @@ test.serial(
     t.deepEqual(doubleAnswers(await wire.stop(), { ip: vip }), []);
   },
 );
+
+/** Waits, as a scenario's length: how long the client waited at most is a benchmark figure. */
+function hold(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function answeredOnlyBy(samples: readonly ProbeSample[], afterNs: number, node: string): boolean {
+  const answered = samples.filter((sample) => sample.sentNs > afterNs && sample.node !== null);
+  return answered.length > 0 && answered.every((sample) => sample.node === node);
+}
+
+test.serial(
+  "agent freeze (SIGSTOP) shorter than the address lifetime: nobody takes over, it resumes",
+  async (t) => {
+    const vip = "198.51.100.204";
+    const wire = await lab.observeWire({ ip: vip });
+    const scenario = await serve(t, { service: "freeze", vip });
+    const agent = agentOf(scenario);
+    const frozenAt = scenario.first.sentNs;
+    lab.signal(agent, "SIGSTOP");
+    // Past D, so the other agents see the holder's heartbeat dead and try (and fence) a takeover.
+    await hold(8000);
+    lab.signal(agent, "SIGCONT");
+    const resumed = agent.output().length;
+    await hold(3000);
+    const samples = await scenario.probe.stop();
+    t.true(answeredOnlyBy(samples, frozenAt, scenario.holder.name), "only the frozen holder answered");
+    t.is(await leaseHolder("freeze"), scenario.holder.name, "nobody took the Lease");
+    t.false(agent.output().slice(resumed).includes("withdrawn"), "the resumed agent kept its VIP");
+    t.deepEqual(doubleAnswers(await wire.stop(), { ip: vip }), []);
+  },
+);
+
+test.serial(
+  "agent freeze past the address lifetime: the VIP expires and another node takes over",
+  async (t) => {
+    const vip = "198.51.100.205";
+    const sampler = await lab.sampleAddresses({ ip: vip });
+    const wire = await lab.observeWire({ ip: vip });
+    const scenario = await serve(t, { service: "frozen", vip, agentArgs: ["--address-lifetime=6s"] });
+    const agent = agentOf(scenario);
+    lab.signal(agent, "SIGSTOP");
+    const next = await nextServer(scenario);
+    t.not(next, scenario.holder.name);
+    lab.signal(agent, "SIGCONT");
+    await hold(3000);
+    const samples = await scenario.probe.stop();
+    const afterTakeover = samples.filter((sample) => sample.node !== null).at(-1);
+    t.is(afterTakeover?.node, next, "the resumed agent did not take its expired VIP back");
+    t.is(await leaseHolder("frozen"), next);
+    t.deepEqual(overlaps(await sampler.stop()), [], "no two nodes held the VIP, also after the resume");
+    t.deepEqual(doubleAnswers(await wire.stop(), { ip: vip }), [], "no stale announcement after the resume");
+  },
+);
+
+test.serial(
+  "agent crash and restart within the lifetime: the restarted agent re-adopts its VIP",
+  async (t) => {
+    const vip = "198.51.100.206";
+    const sampler = await lab.sampleAddresses({ ip: vip });
+    const scenario = await serve(t, { service: "restart", vip });
+    const foreign = "198.51.100.251";
+    await lab.exec(scenario.holder.netns, ["ip", "addr", "add", `${foreign}/32`, "dev", "eth0"]);
+    t.teardown(() =>
+      lab.exec(scenario.holder.netns, ["ip", "addr", "del", `${foreign}/32`, "dev", "eth0"], {
+        allowFailure: true,
+      }),
+    );
+    const crashedAt = scenario.first.sentNs;
+    lab.signal(agentOf(scenario), "SIGKILL");
+    await agentOf(scenario).exited;
+    const restarted = cluster.startAgent(scenario.holder);
+    t.teardown(() => {
+      try {
+        lab.signal(restarted, "SIGKILL");
+      } catch {
+        // it exited already
+      }
+    });
+    await restarted.waitForLine(/vipd started/, 30_000);
+    await hold(8000);
+    const samples = await scenario.probe.stop();
+    t.true(answeredOnlyBy(samples, crashedAt, scenario.holder.name), "the VIP never left the node");
+    t.is(await leaseHolder("restart"), scenario.holder.name);
+    t.false(restarted.output().includes("removed stale VIP"), "its own VIP was adopted, not swept");
+    const addresses = await lab.exec(scenario.holder.netns, ["ip", "-o", "addr", "show", "dev", "eth0"]);
+    t.true(addresses.stdout.includes(` ${foreign}/32`), "the start-up sweep left a foreign address alone");
+    t.deepEqual(overlaps(await sampler.stop()), []);
+  },
+);
+
+test.serial("API server stopped for 20 s: the VIP keeps answering from its holder throughout", async (t) => {
+  const vip = "198.51.100.207";
+  const wire = await lab.observeWire({ ip: vip });
+  const scenario = await serve(t, { service: "apidown", vip });
+  const api = lab.api;
+  if (api === undefined) throw new Error("no API server");
+  const stoppedAt = scenario.first.sentNs;
+  api.kill("SIGSTOP");
+  t.teardown(() => {
+    api.kill("SIGCONT");
+  });
+  await hold(20_000);
+  api.kill("SIGCONT");
+  await hold(3000);
+  const samples = await scenario.probe.stop();
+  t.true(answeredOnlyBy(samples, stoppedAt, scenario.holder.name), "the holder kept serving (degraded hold)");
+  t.is(await leaseHolder("apidown"), scenario.holder.name);
+  t.deepEqual(doubleAnswers(await wire.stop(), { ip: vip }), []);
+});
+
+test.serial("LAN carrier loss on the holder: it hands over at once", async (t) => {
+  const vip = "198.51.100.208";
+  const sampler = await lab.sampleAddresses({ ip: vip });
+  const wire = await lab.observeWire({ ip: vip });
+  const scenario = await serve(t, { service: "carrier", vip });
+  t.teardown(() => lab.lanUp(scenario.holder));
+  await lab.lanDown(scenario.holder);
+  const next = await nextServer(scenario);
+  t.not(next, scenario.holder.name);
+  t.is(
+    await eventuallyHolder("carrier", (holder) => holder === next),
+    next,
+    "the new holder owns the Lease (handed over, not expired)",
+  );
+  t.true(
+    agentOf(scenario).output().includes("reason=carrier-lost"),
+    "the old holder withdrew because of carrier loss",
+  );
+  await scenario.probe.stop();
+  t.deepEqual(overlaps(await sampler.stop()), []);
+  t.deepEqual(doubleAnswers(await wire.stop(), { ip: vip }), []);
+});
+
+async function eventuallyHolder(service: string, done: (holder: string) => boolean): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const holder = await leaseHolder(service);
+    if (done(holder) || attempt >= 100) return holder;
+    await hold(100);
+  }
+}
