@@ -1,0 +1,142 @@
+// The lab as the benchmarks use it: one lab and one API server for a whole run, agents started
+// with a timing profile and brought back after each fault, a client for the API server, and the
+// agents' own metrics endpoints.
+import { CoreV1Api, KubeConfig, type V1Service } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import { loadBalancerService, prepareCluster, type Cluster } from "../../test/lab/agents.ts";
+import { up, type Lab, type LabNode, type LabProcess } from "../../test/lab/index.ts";
+import { agentArgs, type TimingProfile } from "./profiles.ts";
+import { watchServiceStatus, type StatusWatch } from "./status-watch.ts";
+
+export const BENCH_NAMESPACE = "bench";
+const METRICS_URL = "http://127.0.0.1:9559";
+const READY_TIMEOUT_MS = 60_000;
+
+export interface BenchLab {
+  readonly lab: Lab;
+  readonly cluster: Cluster;
+  readonly core: CoreV1Api;
+  readonly status: StatusWatch;
+  /** The running agent of each node; absent while a fault has it dead. */
+  readonly agents: Map<string, LabProcess>;
+  /** The profile the agents run with. */
+  profile(): TimingProfile | undefined;
+  /** Stops every agent and starts one per node with the profile; resolves when all are ready. */
+  startAgents(profile: TimingProfile): Promise<void>;
+  /** Starts the agent of a node that has none (after a fault killed it). */
+  restartAgent(node: LabNode): LabProcess;
+  stopAgents(): Promise<void>;
+  /** Every agent answers /readyz with 200. */
+  waitReady(timeoutMs?: number): Promise<void>;
+  /** An agent's Prometheus text, or "" when it does not answer. */
+  agentMetrics(node: LabNode): Promise<string>;
+  /** Which nodes have the address on eth0 right now. */
+  holdersOf(ip: string): Promise<string[]>;
+  agentLogs(characters?: number): string;
+  down(): Promise<void>;
+}
+
+/** The lab's LoadBalancer Service (a UDP port the echo servers answer on), as an API object. */
+export function serviceBody(options: Parameters<typeof loadBalancerService>[0]): V1Service {
+  return JSON.parse(loadBalancerService(options)) as V1Service;
+}
+
+async function httpGet(lab: Lab, node: LabNode, path: string): Promise<{ code: string; body: string }> {
+  const result = await lab.exec(
+    node.netns,
+    ["curl", "-s", "-m", "2", "-w", "\n%{http_code}", `${METRICS_URL}${path}`],
+    { allowFailure: true },
+  );
+  const cut = result.stdout.lastIndexOf("\n");
+  return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
+}
+
+export async function benchLab(options: { nodes: number; log: (line: string) => void }): Promise<BenchLab> {
+  const lab = await up({ nodes: options.nodes, apiServer: true, log: options.log });
+  try {
+    const cluster = await prepareCluster(lab);
+    await cluster.kubectl(["create", "namespace", BENCH_NAMESPACE]);
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(cluster.api.kubeconfigPath);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const status = await watchServiceStatus(kubeConfig, BENCH_NAMESPACE);
+    return makeBenchLab({ lab, cluster, core, status });
+  } catch (error) {
+    await lab.down();
+    throw error;
+  }
+}
+
+function makeBenchLab(parts: { lab: Lab; cluster: Cluster; core: CoreV1Api; status: StatusWatch }): BenchLab {
+  const { lab, cluster, core, status } = parts;
+  const agents = new Map<string, LabProcess>();
+  let profile: TimingProfile | undefined;
+
+  const stopAgents = async () => {
+    const running = [...agents.values()];
+    agents.clear();
+    for (const agent of running) {
+      try {
+        lab.signal(agent, "SIGCONT");
+        lab.signal(agent, "SIGKILL");
+      } catch {
+        // It had exited already.
+      }
+    }
+    await Promise.all(running.map((agent) => agent.exited));
+  };
+
+  const waitReady = async (timeoutMs = READY_TIMEOUT_MS) => {
+    const deadline = Date.now() + timeoutMs;
+    for (const node of lab.nodes) {
+      while ((await httpGet(lab, node, "/readyz")).code !== "200") {
+        if (Date.now() > deadline)
+          throw new Error(
+            `the agent on ${node.name} is not ready\n${cluster.agentLogs(agents.values(), 3000)}`,
+          );
+        await sleep(100);
+      }
+    }
+  };
+
+  const restartAgent = (node: LabNode) => {
+    if (profile === undefined) throw new Error("no profile: startAgents() first");
+    const agent = cluster.startAgent(node, agentArgs(profile));
+    agents.set(node.name, agent);
+    return agent;
+  };
+
+  return {
+    lab,
+    cluster,
+    core,
+    status,
+    agents,
+    profile: () => profile,
+    startAgents: async (next) => {
+      await stopAgents();
+      profile = next;
+      for (const node of lab.nodes) restartAgent(node);
+      await waitReady();
+    },
+    restartAgent,
+    stopAgents,
+    waitReady,
+    agentMetrics: async (node) => (await httpGet(lab, node, "/metrics")).body,
+    holdersOf: async (ip) => {
+      const held = await Promise.all(
+        lab.nodes.map(async (node) => {
+          const shown = await lab.exec(node.netns, ["ip", "-o", "addr", "show", "dev", node.lanIf]);
+          return shown.stdout.includes(` ${ip}/`) ? [node.name] : [];
+        }),
+      );
+      return held.flat();
+    },
+    agentLogs: (characters = 4000) => cluster.agentLogs(agents.values(), characters),
+    down: async () => {
+      status.stop();
+      await stopAgents();
+      await lab.down();
+    },
+  };
+}

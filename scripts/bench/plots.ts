@@ -1,0 +1,236 @@
+// The report's plots: a failover timeline per scenario (who answered the client over time, the
+// fault and the recovery marked), the outage distribution per scenario and profile, and API
+// request rates against the number of Services.
+import type { FailoverRepetition, ScaleRun } from "./results.ts";
+import { scenarioInfo, type ScenarioName } from "./scenario-catalogue.ts";
+import { document, element, FAILURE_COLOUR, linearScale, logScale, PALETTE, text } from "./svg.ts";
+
+const WIDTH = 900;
+
+function nodeColour(nodes: readonly string[], node: string): string {
+  return PALETTE[nodes.indexOf(node) % PALETTE.length] ?? "#000000";
+}
+
+/** Which node answered the probe, which node held the VIP, and the scenario's moments, over time. */
+export function timelineSvg(repetition: FailoverRepetition, nodes: readonly string[]): string {
+  const { faultNs } = repetition;
+  const seconds = (ns: number) => (ns - faultNs) / 1e9;
+  const firstNs = repetition.probe[0]?.fromNs ?? faultNs;
+  const from = Math.max(seconds(firstNs), -1.5);
+  const to = seconds(repetition.endNs);
+  const left = 150;
+  const laneHeight = 34;
+  const top = 56;
+  const lanes = [...nodes, "no answer"];
+  const marksTop = top + lanes.length * laneHeight + 30;
+  const height = marksTop + repetition.marks.length * 16 + 12;
+  const x = linearScale([from, to], [left, WIDTH - 20]);
+  const clampX = (ns: number) => x(Math.min(Math.max(seconds(ns), from), to));
+  const laneY = (lane: string) => top + lanes.indexOf(lane) * laneHeight;
+  const body: string[] = [
+    text(
+      12,
+      22,
+      `${scenarioInfo(repetition.scenario).title} (${repetition.profile}, repetition ${repetition.repetition})`,
+      {
+        "font-size": 15,
+        "font-weight": "bold",
+      },
+    ),
+    text(
+      12,
+      40,
+      `VIP ${repetition.vip}: outage ${repetition.outageMs.toFixed(0)} ms as the client saw it; thick bars: answered the probe, thin bars: held the address`,
+    ),
+  ];
+  for (const lane of lanes) {
+    body.push(text(12, laneY(lane) + 18, lane));
+    body.push(
+      element("line", {
+        x1: left,
+        x2: WIDTH - 20,
+        y1: laneY(lane) + 26,
+        y2: laneY(lane) + 26,
+        stroke: "#dddddd",
+      }),
+    );
+  }
+  const interval = repetition.probeIntervalMs * 1e6;
+  for (const run of repetition.probe) {
+    if (run.toNs < firstNs) continue;
+    const lane = run.node ?? "no answer";
+    const colour = run.node === null ? FAILURE_COLOUR : nodeColour(nodes, run.node);
+    const x1 = clampX(run.fromNs);
+    body.push(
+      element("rect", {
+        x: x1,
+        y: laneY(lane) + 4,
+        width: Math.max(1, clampX(run.toNs + interval) - x1),
+        height: 14,
+        fill: colour,
+      }),
+    );
+  }
+  for (const holding of repetition.holdings) {
+    if (!nodes.includes(holding.node)) continue;
+    const x1 = clampX(holding.fromNs);
+    body.push(
+      element("rect", {
+        x: x1,
+        y: laneY(holding.node) + 21,
+        width: Math.max(1, clampX(holding.toNs) - x1),
+        height: 3,
+        fill: nodeColour(nodes, holding.node),
+      }),
+    );
+  }
+  const axisY = top + lanes.length * laneHeight + 4;
+  for (const tick of x.ticks) {
+    body.push(element("line", { x1: x(tick), x2: x(tick), y1: axisY, y2: axisY + 4, stroke: "#555555" }));
+    body.push(text(x(tick), axisY + 16, `${tick} s`, { "text-anchor": "middle", fill: "#555555" }));
+  }
+  repetition.marks.forEach((mark, index) => {
+    const markX = clampX(mark.atNs);
+    body.push(
+      element("line", {
+        x1: markX,
+        x2: markX,
+        y1: top - 4,
+        y2: axisY,
+        stroke: "#000000",
+        "stroke-dasharray": "4 3",
+      }),
+    );
+    body.push(text(markX + 3, top - 6, String(index + 1), { "font-weight": "bold" }));
+    body.push(
+      text(12, marksTop + index * 16, `${index + 1}: ${mark.label} at ${seconds(mark.atNs).toFixed(3)} s`),
+    );
+  });
+  return document({ width: WIDTH, height, title: `failover timeline: ${repetition.scenario}`, body });
+}
+
+/** The repetition whose outage is the median of its scenario and profile: the typical one. */
+export function typicalRepetition(
+  repetitions: readonly FailoverRepetition[],
+): FailoverRepetition | undefined {
+  const sorted = [...repetitions].sort((a, b) => a.outageMs - b.outageMs);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** Every repetition's outage as a dot, per scenario and profile, on a log scale; 0 has its own column. */
+export function outageDistributionSvg(
+  repetitions: readonly FailoverRepetition[],
+  order: readonly ScenarioName[],
+): string {
+  const profiles = [...new Set(repetitions.map((repetition) => repetition.profile))];
+  const rows = order.flatMap((scenario) =>
+    profiles
+      .map((profile) => ({
+        scenario,
+        profile,
+        outages: repetitions
+          .filter((r) => r.scenario === scenario && r.profile === profile)
+          .map((r) => r.outageMs),
+      }))
+      .filter((row) => row.outages.length > 0),
+  );
+  const left = 290;
+  const zeroX = left + 20;
+  const top = 50;
+  const rowHeight = 22;
+  const height = top + rows.length * rowHeight + 40;
+  const x = logScale([1, 100_000], [zeroX + 40, WIDTH - 20]);
+  const body: string[] = [
+    text(12, 22, "Outage per repetition as the client saw it (probe every 5 ms), log scale", {
+      "font-size": 15,
+      "font-weight": "bold",
+    }),
+    text(12, 40, "each dot is one repetition; the bar is the median; 0 = not one probe lost"),
+  ];
+  rows.forEach((row, index) => {
+    const y = top + index * rowHeight + 12;
+    body.push(text(12, y + 4, `${scenarioInfo(row.scenario).title} (${row.profile})`));
+    body.push(element("line", { x1: left, x2: WIDTH - 20, y1: y, y2: y, stroke: "#eeeeee" }));
+    const colour = PALETTE[profiles.indexOf(row.profile) % PALETTE.length] ?? "#000000";
+    row.outages.forEach((outage, dot) => {
+      const cx = outage <= 0 ? zeroX : x(Math.max(outage, 1));
+      body.push(
+        element("circle", { cx, cy: y + ((dot % 5) - 2) * 1.5, r: 3, fill: colour, "fill-opacity": 0.6 }),
+      );
+    });
+    const sorted = [...row.outages].sort((a, b) => a - b);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+    const medianX = median <= 0 ? zeroX : x(Math.max(median, 1));
+    body.push(
+      element("line", {
+        x1: medianX,
+        x2: medianX,
+        y1: y - 8,
+        y2: y + 8,
+        stroke: "#000000",
+        "stroke-width": 2,
+      }),
+    );
+  });
+  const axisY = top + rows.length * rowHeight + 6;
+  const labels: [number, string][] = [
+    [zeroX, "0"],
+    ...x.ticks.map((tick): [number, string] => [x(tick), tick >= 1000 ? `${tick / 1000} s` : `${tick} ms`]),
+  ];
+  for (const [tickX, label] of labels) {
+    body.push(element("line", { x1: tickX, x2: tickX, y1: top, y2: axisY, stroke: "#dddddd" }));
+    body.push(text(tickX, axisY + 16, label, { "text-anchor": "middle", fill: "#555555" }));
+  }
+  return document({ width: WIDTH, height, title: "outage distribution", body });
+}
+
+/** API writes and reads per second against the number of Services (the first point: no agents). */
+export function apiRatesSvg(runs: readonly ScaleRun[]): string {
+  const points = [...runs].sort((a, b) => a.agents - b.agents || a.services - b.services);
+  const left = 70;
+  const top = 50;
+  const plotHeight = 260;
+  const height = top + plotHeight + 60;
+  const maxRate = Math.max(1, ...points.flatMap((run) => [run.writesPerSecond, run.readsPerSecond]));
+  const y = linearScale([0, maxRate * 1.15], [top + plotHeight, top]);
+  const slot = (WIDTH - left - 40) / Math.max(1, points.length);
+  const px = (index: number) => left + slot * (index + 0.5);
+  const body: string[] = [
+    text(12, 22, "API requests per second in the steady state, by Service count", {
+      "font-size": 15,
+      "font-weight": "bold",
+    }),
+    text(
+      12,
+      40,
+      "from the API server's apiserver_request_total over the window; writes = POST, PUT, PATCH, DELETE",
+    ),
+  ];
+  for (const tick of y.ticks) {
+    body.push(element("line", { x1: left, x2: WIDTH - 40, y1: y(tick), y2: y(tick), stroke: "#eeeeee" }));
+    body.push(text(left - 6, y(tick) + 4, String(tick), { "text-anchor": "end", fill: "#555555" }));
+  }
+  const series = [
+    { name: "writes/s", colour: PALETTE[0] ?? "#000000", value: (run: ScaleRun) => run.writesPerSecond },
+    { name: "reads/s", colour: PALETTE[1] ?? "#000000", value: (run: ScaleRun) => run.readsPerSecond },
+  ];
+  series.forEach((line, index) => {
+    const path = points
+      .map((run, at) => `${at === 0 ? "M" : "L"}${px(at).toFixed(1)},${y(line.value(run)).toFixed(1)}`)
+      .join(" ");
+    body.push(element("path", { d: path, fill: "none", stroke: line.colour, "stroke-width": 2 }));
+    points.forEach((run, at) => {
+      body.push(element("circle", { cx: px(at), cy: y(line.value(run)), r: 4, fill: line.colour }));
+      body.push(text(px(at) + 6, y(line.value(run)) - 6, line.value(run).toFixed(2), { fill: line.colour }));
+    });
+    body.push(
+      element("rect", { x: WIDTH - 150, y: top + index * 18, width: 12, height: 12, fill: line.colour }),
+    );
+    body.push(text(WIDTH - 132, top + index * 18 + 10, line.name));
+  });
+  points.forEach((run, at) => {
+    const label = run.agents === 0 ? "no agents" : `${run.services} Services, ${run.nodes} nodes`;
+    body.push(text(px(at), top + plotHeight + 20, label, { "text-anchor": "middle" }));
+  });
+  return document({ width: WIDTH, height, title: "API requests per second vs Services", body });
+}

@@ -1,0 +1,166 @@
+// The results file, bench/results/<date>-<commit>.json: every raw measurement of a run and the
+// environment it ran in, so that a report can be rendered again, or questioned, from it alone.
+// Times are CLOCK_MONOTONIC nanoseconds as the lab records them, or milliseconds where a field
+// says so.
+import { execFileSync } from "node:child_process";
+import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { cpus, release } from "node:os";
+import { dirname, join } from "node:path";
+import type { ClaimRun, DoubleAnswer, Holding, Overlap } from "../../test/lab/analysis.ts";
+import type { RequestRate } from "./api-requests.ts";
+import type { TimingProfile } from "./profiles.ts";
+import type { ScenarioName } from "./scenario-catalogue.ts";
+
+/** Consecutive probe requests with the same outcome: the probe's samples, run-length encoded. */
+export interface ProbeRun {
+  /** The node that answered, or null for requests that went unanswered. */
+  readonly node: string | null;
+  readonly fromSeq: number;
+  readonly toSeq: number;
+  readonly fromNs: number;
+  readonly toNs: number;
+}
+
+export interface Mark {
+  readonly label: string;
+  readonly atNs: number;
+}
+
+export interface FailoverRepetition {
+  readonly scenario: ScenarioName;
+  readonly profile: string;
+  readonly repetition: number;
+  readonly vip: string;
+  readonly holderBefore: string;
+  /** The node answering when the repetition ended. */
+  readonly holderAfter: string | null;
+  readonly faultNs: number;
+  readonly endNs: number;
+  /** The longest run of unanswered probes that ended after the fault, in ms; 0 when none. */
+  readonly outageMs: number;
+  /** Probes sent after the fault that went unanswered. */
+  readonly lostProbes: number;
+  /** From the fault to the first answer from another node; null when nobody else answered. */
+  readonly faultToNewHolderMs: number | null;
+  /** From the fault until status.loadBalancer.ingress and vipd.io/holder named the new holder. */
+  readonly statusMs: number | null;
+  /** Sum of the intervals in which two MACs answered one ARP/NDP question; must be 0. */
+  readonly doubleAnswerMs: number;
+  /** Sum of the intervals in which two nodes' kernels held the VIP; must be 0. */
+  readonly overlapMs: number;
+  readonly marks: readonly Mark[];
+  readonly probeIntervalMs: number;
+  readonly probe: readonly ProbeRun[];
+  readonly claims: readonly ClaimRun[];
+  readonly doubleAnswers: readonly DoubleAnswer[];
+  readonly holdings: readonly Holding[];
+  readonly overlaps: readonly Overlap[];
+  /** Said only when the repetition broke its scenario's promise: the agents' recent log lines. */
+  readonly agentLogExcerpt?: string;
+}
+
+export interface LatencySample {
+  readonly vip: string;
+  /** Service created (the create call returned) → first probe answer, ms. */
+  readonly answeredMs: number;
+  /** Service created → status.loadBalancer.ingress and vipd.io/holder written, ms. */
+  readonly statusMs: number;
+}
+
+export interface AgentUsage {
+  readonly node: string;
+  readonly rssBytes: number;
+  readonly cpuPercent: number;
+  readonly eventLoopLagP99Ms: number | null;
+  readonly eventLoopLagMaxMs: number | null;
+}
+
+export interface ScaleRun {
+  readonly services: number;
+  readonly nodes: number;
+  /** 0 for the API server measured without agents. */
+  readonly agents: number;
+  /** From the first create call to the last one returning. */
+  readonly createMs: number;
+  /** From the first create to the last VIP answering ARP/NDP; null when some never answered. */
+  readonly allAnsweredMs: number | null;
+  readonly answered: number;
+  /** From the first create to the last status written. */
+  readonly allStatusMs: number | null;
+  /** Each VIP's first answer, ms after the first create, in VIP order. */
+  readonly answeredAtMs: readonly (number | null)[];
+  readonly windowSeconds: number;
+  readonly rates: readonly RequestRate[];
+  readonly writesPerSecond: number;
+  readonly readsPerSecond: number;
+  readonly usage: readonly AgentUsage[];
+  /** VIPs each node held at the end of the window. */
+  readonly spread: Readonly<Record<string, number>>;
+}
+
+export interface Environment {
+  readonly date: string;
+  readonly commit: string;
+  /** Uncommitted changes in the tree the bench ran from. */
+  readonly dirty: boolean;
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly kernel: string;
+  readonly node: string;
+  readonly kubernetes: string;
+}
+
+export interface RunRecord {
+  readonly environment: Environment;
+  readonly argv: readonly string[];
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly nodes: number;
+}
+
+export interface BenchResults {
+  readonly version: 1;
+  readonly runs: RunRecord[];
+  readonly profiles: TimingProfile[];
+  readonly apiDownMs: number;
+  readonly failover: FailoverRepetition[];
+  readonly latency: LatencySample[];
+  readonly scale: ScaleRun[];
+}
+
+function git(args: readonly string[]): string {
+  return execFileSync("git", args, { encoding: "utf8" }).trim();
+}
+
+export function environment(kubernetes: string): Environment {
+  return {
+    date: new Date().toISOString(),
+    commit: git(["rev-parse", "--short=12", "HEAD"]),
+    dirty: git(["status", "--porcelain", "--untracked-files=no"]) !== "",
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    kernel: release(),
+    node: process.version,
+    kubernetes,
+  };
+}
+
+export function emptyResults(): BenchResults {
+  return { version: 1, runs: [], profiles: [], apiDownMs: 0, failover: [], latency: [], scale: [] };
+}
+
+/** bench/results/2026-11-23-1a2b3c4d5e6f.json */
+export function resultsPath(outDir: string, env: Environment): string {
+  return join(outDir, `${env.date.slice(0, 10)}-${env.commit}.json`);
+}
+
+export async function readResults(path: string): Promise<BenchResults> {
+  const parsed = JSON.parse(await readFile(path, "utf8")) as { version?: unknown };
+  if (parsed.version !== 1) throw new Error(`${path}: not a version 1 results file`);
+  return parsed as BenchResults;
+}
+
+export async function writeResults(path: string, results: BenchResults): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(results)}\n`);
+}

@@ -1,0 +1,254 @@
+// The scale suite (issue 5 §2): N Services created at once on fresh agents, the time until every
+// VIP answers and every status is written, then a steady-state window over which the API server's
+// own request counters, the agents' CPU time, memory and event-loop lag are read. A first window
+// with no agents at all measures what the API server does on its own.
+import { setTimeout as sleep } from "node:timers/promises";
+import { monotonicNs } from "../../test/lab/index.ts";
+import { eventLoopLag } from "./agent-metrics.ts";
+import {
+  isWrite,
+  parseRequestCounts,
+  requestRates,
+  totalPerSecond,
+  type RequestCounts,
+} from "./api-requests.ts";
+import { BENCH_NAMESPACE, type BenchLab } from "./bench-lab.ts";
+import { cpuPercent, readCpu, readRss, type CpuReading } from "./process-usage.ts";
+import type { Progress } from "./progress.ts";
+import type { TimingProfile } from "./profiles.ts";
+import type { AgentUsage, ScaleRun } from "./results.ts";
+import { startVipSweep } from "./vip-sweep.ts";
+
+// 2001:db8:1::1:0/112 on the lab's LAN: room for 65 536 VIPs, none of them a node's or the
+// client's address, and no ClusterIP either (those come from 2001:db8:ffff::/112).
+const SCALE_PREFIX = "2001:db8:1::1:";
+export function scaleVip(index: number): string {
+  return `${SCALE_PREFIX}${index.toString(16)}`;
+}
+
+const CREATE_CONCURRENCY = 16;
+// After the last status, before the window: the agents' start-up work (claims, announcement
+// bursts) is over and what is left is the steady state.
+const SETTLE_MS = 5000;
+
+async function apiCounts(bench: BenchLab): Promise<RequestCounts> {
+  const result = await bench.cluster.api.kubectl(["get", "--raw", "/metrics"]);
+  if (result.code !== 0) throw new Error(`reading the API server's metrics: ${result.stderr}`);
+  return parseRequestCounts(result.stdout);
+}
+
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  each: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await each(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function scaleVipsHeld(bench: BenchLab): Promise<Record<string, number>> {
+  const spread: Record<string, number> = {};
+  for (const node of bench.lab.nodes) {
+    const shown = await bench.lab.exec(node.netns, ["ip", "-o", "addr", "show", "dev", node.lanIf]);
+    spread[node.name] = shown.stdout.split("\n").filter((line) => line.includes(` ${SCALE_PREFIX}`)).length;
+  }
+  return spread;
+}
+
+async function deleteAllServices(bench: BenchLab, progress: Progress): Promise<void> {
+  progress.step("deleting the Services");
+  await bench.core.deleteCollectionNamespacedService({ namespace: BENCH_NAMESPACE });
+  for (;;) {
+    const held = Object.values(await scaleVipsHeld(bench)).reduce((sum, count) => sum + count, 0);
+    if (held === 0 || bench.agents.size === 0) return;
+    progress.step(`waiting for ${held} VIPs to be released`);
+    await sleep(500);
+  }
+}
+
+interface Window {
+  readonly seconds: number;
+  readonly rates: ScaleRun["rates"];
+  readonly usage: AgentUsage[];
+}
+
+async function measureWindow(bench: BenchLab, windowMs: number, progress: Progress): Promise<Window> {
+  const agents = bench.lab.nodes.flatMap((node) => {
+    const agent = bench.agents.get(node.name);
+    return agent === undefined ? [] : [{ node, agent }];
+  });
+  // Scraped once so that the lag gauges of the end scrape cover the window only.
+  await Promise.all(agents.map(({ node }) => bench.agentMetrics(node)));
+  const cpuBefore = new Map<string, CpuReading>();
+  for (const { node, agent } of agents) cpuBefore.set(node.name, await readCpu(agent.pid));
+  const countsBefore = await apiCounts(bench);
+  const startedNs = monotonicNs();
+  const endsAt = Date.now() + windowMs;
+  while (Date.now() < endsAt) {
+    progress.step(`steady-state window, ${Math.ceil((endsAt - Date.now()) / 1000)} s left`);
+    await sleep(Math.min(1000, Math.max(0, endsAt - Date.now())));
+  }
+  const countsAfter = await apiCounts(bench);
+  const seconds = (monotonicNs() - startedNs) / 1e9;
+  const usage = await Promise.all(
+    agents.map(async ({ node, agent }): Promise<AgentUsage> => {
+      const lag = eventLoopLag(await bench.agentMetrics(node));
+      const before = cpuBefore.get(node.name);
+      if (before === undefined) throw new Error(`no CPU reading of ${node.name}`);
+      return {
+        node: node.name,
+        rssBytes: await readRss(agent.pid),
+        cpuPercent: cpuPercent(before, await readCpu(agent.pid)),
+        eventLoopLagP99Ms: lag.p99Ms,
+        eventLoopLagMaxMs: lag.maxMs,
+      };
+    }),
+  );
+  return { seconds, rates: requestRates(countsBefore, countsAfter, seconds), usage };
+}
+
+function scaleRun(
+  parts: Omit<ScaleRun, "writesPerSecond" | "readsPerSecond" | "windowSeconds" | "rates" | "usage"> & {
+    window: Window;
+  },
+): ScaleRun {
+  const { window, ...rest } = parts;
+  return {
+    ...rest,
+    windowSeconds: window.seconds,
+    rates: window.rates,
+    writesPerSecond: totalPerSecond(window.rates, isWrite),
+    readsPerSecond: totalPerSecond(window.rates, (rate) => !isWrite(rate)),
+    usage: window.usage,
+  };
+}
+
+async function runCount(
+  bench: BenchLab,
+  options: { count: number; profile: TimingProfile; windowMs: number; progress: Progress },
+): Promise<ScaleRun> {
+  const { count, progress } = options;
+  const nodes = bench.lab.nodes.length;
+  progress.step("starting fresh agents");
+  await bench.startAgents(options.profile);
+  const vips = Array.from({ length: count }, (_, index) => scaleVip(index));
+  const sweep = await startVipSweep(bench.lab, { vips, workDir: bench.cluster.api.workDir });
+  const createdNs = monotonicNs();
+  let created = 0;
+  await inParallel(vips, CREATE_CONCURRENCY, async (vip) => {
+    const index = vips.indexOf(vip);
+    await bench.core.createNamespacedService({
+      namespace: BENCH_NAMESPACE,
+      body: {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: `scale-${index}`, namespace: BENCH_NAMESPACE },
+        spec: {
+          type: "LoadBalancer",
+          // An IPv6 ClusterIP: the lab's IPv4 Service range has room for only 254.
+          ipFamilies: ["IPv6"],
+          ipFamilyPolicy: "SingleStack",
+          loadBalancerIP: vip,
+          ports: [{ port: 8080, protocol: "UDP" }],
+        },
+      },
+    });
+    created += 1;
+    if (created % 50 === 0) progress.step(`created ${created}/${count} Services`);
+  });
+  const createMs = (monotonicNs() - createdNs) / 1e6;
+  progress.step(`waiting for ${count} VIPs to answer`);
+  const answerTimeoutMs = 120_000 + count * 50;
+  const allAnswered = await sweep.allAnswered(answerTimeoutMs);
+  await sweep.stop();
+  const answers = sweep.answers();
+  progress.step("waiting for every status");
+  let lastStatusNs: number | null = null;
+  for (let index = 0; index < count; index++) {
+    const vip = vips[index] as string;
+    const written = await bench.status.waitFor(`scale-${index}`, {
+      fromNs: createdNs,
+      timeoutMs: Math.max(1000, createdNs / 1e6 + answerTimeoutMs - monotonicNs() / 1e6),
+      done: (change) => change.holder !== undefined && change.ingress.includes(vip),
+    });
+    if (written === undefined) {
+      lastStatusNs = null;
+      break;
+    }
+    lastStatusNs = Math.max(lastStatusNs ?? 0, written.atNs);
+  }
+  await sleep(SETTLE_MS);
+  const window = await measureWindow(bench, options.windowMs, progress);
+  const spread = await scaleVipsHeld(bench);
+  for (let index = 0; index < count; index++) bench.status.forget(`scale-${index}`);
+  await deleteAllServices(bench, progress);
+  const answeredAtNs = vips.map((vip) => answers.get(vip) ?? null);
+  return scaleRun({
+    services: count,
+    nodes,
+    agents: nodes,
+    createMs,
+    allAnsweredMs: allAnswered ? (Math.max(...answeredAtNs.map(Number)) - createdNs) / 1e6 : null,
+    answered: answers.size,
+    allStatusMs: lastStatusNs === null ? null : (lastStatusNs - createdNs) / 1e6,
+    answeredAtMs: answeredAtNs.map((atNs) =>
+      atNs === null ? null : Math.round((atNs - createdNs) / 1e5) / 10,
+    ),
+    spread,
+    window,
+  });
+}
+
+export async function runScaleSuite(
+  bench: BenchLab,
+  options: {
+    readonly counts: readonly number[];
+    readonly profile: TimingProfile;
+    readonly windowMs: number;
+    readonly progress: Progress;
+    readonly record: (run: ScaleRun) => Promise<void>;
+  },
+): Promise<void> {
+  const { progress } = options;
+  progress.phase("scale: the API server alone (no agents)");
+  await bench.stopAgents();
+  await sleep(SETTLE_MS);
+  const alone = await measureWindow(bench, options.windowMs, progress);
+  await options.record(
+    scaleRun({
+      services: 0,
+      nodes: bench.lab.nodes.length,
+      agents: 0,
+      createMs: 0,
+      allAnsweredMs: 0,
+      answered: 0,
+      allStatusMs: 0,
+      answeredAtMs: [],
+      spread: {},
+      window: alone,
+    }),
+  );
+  for (const count of options.counts) {
+    progress.phase(`scale: ${count} Services on ${bench.lab.nodes.length} nodes`);
+    const run = await runCount(bench, {
+      count,
+      profile: options.profile,
+      windowMs: options.windowMs,
+      progress,
+    });
+    await options.record(run);
+    progress.log(
+      `scale ${count}: all answered in ${run.allAnsweredMs?.toFixed(0) ?? "never"} ms, ` +
+        `writes ${run.writesPerSecond.toFixed(2)}/s, reads ${run.readsPerSecond.toFixed(2)}/s, ` +
+        `RSS ${run.usage.map((usage) => `${(usage.rssBytes / 2 ** 20).toFixed(0)}MB`).join("/")}, ` +
+        `CPU ${run.usage.map((usage) => `${usage.cpuPercent.toFixed(1)}%`).join("/")}`,
+    );
+  }
+}
