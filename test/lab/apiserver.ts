@@ -49,6 +49,8 @@ export interface ApiServer {
   adminKubeconfig(options: { server: string; path?: string }): Promise<string>;
   serviceAccountKubeconfig(options: { namespace: string; name: string; server?: string }): Promise<string>;
   kubectl(args: readonly string[], options?: { kubeconfig?: string; input?: string }): Promise<CommandResult>;
+  /** The same kubectl as a command line a person can paste: binary, subcommand, admin kubeconfig. */
+  readonly kubectlCommand: readonly string[];
   restart(): Promise<void>;
   kill(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
@@ -443,6 +445,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         workDir,
         caPath: files.ca,
       }),
+    kubectlCommand: [binaries.testcluster, "kubectl", `--kubeconfig=${kubeconfigPath}`],
     kubectl: (args, kubectlOptions) =>
       run(
         [
