@@ -15,12 +15,16 @@ Nothing is simulated; faults are injected on the bridge side of a link or by sig
   the scenario's way back: the client probe (a UDP request every 5 ms; each answer names the node
   that gave it), tcpdump on the client's port (every ARP and NDP frame for the VIP, the
   double-answer oracle), and an address sampler that reads every node's interface every 5 ms.
-  The *outage* is the longest run of unanswered probes after the fault, from the last answer
-  before it to the first after it (it overstates the real gap by at most one probe interval).
-  *Fault → new holder* runs from the fault to the first answer from another node; *fault → status*
+  The *outage* is the longest time the client went without an answer after the fault: from the
+  arrival of the last answer before a run of lost probes to the arrival of the first answer after
+  it (arrivals, because requests sent during an outage can wait in the client's neighbour queue and
+  be answered once the new holder announces itself). *Fault → new holder* runs from the fault to
+  the arrival of the first answer from another node; *fault → status*
   until \`status.loadBalancer.ingress\` and \`vipd.io/holder\` name that node, as seen by a watch.
   *Double answers* are ARP requests or neighbour solicitations answered by two MACs; *address
-  overlaps* are moments when two nodes' kernels held the VIP. Both must be zero.
+  overlaps* are moments when two nodes' kernels held the VIP, leaving out times when one of them
+  had no LAN link (a dead node keeps its address until the lifetime expires it, but nobody can
+  hear it). Both must be zero.
 - **Latency.** Services are created one at a time with a probe already running; the clock starts
   when the create request is sent.
 - **Scale.** N Services (IPv6 VIPs from 2001:db8:1::1:0/112, so that thousands fit) are created at

@@ -4,7 +4,6 @@ import {
   claimRuns,
   doubleAnswers,
   holdings,
-  outages,
   overlaps,
   type ClaimRun,
   type DoubleAnswer,
@@ -15,6 +14,13 @@ import type { AddressSample, ProbeSample, WireFrame } from "../../test/lab/index
 import type { ProbeRun } from "./results.ts";
 import type { StatusChange } from "./status-watch.ts";
 
+/** A time when a node's LAN link was down: whatever its kernel held, nobody on the LAN could hear it. */
+export interface Isolation {
+  readonly node: string;
+  readonly fromNs: number;
+  readonly toNs: number;
+}
+
 export interface RepetitionObservations {
   readonly vip: string;
   readonly holderBefore: string;
@@ -23,6 +29,7 @@ export interface RepetitionObservations {
   readonly frames: readonly WireFrame[];
   readonly addresses: readonly AddressSample[];
   readonly statusChanges: readonly StatusChange[];
+  readonly isolations: readonly Isolation[];
 }
 
 export interface RepetitionFigures {
@@ -59,6 +66,61 @@ export function probeRuns(samples: readonly ProbeSample[]): ProbeRun[] {
   return runs;
 }
 
+/** When the answer to a request arrived; the request may have waited in the client's neighbour queue. */
+function receivedNs(sample: ProbeSample): number {
+  return sample.sentNs + (sample.rttUs ?? 0) * 1000;
+}
+
+/**
+ * The longest time the client went without an answer, among the gaps in which at least one
+ * request went unanswered: from the arrival of the last answer before the gap to the arrival of
+ * the first after it (or the last request's timeout, if nothing answered again). Arrival times,
+ * not send times: requests sent during an outage can wait in the client's neighbour queue and be
+ * answered when the new holder announces itself, which send times would count as served.
+ */
+export function longestOutageNs(samples: readonly ProbeSample[], fromNs: number): number {
+  let longest = 0;
+  let lastAnswerNs: number | undefined;
+  let lost = 0;
+  for (const sample of [...samples].sort((a, b) => a.seq - b.seq)) {
+    if (sample.node === null) {
+      lost += 1;
+      continue;
+    }
+    const arrivedNs = receivedNs(sample);
+    if (lost > 0 && lastAnswerNs !== undefined && arrivedNs >= fromNs)
+      longest = Math.max(longest, arrivedNs - lastAnswerNs);
+    lastAnswerNs = arrivedNs;
+    lost = 0;
+  }
+  const last = samples.at(-1);
+  if (lost > 0 && lastAnswerNs !== undefined && last !== undefined)
+    longest = Math.max(longest, last.sentNs - lastAnswerNs);
+  return longest;
+}
+
+/**
+ * Overlaps of the VIP on two nodes, less the parts in which one of the two was cut off from the
+ * LAN: a dead node's kernel keeps the address (the dead-man switch has yet to expire it) but
+ * cannot answer anyone, which is the situation the takeover is for.
+ */
+export function audibleOverlaps(found: readonly Overlap[], isolations: readonly Isolation[]): Overlap[] {
+  return found.flatMap((overlap) => {
+    const cuts = isolations
+      .filter((cut) => overlap.nodes.includes(cut.node))
+      .sort((a, b) => a.fromNs - b.fromNs);
+    const pieces: Overlap[] = [];
+    let startNs = overlap.fromNs;
+    for (const cut of cuts) {
+      if (cut.toNs < startNs || cut.fromNs > overlap.toNs) continue;
+      if (cut.fromNs > startNs) pieces.push({ ...overlap, fromNs: startNs, toNs: cut.fromNs });
+      startNs = Math.max(startNs, cut.toNs);
+    }
+    if (startNs <= overlap.toNs) pieces.push({ ...overlap, fromNs: startNs });
+    return pieces;
+  });
+}
+
 const ms = (ns: number) => ns / 1e6;
 const totalMs = (intervals: readonly { fromNs: number; toNs: number }[]) =>
   ms(intervals.reduce((sum, interval) => sum + (interval.toNs - interval.fromNs), 0));
@@ -70,7 +132,7 @@ export function analyzeRepetition(observed: RepetitionObservations): RepetitionF
   const answered = ordered.filter((sample) => sample.node !== null);
   const holderAfter = answered.at(-1)?.node ?? null;
   const newHolderReply = afterFault.find((sample) => sample.node !== null && sample.node !== holderBefore);
-  const longest = Math.max(0, ...outages(ordered, { fromNs: faultNs }).map((outage) => outage.durationNs));
+  const longest = longestOutageNs(ordered, faultNs);
   const statusChange =
     holderAfter === null || holderAfter === holderBefore
       ? undefined
@@ -78,12 +140,12 @@ export function analyzeRepetition(observed: RepetitionObservations): RepetitionF
           (change) => change.atNs >= faultNs && change.holder === holderAfter && change.ingress.includes(vip),
         );
   const doubles = doubleAnswers(observed.frames, { ip: vip });
-  const overlapping = overlaps(observed.addresses);
+  const overlapping = audibleOverlaps(overlaps(observed.addresses), observed.isolations);
   return {
     holderAfter,
     outageMs: ms(longest),
     lostProbes: afterFault.filter((sample) => sample.node === null).length,
-    faultToNewHolderMs: newHolderReply === undefined ? null : ms(newHolderReply.sentNs - faultNs),
+    faultToNewHolderMs: newHolderReply === undefined ? null : ms(receivedNs(newHolderReply) - faultNs),
     statusMs: statusChange === undefined ? null : ms(statusChange.atNs - faultNs),
     doubleAnswerMs: totalMs(doubles),
     overlapMs: totalMs(overlapping),

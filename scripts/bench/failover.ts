@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { monotonicNs, type LabNode, type LabProcess } from "../../test/lab/index.ts";
 import { BENCH_NAMESPACE, serviceBody, type BenchLab } from "./bench-lab.ts";
-import { analyzeRepetition } from "./failover-analysis.ts";
+import { analyzeRepetition, type Isolation } from "./failover-analysis.ts";
 import type { Progress } from "./progress.ts";
 import type { TimingProfile } from "./profiles.ts";
 import type { FailoverRepetition, Mark } from "./results.ts";
@@ -81,6 +81,8 @@ async function runRepetition(
     await sleep(BEFORE_FAULT_MS);
 
     const marks: Mark[] = [];
+    const isolations: Isolation[] = [];
+    const isolatedSince = new Map<string, number>();
     const faultNs = monotonicNs();
     marks.push({ label: scenarioInfo(scenario).fault, atNs: faultNs });
     progress.step("fault injected");
@@ -91,6 +93,17 @@ async function runRepetition(
       profile,
       apiDownMs: plan.apiDownMs,
       mark: (label) => marks.push({ label, atNs: monotonicNs() }),
+      lanDown: async (node) => {
+        await lab.lanDown(node);
+        isolatedSince.set(node.name, monotonicNs());
+      },
+      lanUp: async (node) => {
+        await lab.lanUp(node);
+        const atNs = monotonicNs();
+        isolations.push({ node: node.name, fromNs: isolatedSince.get(node.name) ?? faultNs, toNs: atNs });
+        isolatedSince.delete(node.name);
+        marks.push({ label: `${node.name} LAN link up`, atNs });
+      },
       step: (text) => {
         progress.step(text);
       },
@@ -117,6 +130,7 @@ async function runRepetition(
     }
     await sleep(AFTER_RECOVERY_MS);
     const endNs = monotonicNs();
+    for (const [node, fromNs] of isolatedSince) isolations.push({ node, fromNs, toNs: endNs });
     observed = await stopObservers();
     const figures = analyzeRepetition({
       vip,
@@ -124,6 +138,7 @@ async function runRepetition(
       faultNs,
       ...observed,
       statusChanges: status.changes(service),
+      isolations,
     });
     const expected = scenarioInfo(scenario).expectation;
     const brokePromise =
@@ -142,6 +157,7 @@ async function runRepetition(
       endNs,
       marks,
       probeIntervalMs: PROBE_INTERVAL_MS,
+      isolations,
       ...figures,
       ...(brokePromise ? { agentLogExcerpt: bench.cluster.agentLogs(touched, 4000) } : {}),
     };

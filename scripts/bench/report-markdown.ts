@@ -123,12 +123,12 @@ function scaleTable(runs: readonly ScaleRun[]): string {
         String(run.services),
         String(run.nodes),
         String(run.agents),
-        run.agents === 0
+        run.services === 0
           ? "–"
           : run.allAnsweredMs === null
             ? `${run.answered}/${run.services} answered`
             : ms(run.allAnsweredMs),
-        run.agents === 0 ? "–" : run.allStatusMs === null ? "not all" : ms(run.allStatusMs),
+        run.services === 0 ? "–" : run.allStatusMs === null ? "not all" : ms(run.allStatusMs),
         run.writesPerSecond.toFixed(2),
         run.readsPerSecond.toFixed(2),
         run.rates
@@ -188,8 +188,8 @@ export function renderSummary(results: BenchResults, plots: PlotLinks): string {
     if (mine.length === 0) continue;
     sections.push(
       `### Failover, ${profile.name} profile (${describeProfile(profile)})`,
-      "Times in ms unless marked. Outage: the longest run of unanswered probes after the fault, from the last answer before it to the first after it. " +
-        "Fault → new holder: from the fault to the first answer from another node.",
+      "Outage: the longest time the client went without an answer after the fault, from the last answer before a run of lost probes to the first after it. " +
+        "Fault → new holder: from the fault to the first answer from another node. Address overlaps leave out times when one of the two nodes had no LAN link.",
       failoverTable(results.failover, profile.name),
     );
   }

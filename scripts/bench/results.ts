@@ -8,6 +8,7 @@ import { cpus, release } from "node:os";
 import { dirname, join } from "node:path";
 import type { ClaimRun, DoubleAnswer, Holding, Overlap } from "../../test/lab/analysis.ts";
 import type { RequestRate } from "./api-requests.ts";
+import type { Isolation } from "./failover-analysis.ts";
 import type { TimingProfile } from "./profiles.ts";
 import type { ScenarioName } from "./scenario-catalogue.ts";
 
@@ -36,18 +37,27 @@ export interface FailoverRepetition {
   readonly holderAfter: string | null;
   readonly faultNs: number;
   readonly endNs: number;
-  /** The longest run of unanswered probes that ended after the fault, in ms; 0 when none. */
+  /**
+   * The longest time without an answer after the fault, in ms, from the arrival of the last
+   * answer before a run of unanswered probes to the arrival of the first after it; 0 when no probe
+   * went unanswered.
+   */
   readonly outageMs: number;
   /** Probes sent after the fault that went unanswered. */
   readonly lostProbes: number;
-  /** From the fault to the first answer from another node; null when nobody else answered. */
+  /** From the fault to the arrival of the first answer from another node; null when none came. */
   readonly faultToNewHolderMs: number | null;
   /** From the fault until status.loadBalancer.ingress and vipd.io/holder named the new holder. */
   readonly statusMs: number | null;
   /** Sum of the intervals in which two MACs answered one ARP/NDP question; must be 0. */
   readonly doubleAnswerMs: number;
-  /** Sum of the intervals in which two nodes' kernels held the VIP; must be 0. */
+  /**
+   * Sum of the intervals in which two nodes' kernels held the VIP, less those in which one of them
+   * had no LAN link (nobody could hear it); must be 0.
+   */
   readonly overlapMs: number;
+  /** When a node's LAN link was down during the repetition. */
+  readonly isolations: readonly Isolation[];
   readonly marks: readonly Mark[];
   readonly probeIntervalMs: number;
   readonly probe: readonly ProbeRun[];

@@ -37,20 +37,21 @@ async function apiCounts(bench: BenchLab): Promise<RequestCounts> {
   return parseRequestCounts(result.stdout);
 }
 
-async function inParallel<T>(
-  items: readonly T[],
+/** each(0) … each(count - 1), at most limit at a time. */
+async function inParallel(
+  count: number,
   limit: number,
-  each: (item: T) => Promise<unknown>,
+  each: (index: number) => Promise<unknown>,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
-      const item = items[next] as T;
+    while (next < count) {
+      const index = next;
       next += 1;
-      await each(item);
+      await each(index);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
 }
 
 async function scaleVipsHeld(bench: BenchLab): Promise<Record<string, number>> {
@@ -142,8 +143,8 @@ async function runCount(
   const sweep = await startVipSweep(bench.lab, { vips, workDir: bench.cluster.api.workDir });
   const createdNs = monotonicNs();
   let created = 0;
-  await inParallel(vips, CREATE_CONCURRENCY, async (vip) => {
-    const index = vips.indexOf(vip);
+  await inParallel(vips.length, CREATE_CONCURRENCY, async (index) => {
+    const vip = vips[index] as string;
     await bench.core.createNamespacedService({
       namespace: BENCH_NAMESPACE,
       body: {
@@ -217,24 +218,28 @@ export async function runScaleSuite(
   },
 ): Promise<void> {
   const { progress } = options;
-  progress.phase("scale: the API server alone (no agents)");
-  await bench.stopAgents();
-  await sleep(SETTLE_MS);
-  const alone = await measureWindow(bench, options.windowMs, progress);
-  await options.record(
+  // Without Services: first the API server on its own, then with idle agents (their heartbeats).
+  const baseline = async (agents: number) =>
     scaleRun({
       services: 0,
       nodes: bench.lab.nodes.length,
-      agents: 0,
+      agents,
       createMs: 0,
       allAnsweredMs: 0,
       answered: 0,
       allStatusMs: 0,
       answeredAtMs: [],
       spread: {},
-      window: alone,
-    }),
-  );
+      window: await measureWindow(bench, options.windowMs, progress),
+    });
+  progress.phase("scale: the API server alone (no agents)");
+  await bench.stopAgents();
+  await sleep(SETTLE_MS);
+  await options.record(await baseline(0));
+  progress.phase("scale: idle agents (no Services)");
+  await bench.startAgents(options.profile);
+  await sleep(SETTLE_MS);
+  await options.record(await baseline(bench.lab.nodes.length));
   for (const count of options.counts) {
     progress.phase(`scale: ${count} Services on ${bench.lab.nodes.length} nodes`);
     const run = await runCount(bench, {

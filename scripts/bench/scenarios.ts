@@ -15,6 +15,9 @@ export interface ScenarioContext {
   readonly apiDownMs: number;
   /** Records a moment of the scenario (the fault, a recovery step) for the timeline. */
   mark(label: string): void;
+  /** The node's LAN link loses carrier; recorded, because a node nobody can hear may hold the VIP. */
+  lanDown(node: LabNode): Promise<void>;
+  lanUp(node: LabNode): Promise<void>;
   /** The first node other than the holder to answer the probe after the fault; null on timeout. */
   waitForAnotherNode(timeoutMs: number): Promise<string | null>;
   /** Says what the scenario is doing, for the progress line. */
@@ -57,15 +60,14 @@ const DRIVERS: Readonly<Record<ScenarioName, Driver>> = {
   "node-death": async (context) => {
     const { lab } = context.bench;
     lab.signal(context.agent, "SIGKILL");
-    await Promise.all([lab.lanDown(context.holder), lab.cutApi(context.holder)]);
+    await Promise.all([context.lanDown(context.holder), lab.cutApi(context.holder)]);
     await takeover(context);
     // The node comes back as after a reboot: its agent first (which sweeps the VIP it no longer
     // owns), then its LAN link.
     await lab.healApi(context.holder);
     context.mark("management link up");
     await bringBack(context);
-    await lab.lanUp(context.holder);
-    context.mark("LAN link up");
+    await context.lanUp(context.holder);
   },
   "agent-crash-restart": async (context) => {
     context.bench.lab.signal(context.agent, "SIGKILL");
@@ -110,11 +112,9 @@ const DRIVERS: Readonly<Record<ScenarioName, Driver>> = {
     context.mark("API server ready");
   },
   "lan-carrier-loss": async (context) => {
-    const { lab } = context.bench;
-    await lab.lanDown(context.holder);
+    await context.lanDown(context.holder);
     await takeover(context);
-    await lab.lanUp(context.holder);
-    context.mark("LAN link up");
+    await context.lanUp(context.holder);
   },
 };
 
