@@ -16,8 +16,13 @@ export function timelineSvg(repetition: FailoverRepetition, nodes: readonly stri
   const { faultNs } = repetition;
   const seconds = (ns: number) => (ns - faultNs) / 1e9;
   const firstNs = repetition.probe[0]?.fromNs ?? faultNs;
-  const from = Math.max(seconds(firstNs), -1.5);
-  const to = seconds(repetition.endNs);
+  // Zoomed on what happened: half a second either side of the fault, the scenario's marks and
+  // the client's last unanswered request, so a handover of 50 ms is not a sliver of the plot.
+  const lastLostNs =
+    repetition.probe.findLast((run) => run.node === null && run.toNs >= faultNs)?.toNs ?? faultNs;
+  const lastMarkNs = Math.max(...repetition.marks.map((mark) => mark.atNs));
+  const from = Math.max(seconds(firstNs), -0.5);
+  const to = Math.min(seconds(repetition.endNs), seconds(Math.max(lastLostNs, lastMarkNs)) + 0.5);
   const left = 150;
   const laneHeight = 34;
   const top = 56;
@@ -221,7 +226,9 @@ export function apiRatesSvg(runs: readonly ScaleRun[]): string {
     body.push(element("path", { d: path, fill: "none", stroke: line.colour, "stroke-width": 2 }));
     points.forEach((run, at) => {
       body.push(element("circle", { cx: px(at), cy: y(line.value(run)), r: 4, fill: line.colour }));
-      body.push(text(px(at) + 6, y(line.value(run)) - 6, line.value(run).toFixed(2), { fill: line.colour }));
+      // Writes labelled above their points, reads below, so that close values stay legible.
+      const labelY = y(line.value(run)) + (index === 0 ? -8 : 16);
+      body.push(text(px(at) + 6, labelY, line.value(run).toFixed(2), { fill: line.colour }));
     });
     body.push(
       element("rect", { x: WIDTH - 150, y: top + index * 18, width: 12, height: 12, fill: line.colour }),

@@ -77,9 +77,11 @@ export function linearScale(
   const rawStep = span / 6;
   const magnitude = 10 ** Math.floor(Math.log10(rawStep));
   const step = ([1, 2, 5, 10].find((factor) => factor * magnitude >= rawStep) ?? 10) * magnitude;
+  // Rounded to the step's decimals, so that 3 × 0.2 is labelled 0.6 and not 0.6000000000000001.
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
   const ticks: number[] = [];
   for (let tick = Math.ceil(from / step) * step; tick <= to + step / 1e6; tick += step)
-    ticks.push(Math.round(tick / step) * step);
+    ticks.push(Number((Math.round(tick / step) * step).toFixed(decimals)));
   return Object.assign(scale, { ticks });
 }
 

@@ -173,3 +173,7 @@ test("the progress line shows elapsed time, phase and step, cut to the terminal"
   );
   t.is(statusLine({ elapsedMs: 0, phase: "x".repeat(100), step: "", width: 20 }).length, 20);
 });
+
+test("tick labels have no floating-point residue", (t) => {
+  t.deepEqual(linearScale([-0.5, 0.61], [0, 100]).ticks, [-0.4, -0.2, 0, 0.2, 0.4, 0.6]);
+});
