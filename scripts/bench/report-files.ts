@@ -52,6 +52,7 @@ export async function writeReport(
     `# vipd benchmark ${basename(stem)}\n\n${renderSummary(results, links(dirname(stem), plotsDir))}`,
   );
   if (options.docsPath !== undefined) {
+    await mkdir(dirname(options.docsPath), { recursive: true });
     const summary = renderSummary(results, links(dirname(options.docsPath), plotsDir));
     await write(
       options.docsPath,
