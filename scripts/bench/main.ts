@@ -76,6 +76,7 @@ async function runSuites(
         counts: options.scale,
         profile: DEFAULT_PROFILE,
         windowMs: options.windowMs,
+        baselinesKnown: results.scale.some((run) => run.services === 0 && run.nodes === options.nodes),
         progress,
         record: async (run) => {
           results.scale.push(run);

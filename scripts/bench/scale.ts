@@ -213,6 +213,8 @@ export async function runScaleSuite(
     readonly counts: readonly number[];
     readonly profile: TimingProfile;
     readonly windowMs: number;
+    /** The baselines of this many nodes are in the results already (a run in parts). */
+    readonly baselinesKnown: boolean;
     readonly progress: Progress;
     readonly record: (run: ScaleRun) => Promise<void>;
   },
@@ -232,14 +234,16 @@ export async function runScaleSuite(
       spread: {},
       window: await measureWindow(bench, options.windowMs, progress),
     });
-  progress.phase("scale: the API server alone (no agents)");
-  await bench.stopAgents();
-  await sleep(SETTLE_MS);
-  await options.record(await baseline(0));
-  progress.phase("scale: idle agents (no Services)");
-  await bench.startAgents(options.profile);
-  await sleep(SETTLE_MS);
-  await options.record(await baseline(bench.lab.nodes.length));
+  if (!options.baselinesKnown) {
+    progress.phase("scale: the API server alone (no agents)");
+    await bench.stopAgents();
+    await sleep(SETTLE_MS);
+    await options.record(await baseline(0));
+    progress.phase("scale: idle agents (no Services)");
+    await bench.startAgents(options.profile);
+    await sleep(SETTLE_MS);
+    await options.record(await baseline(bench.lab.nodes.length));
+  }
   for (const count of options.counts) {
     progress.phase(`scale: ${count} Services on ${bench.lab.nodes.length} nodes`);
     const run = await runCount(bench, {
