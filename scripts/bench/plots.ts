@@ -189,17 +189,26 @@ export function outageDistributionSvg(
   return document({ width: WIDTH, height, title: "outage distribution", body });
 }
 
-/** API writes and reads per second against the number of Services (the first point: no agents). */
+/** The x position of a scale run: the API server alone first, then by Service count. */
+function scaleCategory(run: ScaleRun): string {
+  return run.agents === 0 ? "no agents" : `${run.services} Services`;
+}
+
+/** API writes and reads per second against the number of Services, one pair of lines per node count. */
 export function apiRatesSvg(runs: readonly ScaleRun[]): string {
-  const points = [...runs].sort((a, b) => a.agents - b.agents || a.services - b.services);
+  const ordered = [...runs].sort(
+    (a, b) => Number(a.agents > 0) - Number(b.agents > 0) || a.services - b.services,
+  );
+  const categories = [...new Set(ordered.map(scaleCategory))];
+  const nodeCounts = [...new Set(ordered.map((run) => run.nodes))].sort((a, b) => a - b);
   const left = 70;
   const top = 50;
   const plotHeight = 260;
-  const height = top + plotHeight + 60;
-  const maxRate = Math.max(1, ...points.flatMap((run) => [run.writesPerSecond, run.readsPerSecond]));
+  const height = top + plotHeight + 50;
+  const maxRate = Math.max(1, ...ordered.flatMap((run) => [run.writesPerSecond, run.readsPerSecond]));
   const y = linearScale([0, maxRate * 1.15], [top + plotHeight, top]);
-  const slot = (WIDTH - left - 40) / Math.max(1, points.length);
-  const px = (index: number) => left + slot * (index + 0.5);
+  const slot = (WIDTH - left - 200) / Math.max(1, categories.length);
+  const px = (run: ScaleRun) => left + slot * (categories.indexOf(scaleCategory(run)) + 0.5);
   const body: string[] = [
     text(12, 22, "API requests per second in the steady state, by Service count", {
       "font-size": 15,
@@ -212,32 +221,56 @@ export function apiRatesSvg(runs: readonly ScaleRun[]): string {
     ),
   ];
   for (const tick of y.ticks) {
-    body.push(element("line", { x1: left, x2: WIDTH - 40, y1: y(tick), y2: y(tick), stroke: "#eeeeee" }));
+    body.push(element("line", { x1: left, x2: WIDTH - 200, y1: y(tick), y2: y(tick), stroke: "#eeeeee" }));
     body.push(text(left - 6, y(tick) + 4, String(tick), { "text-anchor": "end", fill: "#555555" }));
   }
-  const series = [
-    { name: "writes/s", colour: PALETTE[0] ?? "#000000", value: (run: ScaleRun) => run.writesPerSecond },
-    { name: "reads/s", colour: PALETTE[1] ?? "#000000", value: (run: ScaleRun) => run.readsPerSecond },
-  ];
+  const series = nodeCounts.flatMap((nodes, index) => [
+    {
+      name: `writes/s, ${nodes} nodes`,
+      nodes,
+      dash: "",
+      colour: PALETTE[2 * index] ?? "#000000",
+      value: (run: ScaleRun) => run.writesPerSecond,
+      below: false,
+    },
+    {
+      name: `reads/s, ${nodes} nodes`,
+      nodes,
+      dash: "5 4",
+      colour: PALETTE[2 * index + 1] ?? "#000000",
+      value: (run: ScaleRun) => run.readsPerSecond,
+      below: true,
+    },
+  ]);
   series.forEach((line, index) => {
+    const points = ordered.filter((run) => run.nodes === line.nodes);
     const path = points
-      .map((run, at) => `${at === 0 ? "M" : "L"}${px(at).toFixed(1)},${y(line.value(run)).toFixed(1)}`)
+      .map((run, at) => `${at === 0 ? "M" : "L"}${px(run).toFixed(1)},${y(line.value(run)).toFixed(1)}`)
       .join(" ");
-    body.push(element("path", { d: path, fill: "none", stroke: line.colour, "stroke-width": 2 }));
-    points.forEach((run, at) => {
-      body.push(element("circle", { cx: px(at), cy: y(line.value(run)), r: 4, fill: line.colour }));
-      // Writes labelled above their points, reads below, so that close values stay legible.
-      const labelY = y(line.value(run)) + (index === 0 ? -8 : 16);
-      body.push(text(px(at) + 6, labelY, line.value(run).toFixed(2), { fill: line.colour }));
-    });
     body.push(
-      element("rect", { x: WIDTH - 150, y: top + index * 18, width: 12, height: 12, fill: line.colour }),
+      element("path", {
+        d: path,
+        fill: "none",
+        stroke: line.colour,
+        "stroke-width": 2,
+        "stroke-dasharray": line.dash,
+      }),
     );
-    body.push(text(WIDTH - 132, top + index * 18 + 10, line.name));
+    for (const run of points) {
+      body.push(element("circle", { cx: px(run), cy: y(line.value(run)), r: 4, fill: line.colour }));
+      // Writes labelled above their points, reads below, so that close values stay legible.
+      const labelY = y(line.value(run)) + (line.below ? 16 : -8);
+      body.push(text(px(run) + 6, labelY, line.value(run).toFixed(2), { fill: line.colour }));
+    }
+    body.push(
+      element("rect", { x: WIDTH - 180, y: top + index * 18, width: 12, height: 12, fill: line.colour }),
+    );
+    body.push(text(WIDTH - 162, top + index * 18 + 10, line.name));
   });
-  points.forEach((run, at) => {
-    const label = run.agents === 0 ? "no agents" : `${run.services} Services, ${run.nodes} nodes`;
-    body.push(text(px(at), top + plotHeight + 20, label, { "text-anchor": "middle" }));
+  categories.forEach((category, index) => {
+    body.push(
+      text(left + slot * (index + 0.5), top + plotHeight + 20, category, { "text-anchor": "middle" }),
+    );
   });
   return document({ width: WIDTH, height, title: "API requests per second vs Services", body });
 }

@@ -150,7 +150,8 @@ test("plots are SVG documents naming what they show", (t) => {
     outageDistributionSvg(results().failover, ["polite-handover", "api-partition"]),
     /Polite handover \(default\)/,
   );
-  t.regex(apiRatesSvg(results().scale), /1000 Services, 3 nodes/);
+  t.regex(apiRatesSvg(results().scale), /1000 Services/);
+  t.regex(apiRatesSvg(results().scale), /writes\/s, 3 nodes/);
   t.is(typicalRepetition(results().failover.slice(0, 2))?.outageMs, 40);
 });
 
