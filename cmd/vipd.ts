@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { addManifestCommand } from "../src/cli/manifest-command.ts";
 import { runAgent } from "../src/cli/run-agent.ts";
 import { addRunCommand } from "../src/cli/run-command.ts";
 import { VERSION } from "../src/version.ts";
@@ -21,5 +22,6 @@ program
   });
 
 addRunCommand(program, runAgent);
+addManifestCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,122 @@
+// The services-mode DaemonSet: one agent per node, on the node's own network, with the two
+// capabilities the data path needs and nothing else.
+import type { V1DaemonSet, V1EnvVar } from "@kubernetes/client-node";
+import { formatDuration } from "../config/duration.ts";
+import { envName, RUN_OPTIONS } from "../config/options.ts";
+import type { RunConfigKey } from "../config/schema.ts";
+import { agentSelectorLabels, APP_NAME, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
+import { agentConfigOf, type ManifestOptions } from "./options.ts";
+
+export const METRICS_PORT_NAME = "metrics";
+
+// Netlink address changes need CAP_NET_ADMIN; the AF_PACKET socket that sends gratuitous ARP,
+// neighbour advertisements and fence probes needs CAP_NET_RAW.
+export const AGENT_CAPABILITIES = ["NET_ADMIN", "NET_RAW"] as const;
+
+// A polite handover (DESIGN.md rule 5) is one round of parallel ownership-Lease writes, then the
+// heartbeat delete, each bounded by a request deadline of one retry period; one more period covers
+// withdrawing the addresses and closing the watches. Below Kubernetes' default there is nothing to
+// gain, so that is the floor.
+const HANDOVER_RETRY_PERIODS = 3;
+const KUBERNETES_DEFAULT_GRACE_SECONDS = 30;
+
+export function terminationGraceSeconds(retryPeriodMs: number): number {
+  return Math.max(
+    KUBERNETES_DEFAULT_GRACE_SECONDS,
+    Math.ceil((HANDOVER_RETRY_PERIODS * retryPeriodMs) / 1000),
+  );
+}
+
+function env(key: RunConfigKey, value: string): V1EnvVar {
+  return { name: envName(RUN_OPTIONS[key].flag), value };
+}
+
+function fromField(key: RunConfigKey, fieldPath: string): V1EnvVar {
+  return { name: envName(RUN_OPTIONS[key].flag), valueFrom: { fieldRef: { fieldPath } } };
+}
+
+export function daemonSet(options: ManifestOptions): V1DaemonSet {
+  const config = agentConfigOf(options);
+  const metricsPort = config.metricsAddr.port;
+  const selector = agentSelectorLabels();
+  return {
+    apiVersion: "apps/v1",
+    kind: "DaemonSet",
+    metadata: { name: APP_NAME, namespace: options.namespace, labels: { ...commonLabels(), ...selector } },
+    spec: {
+      selector: { matchLabels: selector },
+      // One node at a time: each stopping agent hands its Services over before the next one stops.
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+      template: {
+        metadata: {
+          labels: { ...commonLabels(), ...selector },
+          annotations: {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": String(metricsPort),
+            "prometheus.io/path": "/metrics",
+          },
+        },
+        spec: {
+          serviceAccountName: SERVICE_ACCOUNT_NAME,
+          // The VIPs go on the node's own interface, and ARP for them leaves from it.
+          hostNetwork: true,
+          terminationGracePeriodSeconds: terminationGraceSeconds(config.retryPeriod),
+          nodeSelector: { ...options.nodeSelector },
+          ...(options.tolerations.length === 0 ? {} : { tolerations: [...options.tolerations] }),
+          securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+          containers: [
+            {
+              name: APP_NAME,
+              image: options.image,
+              imagePullPolicy: "IfNotPresent",
+              args: ["run"],
+              env: [
+                fromField("nodeName", "spec.nodeName"),
+                fromField("namespace", "metadata.namespace"),
+                ...(options.interface === undefined ? [] : [env("interface", options.interface)]),
+                env("loadBalancerClass", config.loadBalancerClass),
+                env("classOnly", String(config.classOnly)),
+                env("leaseDuration", formatDuration(config.leaseDuration)),
+                env("renewDeadline", formatDuration(config.renewDeadline)),
+                env("retryPeriod", formatDuration(config.retryPeriod)),
+                env("metricsAddr", options.metricsAddr),
+              ],
+              ports: [{ name: METRICS_PORT_NAME, containerPort: metricsPort, protocol: "TCP" }],
+              // Liveness only asks whether the process turns: an API server outage must not restart
+              // the agent, or every node would drop its VIPs (degraded hold, rule 1(b)).
+              livenessProbe: {
+                httpGet: { path: "/healthz", port: METRICS_PORT_NAME },
+                periodSeconds: 10,
+                timeoutSeconds: 5,
+                failureThreshold: 3,
+              },
+              // Ready = caches synced and heartbeat renewed within the renew deadline, which paces the
+              // rolling update: the next node stops only once this one can take Services again.
+              readinessProbe: {
+                httpGet: { path: "/readyz", port: METRICS_PORT_NAME },
+                periodSeconds: 5,
+                timeoutSeconds: 5,
+                failureThreshold: 2,
+              },
+              resources: {
+                requests: { cpu: "50m", memory: "64Mi" },
+                // No CPU limit: throttling a holder past its renew deadline would turn load into failovers.
+                limits: { memory: "256Mi" },
+              },
+              securityContext: {
+                privileged: false,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                // Root in the container, but holding only these two capabilities: the kernel checks the
+                // capability, not the user id, and Kubernetes cannot give a non-root user capabilities
+                // (see docs/container-image.md).
+                runAsUser: 0,
+                capabilities: { add: [...AGENT_CAPABILITIES], drop: ["ALL"] },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
