@@ -10,7 +10,7 @@ import type {
   V1Role,
   V1RoleBinding,
   V1ServiceAccount,
-  V1Subject,
+  RbacV1Subject,
 } from "@kubernetes/client-node";
 import { clusterScopedName, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
 
@@ -44,7 +44,7 @@ export interface RbacOptions {
   readonly namespace: string;
 }
 
-function subject(namespace: string): V1Subject {
+function subject(namespace: string): RbacV1Subject {
   return { kind: "ServiceAccount", name: SERVICE_ACCOUNT_NAME, namespace };
 }
 
