@@ -7,7 +7,7 @@ import { BENCH_NAMESPACE, serviceBody, type BenchLab } from "./bench-lab.ts";
 import { analyzeRepetition, type Isolation } from "./failover-analysis.ts";
 import type { Progress } from "./progress.ts";
 import type { TimingProfile } from "./profiles.ts";
-import type { FailoverRepetition, Mark } from "./results.ts";
+import type { BenchError, FailoverRepetition, Mark } from "./results.ts";
 import { scenarioInfo, type ScenarioName } from "./scenario-catalogue.ts";
 import { injectFault } from "./scenarios.ts";
 
@@ -19,6 +19,7 @@ const AFTER_RECOVERY_MS = 1500;
 const FIRST_ANSWER_TIMEOUT_MS = 30_000;
 const STATUS_TIMEOUT_MS = 30_000;
 const RELEASE_TIMEOUT_MS = 30_000;
+const MAX_FAILURES_IN_A_ROW = 3;
 
 /** 198.51.100.100–199: free in the lab, and apart from the e2e tests' 198.51.100.200–230. */
 export function failoverVip(index: number): string {
@@ -180,9 +181,11 @@ export async function runFailoverSuite(
     readonly progress: Progress;
     /** Called with each repetition as soon as it is measured, so a long run loses nothing. */
     readonly record: (repetition: FailoverRepetition) => Promise<void>;
+    readonly recordError: (error: BenchError) => Promise<void>;
   },
 ): Promise<void> {
   let index = 0;
+  let failuresInARow = 0;
   for (const profile of options.profiles) {
     options.progress.phase(`failover ${profile.name}: starting agents`);
     await bench.startAgents(profile);
@@ -191,7 +194,22 @@ export async function runFailoverSuite(
         options.progress.phase(`failover ${profile.name} ${scenario} ${repetition}/${options.repetitions}`);
         const plan = { scenario, profile, repetition, vip: failoverVip(index), apiDownMs: options.apiDownMs };
         index += 1;
-        const result = await runRepetition(bench, plan, options.progress);
+        let result: FailoverRepetition;
+        try {
+          result = await runRepetition(bench, plan, options.progress);
+          failuresInARow = 0;
+        } catch (error) {
+          // One repetition that could not be measured (an agent that would not start, a Service
+          // that never answered) is recorded and the lab reset; several in a row end the suite.
+          const what = `failover ${profile.name} ${scenario} #${repetition}`;
+          const message = (error as Error).message;
+          await options.recordError({ what, message });
+          options.progress.log(`${what}: not measured: ${message.split("\n")[0] ?? ""}`);
+          failuresInARow += 1;
+          if (failuresInARow >= MAX_FAILURES_IN_A_ROW) throw error;
+          await bench.startAgents(profile);
+          continue;
+        }
         await options.record(result);
         options.progress.log(
           `${profile.name} ${scenario} #${repetition}: ${result.holderBefore} → ${result.holderAfter ?? "nobody"}, ` +

@@ -58,6 +58,10 @@ async function runSuites(
           results.failover.push(repetition);
           await save();
         },
+        recordError: async (error) => {
+          results.errors.push(error);
+          await save();
+        },
       });
     }
     if (options.suites.includes("latency")) {
@@ -86,6 +90,7 @@ async function runSuites(
     }
   } catch (error) {
     failure = error;
+    results.errors.push({ what: "bench run", message: (error as Error).message });
   } finally {
     progress.phase("tearing the lab down");
     await bench.down();

@@ -225,5 +225,12 @@ export function renderSummary(results: BenchResults, plots: PlotLinks): string {
       `![API requests per second by Service count](${plots.apiRates})`,
     );
   }
+  if (results.errors.length > 0) {
+    sections.push(
+      "### Not measured",
+      "What the bench could not measure, and why (first line of the error; the results file has it whole):",
+      results.errors.map((error) => `- ${error.what}: ${error.message.split("\n")[0] ?? ""}`).join("\n"),
+    );
+  }
   return `${sections.join("\n\n")}\n`;
 }

@@ -128,6 +128,12 @@ export interface RunRecord {
   readonly nodes: number;
 }
 
+/** A measurement that could not be made, and why: kept, so that a table never hides its gaps. */
+export interface BenchError {
+  readonly what: string;
+  readonly message: string;
+}
+
 export interface BenchResults {
   readonly version: 1;
   readonly runs: RunRecord[];
@@ -136,6 +142,7 @@ export interface BenchResults {
   readonly failover: FailoverRepetition[];
   readonly latency: LatencySample[];
   readonly scale: ScaleRun[];
+  readonly errors: BenchError[];
 }
 
 function git(args: readonly string[]): string {
@@ -156,7 +163,16 @@ export function environment(kubernetes: string): Environment {
 }
 
 export function emptyResults(): BenchResults {
-  return { version: 1, runs: [], profiles: [], apiDownMs: 0, failover: [], latency: [], scale: [] };
+  return {
+    version: 1,
+    runs: [],
+    profiles: [],
+    apiDownMs: 0,
+    failover: [],
+    latency: [],
+    scale: [],
+    errors: [],
+  };
 }
 
 /** bench/results/2026-11-23-1a2b3c4d5e6f.json */
@@ -167,7 +183,7 @@ export function resultsPath(outDir: string, env: Environment): string {
 export async function readResults(path: string): Promise<BenchResults> {
   const parsed = JSON.parse(await readFile(path, "utf8")) as { version?: unknown };
   if (parsed.version !== 1) throw new Error(`${path}: not a version 1 results file`);
-  return parsed as BenchResults;
+  return { ...emptyResults(), ...(parsed as Partial<BenchResults>) };
 }
 
 export async function writeResults(path: string, results: BenchResults): Promise<void> {
