@@ -41,6 +41,7 @@ interface DaemonSetFlags {
   readonly leaseDuration: string;
   readonly renewDeadline: string;
   readonly retryPeriod: string;
+  readonly addressLifetime: string;
   readonly loadBalancerClass: string;
   readonly classOnly?: true;
   readonly metricsAddr: string;
@@ -56,6 +57,7 @@ function daemonSetOptions(flags: DaemonSetFlags): ManifestOptions {
     leaseDuration: flags.leaseDuration,
     renewDeadline: flags.renewDeadline,
     retryPeriod: flags.retryPeriod,
+    addressLifetime: flags.addressLifetime,
     loadBalancerClass: flags.loadBalancerClass,
     classOnly: flags.classOnly === true,
     metricsAddr: flags.metricsAddr,
@@ -109,6 +111,7 @@ export function addManifestCommand(program: Command): void {
     .addOption(agentOption("leaseDuration").default(defaults.leaseDuration))
     .addOption(agentOption("renewDeadline").default(defaults.renewDeadline))
     .addOption(agentOption("retryPeriod").default(defaults.retryPeriod))
+    .addOption(agentOption("addressLifetime").default(defaults.addressLifetime))
     .addOption(agentOption("loadBalancerClass").default(defaults.loadBalancerClass))
     .addOption(agentOption("classOnly"))
     .addOption(agentOption("metricsAddr").default(defaults.metricsAddr))

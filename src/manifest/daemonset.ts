@@ -79,6 +79,7 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
                 env("leaseDuration", formatDuration(config.leaseDuration)),
                 env("renewDeadline", formatDuration(config.renewDeadline)),
                 env("retryPeriod", formatDuration(config.retryPeriod)),
+                env("addressLifetime", formatDuration(config.addressLifetime)),
                 env("metricsAddr", options.metricsAddr),
               ],
               ports: [{ name: METRICS_PORT_NAME, containerPort: metricsPort, protocol: "TCP" }],

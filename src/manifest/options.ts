@@ -16,6 +16,7 @@ export interface ManifestOptions {
   readonly leaseDuration: string;
   readonly renewDeadline: string;
   readonly retryPeriod: string;
+  readonly addressLifetime: string;
   readonly loadBalancerClass: string;
   readonly classOnly: boolean;
   readonly metricsAddr: string;
@@ -48,6 +49,7 @@ export const DEFAULT_MANIFEST_OPTIONS: ManifestOptions = {
   leaseDuration: agentDefault("leaseDuration"),
   renewDeadline: agentDefault("renewDeadline"),
   retryPeriod: agentDefault("retryPeriod"),
+  addressLifetime: agentDefault("addressLifetime"),
   loadBalancerClass: agentDefault("loadBalancerClass"),
   classOnly: agentDefault("classOnly") === "true",
   metricsAddr: agentDefault("metricsAddr"),
@@ -131,6 +133,7 @@ export function agentConfigOf(options: ManifestOptions): RunConfig {
         leaseDuration: options.leaseDuration,
         renewDeadline: options.renewDeadline,
         retryPeriod: options.retryPeriod,
+        addressLifetime: options.addressLifetime,
         loadBalancerClass: options.loadBalancerClass,
         classOnly: options.classOnly,
         metricsAddr: options.metricsAddr,

@@ -1,0 +1,87 @@
+// `vipd manifest` as a user runs it: the printed YAML is the checked-in manifests/ byte for byte, flags
+// reach the objects, and anything it does not know is an error with exit status 2.
+import test from "ava";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { loadAll } from "js-yaml";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+function vipd(...args: string[]) {
+  const result = spawnSync(process.execPath, [path.join(root, "cmd/vipd.ts"), ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env["PATH"] ?? "" },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+for (const subcommand of ["rbac", "daemonset"]) {
+  test(`vipd manifest ${subcommand} prints manifests/${subcommand}.yaml`, (t) => {
+    const printed = vipd("manifest", subcommand);
+    t.is(printed.code, 0, printed.stderr);
+    t.is(printed.stdout, readFileSync(path.join(root, "manifests", `${subcommand}.yaml`), "utf8"));
+  });
+}
+
+test("flags reach the printed objects", (t) => {
+  const printed = vipd(
+    "manifest",
+    "daemonset",
+    "--namespace=lb",
+    "--image",
+    "registry.example/vipd:1",
+    "--interface",
+    "eth1",
+    "--class-only",
+    "--metrics-addr",
+    ":9660",
+    "--node-selector",
+    "kubernetes.io/os=linux",
+    "--node-selector",
+    "node-role.kubernetes.io/edge=",
+    "--toleration",
+    "dedicated=edge:NoSchedule",
+  );
+  t.is(printed.code, 0, printed.stderr);
+  const [daemon] = loadAll(printed.stdout) as [
+    {
+      metadata: { namespace: string };
+      spec: { template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } } };
+    },
+  ];
+  const pod = daemon.spec.template.spec;
+  t.is(daemon.metadata.namespace, "lb");
+  t.deepEqual(pod["nodeSelector"], { "kubernetes.io/os": "linux", "node-role.kubernetes.io/edge": "" });
+  t.deepEqual(pod["tolerations"], [
+    { key: "dedicated", operator: "Equal", value: "edge", effect: "NoSchedule" },
+  ]);
+  t.is(pod.containers[0]?.["image"], "registry.example/vipd:1");
+  t.like(pod.containers[0]?.["env"], {
+    2: { name: "VIPD_INTERFACE", value: "eth1" },
+    4: { name: "VIPD_CLASS_ONLY", value: "true" },
+    9: { name: "VIPD_METRICS_ADDR", value: ":9660" },
+  });
+  t.deepEqual(pod.containers[0]?.["ports"], [{ name: "metrics", containerPort: 9660, protocol: "TCP" }]);
+});
+
+const refused: [string[], RegExp][] = [
+  [["manifest", "daemonset", "--no-such-flag"], /unknown option '--no-such-flag'/],
+  [["manifest", "rbac", "--image", "x"], /unknown option '--image'/],
+  [["manifest", "daemonset", "extra"], /too many arguments/],
+  [["manifest", "pod"], /unknown command 'pod'/],
+  [
+    ["manifest", "daemonset", "--lease-duration", "2s"],
+    /--lease-duration \(VIPD_LEASE_DURATION\): must be longer than --renew-deadline/,
+  ],
+  [["manifest", "daemonset", "--toleration", "k:Never"], /--toleration "k:Never"/],
+  [["manifest", "daemonset", "--node-selector", "linux"], /--node-selector "linux"/],
+];
+for (const [args, message] of refused) {
+  test(`vipd ${args.join(" ")}: exit status 2, nothing printed`, (t) => {
+    const result = vipd(...args);
+    t.is(result.code, 2);
+    t.regex(result.stderr, message);
+    t.is(result.stdout, "");
+  });
+}
