@@ -173,16 +173,121 @@ export function headlines(results: BenchResults): Headlines {
   };
 }
 
+interface Target {
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean | undefined;
+}
+
+/** Issue 3's targets against what was measured; undefined where nothing was. */
+export function targets(results: BenchResults): Target[] {
+  const found: Target[] = [];
+  const defaults = results.failover.filter((r) => r.profile === "default");
+  const takeovers = (scenario: string) =>
+    summarize(
+      defaults.flatMap((r) =>
+        r.scenario === scenario && r.faultToNewHolderMs !== null ? [r.faultToNewHolderMs] : [],
+      ),
+    );
+  const polite = takeovers("polite-handover");
+  if (polite !== undefined) {
+    found.push({ target: "polite handover p50 ≤ 100 ms", measured: ms(polite.p50), met: polite.p50 <= 100 });
+    found.push({ target: "polite handover p99 ≤ 300 ms", measured: ms(polite.p99), met: polite.p99 <= 300 });
+  }
+  const death = takeovers("node-death");
+  const profile = results.profiles.find((known) => known.name === "default");
+  if (death !== undefined && profile !== undefined) {
+    const limit = profile.leaseDurationMs + 500;
+    found.push({
+      target: `node death ≤ D + 500 ms = ${ms(limit)}`,
+      measured: `p50 ${ms(death.p50)}, max ${ms(death.max)}`,
+      met: death.max <= limit,
+    });
+  }
+  for (const scenario of SCENARIOS.filter((s) => s.expectation === "hold")) {
+    const mine = results.failover.filter((r) => r.scenario === scenario.name);
+    if (mine.length === 0) continue;
+    const lost = mine.reduce((sum, r) => sum + r.lostProbes, 0);
+    found.push({
+      target: `${scenario.title}: zero probe failures`,
+      measured: `${lost} lost in ${mine.length} repetitions`,
+      met: lost === 0,
+    });
+  }
+  const doubles = results.failover.reduce((sum, r) => sum + r.doubleAnswers.length + r.overlaps.length, 0);
+  if (results.failover.length > 0)
+    found.push({
+      target: "never two nodes answering: double answers and address overlaps = 0",
+      measured: `${doubles} in ${results.failover.length} repetitions`,
+      met: doubles === 0,
+    });
+  const answered = summarize(results.latency.map((s) => s.answeredMs));
+  const written = summarize(results.latency.map((s) => s.statusMs));
+  if (answered !== undefined && written !== undefined)
+    found.push({
+      target: "Service created → VIP answering and status written: p50 ≤ 200 ms",
+      measured: `${ms(answered.p50)} and ${ms(written.p50)}`,
+      met: answered.p50 <= 200 && written.p50 <= 200,
+    });
+  const loaded = results.scale.filter((run) => run.agents > 0 && run.nodes === 3);
+  if (loaded.length > 1) {
+    const writes = loaded.map((run) => run.writesPerSecond);
+    found.push({
+      target: "API writes independent of Service count (≈ nodes / P)",
+      measured: loaded.map((run) => `${run.writesPerSecond.toFixed(2)}/s at ${run.services}`).join(", "),
+      met: Math.max(...writes) <= 1.2 * Math.min(...writes),
+    });
+  }
+  const thousand = loaded.find((run) => run.services === 1000);
+  if (thousand !== undefined && thousand.usage.length > 0) {
+    const rss = Math.max(...thousand.usage.map((usage) => usage.rssBytes));
+    const cpu = Math.max(...thousand.usage.map((usage) => usage.cpuPercent));
+    found.push({
+      target: "1000 Services on 3 nodes: agent RSS ≤ 150 MB",
+      measured: mb(rss),
+      met: rss <= 150 * 2 ** 20,
+    });
+    found.push({
+      target: "1000 Services on 3 nodes: idle CPU ≤ 2 % of a core",
+      measured: `${cpu.toFixed(1)} %`,
+      met: cpu <= 2,
+    });
+  }
+  return found;
+}
+
+function environmentLine(results: BenchResults): string | undefined {
+  const last = results.runs.at(-1)?.environment;
+  if (last === undefined) return undefined;
+  const commits = [...new Set(results.runs.map((run) => `\`${run.environment.commit}\``))].join(", ");
+  const dates = [...new Set(results.runs.map((run) => run.environment.date.slice(0, 10)))].join(", ");
+  const dirty = results.runs.some((run) => run.environment.dirty)
+    ? " (working tree with uncommitted changes)"
+    : "";
+  const minutes = results.runs.reduce((sum, run) => sum + run.durationMs, 0) / 60_000;
+  return (
+    `Measured ${dates} at commit ${commits}${dirty} on ${last.cpus} × ${last.cpuModel}, Linux ${last.kernel}, ` +
+    `Node ${last.node}, Kubernetes ${last.kubernetes}, in ${results.runs.length} bench run(s) taking ${Math.round(minutes)} min in all.`
+  );
+}
+
 export function renderSummary(results: BenchResults, plots: PlotLinks): string {
   const sections: string[] = [];
-  const last = results.runs.at(-1)?.environment;
-  if (last !== undefined) {
+  const environment = environmentLine(results);
+  if (environment !== undefined) sections.push(environment);
+  const checked = targets(results);
+  if (checked.length > 0)
     sections.push(
-      `Measured ${last.date.slice(0, 10)} at commit \`${last.commit}\`${last.dirty ? " (with uncommitted changes)" : ""} ` +
-        `on ${last.cpus} × ${last.cpuModel}, Linux ${last.kernel}, Node ${last.node}, Kubernetes ${last.kubernetes}; ` +
-        `${results.runs.length} bench run(s) of ${results.runs.map((run) => `${Math.round(run.durationMs / 60_000)} min`).join(", ")}.`,
+      "### Targets (issue 3)",
+      table(
+        ["target", "measured", "met"],
+        checked.map((target) => [
+          target.target,
+          target.measured,
+          target.met === undefined ? "–" : target.met ? "yes" : "**no**",
+        ]),
+      ),
     );
-  }
   for (const profile of results.profiles) {
     const mine = results.failover.filter((r) => r.profile === profile.name);
     if (mine.length === 0) continue;
@@ -194,15 +299,18 @@ export function renderSummary(results: BenchResults, plots: PlotLinks): string {
     );
   }
   if (results.failover.length > 0) {
-    const timelines = [...new Set(results.failover.map((r) => `${r.profile}\n${r.scenario}`))].map((key) => {
-      const [profile = "", scenario = ""] = key.split("\n");
-      return `- [${SCENARIOS.find((s) => s.name === scenario)?.title ?? scenario} (${profile})](${plots.timeline(scenario, profile)})`;
-    });
+    const measured = new Set(results.failover.map((r) => `${r.profile} ${r.scenario}`));
+    const timelines = results.profiles.flatMap((profile) =>
+      SCENARIOS.filter((scenario) => measured.has(`${profile.name} ${scenario.name}`)).map(
+        (scenario) =>
+          `![${scenario.title} (${profile.name}): who answered over time](${plots.timeline(scenario.name, profile.name)})`,
+      ),
+    );
     sections.push(
       "### Outage distribution",
       `![Outage per repetition, per scenario and profile](${plots.outages})`,
       "### Failover timelines (the repetition with the median outage)",
-      timelines.join("\n"),
+      timelines.join("\n\n"),
     );
   }
   if (results.latency.length > 0) {

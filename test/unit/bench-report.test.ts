@@ -8,7 +8,7 @@ import {
 } from "../../scripts/bench/plots.ts";
 import { DEFAULT_PROFILE } from "../../scripts/bench/profiles.ts";
 import { formatElapsed, statusLine } from "../../scripts/bench/progress.ts";
-import { headlines, keptPromise, renderSummary } from "../../scripts/bench/report-markdown.ts";
+import { headlines, keptPromise, renderSummary, targets } from "../../scripts/bench/report-markdown.ts";
 import {
   emptyResults,
   type BenchResults,
@@ -177,4 +177,15 @@ test("the progress line shows elapsed time, phase and step, cut to the terminal"
 
 test("tick labels have no floating-point residue", (t) => {
   t.deepEqual(linearScale([-0.5, 0.61], [0, 100]).ticks, [-0.4, -0.2, 0, 0.2, 0.4, 0.6]);
+});
+
+test("issue 3's targets are checked against what was measured, and only that", (t) => {
+  const checked = new Map(targets(results()).map((target) => [target.target, target]));
+  t.is(checked.get("polite handover p50 ≤ 100 ms")?.met, true);
+  t.is(checked.get("API partition of the holder: zero probe failures")?.measured, "0 lost in 1 repetitions");
+  t.is(checked.get("API writes independent of Service count (≈ nodes / P)")?.met, true);
+  t.is(checked.get("1000 Services on 3 nodes: agent RSS ≤ 150 MB")?.met, true);
+  t.false(checked.has("node death ≤ D + 500 ms = 5500 ms"), "no node death was measured");
+  const slow = { ...results(), latency: [{ vip: "198.51.100.100", answeredMs: 20, statusMs: 900 }] };
+  t.is(targets(slow).find((target) => target.target.startsWith("Service created"))?.met, false);
 });
