@@ -43,7 +43,7 @@ repetitions p99 is the maximum.
 ## Reproduce
 
 \`\`\`sh
-sudo npm run bench                       # everything: 20 repetitions, default and fast profiles, 100/1000/5000 Services
+sudo npm run bench                       # everything (about 2½ hours on 2 cores): 20 repetitions, both profiles, 100/1000/5000 Services
 sudo npm run bench -- --quick            # smoke run of a few minutes (does not touch this page)
 sudo npm run bench -- --help             # every flag: --repetitions, --profiles, --scenarios, --scale, --nodes, --window, …
 \`\`\`

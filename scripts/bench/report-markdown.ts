@@ -274,7 +274,14 @@ function environmentLine(results: BenchResults): string | undefined {
 export function renderSummary(results: BenchResults, plots: PlotLinks): string {
   const sections: string[] = [];
   const environment = environmentLine(results);
-  if (environment !== undefined) sections.push(environment);
+  if (environment !== undefined)
+    sections.push(
+      environment,
+      "The runs, in order:",
+      ["```sh", ...results.runs.map((run) => ["sudo npm run bench --", ...run.argv].join(" ")), "```"].join(
+        "\n",
+      ),
+    );
   const checked = targets(results);
   if (checked.length > 0)
     sections.push(
