@@ -3,7 +3,7 @@
 // Times are CLOCK_MONOTONIC nanoseconds as the lab records them, or milliseconds where a field
 // says so.
 import { execFileSync } from "node:child_process";
-import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { cpus, release } from "node:os";
 import { dirname, join } from "node:path";
 import type { ClaimRun, DoubleAnswer, Holding, Overlap } from "../../test/lab/analysis.ts";
@@ -186,7 +186,10 @@ export async function readResults(path: string): Promise<BenchResults> {
   return { ...emptyResults(), ...(parsed as Partial<BenchResults>) };
 }
 
+/** Written whole or not at all: the file is rewritten after every measurement of a long run. */
 export async function writeResults(path: string, results: BenchResults): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, `${JSON.stringify(results)}\n`);
+  const partial = `${path}.partial`;
+  await writeFile(partial, `${JSON.stringify(results)}\n`);
+  await rename(partial, path);
 }
