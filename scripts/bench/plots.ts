@@ -22,7 +22,11 @@ export function timelineSvg(repetition: FailoverRepetition, nodes: readonly stri
     repetition.probe.findLast((run) => run.node === null && run.toNs >= faultNs)?.toNs ?? faultNs;
   const lastMarkNs = Math.max(...repetition.marks.map((mark) => mark.atNs));
   const from = Math.max(seconds(firstNs), -0.5);
-  const to = Math.min(seconds(repetition.endNs), seconds(Math.max(lastLostNs, lastMarkNs)) + 0.5);
+  const lastEventSeconds = seconds(Math.max(lastLostNs, lastMarkNs));
+  const to = Math.min(
+    seconds(repetition.endNs),
+    lastEventSeconds + Math.max(0.5, 0.05 * (lastEventSeconds - from)),
+  );
   const left = 150;
   const laneHeight = 34;
   const top = 56;
