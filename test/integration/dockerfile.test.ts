@@ -55,6 +55,7 @@ function parseDockerfile(text: string): Dockerfile {
     if (keyword === "ARG") {
       const [name = "", value = ""] = body.split("=");
       args.set(name, value);
+      stages.at(-1)?.instructions.push({ keyword, text: body });
     } else if (keyword === "FROM") {
       const [base = "", as, name] = substitute(body).split(/\s+/);
       stages.push({ base, name: as?.toUpperCase() === "AS" ? name : undefined, instructions: [] });
@@ -189,10 +190,12 @@ test.serial("the builder's steps produce a runtime tree that runs vipd with noth
   const inImage = (absolute: string) => path.join(imageRoot, absolute);
   const nodeDirectory = path.dirname(process.execPath);
   writeFileSync(path.join(scratch, "npmrc"), "");
-  // The image's environment: Node 24 first on PATH, npm's defaults (no user npmrc), npm's usual cache.
+  // As in the image: Node 24 first on PATH and npm's defaults, without the npm_* variables of the
+  // npm that started this test or the user's npmrc. The rest of the environment stays: it is how this
+  // machine reaches the registry (proxies, CA certificates).
   const builderEnv = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name))),
     PATH: `${nodeDirectory}:/usr/local/bin:/usr/bin:/bin`,
-    HOME: process.env["HOME"] ?? "/root",
     npm_config_userconfig: path.join(scratch, "npmrc"),
   };
 
