@@ -12,6 +12,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -107,19 +108,24 @@ function workdir(stage: Stage): string {
   return last.text;
 }
 
-/** Copies like COPY: a directory's contents into the destination directory, minus ignored paths. */
+/**
+ * Copies like COPY: a directory's contents into the destination, a file into a destination ending in
+ * "/" under its own name or else to the destination itself; paths the filter refuses stay behind.
+ */
 function copyInto(
   from: string,
   fromRoot: string,
   destination: string,
   filter: (relative: string) => boolean,
 ) {
-  const target = destination.endsWith("/")
-    ? path.join(destination, from.endsWith("/") ? "" : path.basename(from))
-    : destination;
-  cpSync(path.join(fromRoot, from), target, {
+  const source = path.join(fromRoot, from);
+  const target =
+    statSync(source).isFile() && destination.endsWith("/")
+      ? path.join(destination, path.basename(from))
+      : destination;
+  cpSync(source, target, {
     recursive: true,
-    filter: (source) => filter(path.relative(fromRoot, source)),
+    filter: (each) => filter(path.relative(fromRoot, each)),
   });
 }
 
@@ -227,13 +233,15 @@ test.serial("the builder's steps produce a runtime tree that runs vipd with noth
   for (const copy of copies(runtime)) {
     t.is(copy.from, "builder");
     for (const source of copy.sources) {
-      const builderRelative = path.relative("/", source);
-      copyInto(builderRelative, buildRoot, path.join(inImage(appDir), copy.destination), () => true);
+      copyInto(source, buildRoot, path.join(inImage(appDir), copy.destination), () => true);
     }
   }
 
   const image = inImage(appDir);
   const installed = readdirSync(path.join(image, "node_modules"));
+  for (const production of ["@kubernetes", "commander", "js-yaml", "zod"]) {
+    t.true(installed.includes(production), `${production} is a production dependency`);
+  }
   for (const development of ["typescript", "ava", "eslint", "node-gyp", "node", "prettier", "@types"]) {
     t.false(installed.includes(development), `${development} is a development dependency`);
   }
