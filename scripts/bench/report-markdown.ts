@@ -92,6 +92,16 @@ function mb(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(0)} MB`;
 }
 
+/** Each VIP's own created → answering time, where the run recorded when each create returned. */
+export function perVipAnswerMs(run: ScaleRun): number[] {
+  const created = run.createdAtMs;
+  if (created === undefined) return [];
+  return run.answeredAtMs.flatMap((answeredAt, index) => {
+    const createdAt = created[index];
+    return answeredAt === null || createdAt === undefined ? [] : [Math.max(0, answeredAt - createdAt)];
+  });
+}
+
 function scaleTable(runs: readonly ScaleRun[]): string {
   const ordered = [...runs].sort(
     (a, b) => a.agents - b.agents || a.nodes - b.nodes || a.services - b.services,
@@ -101,8 +111,10 @@ function scaleTable(runs: readonly ScaleRun[]): string {
       "Services",
       "nodes",
       "agents",
+      "creating them took",
       "all VIPs answer",
       "all statuses written",
+      "each VIP: created → answering p50 / p99",
       "API writes/s",
       "API reads/s",
       "busiest requests/s",
@@ -123,12 +135,14 @@ function scaleTable(runs: readonly ScaleRun[]): string {
         String(run.services),
         String(run.nodes),
         String(run.agents),
+        run.services === 0 ? "–" : ms(run.createMs),
         run.services === 0
           ? "–"
           : run.allAnsweredMs === null
             ? `${run.answered}/${run.services} answered`
             : ms(run.allAnsweredMs),
         run.services === 0 ? "–" : run.allStatusMs === null ? "not all" : ms(run.allStatusMs),
+        p50p99(perVipAnswerMs(run)),
         run.writesPerSecond.toFixed(2),
         run.readsPerSecond.toFixed(2),
         run.rates
@@ -335,7 +349,9 @@ export function renderSummary(results: BenchResults, plots: PlotLinks): string {
   if (results.scale.length > 0) {
     sections.push(
       "### Scale and API load",
-      "Steady state over the window after every status was written. The first row is the API server with no agent running: its own background requests.",
+      "Services created at once, 16 create requests in flight; times from the first create request. " +
+        "API rates, CPU, RSS and lag: the steady state, over the window after every status was written. " +
+        "The first rows are the API server with no agent running (its own background requests) and idle agents with no Service.",
       scaleTable(results.scale),
       `![API requests per second by Service count](${plots.apiRates})`,
     );

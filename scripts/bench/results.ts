@@ -99,6 +99,8 @@ export interface ScaleRun {
   readonly allStatusMs: number | null;
   /** Each VIP's first answer, ms after the first create, in VIP order. */
   readonly answeredAtMs: readonly (number | null)[];
+  /** When each VIP's create request returned, ms after the first create, in VIP order. */
+  readonly createdAtMs?: readonly number[];
   readonly windowSeconds: number;
   readonly rates: readonly RequestRate[];
   readonly writesPerSecond: number;

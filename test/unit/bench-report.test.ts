@@ -8,7 +8,13 @@ import {
 } from "../../scripts/bench/plots.ts";
 import { DEFAULT_PROFILE } from "../../scripts/bench/profiles.ts";
 import { formatElapsed, statusLine } from "../../scripts/bench/progress.ts";
-import { headlines, keptPromise, renderSummary, targets } from "../../scripts/bench/report-markdown.ts";
+import {
+  headlines,
+  keptPromise,
+  perVipAnswerMs,
+  renderSummary,
+  targets,
+} from "../../scripts/bench/report-markdown.ts";
 import {
   emptyResults,
   type BenchResults,
@@ -124,7 +130,7 @@ test("the summary has a row per scenario with its percentiles, and the scale tab
     /\| Polite handover \| 2 \| another node serves \| 40 ms \| 40 ms \| 80 ms \| 80 ms \| 80 ms \| 42 ms \/ 85 ms \|/,
   );
   t.regex(summary, /\| API partition of the holder \| 1 \| keeps serving \| 0 ms \|.*\| 1\/1 \|/);
-  t.regex(summary, /\| 1000 \| 3 \| 3 \| 2000 ms \| 2500 ms \| 3\.10 \|/);
+  t.regex(summary, /\| 1000 \| 3 \| 3 \| 100 ms \| 2000 ms \| 2500 ms \| – \| 3\.10 \|/);
   t.regex(summary, /\(plots\/timeline-default-polite-handover\.svg\)/);
   t.regex(summary, /!\[API requests per second by Service count\]\(plots\/api-rates\.svg\)/);
 });
@@ -188,4 +194,10 @@ test("issue 3's targets are checked against what was measured, and only that", (
   t.false(checked.has("node death ≤ D + 500 ms = 5500 ms"), "no node death was measured");
   const slow = { ...results(), latency: [{ vip: "198.51.100.100", answeredMs: 20, statusMs: 900 }] };
   t.is(targets(slow).find((target) => target.target.startsWith("Service created"))?.met, false);
+});
+
+test("each scale VIP's latency runs from its own create to its own first answer", (t) => {
+  const run = { ...scaleRun(3, 3, 3), answeredAtMs: [50, null, 400], createdAtMs: [10, 20, 30] };
+  t.deepEqual(perVipAnswerMs(run), [40, 370]);
+  t.deepEqual(perVipAnswerMs(scaleRun(3, 3, 3)), [], "runs that did not record create times");
 });
