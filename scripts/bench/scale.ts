@@ -158,6 +158,9 @@ async function runCount(
           ipFamilies: ["IPv6"],
           ipFamilyPolicy: "SingleStack",
           loadBalancerIP: vip,
+          // The NodePort range holds 2768 ports, fewer than the largest run's Services; an L2
+          // balancer does not need them, since kube-proxy serves the VIP itself.
+          allocateLoadBalancerNodePorts: false,
           ports: [{ port: 8080, protocol: "UDP" }],
         },
       },
