@@ -2,6 +2,7 @@
 // bench/results/<run>/, and, when asked, docs/benchmarks.md pointing at the same plots.
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
+import { format, resolveConfig } from "prettier";
 import { apiRatesSvg, outageDistributionSvg, timelineSvg, typicalRepetition } from "./plots.ts";
 import { renderSummary, type PlotLinks } from "./report-markdown.ts";
 import type { BenchResults } from "./results.ts";
@@ -54,14 +55,14 @@ export async function writeReport(
   if (options.docsPath !== undefined) {
     await mkdir(dirname(options.docsPath), { recursive: true });
     const summary = renderSummary(results, links(dirname(options.docsPath), plotsDir));
-    await write(
-      options.docsPath,
-      benchmarksPage({
-        results,
-        summary,
-        resultsPath: relative(dirname(options.docsPath), options.resultsPath),
-      }),
-    );
+    const page = benchmarksPage({
+      results,
+      summary,
+      resultsPath: relative(dirname(options.docsPath), options.resultsPath),
+    });
+    // docs/ is checked by `prettier --check` in npm test; the page is written the way Prettier would.
+    const prettierOptions = (await resolveConfig(options.docsPath)) ?? {};
+    await write(options.docsPath, await format(page, { ...prettierOptions, filepath: options.docsPath }));
   }
   return written;
 }

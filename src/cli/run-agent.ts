@@ -1,6 +1,7 @@
 // `vipd run`: checks what can only be checked on the node, builds the agent from the one validated
 // configuration, and hands everything over on SIGTERM before exiting.
 import { KubeConfig } from "@kubernetes/client-node";
+import { existsSync } from "node:fs";
 import { Agent } from "../agent/agent.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { createLogger } from "../log/logger.ts";
@@ -9,6 +10,28 @@ import { NativeDataPlane } from "../net/native-data-plane.ts";
 import { Netlink } from "../net/netlink.ts";
 import { readStrictArpFacts, strictArpProblem } from "../net/strict-arp.ts";
 import { EXIT_BAD_CONFIGURATION } from "./run-command.ts";
+
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/**
+ * client-node's in-cluster loader does not fail outside a cluster: it builds a config for
+ * "https://undefined:undefined" and the agent would retry it forever. Say so at start-up instead.
+ */
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (path !== undefined) {
+    kubeConfig.loadFromFile(path);
+    return kubeConfig;
+  }
+  const missing = [
+    ...(["KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"] as const).filter((name) => !process.env[name]),
+    ...(existsSync(SERVICE_ACCOUNT_TOKEN) ? [] : [SERVICE_ACCOUNT_TOKEN]),
+  ];
+  if (missing.length > 0)
+    throw new Error(`no --kubeconfig given and not inside a cluster (missing ${missing.join(", ")})`);
+  kubeConfig.loadFromCluster();
+  return kubeConfig;
+}
 
 function refuse(message: string): never {
   process.stderr.write(`vipd: ${message}\n`);
@@ -28,10 +51,9 @@ export async function runAgent(config: RunConfig): Promise<void> {
   const strictArp = strictArpProblem(readStrictArpFacts());
   if (strictArp !== null) log.error(strictArp);
 
-  const kubeConfig = new KubeConfig();
+  let kubeConfig: KubeConfig;
   try {
-    if (config.kubeconfig === undefined) kubeConfig.loadFromCluster();
-    else kubeConfig.loadFromFile(config.kubeconfig);
+    kubeConfig = loadKubeConfig(config.kubeconfig);
   } catch (error) {
     refuse(`cannot load the kubeconfig: ${(error as Error).message}`);
   }
