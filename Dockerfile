@@ -50,5 +50,6 @@ COPY --from=builder /build/src/net/native/build/Release/vipd_net.node src/net/na
 # system read-only. A non-root user cannot be given those two capabilities by Kubernetes (see
 # docs/container-image.md).
 USER root
-ENTRYPOINT ["node", "/opt/vipd/dist/cmd/vipd.js"]
+# The V8 flags are those of src/cli/node-flags.ts (why: see there).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "/opt/vipd/dist/cmd/vipd.js"]
 CMD ["--help"]

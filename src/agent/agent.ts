@@ -28,6 +28,7 @@ import type { DataPlane } from "./data-plane.ts";
 import { InformerClusterView, isHeartbeat } from "./informer-view.ts";
 import { ServiceReconciler } from "./service-reconciler.ts";
 import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
+import { SilenceWatch } from "./silence-watch.ts";
 import { WorkQueue } from "./work-queue.ts";
 
 export interface AgentOptions {
@@ -56,6 +57,7 @@ export class Agent {
   readonly #view: InformerClusterView;
   readonly #reconciler: ServiceReconciler;
   readonly #queue: WorkQueue;
+  readonly #silenceWatch: SilenceWatch;
   #resyncTimer: NodeJS.Timeout | undefined;
   #http: Server | undefined;
   #networkPassPending = false;
@@ -117,6 +119,14 @@ export class Agent {
         log.warn("reconcile failed; retrying", { service: key, error: describeApiError(error) });
       },
     });
+    this.#silenceWatch = new SilenceWatch({
+      leaseDuration: config.leaseDuration,
+      clock: this.#clock,
+      silentFor: (node, now) => this.#tracker.silentFor(node, now),
+      wake: (keys) => {
+        for (const key of keys) this.#queue.add(key);
+      },
+    });
     this.#reconciler = new ServiceReconciler({
       node: config.nodeName,
       timings: config,
@@ -142,6 +152,9 @@ export class Agent {
       log,
       requeue: (key, delayMs) => {
         this.#queue.addAfter(key, delayMs);
+      },
+      wakeWhenSilent: (node, key) => {
+        this.#silenceWatch.wakeWhenSilent(node, key);
       },
     });
   }
@@ -188,6 +201,7 @@ export class Agent {
   async shutdown(): Promise<void> {
     this.#log.info("shutting down: handing over");
     clearInterval(this.#resyncTimer);
+    this.#silenceWatch.stop();
     this.#queue.stop();
     const held = this.#informers.leases
       .list()
@@ -231,9 +245,8 @@ export class Agent {
         const key = this.#view.endpointSliceChanged(slice, event === "delete");
         if (key !== undefined) this.#queue.add(key);
       });
-      nodes.on(event, () => {
-        this.#view.nodesChanged();
-        this.#enqueueAll();
+      nodes.on(event, (node) => {
+        if (this.#view.nodeChanged(node, event === "delete")) this.#enqueueAll();
       });
       leases.on(event, (lease) => {
         this.#leaseChanged(lease, event === "delete");

@@ -37,11 +37,21 @@ function creationTime(service: V1Service): number {
   return stamp instanceof Date || typeof stamp === "string" ? new Date(stamp).getTime() : 0;
 }
 
+function nodeFacts(node: V1Node): string {
+  return JSON.stringify([
+    node.metadata?.labels ?? {},
+    node.status?.conditions?.find((condition) => condition.type === "NetworkUnavailable")?.status ?? null,
+    node.status?.addresses ?? [],
+  ]);
+}
+
 export class InformerClusterView implements ClusterView {
   readonly #options: InformerViewOptions;
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
   readonly #vipClaims = new VipClaims();
   #nodeAddresses: ReadonlySet<string> | undefined;
+  /** What the loops read of each Node, as text, to tell a relevant update from a heartbeat. */
+  readonly #nodeFacts = new Map<string, string>();
 
   constructor(options: InformerViewOptions) {
     this.#options = options;
@@ -107,8 +117,20 @@ export class InformerClusterView implements ClusterView {
     );
   }
 
-  nodesChanged(): void {
+  /**
+   * Keeps the Node address index current; returns whether anything eligibility or ranking reads
+   * changed. Most Node updates are status heartbeats and image lists, and each would otherwise
+   * re-run every Service's loop on every agent.
+   */
+  nodeChanged(node: V1Node, deleted: boolean): boolean {
+    const name = node.metadata?.name ?? "";
+    const before = this.#nodeFacts.get(name);
+    const after = deleted ? undefined : nodeFacts(node);
+    if (after === undefined) this.#nodeFacts.delete(name);
+    else this.#nodeFacts.set(name, after);
+    if (before === after) return false;
     this.#nodeAddresses = undefined;
+    return true;
   }
 
   endpointSliceChanged(slice: V1EndpointSlice, deleted: boolean): string | undefined {

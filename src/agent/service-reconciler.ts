@@ -58,6 +58,8 @@ export interface ReconcilerOptions {
   readonly log: Logger;
   /** Asks for another run of the Service after delayMs (0: as soon as possible). */
   readonly requeue: (serviceKey: string, delayMs: number) => void;
+  /** Asks for another run of the Service once the node's heartbeat has been silent for D. */
+  readonly wakeWhenSilent: (node: string, serviceKey: string) => void;
 }
 
 /** What one run remembers for the next: facts this agent observed, never state it could re-read. */
@@ -153,7 +155,7 @@ export class ServiceReconciler {
       leaseExists: lease !== undefined,
       holder,
       freeSince: memory.freeSince,
-      holderSilentFor: holder === null || holder === o.node ? 0 : o.tracker.silentFor(holder, now),
+      holderSilentFor: holder === null || holder === o.node ? 0 : this.#silentFor(holder, now),
       ownHeartbeat: o.heartbeat(),
       announcing: o.dataPlane.holding(serviceKey) !== undefined,
       foreignClaimSeenAt: memory.foreignClaimSeenAt,
@@ -189,7 +191,9 @@ export class ServiceReconciler {
         await this.#collect(context, decision.reason);
         return;
       case "wait":
-        this.#options.requeue(context.serviceKey, decision.until - context.now);
+        if (decision.untilSilent === undefined)
+          this.#options.requeue(context.serviceKey, decision.until - context.now);
+        else this.#options.wakeWhenSilent(decision.untilSilent, context.serviceKey);
         return;
       case "idle":
         await this.#clearStatusOfUnheldService(context);
@@ -321,6 +325,14 @@ export class ServiceReconciler {
       if (failure !== "conflict" && failure !== "not-found") throw error;
       o.requeue(context.serviceKey, 0);
     }
+  }
+
+  // A holder whose heartbeat this agent has never seen (its Lease was gone before this agent
+  // started) is watched from now on, so that it is declared dead after D like any other.
+  #silentFor(holder: string, now: number): number {
+    const o = this.#options;
+    if (o.tracker.sighting(holder) === undefined) o.tracker.observe(holder, null, now);
+    return o.tracker.silentFor(holder, now);
   }
 
   // Rule 2: the holder's heartbeat must still be unchanged when re-read just before the swap.

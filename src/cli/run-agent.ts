@@ -1,9 +1,10 @@
 // `vipd run`: checks what can only be checked on the node, builds the agent from the one validated
 // configuration, and hands everything over on SIGTERM before exiting.
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
 import { Agent } from "../agent/agent.ts";
 import type { RunConfig } from "../config/schema.ts";
+import { PooledKubeConfig } from "../kube/kube-config.ts";
 import { createLogger } from "../log/logger.ts";
 import { AUTO_INTERFACE } from "../net/interface-name.ts";
 import { NativeDataPlane } from "../net/native-data-plane.ts";
@@ -18,7 +19,7 @@ const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/tok
  * "https://undefined:undefined" and the agent would retry it forever. Say so at start-up instead.
  */
 function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new PooledKubeConfig();
   if (path !== undefined) {
     kubeConfig.loadFromFile(path);
     return kubeConfig;

@@ -117,7 +117,16 @@ export type Decision =
   | { readonly action: "withdraw"; readonly reason: WithdrawReason; readonly release: LeaseRelease }
   | { readonly action: "claim"; readonly takeoverFrom: string | null }
   | { readonly action: "collect"; readonly reason: string }
-  | { readonly action: "wait"; readonly until: number; readonly reason: string }
+  | {
+      readonly action: "wait";
+      readonly until: number;
+      readonly reason: string;
+      /**
+       * The node whose heartbeat must fall silent for D to end this wait. `until` is only the
+       * earliest that can happen; each renewal moves it on, so the caller watches the node, not a clock.
+       */
+      readonly untilSilent?: string;
+    }
   | { readonly action: "idle"; readonly reason: string };
 
 function confirmed(input: ElectionInput): boolean {
@@ -172,7 +181,12 @@ function collectWhenOrphaned(input: ElectionInput): Decision {
       : input.now - input.holderSilentFor + input.timings.leaseDuration;
   const whose = input.holder === null ? "nobody" : input.holder;
   if (input.now < orphanedAt) {
-    return { action: "wait", until: orphanedAt, reason: `unserved Service's Lease held by ${whose}` };
+    return {
+      action: "wait",
+      until: orphanedAt,
+      reason: `unserved Service's Lease held by ${whose}`,
+      ...(input.holder === null ? {} : { untilSilent: input.holder }),
+    };
   }
   const others = input.otherCandidates.filter((node) => node !== input.holder);
   return whenRanked({ ...input, otherCandidates: others }, orphanedAt, {
@@ -195,7 +209,8 @@ function decideAsCandidate(input: ElectionInput): Decision {
   if (input.holder === null) return claimWhenRanked(input, input.freeSince ?? input.now, null);
   const silentFor = input.holderSilentFor;
   const diedAt = input.now - silentFor + input.timings.leaseDuration;
-  if (input.now < diedAt) return { action: "wait", until: diedAt, reason: `held by ${input.holder}` };
+  if (input.now < diedAt)
+    return { action: "wait", until: diedAt, reason: `held by ${input.holder}`, untilSilent: input.holder };
   const others = input.otherCandidates.filter((node) => node !== input.holder);
   return claimWhenRanked({ ...input, otherCandidates: others }, diedAt, input.holder);
 }

@@ -3,6 +3,7 @@
 // the cluster believes (ownership Lease holders, Service status).
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 import type { ApiServer } from "./apiserver.ts";
 import type { Lab, LabNode, LabProcess } from "./index.ts";
 
@@ -77,6 +78,7 @@ export async function prepareCluster(
       node.netns,
       [
         process.execPath,
+        ...NODE_FLAGS,
         VIPD,
         "run",
         `--node-name=${node.name}`,

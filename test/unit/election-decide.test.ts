@@ -197,7 +197,12 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "the Lease of an unserved Service held by a live node is left to its holder",
     { wanted: false, leaseExists: true, holder: third, freeSince: null, holderSilentFor: 1000 },
-    { action: "wait", until: NOW + D - 1000, reason: `unserved Service's Lease held by ${third}` },
+    {
+      action: "wait",
+      until: NOW + D - 1000,
+      reason: `unserved Service's Lease held by ${third}`,
+      untilSilent: third,
+    },
   ],
   [
     "the Lease of an unserved Service whose holder is dead is collected by the first-ranked",
@@ -243,12 +248,12 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "a live holder is left alone until its heartbeat has been silent for D",
     { holder: third, freeSince: null, holderSilentFor: 1000 },
-    { action: "wait", until: NOW + D - 1000, reason: `held by ${third}` },
+    { action: "wait", until: NOW + D - 1000, reason: `held by ${third}`, untilSilent: third },
   ],
   [
     "a fresh agent has seen nobody for long and waits a full D (silentFor 0)",
     { holder: third, freeSince: null, holderSilentFor: 0 },
-    { action: "wait", until: NOW + D, reason: `held by ${third}` },
+    { action: "wait", until: NOW + D, reason: `held by ${third}`, untilSilent: third },
   ],
   [
     "a holder silent for D is taken over, with a fence",

@@ -40,6 +40,7 @@ function world(options: { self?: string } = {}) {
   const events = new FakeEventRecorder();
   const tracker = new HeartbeatTracker();
   const requeues: [string, number][] = [];
+  const silenceWaits: [string, string][] = [];
   const heartbeat: { state: OwnHeartbeat } = {
     state: { lastRenewalStartedAt: clock.now - 100, apiUnreachable: false, renewalInFlightSince: null },
   };
@@ -60,6 +61,7 @@ function world(options: { self?: string } = {}) {
     metrics: new AgentMetrics(),
     log: silentLogger,
     requeue: (key, delay) => requeues.push([key, delay]),
+    wakeWhenSilent: (node, key) => silenceWaits.push([node, key]),
   });
   const other = new Ownership({ leases, node: OTHER, leaseDuration: timings.leaseDuration });
   const reasons = () => events.events.map((event) => event.reason);
@@ -73,6 +75,7 @@ function world(options: { self?: string } = {}) {
     events,
     tracker,
     requeues,
+    silenceWaits,
     heartbeat,
     reconciler,
     other,
@@ -131,7 +134,22 @@ test("a Service held by a live node is left alone until its heartbeat has been s
   w.leases.calls.length = 0;
   await w.reconciler.reconcile(KEY);
   t.deepEqual(w.leases.calls, []);
-  t.deepEqual(w.requeues, [[KEY, timings.leaseDuration]]);
+  t.deepEqual(w.requeues, [], "no timer of its own: each renewal would move it on");
+  t.deepEqual(w.silenceWaits, [[OTHER, KEY]]);
+});
+
+test("a holder whose heartbeat was never seen is watched from the first run and taken over after D", async (t) => {
+  const w = world();
+  await w.other.claim({ namespace: "default", name: "web" }, null);
+  w.leases.calls.length = 0;
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.silenceWaits, [[OTHER, KEY]]);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
+  w.clock.now += timings.leaseDuration;
+  w.heartbeat.state = { ...w.heartbeat.state, lastRenewalStartedAt: w.clock.now - 100 };
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.leases.calls, [`get vipd-node-${OTHER}`, `replace ${LEASE}`]);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
 });
 
 async function deadHolder() {
@@ -299,7 +317,7 @@ test("the Lease of a deleted Service whose holder died is removed by a live cand
   w.view.live = [];
   await w.reconciler.reconcile(KEY);
   t.true(w.leases.leases.has(LEASE), "a holder silent for less than D may still clean up itself");
-  t.deepEqual(w.requeues.at(-1), [KEY, timings.leaseDuration]);
+  t.deepEqual(w.silenceWaits.at(-1), [OTHER, KEY]);
   w.clock.now += timings.leaseDuration;
   w.heartbeat.state = {
     lastRenewalStartedAt: w.clock.now - 100,

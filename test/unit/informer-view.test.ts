@@ -1,0 +1,74 @@
+import type { V1Node } from "@kubernetes/client-node";
+import test from "ava";
+import { InformerClusterView } from "../../src/agent/informer-view.ts";
+import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
+import type { AgentInformers } from "../../src/kube/informers.ts";
+
+function node(parts: {
+  labels?: Record<string, string>;
+  ready?: string;
+  heartbeat?: string;
+  networkUnavailable?: string;
+  address?: string;
+}): V1Node {
+  return {
+    metadata: { name: "node1", labels: parts.labels ?? {} },
+    status: {
+      conditions: [
+        { type: "Ready", status: parts.ready ?? "True", lastHeartbeatTime: new Date(parts.heartbeat ?? 0) },
+        ...(parts.networkUnavailable === undefined
+          ? []
+          : [{ type: "NetworkUnavailable", status: parts.networkUnavailable }]),
+      ],
+      addresses: [{ type: "InternalIP", address: parts.address ?? "198.51.100.11" }],
+    },
+  };
+}
+
+function view(nodes: () => V1Node[]): InformerClusterView {
+  const informers = { nodes: { list: nodes } } as unknown as AgentInformers;
+  return new InformerClusterView({
+    informers,
+    namespace: "vipd-system",
+    self: "node1",
+    tracker: new HeartbeatTracker(),
+    clock: () => 0,
+    leaseDuration: 5000,
+    intentOf: () => ({ serve: false, reason: "not used here" }) as never,
+  });
+}
+
+const cases: [string, V1Node, boolean][] = [
+  ["a status heartbeat", node({ heartbeat: "2026-11-23T00:00:10Z" }), false],
+  ["Ready going False (kubelet's business, not an L2 candidate's)", node({ ready: "False" }), false],
+  [
+    "the exclude-from-load-balancers label",
+    node({ labels: { "node.kubernetes.io/exclude-from-external-load-balancers": "" } }),
+    true,
+  ],
+  ["NetworkUnavailable", node({ networkUnavailable: "True" }), true],
+  ["a new address", node({ address: "198.51.100.12" }), true],
+];
+
+for (const [name, update, relevant] of cases) {
+  test(`a Node update: ${name} ${relevant ? "re-runs" : "does not re-run"} the loops`, (t) => {
+    const current = [node({})];
+    const subject = view(() => current);
+    t.true(subject.nodeChanged(node({}), false), "first sight");
+    current[0] = update;
+    t.is(subject.nodeChanged(update, false), relevant);
+  });
+}
+
+test("the Node address index follows address changes and deletion", (t) => {
+  let current = [node({})];
+  const subject = view(() => current);
+  subject.nodeChanged(node({}), false);
+  t.true(subject.nodeAddresses().has("198.51.100.11"));
+  current = [node({ address: "198.51.100.12" })];
+  subject.nodeChanged(node({ address: "198.51.100.12" }), false);
+  t.deepEqual([...subject.nodeAddresses()], ["198.51.100.12"]);
+  current = [];
+  t.true(subject.nodeChanged(node({ address: "198.51.100.12" }), true));
+  t.is(subject.nodeAddresses().size, 0);
+});
