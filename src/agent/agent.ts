@@ -10,6 +10,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Server } from "node:http";
 import type { RunConfig } from "../config/schema.ts";
+import { CONTROL_PLANE_KEY, ControlPlaneMode } from "../controlplane/mode.ts";
 import { Heartbeat } from "../election/heartbeat.ts";
 import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
@@ -17,7 +18,12 @@ import { Ownership } from "../election/ownership.ts";
 import { staleHeartbeats } from "../election/stale-heartbeats.ts";
 import { describeApiError } from "../kube/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
-import { allInformers, createAgentInformers, type AgentInformers } from "../kube/informers.ts";
+import {
+  allInformers,
+  createAgentInformers,
+  type AgentInformers,
+  type InformerLifecycle,
+} from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { parseServiceKey, serviceKey } from "../kube/service-ref.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
@@ -58,6 +64,8 @@ export class Agent {
   readonly #reconciler: ServiceReconciler;
   readonly #queue: WorkQueue;
   readonly #silenceWatch: SilenceWatch;
+  /** Set in control-plane mode (--control-plane): one VIP instead of Services. */
+  readonly #controlPlane: ControlPlaneMode | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #http: Server | undefined;
   #networkPassPending = false;
@@ -127,6 +135,34 @@ export class Agent {
         for (const key of keys) this.#queue.add(key);
       },
     });
+    this.#controlPlane =
+      config.vip === undefined
+        ? undefined
+        : new ControlPlaneMode({
+            node: config.nodeName,
+            vips: config.vip,
+            health: {
+              url: config.healthUrl,
+              periodMs: config.healthPeriod,
+              failureThreshold: config.healthFailureThreshold,
+            },
+            kubeConfig,
+            nodes: (name) => this.#view.node(name),
+            nodeAddresses: () => this.#view.nodeAddresses(),
+            log,
+            wake: () => {
+              this.#queue.add(CONTROL_PLANE_KEY);
+            },
+          });
+    const events = new KubeEventRecorder({
+      api: core,
+      node: config.nodeName,
+      timeoutMs,
+      involvedKind: this.#controlPlane === undefined ? "Service" : "Node",
+      onError: (message) => {
+        log.warn(message);
+      },
+    });
     this.#reconciler = new ServiceReconciler({
       node: config.nodeName,
       timings: config,
@@ -139,14 +175,8 @@ export class Agent {
       leases: this.#leases,
       ownership: this.#ownership,
       status: new KubeServiceStatusWriter({ api: core, timeoutMs }),
-      events: new KubeEventRecorder({
-        api: core,
-        node: config.nodeName,
-        timeoutMs,
-        onError: (message) => {
-          log.warn(message);
-        },
-      }),
+      events: this.#controlPlane?.events(events) ?? events,
+      target: this.#controlPlane?.target,
       dataPlane: this.#dataPlane,
       metrics: this.metrics,
       log,
@@ -168,6 +198,9 @@ export class Agent {
         { name: "informers", problem: () => this.#unsyncedInformers() },
         { name: "heartbeat", problem: () => this.#heartbeatProblem() },
         { name: "data-plane", problem: () => this.#dataPlane.problem() },
+        ...(this.#controlPlane === undefined
+          ? []
+          : [{ name: "local-api-server", problem: () => this.#controlPlane?.problem() ?? null }]),
       ],
     });
     this.#watchInformers();
@@ -188,6 +221,7 @@ export class Agent {
     });
     await this.#syncInformers();
     await this.#dataPlane.sweep(this.#ownedVips());
+    await this.#controlPlane?.start();
     this.#heartbeat.start();
     this.#enqueueAll();
     this.#resyncTimer = setInterval(() => {
@@ -201,6 +235,7 @@ export class Agent {
   async shutdown(): Promise<void> {
     this.#log.info("shutting down: handing over");
     clearInterval(this.#resyncTimer);
+    this.#controlPlane?.stop();
     this.#silenceWatch.stop();
     this.#queue.stop();
     const held = this.#informers.leases
@@ -210,7 +245,7 @@ export class Agent {
     await this.#heartbeat.stop({ release: true }).catch((error: unknown) => {
       this.#log.warn("could not delete the heartbeat Lease", { error: describeApiError(error) });
     });
-    await Promise.all(allInformers(this.#informers).map((informer) => informer.stop()));
+    await Promise.all(this.#activeInformers().map((informer) => informer.stop()));
     await this.#dataPlane.close();
     const http = this.#http;
     if (http !== undefined) await new Promise((resolve) => http.close(resolve));
@@ -269,7 +304,7 @@ export class Agent {
   }
 
   async #syncInformers(): Promise<void> {
-    for (const informer of allInformers(this.#informers)) {
+    for (const informer of this.#activeInformers()) {
       await informer.start();
       while (!informer.synced) {
         this.#log.warn(`waiting for the ${informer.kind} informer to sync`);
@@ -283,10 +318,12 @@ export class Agent {
     for (const lease of this.#informers.leases.list()) {
       const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
       if (key === undefined || lease.spec?.holderIdentity !== this.#config.nodeName) continue;
-      const service = this.#view.service(parseServiceKey(key));
-      if (service === undefined) continue;
-      const intent = this.#intentOf(service);
-      if (intent.serve) owned.set(key, intent.vips);
+      const ref = parseServiceKey(key);
+      const service = this.#view.service(ref);
+      const intent =
+        this.#controlPlane?.target.intent(ref) ??
+        (service === undefined ? undefined : this.#intentOf(service));
+      if (intent?.serve === true) owned.set(key, intent.vips);
     }
     return owned;
   }
@@ -322,7 +359,13 @@ export class Agent {
     });
   }
 
+  // Control-plane mode watches no Services: the Service informer stays empty and never starts.
+  #activeInformers(): readonly InformerLifecycle[] {
+    return this.#controlPlane?.informers(this.#informers) ?? allInformers(this.#informers);
+  }
+
   #enqueueAll(): void {
+    if (this.#controlPlane !== undefined) this.#queue.add(CONTROL_PLANE_KEY);
     for (const service of this.#informers.services.list()) {
       this.#queue.add(
         serviceKey({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
@@ -335,7 +378,7 @@ export class Agent {
   }
 
   #unsyncedInformers(): string | null {
-    const waiting = allInformers(this.#informers)
+    const waiting = this.#activeInformers()
       .filter((informer) => !informer.synced)
       .map((informer) => informer.kind);
     return waiting.length === 0 ? null : `not synced: ${waiting.join(", ")}`;

@@ -17,7 +17,12 @@ import { statusShows, type ServiceStatusWriter } from "../kube/service-status.ts
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
 import type { DataPlane } from "./data-plane.ts";
-import { hasReadyLocalEndpoint, nodeEligibility, serviceEligibility } from "./eligibility.ts";
+import {
+  hasReadyLocalEndpoint,
+  nodeEligibility,
+  serviceEligibility,
+  type Eligibility,
+} from "./eligibility.ts";
 import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
 import type { VipConflict } from "./vip-claims.ts";
 
@@ -33,6 +38,16 @@ export interface ClusterView {
   nodeAddresses(): ReadonlySet<string>;
   /** An address of the Service's VIPs that an older Service asks for too, or null. */
   vipConflict(ref: ServiceRef): VipConflict | null;
+}
+
+/**
+ * What a loop serves and who may serve it, when not LoadBalancer Services: control-plane mode's one
+ * VIP. The election, the Leases and the data plane stay the same.
+ */
+export interface ServingTarget {
+  intent(ref: ServiceRef): ServiceIntent;
+  selfEligibility(): Eligibility;
+  otherEligible(node: string): boolean;
 }
 
 export interface ReconcilerOptions {
@@ -60,6 +75,8 @@ export interface ReconcilerOptions {
   readonly requeue: (serviceKey: string, delayMs: number) => void;
   /** Asks for another run of the Service once the node's heartbeat has been silent for D. */
   readonly wakeWhenSilent: (node: string, serviceKey: string) => void;
+  /** Unset: LoadBalancer Services, read from the view (services mode). */
+  readonly target?: ServingTarget;
 }
 
 /** What one run remembers for the next: facts this agent observed, never state it could re-read. */
@@ -121,13 +138,14 @@ export class ServiceReconciler {
     const memory = this.#remember(serviceKey);
     const service = o.view.service(ref);
     const intent: ServiceIntent =
-      service === undefined
+      o.target?.intent(ref) ??
+      (service === undefined
         ? { serve: false, reason: "not-load-balancer" }
         : serviceIntent(service, {
             loadBalancerClass: o.loadBalancerClass,
             classOnly: o.classOnly,
             nodeAddresses: o.view.nodeAddresses(),
-          });
+          }));
     const conflict = intent.serve ? o.view.vipConflict(ref) : null;
     const wanted = intent.serve && conflict === null;
     const lease = this.#currentLease(ref, memory);
@@ -136,13 +154,17 @@ export class ServiceReconciler {
     const vips = intent.serve ? intent.vips : [];
     const choice = wanted ? o.dataPlane.interfaceFor(vips, intent.interface) : undefined;
     this.#report(ref, service, memory, this.#refusal(intent, conflict, choice));
-    const eligibility = serviceEligibility({
-      nodeName: o.node,
-      node: o.view.node(o.node),
-      externalTrafficPolicy: service?.spec?.externalTrafficPolicy,
-      endpointSlices: o.view.endpointSlices(ref),
-    });
-    const otherCandidates = o.view.liveNodes().filter((node) => this.#otherEligible(node, service, ref));
+    const eligibility =
+      o.target?.selfEligibility() ??
+      serviceEligibility({
+        nodeName: o.node,
+        node: o.view.node(o.node),
+        externalTrafficPolicy: service?.spec?.externalTrafficPolicy,
+        endpointSlices: o.view.endpointSlices(ref),
+      });
+    const otherCandidates = o.view
+      .liveNodes()
+      .filter((node) => o.target?.otherEligible(node) ?? this.#otherEligible(node, service, ref));
     const decision = decide({
       self: o.node,
       now,

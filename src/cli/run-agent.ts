@@ -4,6 +4,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
 import { Agent } from "../agent/agent.ts";
 import type { RunConfig } from "../config/schema.ts";
+import { useLocalApiServer } from "../controlplane/kube-config.ts";
 import { PooledKubeConfig } from "../kube/kube-config.ts";
 import { createLogger } from "../log/logger.ts";
 import { AUTO_INTERFACE } from "../net/interface-name.ts";
@@ -55,6 +56,7 @@ export async function runAgent(config: RunConfig): Promise<void> {
   let kubeConfig: KubeConfig;
   try {
     kubeConfig = loadKubeConfig(config.kubeconfig);
+    if (config.controlPlane) useLocalApiServer(kubeConfig, config.healthUrl);
   } catch (error) {
     refuse(`cannot load the kubeconfig: ${(error as Error).message}`);
   }

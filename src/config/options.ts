@@ -49,6 +49,37 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     default: "false",
     description: "serve only Services with the class; leave Services without a class alone",
   },
+  controlPlane: {
+    flag: "control-plane",
+    default: "false",
+    description:
+      "control-plane mode: one VIP (--vip) in front of kube-apiserver, held by a control-plane node whose local API server is healthy; no Services are watched",
+  },
+  vip: {
+    flag: "vip",
+    placeholder: "<ip[,ip]>",
+    whenUnset: "required with --control-plane",
+    description: "control-plane mode: the VIP of the API server, one IPv4 and/or one IPv6 address",
+  },
+  healthUrl: {
+    flag: "health-url",
+    placeholder: "<url>",
+    default: "https://127.0.0.1:6443/livez",
+    description:
+      "control-plane mode: the local API server's health check; the agent also talks to the API server at this URL's origin, with the kubeconfig's credentials",
+  },
+  healthPeriod: {
+    flag: "health-period",
+    placeholder: "<duration>",
+    default: "1s",
+    description: "control-plane mode: how often the health check runs, and its timeout",
+  },
+  healthFailureThreshold: {
+    flag: "health-failure-threshold",
+    placeholder: "<n>",
+    default: "3",
+    description: "control-plane mode: failed health checks in a row that make this node give the VIP up",
+  },
   leaseDuration: {
     flag: "lease-duration",
     placeholder: "<duration>",

@@ -2,6 +2,7 @@
 // VIPD_* twin) and is parsed here, so the rest of the agent only ever sees checked, typed values.
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { canonicalAddress, type Vip } from "../agent/service-intent.ts";
 import { INTERFACE_NAME_PATTERN } from "../net/interface-name.ts";
 import { parseDuration } from "./duration.ts";
 
@@ -57,6 +58,31 @@ const listenAddress = z.string().transform((text, context): ListenAddress => {
   return { host: host === "" ? "0.0.0.0" : host, port };
 });
 
+// The same rule as for a Service's addresses: one per family, so a dual-stack API server has two.
+const vipList = z.string().transform((text, context): readonly Vip[] => {
+  const vips: Vip[] = [];
+  for (const entry of text.split(",").map((part) => part.trim())) {
+    const vip = canonicalAddress(entry);
+    if (typeof vip === "string") context.addIssue({ code: "custom", message: vip });
+    else if (vips.some((other) => other.family === vip.family))
+      context.addIssue({
+        code: "custom",
+        message: `more than one IPv${vip.family} address (${vip.address})`,
+      });
+    else vips.push(vip);
+  }
+  return vips;
+});
+
+const healthUrl = z.string().transform((text, context): URL => {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    context.addIssue({ code: "custom", message: `"${text}" is not an http(s) URL` });
+    return z.NEVER;
+  }
+  return url;
+});
+
 export const runConfigShape = {
   nodeName: z
     .string({ error: "is required (set it from the downward API: spec.nodeName)" })
@@ -68,6 +94,11 @@ export const runConfigShape = {
   interface: interfaceName.optional(),
   loadBalancerClass: z.string().min(1),
   classOnly: onOff,
+  controlPlane: onOff,
+  vip: vipList.optional(),
+  healthUrl,
+  healthPeriod: positiveDuration,
+  healthFailureThreshold: count,
   leaseDuration: positiveDuration,
   renewDeadline: positiveDuration,
   retryPeriod: positiveDuration,
@@ -103,6 +134,9 @@ export const runConfigSchema = z.object(runConfigShape).superRefine((config, con
   if (config.addressLifetime < 3 * config.retryPeriod) {
     problem("addressLifetime", "must be at least 3 × --retry-period");
   }
+  // Services mode takes its VIPs from Services; a --vip there would be silently ignored.
+  if (config.controlPlane && config.vip === undefined) problem("vip", "is required with --control-plane");
+  if (!config.controlPlane && config.vip !== undefined) problem("vip", "is only used with --control-plane");
 });
 
 export type RunConfig = Readonly<z.output<typeof runConfigSchema>>;

@@ -30,10 +30,17 @@ export function heartbeatLeaseName(node: string): string {
 }
 
 /**
- * `vipd-svc-<namespace>.<name>`. A dash between the two would make "a-b"/"c" and "a"/"b-c" share one
+ * Control-plane mode's one VIP goes through the same loop as a Service, under a key no Service can
+ * have: every Service has a namespace. Its Lease is `vipd-control-plane`, a name users can find.
+ */
+export const CONTROL_PLANE_REF = { namespace: "", name: "control-plane" } as const;
+
+/**
+ * `vipd-svc-<namespace>.<name>`, or `vipd-control-plane` for CONTROL_PLANE_REF. A dash between the two would make "a-b"/"c" and "a"/"b-c" share one
  * Lease; namespaces and Service names are DNS labels and never contain a dot, so the dot cannot clash.
  */
 export function ownershipLeaseName(service: { namespace: string; name: string }): string {
+  if (service.namespace === "") return fitted(`vipd-${service.name}`);
   return fitted(`vipd-svc-${service.namespace}.${service.name}`);
 }
 

@@ -24,6 +24,11 @@ export interface KubeEventRecorderOptions {
   readonly timeoutMs: number;
   readonly onError: (message: string) => void;
   readonly aggregationWindowMs?: number;
+  /**
+   * What the Events are about: Services (services mode), or Nodes (control-plane mode, which has no
+   * Service; a Node is cluster-scoped and its Events live in the namespace the ref names).
+   */
+  readonly involvedKind?: "Service" | "Node";
 }
 
 interface Recorded {
@@ -80,8 +85,8 @@ export class KubeEventRecorder implements EventRecorder {
           metadata: { name, namespace: service.namespace },
           involvedObject: {
             apiVersion: "v1",
-            kind: "Service",
-            namespace: service.namespace,
+            kind: this.#options.involvedKind ?? "Service",
+            ...(this.#options.involvedKind === "Node" ? {} : { namespace: service.namespace }),
             name: service.name,
             uid: service.uid,
           },

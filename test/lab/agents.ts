@@ -1,7 +1,6 @@
 // vipd agents in the lab, as the e2e tests, the demo and the benchmarks run them: one `vipd run`
 // process per node namespace against the lab's API server, plus the kubectl reads that say what
 // the cluster believes (ownership Lease holders, Service status).
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 import type { ApiServer } from "./apiserver.ts";
@@ -28,31 +27,48 @@ export interface Cluster {
   node(name: string | null): LabNode;
 }
 
+/** `vipd run` on a lab node as every lab agent starts: text logs, metrics on the node's loopback. */
+export function vipdRunArgv(options: {
+  readonly node: LabNode;
+  readonly kubeconfig: string;
+  readonly namespace: string;
+  readonly extraArgs?: readonly string[];
+}): string[] {
+  return [
+    process.execPath,
+    ...NODE_FLAGS,
+    VIPD,
+    "run",
+    `--node-name=${options.node.name}`,
+    `--kubeconfig=${options.kubeconfig}`,
+    `--namespace=${options.namespace}`,
+    "--metrics-addr=127.0.0.1:9559",
+    "--log-format=text",
+    ...(options.extraArgs ?? []),
+  ];
+}
+
 /**
- * Prepares the API server for agents: their namespace, and one Node object per lab node with its
- * addresses (as a kubelet would publish them), so that a VIP equal to a node address is refused.
+ * The namespace of the agents' Leases, and one Node object per lab node with its addresses (as a
+ * kubelet would publish them) and the given labels.
  */
-export async function prepareCluster(
-  lab: Lab,
-  options: { kubeconfig?: (api: ApiServer) => Promise<string> } = {},
-): Promise<Cluster> {
-  const api = lab.api;
-  if (api === undefined) throw new Error("the lab came up without its API server");
-  const kubectl = async (args: readonly string[], input?: string): Promise<string> => {
-    const result = await api.kubectl(args, input === undefined ? undefined : { input });
-    if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
-    return result.stdout;
-  };
-  const objects = join(api.workDir, "cluster-objects.yaml");
-  await writeFile(
-    objects,
-    [
-      `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${AGENT_NAMESPACE}}`,
-      ...lab.nodes.map((node) => `apiVersion: v1\nkind: Node\nmetadata: {name: ${node.name}}`),
-    ].join("\n---\n"),
-  );
-  await kubectl(["apply", "-f", objects]);
-  for (const node of lab.nodes) {
+export async function registerNodes(options: {
+  readonly kubectl: (args: readonly string[], input?: string) => Promise<string>;
+  readonly nodes: readonly LabNode[];
+  readonly namespace: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}): Promise<void> {
+  const { kubectl } = options;
+  const objects = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: options.namespace } },
+    ...options.nodes.map((node) => ({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: node.name, labels: { ...options.labels } },
+    })),
+  ];
+  await kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
+  for (const node of options.nodes) {
     const addresses = [
       { type: "InternalIP", address: node.ipv4 },
       { type: "InternalIP", address: node.ipv6 },
@@ -68,6 +84,24 @@ export async function prepareCluster(
       JSON.stringify({ status: { addresses } }),
     ]);
   }
+}
+
+/**
+ * Prepares the API server for agents: their namespace, and one Node object per lab node with its
+ * addresses (as a kubelet would publish them), so that a VIP equal to a node address is refused.
+ */
+export async function prepareCluster(
+  lab: Lab,
+  options: { kubeconfig?: (api: ApiServer) => Promise<string> } = {},
+): Promise<Cluster> {
+  const api = lab.api;
+  if (api === undefined) throw new Error("the lab came up without its API server");
+  const kubectl = async (args: readonly string[], input?: string): Promise<string> => {
+    const result = await api.kubectl(args, input === undefined ? undefined : { input });
+    if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
+    return result.stdout;
+  };
+  await registerNodes({ kubectl, nodes: lab.nodes, namespace: AGENT_NAMESPACE });
   const agentKubeconfig =
     options.kubeconfig === undefined
       ? await api.adminKubeconfig({ server: api.internalUrl, path: join(api.workDir, "agents.kubeconfig") })
@@ -76,18 +110,7 @@ export async function prepareCluster(
   const startAgent = (node: LabNode, extraArgs: readonly string[] = []): LabProcess =>
     lab.spawn(
       node.netns,
-      [
-        process.execPath,
-        ...NODE_FLAGS,
-        VIPD,
-        "run",
-        `--node-name=${node.name}`,
-        `--kubeconfig=${agentKubeconfig}`,
-        `--namespace=${AGENT_NAMESPACE}`,
-        "--metrics-addr=127.0.0.1:9559",
-        "--log-format=text",
-        ...extraArgs,
-      ],
+      vipdRunArgv({ node, kubeconfig: agentKubeconfig, namespace: AGENT_NAMESPACE, extraArgs }),
       { name: `vipd ${node.name}` },
     );
   const node = (name: string | null): LabNode => {

@@ -216,6 +216,87 @@ interface Pki {
   readonly key: string;
 }
 
+/** The files `vipd-testcluster pki` writes: the CA, the admin client pair, serving and SA keys. */
+export interface PkiFiles extends Pki {
+  readonly dir: string;
+  readonly servingCert: string;
+  readonly servingKey: string;
+  readonly serviceAccountPublicKey: string;
+  readonly serviceAccountSigningKey: string;
+}
+
+/** A throwaway PKI whose serving certificate names these IPs and DNS names besides the usual ones. */
+export async function writePki(options: {
+  readonly testcluster: string;
+  readonly dir: string;
+  readonly sans: readonly string[];
+}): Promise<PkiFiles> {
+  const { dir } = options;
+  await mkdir(dir, { recursive: true });
+  const sans = new Set(["127.0.0.1", ...options.sans]);
+  const ips = [...sans].filter((san) => /^[\d.]+$|:/.test(san));
+  const names = [...sans].filter((san) => !ips.includes(san));
+  const pki = await run([
+    options.testcluster,
+    "pki",
+    "--dir",
+    dir,
+    "--ips",
+    ips.join(","),
+    "--dns",
+    ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", ...names].join(","),
+  ]);
+  if (pki.code !== 0) throw new Error(`pki failed: ${pki.stderr}`);
+  return {
+    dir,
+    ca: join(dir, "ca.crt"),
+    cert: join(dir, "admin.crt"),
+    key: join(dir, "admin.key"),
+    servingCert: join(dir, "apiserver.crt"),
+    servingKey: join(dir, "apiserver.key"),
+    serviceAccountPublicKey: join(dir, "sa.pub"),
+    serviceAccountSigningKey: join(dir, "sa.key"),
+  };
+}
+
+/** kube-apiserver's flags as the lab runs it: TLS only, RBAC, the PKI's keys, etcd over plain HTTP. */
+export function kubeApiserverArgs(options: {
+  readonly bindAddress: string;
+  readonly advertiseAddress: string;
+  readonly port: number;
+  readonly etcdServers: string;
+  readonly certDir: string;
+  readonly pki: PkiFiles;
+}): string[] {
+  const { pki } = options;
+  return [
+    "kube-apiserver",
+    `--bind-address=${options.bindAddress}`,
+    `--advertise-address=${options.advertiseAddress}`,
+    `--secure-port=${options.port}`,
+    `--etcd-servers=${options.etcdServers}`,
+    `--cert-dir=${options.certDir}`,
+    `--client-ca-file=${pki.ca}`,
+    `--tls-cert-file=${pki.servingCert}`,
+    `--tls-private-key-file=${pki.servingKey}`,
+    "--authorization-mode=RBAC",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+    `--service-account-signing-key-file=${pki.serviceAccountSigningKey}`,
+    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+    // No kube-proxy or pods consume the kubernetes Service here; its endpoint writes would only add
+    // noise to the API request rates the benchmarks measure.
+    "--endpoint-reconciler-type=none",
+    "--allow-privileged=true",
+    "--profiling=false",
+  ];
+}
+
+/** `vipd-testcluster etcd` serving plain-HTTP clients on listen (host:port). */
+export function etcdArgs(options: { readonly dataDir: string; readonly listen: string }): string[] {
+  return ["etcd", "--data-dir", options.dataDir, "--listen-client", options.listen];
+}
+
 function readyz(url: string, pki: Pki): Promise<number> {
   return new Promise((resolve) => {
     const req = request(`${url}/readyz`, {
@@ -237,7 +318,11 @@ function readyz(url: string, pki: Pki): Promise<number> {
 }
 
 // JSON is YAML too, and needs no quoting rules for paths or tokens.
-function kubeconfig(options: { server: string; caPath: string; user: Record<string, string> }): string {
+export function kubeconfig(options: {
+  server: string;
+  caPath: string;
+  user: Record<string, string>;
+}): string {
   const config = {
     apiVersion: "v1",
     kind: "Config",
@@ -271,28 +356,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     key: join(pkiDir, "admin.key"),
   };
   const apiserverLog = join(workDir, "apiserver.log");
-  const apiserverArgv = inNamespace(netns, [
-    binaries.testcluster,
-    "kube-apiserver",
-    `--bind-address=${bindAddress}`,
-    `--advertise-address=${bindAddress}`,
-    `--secure-port=${port}`,
-    `--etcd-servers=http://${etcdListen}`,
-    `--cert-dir=${workDir}`,
-    `--client-ca-file=${files.ca}`,
-    `--tls-cert-file=${join(pkiDir, "apiserver.crt")}`,
-    `--tls-private-key-file=${join(pkiDir, "apiserver.key")}`,
-    "--authorization-mode=RBAC",
-    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-    `--service-account-key-file=${join(pkiDir, "sa.pub")}`,
-    `--service-account-signing-key-file=${join(pkiDir, "sa.key")}`,
-    `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
-    // No kube-proxy or pods consume the kubernetes Service here; its endpoint writes would only add
-    // noise to the API request rates the benchmarks measure.
-    "--endpoint-reconciler-type=none",
-    "--allow-privileged=true",
-    "--profiling=false",
-  ]);
+  let apiserverArgv: string[] = [];
   // What a failed start reports; kept in memory because the log file may lag behind the pipes.
   const apiserverTail: string[] = [];
   // Settles once the running kube-apiserver has exited and the last line of its output has been read.
@@ -360,24 +424,24 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
 
   const started = performance.now();
   try {
-    await mkdir(pkiDir, { recursive: true });
-    const sans = new Set(["127.0.0.1", bindAddress, ...(options.extraSans ?? [])]);
-    const ips = [...sans].filter((san) => /^[\d.]+$|:/.test(san));
-    const names = [...sans].filter((san) => !ips.includes(san));
-    const pki = await run([
+    const pki = await writePki({
+      testcluster: binaries.testcluster,
+      dir: pkiDir,
+      sans: [bindAddress, ...(options.extraSans ?? [])],
+    });
+    apiserverArgv = inNamespace(netns, [
       binaries.testcluster,
-      "pki",
-      "--dir",
-      pkiDir,
-      "--ips",
-      ips.join(","),
-      "--dns",
-      ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", ...names].join(","),
+      ...kubeApiserverArgs({
+        bindAddress,
+        advertiseAddress: bindAddress,
+        port,
+        etcdServers: `http://${etcdListen}`,
+        certDir: workDir,
+        pki,
+      }),
     ]);
-    if (pki.code !== 0) throw new Error(`pki failed: ${pki.stderr}`);
-
-    const etcdArgv = [binaries.testcluster, "etcd", "--data-dir", join(workDir, "etcd"), "--listen-client"];
-    etcd = startProcess(inNamespace(netns, [...etcdArgv, etcdListen]), {
+    const etcdArgv = etcdArgs({ dataDir: join(workDir, "etcd"), listen: etcdListen });
+    etcd = startProcess(inNamespace(netns, [binaries.testcluster, ...etcdArgv]), {
       logPath: join(workDir, "etcd.log"),
       log: (line) => {
         log(`etcd: ${line}`);

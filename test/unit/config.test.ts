@@ -156,3 +156,59 @@ test("listen addresses accept IPv6 and an empty host", (t) => {
   t.deepEqual(load({ flags: { metricsAddr: "[::1]:9000" } }).metricsAddr, { host: "::1", port: 9000 });
   t.deepEqual(load({ flags: { metricsAddr: ":9000" } }).metricsAddr, { host: "0.0.0.0", port: 9000 });
 });
+
+test("control-plane mode: --vip, one address per family, and the health check's defaults", (t) => {
+  const config = load({ flags: { controlPlane: true, vip: "198.51.100.100, 2001:DB8:1::100" } });
+  t.true(config.controlPlane);
+  t.deepEqual(config.vip, [
+    { address: "198.51.100.100", family: 4 },
+    { address: "2001:db8:1::100", family: 6 },
+  ]);
+  t.is(config.healthUrl.href, "https://127.0.0.1:6443/livez");
+  t.is(config.healthPeriod, 1000);
+  t.is(config.healthFailureThreshold, 3);
+  t.is(load({ env: { VIPD_CONTROL_PLANE: "true", VIPD_VIP: "192.0.2.5" } }).vip?.[0]?.address, "192.0.2.5");
+});
+
+const controlPlaneProblems: [string, Partial<ConfigSources>, RegExp][] = [
+  [
+    "--control-plane without --vip",
+    { flags: { controlPlane: true } },
+    /--vip \(VIPD_VIP\): is required with --control-plane/,
+  ],
+  [
+    "--vip without --control-plane",
+    { flags: { vip: "192.0.2.5" } },
+    /--vip \(VIPD_VIP\): is only used with --control-plane/,
+  ],
+  [
+    "two IPv4 VIPs",
+    { flags: { controlPlane: true, vip: "192.0.2.5,192.0.2.6" } },
+    /--vip \(VIPD_VIP\): more than one IPv4 address \(192\.0\.2\.6\)/,
+  ],
+  [
+    "a VIP that is no address",
+    { flags: { controlPlane: true, vip: "api.example" } },
+    /--vip .*not an IPv4 or IPv6/,
+  ],
+  ["a loopback VIP", { flags: { controlPlane: true, vip: "127.0.0.1" } }, /--vip .*loopback/],
+  [
+    "a health URL that is not http(s)",
+    { flags: { controlPlane: true, vip: "192.0.2.5", healthUrl: "tcp://127.0.0.1:6443" } },
+    /--health-url \(VIPD_HEALTH_URL\): "tcp:\/\/127\.0\.0\.1:6443" is not an http\(s\) URL/,
+  ],
+  [
+    "a failure threshold of 0",
+    { flags: { controlPlane: true, vip: "192.0.2.5", healthFailureThreshold: "0" } },
+    /--health-failure-threshold .*at least 1/,
+  ],
+];
+for (const [name, sources, expected] of controlPlaneProblems) {
+  test(`control-plane mode refuses ${name}`, (t) => {
+    const problems = problemsOf(sources);
+    t.true(
+      problems.some((problem) => expected.test(problem)),
+      problems.join("\n"),
+    );
+  });
+}

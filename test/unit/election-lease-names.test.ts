@@ -1,9 +1,21 @@
 import test from "ava";
-import { heartbeatLeaseName, labelValue, ownershipLeaseName } from "../../src/election/lease-names.ts";
+import {
+  CONTROL_PLANE_REF,
+  heartbeatLeaseName,
+  labelValue,
+  ownershipLeaseName,
+} from "../../src/election/lease-names.ts";
+import { parseServiceKey, serviceKey } from "../../src/kube/service-ref.ts";
 
 test("lease names follow DESIGN.md", (t) => {
   t.is(heartbeatLeaseName("worker-1"), "vipd-node-worker-1");
   t.is(ownershipLeaseName({ namespace: "default", name: "web" }), "vipd-svc-default.web");
+  t.is(ownershipLeaseName(CONTROL_PLANE_REF), "vipd-control-plane");
+});
+
+test("the control-plane key survives the work queue's round trip and is no Service's", (t) => {
+  t.deepEqual(parseServiceKey(serviceKey(CONTROL_PLANE_REF)), CONTROL_PLANE_REF);
+  t.not(ownershipLeaseName({ namespace: "control", name: "plane" }), ownershipLeaseName(CONTROL_PLANE_REF));
 });
 
 test("dashes in namespace and name cannot make two Services share a Lease", (t) => {

@@ -4,6 +4,7 @@ import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/cl
 import type { DataPlane, FenceResult, InterfaceChoice } from "../../../src/agent/data-plane.ts";
 import type { Vip } from "../../../src/agent/service-intent.ts";
 import type { VipConflict } from "../../../src/agent/vip-claims.ts";
+import { ownershipLeaseName } from "../../../src/election/lease-names.ts";
 import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
 import type { ServiceRef } from "../../../src/kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
@@ -29,7 +30,7 @@ export class FakeClusterView implements ClusterView {
 
   // The cache shows the API server's current state; tests that need a stale cache override this.
   ownershipLease(ref: ServiceRef): V1Lease | undefined {
-    return this.#leases.leases.get(`vipd-svc-${ref.namespace}.${ref.name}`);
+    return this.#leases.leases.get(ownershipLeaseName(ref));
   }
 
   node(name: string): V1Node | undefined {

@@ -1,0 +1,93 @@
+// What control-plane mode serves and who may serve it, for the same reconcile loop services mode
+// runs: one configured VIP under CONTROL_PLANE_REF instead of Services, control-plane nodes instead
+// of rule 7's Service eligibility, and the local API server's health as this node's eligibility.
+import type { V1Node } from "@kubernetes/client-node";
+import type { Eligibility } from "../agent/eligibility.ts";
+import type { ServingTarget } from "../agent/service-reconciler.ts";
+import type { ServiceIntent, Vip } from "../agent/service-intent.ts";
+import { CONTROL_PLANE_REF } from "../election/lease-names.ts";
+import type { EventRecorder, ServiceEvent } from "../kube/events.ts";
+import type { ServiceRef } from "../kube/service-ref.ts";
+
+export const LABEL_CONTROL_PLANE = "node-role.kubernetes.io/control-plane";
+
+export interface ControlPlaneTargetOptions {
+  readonly self: string;
+  readonly vips: readonly Vip[];
+  /** This node's API server health (ApiServerHealth.state). */
+  readonly health: () => Eligibility;
+  readonly node: (name: string) => V1Node | undefined;
+  /** Node addresses, canonical: the VIP must never be one of them. */
+  readonly nodeAddresses: () => ReadonlySet<string>;
+  /** Told once each time the reason the VIP cannot be served changes (there is no Service to tell). */
+  readonly onInvalid: (problems: readonly string[]) => void;
+}
+
+/**
+ * A node is a control-plane candidate unless its Node object says otherwise. A Node that does not
+ * exist yet counts: with kubeadm the first control-plane node's kubelet registers its Node through
+ * the control-plane endpoint, that is through this VIP, so requiring the Node first would deadlock.
+ * kubeadm labels control-plane Nodes node.kubernetes.io/exclude-from-external-load-balancers too;
+ * that label is about Services and is not read here.
+ */
+export function controlPlaneNode(node: V1Node | undefined): Eligibility {
+  if (node === undefined || node.metadata?.labels?.[LABEL_CONTROL_PLANE] !== undefined)
+    return { eligible: true };
+  return { eligible: false, reason: `Node is not labelled ${LABEL_CONTROL_PLANE}` };
+}
+
+function isControlPlaneRef(ref: ServiceRef): boolean {
+  return ref.namespace === CONTROL_PLANE_REF.namespace && ref.name === CONTROL_PLANE_REF.name;
+}
+
+export class ControlPlaneTarget implements ServingTarget {
+  readonly #options: ControlPlaneTargetOptions;
+  #reported = "";
+
+  constructor(options: ControlPlaneTargetOptions) {
+    this.#options = options;
+  }
+
+  // Any other key (an ownership Lease of services mode's, left in this namespace by mistake) is
+  // not this agent's to serve.
+  intent(ref: ServiceRef): ServiceIntent {
+    if (!isControlPlaneRef(ref)) return { serve: false, reason: "not-load-balancer" };
+    const addresses = this.#options.nodeAddresses();
+    const problems = this.#options.vips
+      .filter((vip) => addresses.has(vip.address))
+      .map((vip) => `--vip: ${vip.address} is a node address`);
+    if (problems.join("\n") !== this.#reported) {
+      this.#reported = problems.join("\n");
+      if (problems.length > 0) this.#options.onInvalid(problems);
+    }
+    if (problems.length > 0) return { serve: false, reason: "invalid", problems };
+    return { serve: true, vips: this.#options.vips, source: "--vip", interface: undefined };
+  }
+
+  selfEligibility(): Eligibility {
+    const node = controlPlaneNode(this.#options.node(this.#options.self));
+    return node.eligible ? this.#options.health() : node;
+  }
+
+  // Other nodes' API servers are out of sight; a candidate whose API server is down cannot renew its
+  // heartbeat through it either, so it drops out of the live nodes by itself.
+  otherEligible(node: string): boolean {
+    return controlPlaneNode(this.#options.node(node)).eligible;
+  }
+}
+
+/**
+ * Control-plane mode has no Service to describe, so its Events go on this node's Node object, in
+ * the default namespace as kubelet's own do: `kubectl describe node` shows them.
+ */
+export class NodeEvents implements EventRecorder {
+  readonly #options: { readonly node: string; readonly recorder: EventRecorder };
+
+  constructor(options: { readonly node: string; readonly recorder: EventRecorder }) {
+    this.#options = options;
+  }
+
+  record(_ref: ServiceRef, event: ServiceEvent): void {
+    this.#options.recorder.record({ namespace: "default", name: this.#options.node }, event);
+  }
+}

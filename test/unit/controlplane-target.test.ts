@@ -1,0 +1,103 @@
+import test from "ava";
+import type { V1Node } from "@kubernetes/client-node";
+import type { Eligibility } from "../../src/agent/eligibility.ts";
+import {
+  controlPlaneNode,
+  ControlPlaneTarget,
+  LABEL_CONTROL_PLANE,
+  NodeEvents,
+} from "../../src/controlplane/target.ts";
+import { CONTROL_PLANE_REF } from "../../src/election/lease-names.ts";
+import { FakeEventRecorder } from "./fakes/agent-world.ts";
+import type { ServiceRef } from "../../src/kube/service-ref.ts";
+import type { ServiceEvent } from "../../src/kube/events.ts";
+
+const VIPS = [{ address: "198.51.100.100", family: 4 as const }];
+
+function target(
+  options: { nodes?: Record<string, V1Node>; health?: Eligibility; addresses?: string[] } = {},
+) {
+  const invalid: (readonly string[])[] = [];
+  const subject = new ControlPlaneTarget({
+    self: "cp1",
+    vips: VIPS,
+    health: () => options.health ?? { eligible: true },
+    node: (name) => options.nodes?.[name],
+    nodeAddresses: () => new Set(options.addresses ?? ["198.51.100.11"]),
+    onInvalid: (problems) => invalid.push(problems),
+  });
+  return { subject, invalid };
+}
+
+const labelled: V1Node = { metadata: { name: "cp1", labels: { [LABEL_CONTROL_PLANE]: "" } } };
+const worker: V1Node = { metadata: { name: "w1", labels: { "node-role.kubernetes.io/worker": "" } } };
+
+const nodeRows: [string, V1Node | undefined, boolean][] = [
+  ["a Node labelled control-plane", labelled, true],
+  ["a Node not registered yet (kubeadm's first node registers through the VIP)", undefined, true],
+  ["a Node without the label", worker, false],
+  [
+    "a control-plane Node that kubeadm also excludes from load balancers",
+    {
+      metadata: {
+        labels: { [LABEL_CONTROL_PLANE]: "", "node.kubernetes.io/exclude-from-external-load-balancers": "" },
+      },
+    },
+    true,
+  ],
+];
+for (const [name, node, eligible] of nodeRows) {
+  test(`controlPlaneNode: ${name}`, (t) => {
+    t.is(controlPlaneNode(node).eligible, eligible);
+  });
+}
+
+test("the control-plane key asks for the configured VIP; any other key is not served", (t) => {
+  const { subject } = target();
+  t.deepEqual(subject.intent(CONTROL_PLANE_REF), {
+    serve: true,
+    vips: VIPS,
+    source: "--vip",
+    interface: undefined,
+  });
+  t.like(subject.intent({ namespace: "default", name: "control-plane" }), { serve: false });
+});
+
+test("a VIP that is a node address is refused, and reported once", (t) => {
+  const { subject, invalid } = target({ addresses: ["198.51.100.100"] });
+  t.like(subject.intent(CONTROL_PLANE_REF), { serve: false, reason: "invalid" });
+  subject.intent(CONTROL_PLANE_REF);
+  t.deepEqual(invalid, [["--vip: 198.51.100.100 is a node address"]]);
+});
+
+test("self: eligible while the local API server is healthy", (t) => {
+  t.true(target({ nodes: { cp1: labelled } }).subject.selfEligibility().eligible);
+  const down = { eligible: false as const, reason: "the local API server failed" };
+  t.deepEqual(target({ nodes: { cp1: labelled }, health: down }).subject.selfEligibility(), down);
+  t.false(target({ nodes: { cp1: worker } }).subject.selfEligibility().eligible, "not on a worker");
+});
+
+test("others: every control-plane node, registered or not, and no worker", (t) => {
+  const { subject } = target({ nodes: { cp2: labelled, w1: worker } });
+  t.true(subject.otherEligible("cp2"));
+  t.true(subject.otherEligible("cp3"));
+  t.false(subject.otherEligible("w1"));
+});
+
+test("Events go on this node's Node object, whatever key they were about", (t) => {
+  const inner = new FakeEventRecorder();
+  const refs: ServiceRef[] = [];
+  const recorder = {
+    record: (ref: ServiceRef, event: ServiceEvent) => {
+      refs.push(ref);
+      inner.record(ref, event);
+    },
+  };
+  new NodeEvents({ node: "cp1", recorder }).record(CONTROL_PLANE_REF, {
+    type: "Normal",
+    reason: "VIPAnnounced",
+    message: "m",
+  });
+  t.deepEqual(refs, [{ namespace: "default", name: "cp1" }]);
+  t.is(inner.events[0]?.reason, "VIPAnnounced");
+});
