@@ -14,6 +14,7 @@ import {
 } from "../manifest/options.ts";
 import { rbacObjects } from "../manifest/rbac.ts";
 import { renderYaml } from "../manifest/render.ts";
+import { DEFAULT_STATIC_POD_OPTIONS, staticPod, type StaticPodOptions } from "../manifest/static-pod.ts";
 import { VERSION } from "../version.ts";
 import { EXIT_BAD_CONFIGURATION } from "./run-command.ts";
 
@@ -67,6 +68,23 @@ function daemonSetOptions(flags: DaemonSetFlags): ManifestOptions {
         : parseNodeSelector(flags.nodeSelector),
     tolerations: (flags.toleration ?? []).map(parseToleration),
   };
+}
+
+interface PodFlags extends Omit<StaticPodOptions, "vip"> {
+  readonly controlPlane?: true;
+  readonly vip?: string;
+}
+
+function podOptions(flags: PodFlags): StaticPodOptions {
+  const { controlPlane, vip, ...rest } = flags;
+  const problems = [
+    ...(controlPlane === true
+      ? []
+      : ["--control-plane: vipd manifest pod prints control-plane mode's static pod; say so"]),
+    ...(vip === undefined ? ["--vip: the VIP of the API server is required"] : []),
+  ];
+  if (problems.length > 0) throw new ManifestOptionsError(problems);
+  return { ...rest, vip: vip ?? "" };
 }
 
 function print(render: () => string): void {
@@ -132,6 +150,44 @@ export function addManifestCommand(program: Command): void {
         renderYaml({
           header: manifestHeader("vipd manifest daemonset"),
           objects: [daemonSet(daemonSetOptions(flags))],
+        }),
+      );
+    });
+
+  const pod = DEFAULT_STATIC_POD_OPTIONS;
+  manifest
+    .command("pod")
+    .description(
+      "print the static pod of control-plane mode, for /etc/kubernetes/manifests/ on every control-plane node",
+    )
+    .addOption(agentOption("controlPlane"))
+    .addOption(agentOption("vip"))
+    .addOption(new Option("--image <reference>", "container image of vipd").default(pod.image))
+    .addOption(agentOption("interface"))
+    .addOption(
+      new Option("--namespace <namespace>", "namespace of the pod and of vipd's Leases").default(
+        pod.namespace,
+      ),
+    )
+    .addOption(
+      new Option(
+        "--kubeconfig <path>",
+        "the node's admin kubeconfig on the host, mounted read-only (kubeadm ≥ 1.29: super-admin.conf on the first node during kubeadm init)",
+      ).default(pod.kubeconfig),
+    )
+    .addOption(agentOption("healthUrl").default(pod.healthUrl))
+    .addOption(agentOption("healthPeriod").default(pod.healthPeriod))
+    .addOption(agentOption("healthFailureThreshold").default(pod.healthFailureThreshold))
+    .addOption(agentOption("leaseDuration").default(pod.leaseDuration))
+    .addOption(agentOption("renewDeadline").default(pod.renewDeadline))
+    .addOption(agentOption("retryPeriod").default(pod.retryPeriod))
+    .addOption(agentOption("addressLifetime").default(pod.addressLifetime))
+    .addOption(agentOption("metricsAddr").default(pod.metricsAddr))
+    .action((flags: PodFlags) => {
+      print(() =>
+        renderYaml({
+          header: manifestHeader(`vipd manifest pod --control-plane --vip ${flags.vip ?? ""}`),
+          objects: [staticPod(podOptions(flags))],
         }),
       );
     });

@@ -1,9 +1,9 @@
 // The services-mode DaemonSet: one agent per node, on the node's own network, with the two
 // capabilities the data path needs and nothing else.
-import type { V1DaemonSet, V1EnvVar } from "@kubernetes/client-node";
+import type { V1Container, V1DaemonSet, V1EnvVar, V1VolumeMount } from "@kubernetes/client-node";
 import { formatDuration } from "../config/duration.ts";
 import { envName, RUN_OPTIONS } from "../config/options.ts";
-import type { RunConfigKey } from "../config/schema.ts";
+import type { RunConfig, RunConfigKey } from "../config/schema.ts";
 import { agentSelectorLabels, APP_NAME, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
 import { agentConfigOf, type ManifestOptions } from "./options.ts";
 
@@ -27,18 +27,37 @@ export function terminationGraceSeconds(retryPeriodMs: number): number {
   );
 }
 
-function env(key: RunConfigKey, value: string): V1EnvVar {
+export function env(key: RunConfigKey, value: string): V1EnvVar {
   return { name: envName(RUN_OPTIONS[key].flag), value };
 }
 
-function fromField(key: RunConfigKey, fieldPath: string): V1EnvVar {
+export function fromField(key: RunConfigKey, fieldPath: string): V1EnvVar {
   return { name: envName(RUN_OPTIONS[key].flag), valueFrom: { fieldRef: { fieldPath } } };
+}
+
+/** The timings both the DaemonSet and the static pod set, and where metrics are served. */
+export function timingEnv(config: RunConfig, metricsAddr: string): V1EnvVar[] {
+  return [
+    env("leaseDuration", formatDuration(config.leaseDuration)),
+    env("renewDeadline", formatDuration(config.renewDeadline)),
+    env("retryPeriod", formatDuration(config.retryPeriod)),
+    env("addressLifetime", formatDuration(config.addressLifetime)),
+    env("metricsAddr", metricsAddr),
+  ];
 }
 
 export function daemonSet(options: ManifestOptions): V1DaemonSet {
   const config = agentConfigOf(options);
   const metricsPort = config.metricsAddr.port;
   const selector = agentSelectorLabels();
+  const agentEnv = [
+    fromField("nodeName", "spec.nodeName"),
+    fromField("namespace", "metadata.namespace"),
+    ...(options.interface === undefined ? [] : [env("interface", options.interface)]),
+    env("loadBalancerClass", config.loadBalancerClass),
+    env("classOnly", String(config.classOnly)),
+    ...timingEnv(config, options.metricsAddr),
+  ];
   return {
     apiVersion: "apps/v1",
     kind: "DaemonSet",
@@ -64,60 +83,58 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
           nodeSelector: { ...options.nodeSelector },
           ...(options.tolerations.length === 0 ? {} : { tolerations: [...options.tolerations] }),
           securityContext: { seccompProfile: { type: "RuntimeDefault" } },
-          containers: [
-            {
-              name: APP_NAME,
-              image: options.image,
-              imagePullPolicy: "IfNotPresent",
-              args: ["run"],
-              env: [
-                fromField("nodeName", "spec.nodeName"),
-                fromField("namespace", "metadata.namespace"),
-                ...(options.interface === undefined ? [] : [env("interface", options.interface)]),
-                env("loadBalancerClass", config.loadBalancerClass),
-                env("classOnly", String(config.classOnly)),
-                env("leaseDuration", formatDuration(config.leaseDuration)),
-                env("renewDeadline", formatDuration(config.renewDeadline)),
-                env("retryPeriod", formatDuration(config.retryPeriod)),
-                env("addressLifetime", formatDuration(config.addressLifetime)),
-                env("metricsAddr", options.metricsAddr),
-              ],
-              ports: [{ name: METRICS_PORT_NAME, containerPort: metricsPort, protocol: "TCP" }],
-              // Liveness only asks whether the process turns: an API server outage must not restart
-              // the agent, or every node would drop its VIPs (degraded hold, rule 1(b)).
-              livenessProbe: {
-                httpGet: { path: "/healthz", port: METRICS_PORT_NAME },
-                periodSeconds: 10,
-                timeoutSeconds: 5,
-                failureThreshold: 3,
-              },
-              // Ready = caches synced and heartbeat renewed within the renew deadline, which paces the
-              // rolling update: the next node stops only once this one can take Services again.
-              readinessProbe: {
-                httpGet: { path: "/readyz", port: METRICS_PORT_NAME },
-                periodSeconds: 5,
-                timeoutSeconds: 5,
-                failureThreshold: 2,
-              },
-              resources: {
-                requests: { cpu: "50m", memory: "64Mi" },
-                // No CPU limit: throttling a holder past its renew deadline would turn load into failovers.
-                limits: { memory: "256Mi" },
-              },
-              securityContext: {
-                privileged: false,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                // Root in the container, but holding only these two capabilities: the kernel checks the
-                // capability, not the user id, and Kubernetes cannot give a non-root user capabilities
-                // (see docs/container-image.md).
-                runAsUser: 0,
-                capabilities: { add: [...AGENT_CAPABILITIES], drop: ["ALL"] },
-              },
-            },
-          ],
+          containers: [agentContainer({ image: options.image, env: agentEnv, metricsPort })],
         },
       },
     },
+  };
+}
+
+/** The agent's container, as the DaemonSet and the control-plane static pod both run it. */
+export function agentContainer(options: {
+  readonly image: string;
+  readonly env: readonly V1EnvVar[];
+  readonly metricsPort: number;
+  readonly volumeMounts?: readonly V1VolumeMount[];
+}): V1Container {
+  return {
+    name: APP_NAME,
+    image: options.image,
+    imagePullPolicy: "IfNotPresent",
+    args: ["run"],
+    env: [...options.env],
+    ports: [{ name: METRICS_PORT_NAME, containerPort: options.metricsPort, protocol: "TCP" }],
+    // Liveness only asks whether the process turns: an API server outage must not restart
+    // the agent, or every node would drop its VIPs (degraded hold, rule 1(b)).
+    livenessProbe: {
+      httpGet: { path: "/healthz", port: METRICS_PORT_NAME },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+    // Ready = caches synced and heartbeat renewed within the renew deadline, which paces the
+    // rolling update: the next node stops only once this one can take Services again.
+    readinessProbe: {
+      httpGet: { path: "/readyz", port: METRICS_PORT_NAME },
+      periodSeconds: 5,
+      timeoutSeconds: 5,
+      failureThreshold: 2,
+    },
+    resources: {
+      requests: { cpu: "50m", memory: "64Mi" },
+      // No CPU limit: throttling a holder past its renew deadline would turn load into failovers.
+      limits: { memory: "256Mi" },
+    },
+    securityContext: {
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      // Root in the container, but holding only these two capabilities: the kernel checks the
+      // capability, not the user id, and Kubernetes cannot give a non-root user capabilities
+      // (see docs/container-image.md).
+      runAsUser: 0,
+      capabilities: { add: [...AGENT_CAPABILITIES], drop: ["ALL"] },
+    },
+    ...(options.volumeMounts === undefined ? {} : { volumeMounts: [...options.volumeMounts] }),
   };
 }

@@ -122,24 +122,31 @@ const STAND_IN_NODE_NAME = "node";
  * start, named by the flag that `vipd manifest` and `vipd run` share.
  */
 export function agentConfigOf(options: ManifestOptions): RunConfig {
+  return checkedAgentConfig({
+    image: options.image,
+    flags: {
+      namespace: options.namespace,
+      ...(options.interface === undefined ? {} : { interface: options.interface }),
+      leaseDuration: options.leaseDuration,
+      renewDeadline: options.renewDeadline,
+      retryPeriod: options.retryPeriod,
+      addressLifetime: options.addressLifetime,
+      loadBalancerClass: options.loadBalancerClass,
+      classOnly: options.classOnly,
+      metricsAddr: options.metricsAddr,
+    },
+  });
+}
+
+/** The checks of agentConfigOf for any set of the agent's flags (the static pod has its own). */
+export function checkedAgentConfig(options: {
+  readonly image: string;
+  readonly flags: Readonly<Partial<Record<RunConfigKey, string | boolean>>>;
+}): RunConfig {
   const problems: string[] = [];
   if (!/^\S+$/.test(options.image)) problems.push(`--image ${JSON.stringify(options.image)}: not an image`);
   try {
-    const config = loadRunConfig({
-      flags: {
-        nodeName: STAND_IN_NODE_NAME,
-        namespace: options.namespace,
-        ...(options.interface === undefined ? {} : { interface: options.interface }),
-        leaseDuration: options.leaseDuration,
-        renewDeadline: options.renewDeadline,
-        retryPeriod: options.retryPeriod,
-        addressLifetime: options.addressLifetime,
-        loadBalancerClass: options.loadBalancerClass,
-        classOnly: options.classOnly,
-        metricsAddr: options.metricsAddr,
-      },
-      env: {},
-    });
+    const config = loadRunConfig({ flags: { nodeName: STAND_IN_NODE_NAME, ...options.flags }, env: {} });
     if (problems.length === 0) return config;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

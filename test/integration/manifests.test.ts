@@ -91,6 +91,18 @@ test.serial(
   },
 );
 
+test.serial("the control-plane static pod passes server-side dry run in kube-system", async (t) => {
+  // A real cluster's controller-manager creates kube-system's default ServiceAccount, which the
+  // ServiceAccount admission plugin looks up for every pod; this API server runs without one.
+  const account = await api.kubectl(["create", "serviceaccount", "default", "-n", "kube-system"]);
+  t.is(account.code, 0, account.stderr);
+  const dry = await api.kubectl(["apply", "--dry-run=server", "-f", "-"], {
+    input: manifest("control-plane-pod.yaml"),
+  });
+  t.is(dry.code, 0, dry.stderr);
+  t.regex(dry.stdout, /^pod\/vipd created \(server dry run\)$/m);
+});
+
 test.serial(
   "without the privileged label, Pod Security admission would refuse the agent's pods",
   async (t) => {

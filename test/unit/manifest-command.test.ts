@@ -16,6 +16,12 @@ function vipd(...args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+test("vipd manifest pod --control-plane --vip 192.0.2.10 prints manifests/control-plane-pod.yaml", (t) => {
+  const printed = vipd("manifest", "pod", "--control-plane", "--vip", "192.0.2.10");
+  t.is(printed.code, 0, printed.stderr);
+  t.is(printed.stdout, readFileSync(path.join(root, "manifests", "control-plane-pod.yaml"), "utf8"));
+});
+
 for (const subcommand of ["rbac", "daemonset"]) {
   test(`vipd manifest ${subcommand} prints manifests/${subcommand}.yaml`, (t) => {
     const printed = vipd("manifest", subcommand);
@@ -69,7 +75,24 @@ const refused: [string[], RegExp][] = [
   [["manifest", "daemonset", "--no-such-flag"], /unknown option '--no-such-flag'/],
   [["manifest", "rbac", "--image", "x"], /unknown option '--image'/],
   [["manifest", "daemonset", "extra"], /too many arguments/],
-  [["manifest", "pod"], /unknown command 'pod'/],
+  [["manifest", "pods"], /unknown command 'pods'/],
+  [
+    ["manifest", "pod", "--vip", "192.0.2.10"],
+    /--control-plane: vipd manifest pod prints control-plane mode's/,
+  ],
+  [["manifest", "pod", "--control-plane"], /--vip: the VIP of the API server is required/],
+  [
+    ["manifest", "pod", "--control-plane", "--vip", "192.0.2.10,192.0.2.11"],
+    /--vip \(VIPD_VIP\): more than one IPv4 address/,
+  ],
+  [
+    ["manifest", "pod", "--control-plane", "--vip", "192.0.2.10", "--health-url", "localhost:6443"],
+    /--health-url \(VIPD_HEALTH_URL\)/,
+  ],
+  [
+    ["manifest", "pod", "--control-plane", "--vip", "192.0.2.10", "--class-only"],
+    /unknown option '--class-only'/,
+  ],
   [
     ["manifest", "daemonset", "--lease-duration", "2s"],
     /--lease-duration \(VIPD_LEASE_DURATION\): must be longer than --renew-deadline/,
