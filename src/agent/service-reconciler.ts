@@ -79,6 +79,8 @@ export interface ReconcilerOptions {
   readonly target?: ServingTarget;
 }
 
+type AnnounceMode = "confirmed" | "degraded";
+
 /** What one run remembers for the next: facts this agent observed, never state it could re-read. */
 interface ServiceMemory {
   freeSince: number | null;
@@ -112,9 +114,12 @@ const WITHDRAW_MESSAGES: Readonly<Record<string, string>> = {
 export class ServiceReconciler {
   readonly #options: ReconcilerOptions;
   readonly #memory = new Map<string, ServiceMemory>();
+  /** The VIPs this node announces per Service and in which mode, behind vipd_vips_held. */
+  readonly #held = new Map<string, { readonly mode: AnnounceMode; readonly count: number }>();
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
+    for (const mode of ["confirmed", "degraded"] as const) options.metrics.vipsHeld.set({ mode }, 0);
   }
 
   /** A frame from another MAC announced or answered for a VIP this node holds (rule 1). */
@@ -223,7 +228,7 @@ export class ServiceReconciler {
     }
   }
 
-  async #announce(context: RunContext, mode: "confirmed" | "degraded"): Promise<void> {
+  async #announce(context: RunContext, mode: AnnounceMode): Promise<void> {
     const o = this.#options;
     const wasAnnouncing = o.dataPlane.holding(context.serviceKey) !== undefined;
     const installing = !wasAnnouncing || !o.dataPlane.intact(context.serviceKey);
@@ -233,6 +238,7 @@ export class ServiceReconciler {
       vips: context.vips,
       interfaceName: context.interfaceName,
     });
+    this.#countHeld(context.serviceKey, { mode, count: context.vips.length });
     if (newlyInstalled) {
       const addresses = context.vips.map((vip) => vip.address).join(", ");
       o.log.info("announcing", {
@@ -249,6 +255,18 @@ export class ServiceReconciler {
     }
     if (mode === "confirmed")
       await this.#publish(context, { ips: context.vips.map((vip) => vip.address), holder: o.node });
+  }
+
+  #countHeld(serviceKey: string, held: { readonly mode: AnnounceMode; readonly count: number } | undefined) {
+    const gauge = this.#options.metrics.vipsHeld;
+    const before = this.#held.get(serviceKey);
+    if (before !== undefined) gauge.dec({ mode: before.mode }, before.count);
+    if (held === undefined) {
+      this.#held.delete(serviceKey);
+      return;
+    }
+    this.#held.set(serviceKey, held);
+    gauge.inc({ mode: held.mode }, held.count);
   }
 
   // A Lease read from the cache may be older than a takeover the watch has not delivered yet; before
@@ -272,6 +290,7 @@ export class ServiceReconciler {
     const o = this.#options;
     if (o.dataPlane.holding(context.serviceKey) !== undefined) {
       await o.dataPlane.withdraw(context.serviceKey);
+      this.#countHeld(context.serviceKey, undefined);
       const message = WITHDRAW_MESSAGES[reason] ?? reason;
       o.log.info("withdrawn", { service: context.serviceKey, reason });
       o.metrics.elections.inc({ outcome: release === "keep" ? "withdrawn" : "handed_over" });

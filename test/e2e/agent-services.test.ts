@@ -1,10 +1,13 @@
 // What users do with Services, against three running agents: VIPs by spec.loadBalancerIP and by
 // annotation, IPv4, IPv6 and dual-stack; externalTrafficPolicy Local following its endpoint; deletion
 // cleaning up; fifty Services spreading over the nodes; a VIP removed by hand coming back; bad input
-// refused with an Event and no address touched; and a foreign address no scenario may touch.
+// refused with an Event and no address touched; /metrics and /readyz telling the truth; and a foreign
+// address no scenario may touch. The agents run as the ServiceAccount of manifests/rbac.yaml, not as
+// admin, so a verb the manifests forgot fails a scenario here.
 import test from "ava";
+import { readFileSync } from "node:fs";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
-import { loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
+import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
 import { up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
 
 let lab: Lab;
@@ -85,7 +88,18 @@ function ingress(service: string): Promise<string> {
 test.before(async () => {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root");
   lab = await up({ nodes: 3, apiServer: true });
-  cluster = await prepareCluster(lab);
+  cluster = await prepareCluster(lab, {
+    kubeconfig: async (api) => {
+      const rbac = readFileSync(new URL("../../manifests/rbac.yaml", import.meta.url), "utf8");
+      const applied = await api.kubectl(["apply", "-f", "-"], { input: rbac });
+      if (applied.code !== 0) throw new Error(`applying manifests/rbac.yaml: ${applied.stderr}`);
+      return api.serviceAccountKubeconfig({
+        namespace: AGENT_NAMESPACE,
+        name: "vipd",
+        server: api.internalUrl,
+      });
+    },
+  });
   const [first] = lab.nodes;
   if (first === undefined) throw new Error("the lab has no nodes");
   await lab.exec(first.netns, ["ip", "addr", "add", `${FOREIGN}/32`, "dev", "eth0"]);
@@ -373,6 +387,65 @@ test.serial("the same VIP for two Services: the older keeps it, the newer gets V
   t.is(await cluster.leaseHolder({ name: "first-come" }), holder);
   t.deepEqual(await nodesHolding(vip), [holder]);
 });
+
+/** An agent's own HTTP endpoint, from inside its node: status code and body. */
+async function agentHttp(node: LabNode, path: string): Promise<{ code: string; body: string }> {
+  const result = await lab.exec(
+    node.netns,
+    ["curl", "-s", "-m", "2", "-w", "\n%{http_code}", `http://127.0.0.1:9559${path}`],
+    { allowFailure: true },
+  );
+  const cut = result.stdout.lastIndexOf("\n");
+  return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
+}
+
+const FOREVER = 0xffffffff;
+
+function heldVips(metrics: string): number {
+  return metrics
+    .split("\n")
+    .filter((line) => line.startsWith("vipd_vips_held{"))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
+test.serial(
+  "/metrics counts each node's VIPs; /readyz fails without the API server and recovers",
+  async (t) => {
+    for (const node of lab.nodes) {
+      const metrics = await agentHttp(node, "/metrics");
+      t.is(metrics.code, "200");
+      const shown = await lab.exec(node.netns, ["ip", "-j", "addr", "show", "dev", node.lanIf]);
+      // This iproute2 does not show an address's protocol; vipd's are the ones with a finite lifetime.
+      const addresses = (JSON.parse(shown.stdout) as { addr_info: { valid_life_time: number }[] }[])
+        .flatMap((link) => link.addr_info)
+        .filter((info) => info.valid_life_time !== FOREVER);
+      t.is(heldVips(metrics.body), addresses.length, `${node.name}: vipd_vips_held against its interface`);
+      t.regex(metrics.body, /^vipd_heartbeat_age_seconds /m);
+      t.is((await agentHttp(node, "/healthz")).code, "200");
+      t.is((await agentHttp(node, "/readyz")).code, "200");
+    }
+    const [node] = lab.nodes;
+    if (node === undefined) throw new Error("the lab has no nodes");
+    await lab.cutApi(node);
+    try {
+      const unready = await eventually(
+        () => agentHttp(node, "/readyz"),
+        (answer) => answer.code !== "200",
+        { what: `${node.name} /readyz while cut off` },
+      );
+      t.is(unready.code, "503");
+      t.regex(unready.body, /heartbeat/);
+      t.is((await agentHttp(node, "/healthz")).code, "200", "alive, only not ready");
+    } finally {
+      await lab.healApi(node);
+    }
+    await eventually(
+      () => agentHttp(node, "/readyz"),
+      (answer) => answer.code === "200",
+      { what: `${node.name} /readyz after healing` },
+    );
+  },
+);
 
 test.serial("the foreign address on node1 survived everything, and no agent crashed", async (t) => {
   t.true((await nodesHolding(FOREIGN)).includes("node1"));

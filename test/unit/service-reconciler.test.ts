@@ -40,6 +40,7 @@ function world(options: { self?: string } = {}) {
   const events = new FakeEventRecorder();
   const tracker = new HeartbeatTracker();
   const requeues: [string, number][] = [];
+  const metrics = new AgentMetrics();
   const silenceWaits: [string, string][] = [];
   const heartbeat: { state: OwnHeartbeat } = {
     state: { lastRenewalStartedAt: clock.now - 100, apiUnreachable: false, renewalInFlightSince: null },
@@ -58,7 +59,7 @@ function world(options: { self?: string } = {}) {
     status,
     events,
     dataPlane,
-    metrics: new AgentMetrics(),
+    metrics,
     log: silentLogger,
     requeue: (key, delay) => requeues.push([key, delay]),
     wakeWhenSilent: (node, key) => silenceWaits.push([node, key]),
@@ -76,6 +77,7 @@ function world(options: { self?: string } = {}) {
     tracker,
     requeues,
     silenceWaits,
+    metrics,
     heartbeat,
     reconciler,
     other,
@@ -91,6 +93,24 @@ async function heldBySelf() {
   w.leases.calls.length = 0;
   return w;
 }
+
+async function vipsHeld(metrics: AgentMetrics): Promise<Record<string, number>> {
+  const { values } = await metrics.vipsHeld.get();
+  return Object.fromEntries(values.map((each) => [String(each.labels.mode), each.value]));
+}
+
+test("vipd_vips_held counts the VIPs announced, by mode, and drops them on withdrawal", async (t) => {
+  const w = world();
+  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 0, degraded: 0 });
+  await w.reconciler.reconcile(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 1, degraded: 0 });
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 1, degraded: 0 }, "a steady run counts nothing twice");
+  w.view.services.delete(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 0, degraded: 0 });
+});
 
 test("the first-ranked node claims a free Service, then announces and publishes status", async (t) => {
   const w = world();
