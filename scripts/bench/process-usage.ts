@@ -35,11 +35,23 @@ export function cpuPercent(before: CpuReading, after: CpuReading): number {
   return ((after.ticks - before.ticks) / TICKS_PER_SECOND / seconds) * 100;
 }
 
+// A process that died mid-run (the kernel's OOM killer, a crash) is named as such, not as a
+// missing file.
+async function readProc(pid: number, file: "stat" | "status"): Promise<string> {
+  try {
+    return await readFile(`/proc/${pid}/${file}`, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      throw new Error(`process ${pid} is gone: it exited or was killed (see dmesg for the OOM killer)`);
+    throw error;
+  }
+}
+
 export async function readCpu(pid: number): Promise<CpuReading> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const stat = await readProc(pid, "stat");
   return { ticks: parseCpuTicks(stat), atNs: Number(process.hrtime.bigint()) };
 }
 
 export async function readRss(pid: number): Promise<number> {
-  return parseRssBytes(await readFile(`/proc/${pid}/status`, "utf8"));
+  return parseRssBytes(await readProc(pid, "status"));
 }

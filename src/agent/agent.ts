@@ -25,6 +25,7 @@ import {
   type InformerLifecycle,
 } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
+import { RequestLimiter } from "../kube/request-limiter.ts";
 import { parseServiceKey, serviceKey } from "../kube/service-ref.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
@@ -49,6 +50,14 @@ export interface AgentOptions {
 // API server; each run is mostly waiting on one request.
 const RECONCILE_CONCURRENCY = 8;
 
+// The deadline of every request but the heartbeat's. A renewal is worth nothing once the retry
+// period is over, but a claim, a status write or an Event is as good late as early, and cutting
+// them short under load made things worse: an HTTP/1.1 request that is aborted takes its connection
+// with it, so a busy API server was sent a new TLS handshake for each retry (seen with 4000
+// Services: a thousand connections in TIME-WAIT per agent, every request timing out). Long enough
+// for a busy API server, short enough that a request into a cut network is retried.
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export class Agent {
   readonly metrics = new AgentMetrics();
   readonly #config: RunConfig;
@@ -59,6 +68,7 @@ export class Agent {
   readonly #tracker = new HeartbeatTracker();
   readonly #heartbeat: Heartbeat;
   readonly #leases: KubeLeaseApi;
+  readonly #limiter: RequestLimiter;
   readonly #ownership: Ownership;
   readonly #view: InformerClusterView;
   readonly #reconciler: ServiceReconciler;
@@ -76,12 +86,21 @@ export class Agent {
     this.#log = log;
     this.#clock = options.clock ?? (() => performance.now());
     this.#dataPlane = options.dataPlane;
-    const timeoutMs = config.retryPeriod;
+    const timeoutMs = REQUEST_TIMEOUT_MS;
     const core = kubeConfig.makeApiClient(CoreV1Api);
+    const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#limiter = new RequestLimiter({
+      qps: config.kubeApiQps,
+      burst: config.kubeApiBurst,
+      onWaiting: (waiting) => {
+        this.metrics.apiRequestsWaiting.set(waiting);
+      },
+    });
     this.#leases = new KubeLeaseApi({
-      api: kubeConfig.makeApiClient(CoordinationV1Api),
+      api: coordination,
       namespace: config.namespace,
       timeoutMs,
+      limiter: this.#limiter,
     });
     this.#informers = createAgentInformers({
       kubeConfig,
@@ -92,7 +111,13 @@ export class Agent {
       },
     });
     this.#heartbeat = new Heartbeat({
-      leases: this.#leases,
+      // Its own client, outside the limit: a heartbeat queued behind a burst of claims would look
+      // like a dead node to every other agent.
+      leases: new KubeLeaseApi({
+        api: coordination,
+        namespace: config.namespace,
+        timeoutMs: config.retryPeriod,
+      }),
       node: config.nodeName,
       timings: config,
       clock: this.#clock,
@@ -159,6 +184,10 @@ export class Agent {
       node: config.nodeName,
       timeoutMs,
       involvedKind: this.#controlPlane === undefined ? "Service" : "Node",
+      limiter: this.#limiter,
+      onDropped: () => {
+        this.metrics.eventsDropped.inc();
+      },
       onError: (message) => {
         log.warn(message);
       },
@@ -174,7 +203,7 @@ export class Agent {
       tracker: this.#tracker,
       leases: this.#leases,
       ownership: this.#ownership,
-      status: new KubeServiceStatusWriter({ api: core, timeoutMs }),
+      status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter: this.#limiter }),
       events: this.#controlPlane?.events(events) ?? events,
       target: this.#controlPlane?.target,
       dataPlane: this.#dataPlane,
@@ -290,6 +319,7 @@ export class Agent {
   }
 
   #leaseChanged(lease: V1Lease, deleted: boolean): void {
+    this.#view.leaseChanged(lease, deleted);
     if (isHeartbeat(lease)) {
       const node = lease.spec?.holderIdentity;
       if (node === undefined || node === this.#config.nodeName) return;

@@ -198,7 +198,9 @@ export class ServiceReconciler {
       now,
     };
     await this.#carryOut(decision, context);
-    if (service === undefined && lease === undefined && o.dataPlane.holding(serviceKey) === undefined) {
+    // A Service gone for good is forgotten; the control-plane VIP has no Service and never goes.
+    const gone = service === undefined && o.target === undefined;
+    if (gone && lease === undefined && o.dataPlane.holding(serviceKey) === undefined) {
       this.#memory.delete(serviceKey);
     }
   }
@@ -472,13 +474,15 @@ export class ServiceReconciler {
     const text = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
     if (text === memory.refusalReported) return;
     memory.refusalReported = text;
-    if (refusal === null || service === undefined) return;
+    if (refusal === null) return;
     this.#options.log.warn("not serving", {
       service: `${ref.namespace}/${ref.name}`,
       reason: refusal.reason,
       problems: refusal.message,
     });
-    this.#options.events.record({ ...ref, uid: service.metadata?.uid }, refusal);
+    // Control-plane mode has no Service; its target's recorder puts the Event on the Node.
+    if (service === undefined && this.#options.target === undefined) return;
+    this.#options.events.record({ ...ref, uid: service?.metadata?.uid }, refusal);
   }
 
   #remember(serviceKey: string): ServiceMemory {

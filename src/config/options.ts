@@ -146,6 +146,19 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     default: "5m",
     description: "how often every Service is reconciled even without a change",
   },
+  kubeApiQps: {
+    flag: "kube-api-qps",
+    placeholder: "<n>",
+    default: "50",
+    description:
+      "API requests per second this agent sends at most, sustained (client-go's QPS); the heartbeat is exempt, Events go last",
+  },
+  kubeApiBurst: {
+    flag: "kube-api-burst",
+    placeholder: "<n>",
+    default: "100",
+    description: "API requests this agent may send at once after a quiet spell (client-go's Burst)",
+  },
   metricsAddr: {
     flag: "metrics-addr",
     placeholder: "<host:port>",

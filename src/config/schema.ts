@@ -114,6 +114,12 @@ export const runConfigShape = {
   fenceProbes: count,
   fenceInterval: positiveDuration,
   resyncPeriod: positiveDuration,
+  kubeApiQps: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, { error: "must be a number" })
+    .transform(Number)
+    .pipe(z.number().positive({ error: "must be more than 0" })),
+  kubeApiBurst: count,
   metricsAddr: listenAddress,
   logLevel: z.enum(["error", "warn", "info", "debug"]),
   logFormat: z.enum(["json", "text"]),

@@ -88,6 +88,9 @@ export class NodeEvents implements EventRecorder {
   }
 
   record(_ref: ServiceRef, event: ServiceEvent): void {
-    this.#options.recorder.record({ namespace: "default", name: this.#options.node }, event);
+    // kubectl describe node finds a Node's Events by its UID or, as kubelet writes them, by its name
+    // in the UID field; vipd does not know the UID, so it writes the name.
+    const { node } = this.#options;
+    this.#options.recorder.record({ namespace: "default", name: node, uid: node }, event);
   }
 }

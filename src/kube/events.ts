@@ -1,11 +1,14 @@
 // Events on Services, for people running `kubectl describe service`. A repeat of the same event
 // within the aggregation window bumps the count of the existing Event instead of creating another,
 // as client-go's recorder does, so a flapping Service cannot flood etcd. Recording never blocks or
-// fails the caller: Events are advisory.
+// fails the caller: Events are advisory. For the same reason they are the first thing given up under
+// load: they wait behind the reconcile loop's requests, and past a bounded backlog (client-go's
+// broadcaster keeps 1000 too) new ones are dropped rather than queued without end.
 import { randomBytes } from "node:crypto";
-import { PatchStrategy, type CoreV1Api } from "@kubernetes/client-node";
+import { PatchStrategy, type ConfigurationOptions, type CoreV1Api } from "@kubernetes/client-node";
 import { describeApiError } from "./errors.ts";
-import { requestOptions } from "./request-options.ts";
+import type { RequestLimiter } from "./request-limiter.ts";
+import { requestOptions, type RequestOptions } from "./request-options.ts";
 import type { ServiceRef } from "./service-ref.ts";
 
 export interface ServiceEvent {
@@ -29,7 +32,14 @@ export interface KubeEventRecorderOptions {
    * Service; a Node is cluster-scoped and its Events live in the namespace the ref names).
    */
   readonly involvedKind?: "Service" | "Node";
+  readonly limiter?: RequestLimiter;
+  /** Events sent or waiting to be, beyond which new ones are dropped. */
+  readonly maxPending?: number;
+  readonly onDropped?: () => void;
 }
+
+const DEFAULT_MAX_PENDING = 1000;
+const PRUNE_EVERY_MS = 60_000;
 
 interface Recorded {
   readonly name: string;
@@ -41,27 +51,62 @@ export class KubeEventRecorder implements EventRecorder {
   readonly #options: KubeEventRecorderOptions;
   readonly #recent = new Map<string, Recorded>();
   readonly #windowMs: number;
+  readonly #maxPending: number;
+  #pending = 0;
+  #dropping = false;
+  #prunedAt = performance.now();
 
   constructor(options: KubeEventRecorderOptions) {
     this.#options = options;
     this.#windowMs = options.aggregationWindowMs ?? 10 * 60_000;
+    this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
   }
 
   record(service: ServiceRef & { readonly uid?: string }, event: ServiceEvent): void {
-    void this.#send(service, event).catch((error: unknown) => {
-      this.#options.onError(
-        `event ${event.reason} on ${service.namespace}/${service.name}: ${describeApiError(error)}`,
-      );
-    });
+    const what = `${event.reason} on ${service.namespace}/${service.name}`;
+    if (this.#pending >= this.#maxPending) {
+      this.#options.onDropped?.();
+      if (!this.#dropping)
+        this.#options.onError(
+          `dropping Events while ${this.#maxPending} are still waiting, starting with ${what}`,
+        );
+      this.#dropping = true;
+      return;
+    }
+    this.#dropping = false;
+    this.#pending += 1;
+    void this.#send(service, event)
+      .catch((error: unknown) => {
+        this.#options.onError(`event ${what}: ${describeApiError(error)}`);
+      })
+      .finally(() => {
+        this.#pending -= 1;
+      });
+  }
+
+  #requestOptions(contentType?: string): ConfigurationOptions {
+    const limiter = this.#options.limiter;
+    const options: RequestOptions = {
+      timeoutMs: this.#options.timeoutMs,
+      ...(contentType === undefined ? {} : { contentType }),
+      ...(limiter === undefined ? {} : { limit: { limiter, lane: "events" } }),
+    };
+    return requestOptions(options);
+  }
+
+  #prune(now: number): void {
+    if (now - this.#prunedAt < PRUNE_EVERY_MS) return;
+    this.#prunedAt = now;
+    for (const [key, recorded] of this.#recent)
+      if (now - recorded.lastAt > this.#windowMs) this.#recent.delete(key);
   }
 
   async #send(service: ServiceRef & { readonly uid?: string }, event: ServiceEvent): Promise<void> {
     const now = performance.now();
-    for (const [key, recorded] of this.#recent)
-      if (now - recorded.lastAt > this.#windowMs) this.#recent.delete(key);
+    this.#prune(now);
     const key = `${service.namespace}/${service.name}/${event.reason}/${event.message}`;
-    const options = requestOptions({ timeoutMs: this.#options.timeoutMs });
-    const previous = this.#recent.get(key);
+    const found = this.#recent.get(key);
+    const previous = found !== undefined && now - found.lastAt <= this.#windowMs ? found : undefined;
     if (previous !== undefined) {
       previous.count += 1;
       previous.lastAt = now;
@@ -71,7 +116,7 @@ export class KubeEventRecorder implements EventRecorder {
           namespace: service.namespace,
           body: { count: previous.count, lastTimestamp: new Date() },
         },
-        requestOptions({ timeoutMs: this.#options.timeoutMs, contentType: PatchStrategy.MergePatch }),
+        this.#requestOptions(PatchStrategy.MergePatch),
       );
       return;
     }
@@ -101,7 +146,7 @@ export class KubeEventRecorder implements EventRecorder {
           count: 1,
         },
       },
-      options,
+      this.#requestOptions(),
     );
   }
 }

@@ -3,6 +3,7 @@
 // writer gets 409 Conflict instead of overwriting someone else's claim.
 import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import { classifyApiError } from "./errors.ts";
+import type { RequestLimiter } from "./request-limiter.ts";
 import { requestOptions } from "./request-options.ts";
 
 export interface LeaseApi {
@@ -19,17 +20,21 @@ export interface KubeLeaseApiOptions {
   readonly api: CoordinationV1Api;
   readonly namespace: string;
   readonly timeoutMs: number;
+  /** The ownership Leases wait their turn; the heartbeat's client has no limiter. */
+  readonly limiter?: RequestLimiter;
 }
 
 export class KubeLeaseApi implements LeaseApi {
   readonly #api: CoordinationV1Api;
   readonly #namespace: string;
   readonly #timeoutMs: number;
+  readonly #limiter: RequestLimiter | undefined;
 
   constructor(options: KubeLeaseApiOptions) {
     this.#api = options.api;
     this.#namespace = options.namespace;
     this.#timeoutMs = options.timeoutMs;
+    this.#limiter = options.limiter;
   }
 
   async get(name: string): Promise<V1Lease | null> {
@@ -65,6 +70,10 @@ export class KubeLeaseApi implements LeaseApi {
   }
 
   #options() {
-    return requestOptions({ timeoutMs: this.#timeoutMs });
+    const limiter = this.#limiter;
+    return requestOptions({
+      timeoutMs: this.#timeoutMs,
+      ...(limiter === undefined ? {} : { limit: { limiter, lane: "reconcile" } }),
+    });
   }
 }

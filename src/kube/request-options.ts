@@ -1,16 +1,21 @@
 // Per-request options for @kubernetes/client-node: a deadline on every call (the generated clients
 // have none, and a request into a cut network would otherwise hang for the kernel's TCP timeout),
-// and the content type of patches.
+// the content type of patches, and the client-side rate limit. The deadline starts once the limit
+// lets the request go: time spent waiting behind other requests of this agent is not the API
+// server's slowness.
 import {
   Observable,
   type ConfigurationOptions,
   type RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
+import type { RequestLane, RequestLimiter } from "./request-limiter.ts";
 
 export interface RequestOptions {
   readonly timeoutMs: number;
   readonly contentType?: string;
+  /** Absent for requests that must never wait behind others (the heartbeat). */
+  readonly limit?: { readonly limiter: RequestLimiter; readonly lane: RequestLane };
 }
 
 export function requestOptions(options: RequestOptions): ConfigurationOptions {
@@ -18,9 +23,16 @@ export function requestOptions(options: RequestOptions): ConfigurationOptions {
     middleware: [
       {
         pre: (context: RequestContext) => {
-          context.setSignal(AbortSignal.timeout(options.timeoutMs));
-          if (options.contentType !== undefined) context.setHeaderParam("Content-Type", options.contentType);
-          return new Observable(Promise.resolve(context));
+          const { limit } = options;
+          const allowed = limit === undefined ? Promise.resolve() : limit.limiter.acquire(limit.lane);
+          return new Observable(
+            allowed.then(() => {
+              context.setSignal(AbortSignal.timeout(options.timeoutMs));
+              if (options.contentType !== undefined)
+                context.setHeaderParam("Content-Type", options.contentType);
+              return context;
+            }),
+          );
         },
         post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
       },

@@ -3,6 +3,7 @@
 // would race every other writer of the Service.
 import { PatchStrategy, type CoreV1Api } from "@kubernetes/client-node";
 import { ANNOTATION_HOLDER } from "./names.ts";
+import type { RequestLimiter } from "./request-limiter.ts";
 import { requestOptions } from "./request-options.ts";
 import type { ServiceRef } from "./service-ref.ts";
 
@@ -41,17 +42,28 @@ export function statusShows(
 export class KubeServiceStatusWriter implements ServiceStatusWriter {
   readonly #api: CoreV1Api;
   readonly #timeoutMs: number;
+  readonly #limiter: RequestLimiter | undefined;
 
-  constructor(options: { readonly api: CoreV1Api; readonly timeoutMs: number }) {
+  constructor(options: {
+    readonly api: CoreV1Api;
+    readonly timeoutMs: number;
+    readonly limiter?: RequestLimiter;
+  }) {
     this.#api = options.api;
     this.#timeoutMs = options.timeoutMs;
+    this.#limiter = options.limiter;
   }
 
   async write(
     service: ServiceRef,
     published: { readonly ips: readonly string[]; readonly holder: string } | null,
   ): Promise<void> {
-    const options = requestOptions({ timeoutMs: this.#timeoutMs, contentType: PatchStrategy.MergePatch });
+    const limiter = this.#limiter;
+    const options = requestOptions({
+      timeoutMs: this.#timeoutMs,
+      contentType: PatchStrategy.MergePatch,
+      ...(limiter === undefined ? {} : { limit: { limiter, lane: "reconcile" } }),
+    });
     const ingress = published === null ? null : published.ips.map((ip) => ({ ip, ipMode: "VIP" }));
     await this.#api.patchNamespacedServiceStatus(
       { ...service, body: { status: { loadBalancer: { ingress } } } },

@@ -52,6 +52,18 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly apiRequestsWaiting = new Gauge({
+    name: "vipd_api_requests_waiting",
+    help: "API requests held back by the client-side limit (--kube-api-qps, --kube-api-burst)",
+    registers: [this.registry],
+  });
+
+  readonly eventsDropped = new Counter({
+    name: "vipd_events_dropped_total",
+    help: "Events not sent because too many were already waiting (the API server is slow or the limit is low)",
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -43,7 +43,14 @@ function isMissing(error: unknown): boolean {
   return code === "EADDRNOTAVAIL" || code === "ENOENT" || code === "ENODEV";
 }
 
-const PRESENT_CACHE_MS = 100;
+// How long a listing of the addresses answers "is this VIP still there?". vipd's own additions are
+// written into it as they are made and any removal drops it, so the age only bounds what a missed
+// or not-yet-read notification can hide; a freeze past the address lifetime always outlasts it.
+const PRESENT_CACHE_MS = 500;
+
+function presentKey(ifindex: number, address: string): string {
+  return `${ifindex} ${address}`;
+}
 
 export class NativeDataPlane implements DataPlane {
   readonly #options: NativeDataPlaneOptions;
@@ -52,9 +59,12 @@ export class NativeDataPlane implements DataPlane {
   readonly #refreshTimer: NodeJS.Timeout;
   #listener: DataPlaneListener | undefined;
   #watch: NetlinkWatch | undefined;
+  /** Links, the node's own addresses (not VIPs) and the default route: what interface choice reads. */
   #facts: { links: Link[]; addresses: Address[]; defaultRoute: number | null } | undefined;
   #problem: string | null = null;
-  #presentCache: { readonly readAt: number; readonly addresses: ReadonlySet<string> } | undefined;
+  /** Addresses vipd deleted whose notification has not been read yet. */
+  readonly #removing = new Set<string>();
+  #presentCache: { readonly readAt: number; readonly addresses: Set<string> } | undefined;
 
   constructor(options: NativeDataPlaneOptions) {
     this.#options = options;
@@ -83,7 +93,7 @@ export class NativeDataPlane implements DataPlane {
       configured: this.#options.configuredInterface,
       defaultRouteIfindex: facts.defaultRoute,
       links: facts.links,
-      addresses: facts.addresses.filter((address) => address.protocol !== VIPD_ADDRESS_PROTOCOL),
+      addresses: facts.addresses,
     });
     return choice.ok ? { ok: true, name: choice.name, carrier: choice.carrier } : choice;
   }
@@ -111,17 +121,12 @@ export class NativeDataPlane implements DataPlane {
       previous.vips.length === options.vips.length &&
       previous.vips.every((vip, index) => vip.address === options.vips[index]?.address);
     if (previous !== undefined && !same) this.#remove(options.serviceKey);
-    const present = new Set(
-      this.#readFacts()
-        .addresses.filter((a) => a.ifindex === link.index)
-        .map((a) => a.address),
-    );
     let newlyInstalled = !same;
     for (const vip of options.vips) {
       // Someone may have flushed the address (`ip addr flush`): put it back and announce it again.
       // An address that is there is left to the lifetime refresh: a write per reconcile would be a
       // netlink write per Service per event.
-      if (same && present.has(vip.address)) continue;
+      if (same && this.#present(vip.address, link.index)) continue;
       if (same) newlyInstalled = true;
       this.#install(vip, link.index);
     }
@@ -129,7 +134,6 @@ export class NativeDataPlane implements DataPlane {
     if (newlyInstalled) {
       for (const vip of options.vips) this.#announcer.start(this.#announced(vip, link.index, link.mac));
     }
-    this.#facts = undefined;
     return Promise.resolve({ newlyInstalled });
   }
 
@@ -153,7 +157,6 @@ export class NativeDataPlane implements DataPlane {
       this.#deleteAddress(address);
       this.#options.onError(`removed stale VIP ${address.address} left by an earlier run`);
     }
-    this.#facts = undefined;
     return Promise.resolve();
   }
 
@@ -161,12 +164,16 @@ export class NativeDataPlane implements DataPlane {
     this.#listener = listener;
     this.#watch = watchNetlink({
       onEvent: (event) => {
-        this.#facts = undefined;
+        // vipd's own additions and lifetime refreshes are in the cache already and change nothing a
+        // reconcile needs to see again: with thousands of VIPs, reacting to them would turn every
+        // refresh into a listing of every address and another round of reconciles.
+        if (event.type === "overrun") this.#removing.clear();
+        const ownVip = event.type === "address" && event.protocol === VIPD_ADDRESS_PROTOCOL;
+        if (ownVip && event.action === "new") return;
+        // Likewise the removals vipd made itself; one the kernel made (an expired lifetime) is news.
+        if (ownVip && this.#removing.delete(presentKey(event.ifindex, event.address))) return;
         this.#presentCache = undefined;
-        // vipd's own additions and lifetime refreshes change nothing a reconcile needs to see again;
-        // reacting to them would turn every refresh into another round of reconciles.
-        if (event.type === "address" && event.action === "new" && event.protocol === VIPD_ADDRESS_PROTOCOL)
-          return;
+        if (!ownVip) this.#facts = undefined;
         listener.networkChanged();
       },
       onError: (error) => {
@@ -200,6 +207,7 @@ export class NativeDataPlane implements DataPlane {
       nodad: vip.family === 6,
       replace: true,
     });
+    this.#presentCache?.addresses.add(presentKey(ifindex, vip.address));
   }
 
   #remove(serviceKey: string): void {
@@ -214,15 +222,16 @@ export class NativeDataPlane implements DataPlane {
         prefixLength: hostPrefix(vip),
       });
     }
-    this.#facts = undefined;
   }
 
   #deleteAddress(key: { ifindex: number; address: string; prefixLength: number }): void {
     try {
       this.#options.netlink.deleteAddress(key);
+      this.#removing.add(presentKey(key.ifindex, key.address));
     } catch (error) {
       if (!isMissing(error)) throw error;
     }
+    this.#presentCache?.addresses.delete(presentKey(key.ifindex, key.address));
   }
 
   // Only addresses still present are extended. One that vanished (expired while this process was
@@ -249,11 +258,11 @@ export class NativeDataPlane implements DataPlane {
       this.#presentCache = {
         readAt: now,
         addresses: new Set(
-          this.#options.netlink.listAddresses().map((each) => `${each.ifindex} ${each.address}`),
+          this.#options.netlink.listAddresses().map((each) => presentKey(each.ifindex, each.address)),
         ),
       };
     }
-    return this.#presentCache.addresses.has(`${ifindex} ${address}`);
+    return this.#presentCache.addresses.has(presentKey(ifindex, address));
   }
 
   #serviceOf(ip: string): string | undefined {
@@ -271,7 +280,7 @@ export class NativeDataPlane implements DataPlane {
     const netlink = this.#options.netlink;
     this.#facts ??= {
       links: netlink.listLinks(),
-      addresses: netlink.listAddresses(),
+      addresses: netlink.listAddresses().filter((address) => address.protocol !== VIPD_ADDRESS_PROTOCOL),
       defaultRoute: netlink.defaultRouteInterface(4) ?? netlink.defaultRouteInterface(6),
     };
     return this.#facts;

@@ -14,7 +14,7 @@ import { FakeLeaseApi } from "./fakes/lease-api.ts";
 const SELF = "cp1";
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000, claimStep: 250 };
 
-function controlPlaneWorld() {
+function controlPlaneWorld(options: { vip?: string } = {}) {
   const now = 50_000;
   const leases = new FakeLeaseApi();
   const view = new fakes.FakeClusterView(leases);
@@ -25,7 +25,7 @@ function controlPlaneWorld() {
   const requeues: number[] = [];
   const target = new ControlPlaneTarget({
     self: SELF,
-    vips: [{ address: "198.51.100.100", family: 4 }],
+    vips: [{ address: options.vip ?? "198.51.100.100", family: 4 }],
     health: () => health.state,
     node: (name) => view.node(name),
     nodeAddresses: () => view.nodeAddresses(),
@@ -79,4 +79,18 @@ test("while unhealthy, a free VIP is not claimed", async (t) => {
   await w.reconciler.reconcile(CONTROL_PLANE_KEY);
   t.deepEqual(w.leases.calls, []);
   t.deepEqual(w.dataPlane.log, []);
+});
+
+test("a --vip that is a node address: nothing claimed or added, and an Event on the Node says why", async (t) => {
+  const w = controlPlaneWorld({ vip: "198.51.100.11" });
+  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
+  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
+  t.deepEqual(w.leases.calls, []);
+  t.deepEqual(w.dataPlane.log, []);
+  t.deepEqual(
+    w.events.events.map((event) => event.reason),
+    ["InvalidVIP"],
+    "once, not on every run",
+  );
+  t.deepEqual(w.events.about, [{ namespace: "default", name: SELF, uid: SELF }]);
 });

@@ -88,7 +88,7 @@ test("Events go on this node's Node object, whatever key they were about", (t) =
   const inner = new FakeEventRecorder();
   const refs: ServiceRef[] = [];
   const recorder = {
-    record: (ref: ServiceRef, event: ServiceEvent) => {
+    record: (ref: ServiceRef & { uid?: string }, event: ServiceEvent) => {
       refs.push(ref);
       inner.record(ref, event);
     },
@@ -98,6 +98,6 @@ test("Events go on this node's Node object, whatever key they were about", (t) =
     reason: "VIPAnnounced",
     message: "m",
   });
-  t.deepEqual(refs, [{ namespace: "default", name: "cp1" }]);
+  t.deepEqual(refs, [{ namespace: "default", name: "cp1", uid: "cp1" }]);
   t.is(inner.events[0]?.reason, "VIPAnnounced");
 });

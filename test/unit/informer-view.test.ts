@@ -1,7 +1,8 @@
-import type { V1Node } from "@kubernetes/client-node";
+import type { V1Lease, V1Node } from "@kubernetes/client-node";
 import test from "ava";
 import { InformerClusterView } from "../../src/agent/informer-view.ts";
 import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
+import { HEARTBEAT_COMPONENT, LEASE_LABEL_COMPONENT } from "../../src/election/lease-names.ts";
 import type { AgentInformers } from "../../src/kube/informers.ts";
 
 function node(parts: {
@@ -71,4 +72,35 @@ test("the Node address index follows address changes and deletion", (t) => {
   current = [];
   t.true(subject.nodeChanged(node({ address: "198.51.100.12" }), true));
   t.is(subject.nodeAddresses().size, 0);
+});
+
+function heartbeatLease(node: string, labelled = true): V1Lease {
+  return {
+    metadata: {
+      name: `vipd-node-${node}`,
+      labels: labelled ? { [LEASE_LABEL_COMPONENT]: HEARTBEAT_COMPONENT } : {},
+    },
+    spec: { holderIdentity: node },
+  };
+}
+
+test("live nodes come from heartbeat Lease events; ownership Leases and deletions drop out", (t) => {
+  const tracker = new HeartbeatTracker();
+  const subject = new InformerClusterView({
+    informers: {} as AgentInformers,
+    namespace: "vipd-system",
+    self: "node1",
+    tracker,
+    clock: () => 1000,
+    leaseDuration: 5000,
+    intentOf: () => ({ serve: false, reason: "not used here" }) as never,
+  });
+  for (const node of ["node1", "node2", "node3"]) {
+    tracker.observe(node, "1", 0);
+    subject.leaseChanged(heartbeatLease(node), false);
+  }
+  subject.leaseChanged(heartbeatLease("node4", false), false);
+  t.deepEqual([...subject.liveNodes()].sort(), ["node2", "node3"], "not itself, not an ownership Lease");
+  subject.leaseChanged(heartbeatLease("node3"), true);
+  t.deepEqual(subject.liveNodes(), ["node2"]);
 });

@@ -136,9 +136,12 @@ export class FakeStatusWriter implements ServiceStatusWriter {
 
 export class FakeEventRecorder implements EventRecorder {
   readonly events: ServiceEvent[] = [];
+  /** What each Event is about, in the same order. */
+  readonly about: (ServiceRef & { readonly uid?: string })[] = [];
 
-  record(_service: ServiceRef, event: ServiceEvent): void {
+  record(service: ServiceRef & { readonly uid?: string }, event: ServiceEvent): void {
     this.events.push(event);
+    this.about.push(service);
   }
 }
 

@@ -1,0 +1,94 @@
+import type { CoreV1Api } from "@kubernetes/client-node";
+import test from "ava";
+import { KubeEventRecorder } from "../../src/kube/events.ts";
+
+interface Call {
+  readonly verb: "create" | "patch";
+  readonly body: { count?: number; reason?: string };
+  readonly settle: (error?: Error) => void;
+}
+
+/** The two CoreV1Api calls the recorder makes, each left pending until the test settles it. */
+function fakeApi() {
+  const calls: Call[] = [];
+  const call = (verb: Call["verb"]) => (request: { body: Call["body"] }) =>
+    new Promise<void>((resolve, reject) => {
+      calls.push({
+        verb,
+        body: request.body,
+        settle: (error) => {
+          if (error === undefined) resolve();
+          else reject(error);
+        },
+      });
+    });
+  const api = { createNamespacedEvent: call("create"), patchNamespacedEvent: call("patch") };
+  return { api: api as unknown as CoreV1Api, calls };
+}
+
+const service = { namespace: "default", name: "web" };
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A recorder on the fake API, with what it logs and how many Events it dropped. */
+function recorderOn(options: { maxPending?: number } = {}) {
+  const { api, calls } = fakeApi();
+  const seen = { errors: [] as string[], dropped: 0 };
+  const recorder = new KubeEventRecorder({
+    api,
+    node: "node1",
+    timeoutMs: 1000,
+    ...options,
+    onError: (message) => seen.errors.push(message),
+    onDropped: () => (seen.dropped += 1),
+  });
+  return { recorder, calls, seen };
+}
+
+test("past the backlog, Events are dropped and counted, with one log line per burst", async (t) => {
+  const { recorder, calls, seen } = recorderOn({ maxPending: 2 });
+  for (const reason of ["A", "B", "C", "D"])
+    recorder.record(service, { type: "Normal", reason, message: reason });
+  await settled();
+  t.deepEqual(
+    calls.map((call) => call.body.reason),
+    ["A", "B"],
+  );
+  t.is(seen.dropped, 2);
+  t.deepEqual(seen.errors, ["dropping Events while 2 are still waiting, starting with C on default/web"]);
+
+  for (const call of calls) call.settle();
+  await settled();
+  recorder.record(service, { type: "Normal", reason: "E", message: "E" });
+  await settled();
+  t.is(calls.at(-1)?.body.reason, "E");
+  t.is(seen.dropped, 2);
+});
+
+test("a failed send frees its place in the backlog and is logged", async (t) => {
+  const { recorder, calls, seen } = recorderOn({ maxPending: 1 });
+  recorder.record(service, { type: "Warning", reason: "InvalidVIP", message: "x" });
+  await settled();
+  calls[0]?.settle(new Error("boom"));
+  await settled();
+  recorder.record(service, { type: "Warning", reason: "Other", message: "y" });
+  await settled();
+  t.is(calls.length, 2);
+  t.true(seen.errors[0]?.startsWith("event InvalidVIP on default/web: "));
+});
+
+test("a repeat within the aggregation window bumps the count of the same Event", async (t) => {
+  const { recorder, calls } = recorderOn();
+  const event = { type: "Normal", reason: "VIPAnnounced", message: "192.0.2.10 on eth0" } as const;
+  recorder.record(service, event);
+  recorder.record(service, event);
+  recorder.record(service, event);
+  await settled();
+  t.deepEqual(
+    calls.map((call) => [call.verb, call.body.count]),
+    [
+      ["create", 1],
+      ["patch", 2],
+      ["patch", 3],
+    ],
+  );
+});

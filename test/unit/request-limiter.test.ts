@@ -1,0 +1,96 @@
+import test from "ava";
+import { RequestLimiter, type RequestLane } from "../../src/kube/request-limiter.ts";
+
+/** A limiter on a hand-driven clock; `granted` lists what got through, in order. */
+function harness(options: { qps: number; burst: number }) {
+  const clock = { now: 0 };
+  const timers: { at: number; callback: () => void }[] = [];
+  const waitingSeen: number[] = [];
+  const limiter = new RequestLimiter({
+    ...options,
+    clock: () => clock.now,
+    schedule: (callback, delayMs) => timers.push({ at: clock.now + delayMs, callback }),
+    onWaiting: (waiting) => waitingSeen.push(waiting),
+  });
+  const granted: string[] = [];
+  const request = (name: string, lane: RequestLane = "reconcile") => {
+    void limiter.acquire(lane).then(() => granted.push(name));
+  };
+  const advanceTo = async (at: number) => {
+    for (;;) {
+      timers.sort((a, b) => a.at - b.at);
+      const next = timers[0];
+      if (next === undefined || next.at > at) break;
+      timers.shift();
+      clock.now = next.at;
+      next.callback();
+    }
+    clock.now = at;
+    // Let the resolved acquisitions run their continuations.
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { limiter, granted, request, advanceTo, waitingSeen, timers };
+}
+
+test("a burst goes at once; the rest drains at the sustained rate", async (t) => {
+  const { granted, request, advanceTo, limiter } = harness({ qps: 10, burst: 3 });
+  for (const name of ["a", "b", "c", "d", "e"]) request(name);
+  await advanceTo(0);
+  t.deepEqual(granted, ["a", "b", "c"]);
+  t.is(limiter.waiting, 2);
+  await advanceTo(99);
+  t.deepEqual(granted, ["a", "b", "c"]);
+  await advanceTo(100);
+  t.deepEqual(granted, ["a", "b", "c", "d"]);
+  await advanceTo(200);
+  t.deepEqual(granted, ["a", "b", "c", "d", "e"]);
+  t.is(limiter.waiting, 0);
+});
+
+test("the reconcile lane goes before Events that were waiting longer", async (t) => {
+  const { granted, request, advanceTo } = harness({ qps: 10, burst: 1 });
+  request("first");
+  request("event-1", "events");
+  request("event-2", "events");
+  request("claim");
+  await advanceTo(0);
+  t.deepEqual(granted, ["first"]);
+  await advanceTo(100);
+  t.deepEqual(granted, ["first", "claim"]);
+  await advanceTo(300);
+  t.deepEqual(granted, ["first", "claim", "event-1", "event-2"]);
+});
+
+test("a request never overtakes one already waiting, even when a token has come back", async (t) => {
+  const { granted, request, advanceTo } = harness({ qps: 10, burst: 1 });
+  request("a");
+  request("b");
+  await advanceTo(0);
+  await advanceTo(150);
+  // b got the token of t=100; c arrives at 150 with half a token and waits.
+  request("c");
+  await advanceTo(150);
+  t.deepEqual(granted, ["a", "b"]);
+  await advanceTo(200);
+  t.deepEqual(granted, ["a", "b", "c"]);
+});
+
+test("tokens build up while idle, never beyond the burst", async (t) => {
+  const { granted, request, advanceTo } = harness({ qps: 10, burst: 2 });
+  request("a");
+  request("b");
+  await advanceTo(0);
+  await advanceTo(10_000);
+  for (const name of ["c", "d", "e"]) request(name);
+  await advanceTo(10_000);
+  t.deepEqual(granted, ["a", "b", "c", "d"]);
+});
+
+test("the waiting count is reported as it changes, down to 0", async (t) => {
+  const { request, advanceTo, waitingSeen } = harness({ qps: 10, burst: 1 });
+  request("a");
+  request("b");
+  request("c");
+  await advanceTo(300);
+  t.deepEqual(waitingSeen, [1, 2, 1, 0]);
+});
