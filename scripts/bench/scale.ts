@@ -63,10 +63,20 @@ async function scaleVipsHeld(bench: BenchLab): Promise<Record<string, number>> {
   return spread;
 }
 
+// With thousands of Services one delete-collection can outlast the API server's request timeout
+// (504), which stops it part-way; it is asked again until nothing is left.
+async function deleteServicesOnce(bench: BenchLab): Promise<void> {
+  try {
+    await bench.core.deleteCollectionNamespacedService({ namespace: BENCH_NAMESPACE });
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 504) throw error;
+  }
+}
+
 async function deleteAllServices(bench: BenchLab, progress: Progress): Promise<void> {
   progress.step("deleting the Services");
-  await bench.core.deleteCollectionNamespacedService({ namespace: BENCH_NAMESPACE });
   for (;;) {
+    await deleteServicesOnce(bench);
     const held = Object.values(await scaleVipsHeld(bench)).reduce((sum, count) => sum + count, 0);
     if (held === 0 || bench.agents.size === 0) return;
     progress.step(`waiting for ${held} VIPs to be released`);
@@ -194,7 +204,6 @@ async function runCount(
   const window = await measureWindow(bench, options.windowMs, progress);
   const spread = await scaleVipsHeld(bench);
   for (let index = 0; index < count; index++) bench.status.forget(`scale-${index}`);
-  await deleteAllServices(bench, progress);
   const answeredAtNs = vips.map((vip) => answers.get(vip) ?? null);
   // Rounded to 0.1 ms: the file holds one of each per VIP, thousands of them.
   const sinceFirstCreate = (atNs: number) => Math.round((atNs - createdNs) / 1e5) / 10;
@@ -258,7 +267,9 @@ export async function runScaleSuite(
       windowMs: options.windowMs,
       progress,
     });
+    // Recorded before the clean-up, so that a failure there keeps the measurement.
     await options.record(run);
+    await deleteAllServices(bench, progress);
     progress.log(
       `scale ${count}: all answered in ${run.allAnsweredMs?.toFixed(0) ?? "never"} ms, ` +
         `writes ${run.writesPerSecond.toFixed(2)}/s, reads ${run.readsPerSecond.toFixed(2)}/s, ` +

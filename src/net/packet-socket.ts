@@ -1,5 +1,5 @@
 // A long-lived AF_PACKET socket on one interface: sends whole Ethernet frames and receives only ARP
-// and IPv6 neighbour solicitations/advertisements (a kernel BPF filter drops everything else).
+// and IPv6 neighbour advertisements (a kernel BPF filter drops everything else).
 // Opening a socket per send costs about 12 ms; this one stays open.
 import {
   loadNative,
