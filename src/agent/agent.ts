@@ -68,7 +68,6 @@ export class Agent {
   readonly #tracker = new HeartbeatTracker();
   readonly #heartbeat: Heartbeat;
   readonly #leases: KubeLeaseApi;
-  readonly #limiter: RequestLimiter;
   readonly #ownership: Ownership;
   readonly #view: InformerClusterView;
   readonly #reconciler: ServiceReconciler;
@@ -89,7 +88,7 @@ export class Agent {
     const timeoutMs = REQUEST_TIMEOUT_MS;
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
-    this.#limiter = new RequestLimiter({
+    const limiter = new RequestLimiter({
       qps: config.kubeApiQps,
       burst: config.kubeApiBurst,
       onWaiting: (waiting) => {
@@ -100,7 +99,7 @@ export class Agent {
       api: coordination,
       namespace: config.namespace,
       timeoutMs,
-      limiter: this.#limiter,
+      limiter,
     });
     this.#informers = createAgentInformers({
       kubeConfig,
@@ -184,7 +183,7 @@ export class Agent {
       node: config.nodeName,
       timeoutMs,
       involvedKind: this.#controlPlane === undefined ? "Service" : "Node",
-      limiter: this.#limiter,
+      limiter,
       onDropped: () => {
         this.metrics.eventsDropped.inc();
       },
@@ -203,7 +202,7 @@ export class Agent {
       tracker: this.#tracker,
       leases: this.#leases,
       ownership: this.#ownership,
-      status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter: this.#limiter }),
+      status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter }),
       events: this.#controlPlane?.events(events) ?? events,
       target: this.#controlPlane?.target,
       dataPlane: this.#dataPlane,

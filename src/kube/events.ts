@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { PatchStrategy, type ConfigurationOptions, type CoreV1Api } from "@kubernetes/client-node";
 import { describeApiError } from "./errors.ts";
 import type { RequestLimiter } from "./request-limiter.ts";
-import { requestOptions, type RequestOptions } from "./request-options.ts";
+import { requestOptions } from "./request-options.ts";
 import type { ServiceRef } from "./service-ref.ts";
 
 export interface ServiceEvent {
@@ -85,13 +85,8 @@ export class KubeEventRecorder implements EventRecorder {
   }
 
   #requestOptions(contentType?: string): ConfigurationOptions {
-    const limiter = this.#options.limiter;
-    const options: RequestOptions = {
-      timeoutMs: this.#options.timeoutMs,
-      ...(contentType === undefined ? {} : { contentType }),
-      ...(limiter === undefined ? {} : { limit: { limiter, lane: "events" } }),
-    };
-    return requestOptions(options);
+    const { timeoutMs, limiter } = this.#options;
+    return requestOptions({ timeoutMs, contentType, limiter, lane: "events" });
   }
 
   #prune(now: number): void {

@@ -70,10 +70,6 @@ export class KubeLeaseApi implements LeaseApi {
   }
 
   #options() {
-    const limiter = this.#limiter;
-    return requestOptions({
-      timeoutMs: this.#timeoutMs,
-      ...(limiter === undefined ? {} : { limit: { limiter, lane: "reconcile" } }),
-    });
+    return requestOptions({ timeoutMs: this.#timeoutMs, limiter: this.#limiter });
   }
 }

@@ -13,9 +13,11 @@ import type { RequestLane, RequestLimiter } from "./request-limiter.ts";
 
 export interface RequestOptions {
   readonly timeoutMs: number;
-  readonly contentType?: string;
+  readonly contentType?: string | undefined;
   /** Absent for requests that must never wait behind others (the heartbeat). */
-  readonly limit?: { readonly limiter: RequestLimiter; readonly lane: RequestLane };
+  readonly limiter?: RequestLimiter | undefined;
+  /** Which queue of the limiter the request waits in; the reconcile loop's by default. */
+  readonly lane?: RequestLane;
 }
 
 export function requestOptions(options: RequestOptions): ConfigurationOptions {
@@ -23,8 +25,8 @@ export function requestOptions(options: RequestOptions): ConfigurationOptions {
     middleware: [
       {
         pre: (context: RequestContext) => {
-          const { limit } = options;
-          const allowed = limit === undefined ? Promise.resolve() : limit.limiter.acquire(limit.lane);
+          const { limiter } = options;
+          const allowed = limiter?.acquire(options.lane ?? "reconcile") ?? Promise.resolve();
           return new Observable(
             allowed.then(() => {
               context.setSignal(AbortSignal.timeout(options.timeoutMs));

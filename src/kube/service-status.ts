@@ -58,11 +58,10 @@ export class KubeServiceStatusWriter implements ServiceStatusWriter {
     service: ServiceRef,
     published: { readonly ips: readonly string[]; readonly holder: string } | null,
   ): Promise<void> {
-    const limiter = this.#limiter;
     const options = requestOptions({
       timeoutMs: this.#timeoutMs,
       contentType: PatchStrategy.MergePatch,
-      ...(limiter === undefined ? {} : { limit: { limiter, lane: "reconcile" } }),
+      limiter: this.#limiter,
     });
     const ingress = published === null ? null : published.ips.map((ip) => ({ ip, ipMode: "VIP" }));
     await this.#api.patchNamespacedServiceStatus(
