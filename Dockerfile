@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # vipd's container image (docs/container-image.md). The builder compiles the native data-path module
-# and the TypeScript; the runtime stage holds Node, the compiled program, the native module and the
-# production dependencies, and nothing that builds or installs software.
+# and bundles the TypeScript with the parts of its dependencies it uses into one file; the runtime
+# stage holds Node, that bundle and the native module, and nothing that builds or installs software.
 #
 #   docker build -t vipd:0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/vipd:0.1.0 --push .
@@ -22,10 +22,10 @@ COPY package.json package-lock.json ./
 COPY scripts/build-native.ts scripts/
 COPY src/net/native/ src/net/native/
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts scripts/
 COPY cmd/ cmd/
 COPY src/ src/
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim
 ARG VERSION=0.1.0
@@ -42,8 +42,7 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /us
       /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-v*
 WORKDIR /opt/vipd
 COPY --from=builder /build/package.json ./
-COPY --from=builder /build/node_modules/ node_modules/
-COPY --from=builder /build/dist/ dist/
+COPY --from=builder /build/dist/vipd.js dist/
 COPY --from=builder /build/src/net/native/build/Release/vipd_net.node src/net/native/build/Release/
 # Root, but only in name: the pod spec drops every capability except NET_ADMIN (addresses over
 # netlink) and NET_RAW (the AF_PACKET socket), forbids privilege escalation and mounts this file
@@ -51,5 +50,5 @@ COPY --from=builder /build/src/net/native/build/Release/vipd_net.node src/net/na
 # docs/container-image.md).
 USER root
 # The V8 flags are those of src/cli/node-flags.ts (why: see there).
-ENTRYPOINT ["node", "--max-semi-space-size=1", "/opt/vipd/dist/cmd/vipd.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--optimize-for-size", "/opt/vipd/dist/vipd.js"]
 CMD ["--help"]

@@ -1,10 +1,12 @@
-// Prepares this machine for the integration tests, the end-to-end tests and the demo: the Debian
-// tools the lab drives, and the kube-apiserver/etcd/kubectl binaries built from the pinned Go module.
-// It runs before every such command and is quick when everything is already there.
+// Prepares this machine for the integration tests, the end-to-end tests, the demo and the benchmarks:
+// the Debian tools the lab drives, the kube-apiserver/etcd/kubectl binaries built from the pinned Go
+// module, and vipd's bundle, which the lab's agents run. It runs before every such command and is
+// quick when everything is already there.
 import { execFileSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { ensureKubeBinaries } from "../test/lab/apiserver-build.ts";
+import { BUNDLE, buildBundle } from "./build.ts";
 
 interface DebianTool {
   readonly command: string;
@@ -80,3 +82,5 @@ const started = performance.now();
 const binaries = await ensureKubeBinaries({ log: (line) => process.stdout.write(`setup: ${line}\n`) });
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 process.stdout.write(`setup: kube binaries ready in ${seconds}s (${binaries.directory})\n`);
+await buildBundle();
+process.stdout.write(`setup: built ${BUNDLE}\n`);

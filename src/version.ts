@@ -5,7 +5,7 @@ interface PackageJson {
 }
 
 function findPackageJson(): PackageJson {
-  // Works from the source tree (cmd/, src/) and from the compiled tree (dist/cmd, dist/src).
+  // Works from the source tree (cmd/vipd.ts, src/version.ts) and from the bundle (dist/vipd.js).
   for (const relative of ["../package.json", "../../package.json"]) {
     try {
       return JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as PackageJson;

@@ -4,7 +4,7 @@
 // with no agents at all measures what the API server does on its own.
 import { setTimeout as sleep } from "node:timers/promises";
 import { monotonicNs } from "../../test/lab/index.ts";
-import { eventLoopLag } from "./agent-metrics.ts";
+import { eventLoopLag, gaugeValue } from "./agent-metrics.ts";
 import {
   isWrite,
   parseRequestCounts,
@@ -30,6 +30,32 @@ const CREATE_CONCURRENCY = 16;
 // After the last status, before the window: the agents' start-up work (claims, announcement
 // bursts) is over and what is left is the steady state.
 const SETTLE_MS = 5000;
+// After thousands of claims the agents still have Events queued behind their request limit;
+// the steady state begins once every agent has had none waiting for this long.
+const QUEUES_EMPTY_FOR_MS = 5000;
+const QUEUES_EMPTY_TIMEOUT_MS = 600_000;
+
+async function untilRequestQueuesEmpty(bench: BenchLab, progress: Progress): Promise<void> {
+  const started = Date.now();
+  let emptySince: number | null = null;
+  while (Date.now() - started < QUEUES_EMPTY_TIMEOUT_MS) {
+    const waiting = await Promise.all(
+      bench.lab.nodes.map(async (node) =>
+        gaugeValue(await bench.agentMetrics(node), "vipd_api_requests_waiting"),
+      ),
+    );
+    const total = waiting.reduce<number>((sum, each) => sum + (each ?? 0), 0);
+    if (total > 0) {
+      emptySince = null;
+      progress.step(`${total} API requests still queued in the agents`);
+    } else {
+      emptySince ??= Date.now();
+      if (Date.now() - emptySince >= QUEUES_EMPTY_FOR_MS) return;
+    }
+    await sleep(1000);
+  }
+  progress.log(`the agents' request queues did not stay empty within ${QUEUES_EMPTY_TIMEOUT_MS / 1000} s`);
+}
 
 async function apiCounts(bench: BenchLab): Promise<RequestCounts> {
   const result = await bench.cluster.api.kubectl(["get", "--raw", "/metrics"]);
@@ -200,6 +226,7 @@ async function runCount(
     }
     lastStatusNs = Math.max(lastStatusNs ?? 0, written.atNs);
   }
+  await untilRequestQueuesEmpty(bench, progress);
   await sleep(SETTLE_MS);
   const window = await measureWindow(bench, options.windowMs, progress);
   const spread = await scaleVipsHeld(bench);

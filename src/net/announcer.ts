@@ -2,7 +2,9 @@
 // before a takeover (DESIGN.md sections 2 and 3). It owns no addresses: it only sends and reads
 // frames through one long-lived packet socket per interface.
 import {
+  addressKey,
   arpProbe,
+  claimedAddressKey,
   duplicateAddressProbe,
   gratuitousArpReply,
   gratuitousArpRequest,
@@ -49,11 +51,20 @@ export interface AnnouncerOptions {
 
 interface Held {
   readonly vip: AnnouncedVip;
-  readonly timers: NodeJS.Timeout[];
+  readonly key: string;
+  /** A round's frames, built once: they do not change while the VIP is held. */
+  readonly round: readonly Buffer[];
+  readonly burst: NodeJS.Timeout[];
+  nextRefreshAt: number;
 }
 
+// Refreshes are sent from one timer that ticks this many times per refresh period, so that a
+// thousand held VIPs cost a few wake-ups and one look at the interface's addresses per tick, not
+// a timer and a look each.
+const REFRESH_TICKS_PER_PERIOD = 5;
+
 interface FenceWaiter {
-  readonly ips: ReadonlySet<string>;
+  readonly keys: ReadonlySet<string>;
   readonly ownMac: string;
   readonly answered: (mac: string) => void;
 }
@@ -73,39 +84,52 @@ export function claimIn(frame: Uint8Array): { ip: string; mac: string } | undefi
 export class Announcer {
   readonly #options: AnnouncerOptions;
   readonly #channels = new Map<number, FrameChannel>();
+  /** By addressKey, so that any spelling of an address finds it. */
   readonly #held = new Map<string, Held>();
   readonly #fences = new Set<FenceWaiter>();
+  #refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(options: AnnouncerOptions) {
     this.#options = options;
   }
 
-  /** Starts announcing: a round at once, the rest of the burst, then a refresh for as long as held. */
+  /**
+   * Starts announcing: a round at once, the rest of the burst, then a refresh at least every
+   * `refreshMs` (and at most a tick sooner) for as long as held.
+   */
   start(vip: AnnouncedVip): void {
     this.stop(vip.ip);
     const { burstCount, burstIntervalMs, refreshMs } = this.#options;
-    const timers: NodeJS.Timeout[] = [];
-    this.#held.set(vip.ip, { vip, timers });
-    this.#round(vip);
+    const held: Held = {
+      vip,
+      key: addressKey(vip.ip),
+      round: roundFrames(vip),
+      burst: [],
+      nextRefreshAt: performance.now() + refreshMs - this.#refreshTickMs(),
+    };
+    this.#held.set(held.key, held);
+    this.#round(held);
     for (let round = 1; round < burstCount; round++) {
-      timers.push(
+      held.burst.push(
         setTimeout(() => {
-          this.#laterRound(vip);
+          this.#laterRound(held);
         }, round * burstIntervalMs),
       );
     }
-    timers.push(
-      setInterval(() => {
-        this.#laterRound(vip);
-      }, refreshMs),
-    );
+    this.#refreshTimer ??= setInterval(() => {
+      this.#refreshDue();
+    }, this.#refreshTickMs());
   }
 
   stop(ip: string): void {
-    const held = this.#held.get(ip);
+    const held = this.#held.get(addressKey(ip));
     if (held === undefined) return;
-    for (const timer of held.timers) clearTimeout(timer);
-    this.#held.delete(ip);
+    for (const timer of held.burst) clearTimeout(timer);
+    this.#held.delete(held.key);
+    if (this.#held.size === 0) {
+      clearInterval(this.#refreshTimer);
+      this.#refreshTimer = undefined;
+    }
   }
 
   /**
@@ -119,7 +143,7 @@ export class Announcer {
     if (first === undefined) return { quiet: true };
     let answeredBy: string | undefined;
     const waiter: FenceWaiter = {
-      ips: new Set(options.vips.map((vip) => vip.ip)),
+      keys: new Set(options.vips.map((vip) => addressKey(vip.ip))),
       ownMac: first.mac,
       answered: (mac) => {
         answeredBy ??= mac;
@@ -133,7 +157,7 @@ export class Announcer {
             vip.family === 4
               ? arpProbe({ mac: vip.mac, ip: vip.ip })
               : duplicateAddressProbe({ mac: vip.mac, ip: vip.ip });
-          this.#send(vip.ifindex, frame);
+          this.#send(vip, [frame]);
         }
         await new Promise((resolve) => setTimeout(resolve, this.#options.fenceIntervalMs));
       }
@@ -144,33 +168,40 @@ export class Announcer {
   }
 
   close(): void {
-    for (const ip of [...this.#held.keys()]) this.stop(ip);
+    for (const held of [...this.#held.values()]) this.stop(held.vip.ip);
     for (const channel of this.#channels.values()) channel.close();
     this.#channels.clear();
   }
 
-  #laterRound(vip: AnnouncedVip): void {
-    if (this.#options.stillInstalled(vip)) this.#round(vip);
+  #refreshTickMs(): number {
+    return this.#options.refreshMs / REFRESH_TICKS_PER_PERIOD;
   }
 
-  #round(vip: AnnouncedVip): void {
-    // Each ARP round carries both forms: some hosts update their caches only from requests,
-    // others only from replies.
-    if (vip.family === 4) {
-      this.#send(vip.ifindex, gratuitousArpRequest({ mac: vip.mac, ip: vip.ip }));
-      this.#send(vip.ifindex, gratuitousArpReply({ mac: vip.mac, ip: vip.ip }));
-      this.#options.onSent("garp");
-    } else {
-      this.#send(vip.ifindex, unsolicitedNeighbourAdvertisement({ mac: vip.mac, ip: vip.ip }));
-      this.#options.onSent("na");
+  #refreshDue(): void {
+    const now = performance.now();
+    for (const held of this.#held.values()) {
+      if (held.nextRefreshAt > now) continue;
+      held.nextRefreshAt = now + this.#options.refreshMs - this.#refreshTickMs();
+      this.#laterRound(held);
     }
   }
 
-  #send(ifindex: number, frame: Uint8Array): void {
+  #laterRound(held: Held): void {
+    if (this.#options.stillInstalled(held.vip)) this.#round(held);
+  }
+
+  #round(held: Held): void {
+    if (this.#send(held.vip, held.round)) this.#options.onSent(held.vip.family === 4 ? "garp" : "na");
+  }
+
+  #send(vip: AnnouncedVip, frames: readonly Buffer[]): boolean {
     try {
-      this.#channel(ifindex).send(frame);
+      const channel = this.#channel(vip.ifindex);
+      for (const frame of frames) channel.send(frame);
+      return true;
     } catch (error) {
-      this.#options.onError(`sending on interface ${ifindex}: ${(error as Error).message}`);
+      this.#options.onError(`sending on interface ${vip.ifindex}: ${(error as Error).message}`);
+      return false;
     }
   }
 
@@ -192,12 +223,26 @@ export class Announcer {
   }
 
   #heard(frame: Buffer): void {
+    // Every agent hears every other's announcements; a look at the claimed address's bytes spares
+    // the frames about addresses nobody here holds or fences a full parse.
+    const key = claimedAddressKey(frame);
+    if (key === undefined) return;
+    const held = this.#held.get(key);
+    const fences = [...this.#fences].filter((waiter) => waiter.keys.has(key));
+    if (held === undefined && fences.length === 0) return;
     const claim = claimIn(frame);
     if (claim === undefined) return;
-    for (const waiter of this.#fences) {
-      if (waiter.ips.has(claim.ip) && claim.mac !== waiter.ownMac) waiter.answered(claim.mac);
-    }
-    const held = this.#held.get(claim.ip);
-    if (held !== undefined && claim.mac !== held.vip.mac) this.#options.onForeignClaim(claim.ip, claim.mac);
+    for (const waiter of fences) if (claim.mac !== waiter.ownMac) waiter.answered(claim.mac);
+    if (held !== undefined && claim.mac !== held.vip.mac)
+      this.#options.onForeignClaim(held.vip.ip, claim.mac);
   }
+}
+
+// Each ARP round carries both forms: some hosts update their caches only from requests, others
+// only from replies.
+function roundFrames(vip: AnnouncedVip): Buffer[] {
+  const announcement = { mac: vip.mac, ip: vip.ip };
+  return vip.family === 4
+    ? [gratuitousArpRequest(announcement), gratuitousArpReply(announcement)]
+    : [unsolicitedNeighbourAdvertisement(announcement)];
 }

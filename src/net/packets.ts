@@ -62,6 +62,31 @@ function ipv6FromBytes(bytes: Uint8Array): string {
   return ipaddr.fromByteArray(Array.from(bytes.subarray(0, 16))).toString();
 }
 
+/** An address's bytes in hex: the key claimedAddressKey gives for frames about it. */
+export function addressKey(address: string): string {
+  const bytes = address.includes(":") ? ipv6ToBytes(address) : ipv4ToBytes(address);
+  return Buffer.from(bytes).toString("hex");
+}
+
+const ARP_SENDER_IP_OFFSET = ETHERNET_HEADER_LENGTH + 14;
+const NEIGHBOUR_TARGET_OFFSET = ETHERNET_HEADER_LENGTH + IPV6_HEADER_LENGTH + 8;
+
+/**
+ * The bytes, in hex, where an ARP frame names its sender's address and a neighbour message its
+ * target: the address the frame may claim, read by position alone. A sieve, not a parse: a
+ * listener that cares about a few addresses looks the key up before paying for parseArp or
+ * parseNeighbourMessage, which still decide what the frame is.
+ */
+export function claimedAddressKey(frame: Buffer): string | undefined {
+  if (frame.length < ETHERNET_HEADER_LENGTH) return undefined;
+  const etherType = frame.readUInt16BE(12);
+  if (etherType === ETHERTYPE_ARP && frame.length >= ARP_SENDER_IP_OFFSET + 4)
+    return frame.toString("hex", ARP_SENDER_IP_OFFSET, ARP_SENDER_IP_OFFSET + 4);
+  if (etherType === ETHERTYPE_IPV6 && frame.length >= NEIGHBOUR_TARGET_OFFSET + 16)
+    return frame.toString("hex", NEIGHBOUR_TARGET_OFFSET, NEIGHBOUR_TARGET_OFFSET + 16);
+  return undefined;
+}
+
 function writeEthernetHeader(
   frame: Buffer,
   header: { destinationMac: string; sourceMac: string; etherType: number },

@@ -4,9 +4,10 @@
 import test from "ava";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { vipdProgram } from "../lab/agents.ts";
 import { up, type Lab } from "../lab/index.ts";
 
-const VIPD = new URL("../../cmd/vipd.ts", import.meta.url).pathname;
+const VIPD = vipdProgram();
 let lab: Lab;
 
 test.before(async () => {

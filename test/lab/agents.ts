@@ -1,12 +1,35 @@
 // vipd agents in the lab, as the e2e tests, the demo and the benchmarks run them: one `vipd run`
 // process per node namespace against the lab's API server, plus the kubectl reads that say what
 // the cluster believes (ownership Lease holders, Service status).
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { BUNDLE } from "../../scripts/build.ts";
 import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 import type { ApiServer } from "./apiserver.ts";
 import type { Lab, LabNode, LabProcess } from "./index.ts";
 
-const VIPD = new URL("../../cmd/vipd.ts", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+/**
+ * The program lab agents run: the bundle that ships (`npm run lab:setup` builds it). One older than
+ * the sources it is built from would test yesterday's vipd, so that is an error.
+ */
+export function vipdProgram(): string {
+  let built: number;
+  try {
+    built = statSync(BUNDLE).mtimeMs;
+  } catch {
+    throw new Error(`${BUNDLE} is missing: run npm run lab:setup (or npm run build)`);
+  }
+  const sources = ["cmd", "src"].flatMap((directory) =>
+    readdirSync(join(ROOT, directory), { recursive: true, encoding: "utf8" })
+      .filter((name) => name.endsWith(".ts"))
+      .map((name) => join(ROOT, directory, name)),
+  );
+  const newer = sources.find((source) => statSync(source).mtimeMs > built);
+  if (newer !== undefined) throw new Error(`${BUNDLE} is older than ${newer}: run npm run build`);
+  return BUNDLE;
+}
 
 export const AGENT_NAMESPACE = "vipd-system";
 
@@ -37,7 +60,7 @@ export function vipdRunArgv(options: {
   return [
     process.execPath,
     ...NODE_FLAGS,
-    VIPD,
+    vipdProgram(),
     "run",
     `--node-name=${options.node.name}`,
     `--kubeconfig=${options.kubeconfig}`,

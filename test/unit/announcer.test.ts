@@ -168,3 +168,32 @@ test("later rounds go out only while the VIP is still on its interface", async (
   await until(() => installed.asked >= before.asked + 2);
   t.is(sent.length, before.sent, "nothing announced for an address that expired or was removed");
 });
+
+test("every held VIP is refreshed from the one refresh timer, and a stopped one no longer", async (t) => {
+  const { channel, announcer } = setup({ intervalMs: 5 });
+  t.teardown(() => {
+    announcer.close();
+  });
+  const vips = [vip4, vip6, { ...vip6, ip: "2001:db8:1::201" }];
+  const roundsOf = (ip: string) =>
+    channel.sent.filter(
+      (frame) => claimIn(Buffer.from(frame))?.ip === ip && parseArp(frame)?.operation !== "reply",
+    ).length;
+  for (const vip of vips) announcer.start(vip);
+  while (!vips.every((vip) => roundsOf(vip.ip) >= 5)) await new Promise((resolve) => setTimeout(resolve, 5));
+  announcer.stop(vip4.ip);
+  const stoppedAt = roundsOf(vip4.ip);
+  const othersAt = roundsOf(vip6.ip);
+  while (roundsOf(vip6.ip) < othersAt + 3) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.is(roundsOf(vip4.ip), stoppedAt);
+});
+
+test("a claim is recognised whatever the spelling, and reported in the held VIP's", (t) => {
+  const { channel, claims, announcer } = setup();
+  announcer.start({ ...vip6, ip: "2001:db8:1:0:0::200" });
+  t.teardown(() => {
+    announcer.close();
+  });
+  channel.hear(unsolicitedNeighbourAdvertisement({ mac: OTHER, ip: "2001:db8:1::200" }));
+  t.deepEqual(claims, [`2001:db8:1:0:0::200 ${OTHER}`]);
+});

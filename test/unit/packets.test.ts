@@ -3,9 +3,11 @@
 // 198.51.100.10, 2001:db8:1::10) and 02:00:00:00:00:0b (B, 198.51.100.20, 2001:db8:1::20).
 import test from "ava";
 import {
+  addressKey,
   arpProbe,
   buildArp,
   buildNeighbourMessage,
+  claimedAddressKey,
   duplicateAddressProbe,
   gratuitousArpReply,
   gratuitousArpRequest,
@@ -353,4 +355,21 @@ test("builders refuse malformed addresses", (t) => {
   t.throws(() => unsolicitedNeighbourAdvertisement({ mac: MAC_A, ip: "198.51.100.1" }), {
     instanceOf: TypeError,
   });
+});
+
+test("claimedAddressKey finds the address a frame may claim by position, as addressKey spells it", (t) => {
+  const mac = "02:00:00:00:00:0b";
+  const cases: { frame: Buffer; key: string | undefined }[] = [
+    { frame: gratuitousArpRequest({ mac, ip: "198.51.100.7" }), key: addressKey("198.51.100.7") },
+    { frame: gratuitousArpReply({ mac, ip: "198.51.100.7" }), key: "c6336407" },
+    { frame: arpProbe({ mac, ip: "198.51.100.7" }), key: "00000000" },
+    {
+      frame: unsolicitedNeighbourAdvertisement({ mac, ip: "2001:db8::7" }),
+      key: addressKey("2001:db8:0:0::7"),
+    },
+    { frame: duplicateAddressProbe({ mac, ip: "2001:db8::7" }), key: "20010db8000000000000000000000007" },
+    { frame: Buffer.alloc(20), key: undefined },
+    { frame: Buffer.alloc(10), key: undefined },
+  ];
+  for (const { frame, key } of cases) t.is(claimedAddressKey(frame), key);
 });
