@@ -9,6 +9,8 @@ const METHOD = `## How these figures are produced
 runs every figure below in the lab of DESIGN.md section 4: a real kube-apiserver with etcd, nodes
 as network namespaces on one bridge, real \`vipd run\` agents, and a client on the same LAN.
 Nothing is simulated; faults are injected on the bridge side of a link or by signalling the agent.
+The agents run the program the container image ships (\`dist/vipd.js\`, built by \`npm run build\`)
+with its V8 flags.
 
 - **Failover.** For each profile, scenario and repetition a new LoadBalancer Service with its own
   VIP (198.51.100.100–199) is created, and three observers run from before it exists until after
@@ -30,8 +32,9 @@ Nothing is simulated; faults are injected on the bridge side of a link or by sig
 - **Scale.** N Services (IPv6 VIPs from 2001:db8:1::1:0/112, so that thousands fit) are created at
   once on freshly started agents. A single prober in the client namespace asks for every VIP at
   Layer 2 (ARP / neighbour solicitation, around the kernel's neighbour table, which would overflow)
-  and records when each node's kernel first answers. After every status is written and a 5 s
-  settle, a steady-state window measures API requests per second from the API server's own
+  and records when each node's kernel first answers. After every status is written, once no agent
+  has had an API request queued behind its request limit for 5 s, and after a further 5 s, a
+  steady-state window measures API requests per second from the API server's own
   \`apiserver_request_total\` (so they include everything anyone sent, which is why the API server
   alone is measured first), agent CPU from \`/proc/<pid>/stat\`, RSS from \`/proc/<pid>/status\`, and
   event-loop lag from the agent's prom-client metrics (\`nodejs_eventloop_lag_p99_seconds\`, reset on
@@ -46,6 +49,7 @@ repetitions p99 is the maximum.
 sudo npm run bench                       # everything (about 2½ hours on 2 cores): 20 repetitions, both profiles, 100/1000/5000 Services
 sudo npm run bench -- --quick            # smoke run of a few minutes (does not touch this page)
 sudo npm run bench -- --help             # every flag: --repetitions, --profiles, --scenarios, --scale, --nodes, --window, …
+sudo npm run bench:data-path             # the cost of one frame sent, one address added or refreshed, in µs
 \`\`\`
 
 A long run can be split into parts that each bring the lab up once, adding to one results file:

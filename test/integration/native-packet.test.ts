@@ -234,18 +234,6 @@ test.serial(
   },
 );
 
-test.serial("cost of one send() on the kept-open socket and of one addAddress", async (t) => {
-  const cost = await runFixture<Record<string, number>>(pair.a, "data-path-cost.ts", {
-    interfaceName: PAIR.interfaceA,
-    mac: PAIR.macA,
-    rounds: 2000,
-  });
-  t.log(Object.entries(cost).map(([name, micros]) => `${name}: ${micros.toFixed(1)} µs`));
-  t.true((cost["send"] ?? Infinity) < 1000, "a send on an open socket is a single sendto");
-  t.true((cost["addAddress"] ?? Infinity) < 5000);
-  t.true((cost["send"] ?? Infinity) < (cost["openSendClose"] ?? 0));
-});
-
 test.serial("B's kernel answers our NS only because its checksum is right", async (t) => {
   const good = neighbourSolicitation({ mac: PAIR.macA, sourceIp: PAIR.ipv6A, target: PAIR.ipv6B });
   const damaged = Buffer.from(good);
