@@ -296,7 +296,8 @@ export class ServiceReconciler {
       const message = WITHDRAW_MESSAGES[reason] ?? reason;
       o.log.info("withdrawn", { service: context.serviceKey, reason });
       o.metrics.elections.inc({ outcome: release === "keep" ? "withdrawn" : "handed_over" });
-      if (context.service !== undefined) {
+      // A deleted Service has nobody left to read the Event; control-plane mode's goes on the Node.
+      if (context.service !== undefined || o.target !== undefined) {
         o.events.record(context.ref, {
           type: "Normal",
           reason: EVENT_REASONS.withdrawn,

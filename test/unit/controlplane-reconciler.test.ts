@@ -71,6 +71,14 @@ test("the local API server turns unhealthy: withdraw, then hand the Lease over (
   const lease = w.leases.leases.get("vipd-control-plane");
   t.truthy(lease, "the Lease stays for the next holder");
   t.is(lease?.spec?.holderIdentity, undefined, "without a holder, so candidates claim at once");
+  t.deepEqual(
+    w.events.events.map((event) => event.reason),
+    ["VIPAnnounced", "VIPWithdrawn"],
+  );
+  t.deepEqual(w.events.about, [
+    { namespace: "default", name: SELF, uid: SELF },
+    { namespace: "default", name: SELF, uid: SELF },
+  ]);
 });
 
 test("while unhealthy, a free VIP is not claimed", async (t) => {
