@@ -201,3 +201,22 @@ test("each scale VIP's latency runs from its own create to its own first answer"
   t.deepEqual(perVipAnswerMs(run), [40, 370]);
   t.deepEqual(perVipAnswerMs(scaleRun(3, 3, 3)), [], "runs that did not record create times");
 });
+
+test("a scale run that ends with VIPs no node carries fails the target and says so in its row", (t) => {
+  const whole = { ...scaleRun(100, 3, 3.1), spread: { node1: 33, node2: 33, node3: 34 } };
+  const short = { ...scaleRun(1000, 3, 3.1), spread: { node1: 334, node2: 333, node3: 253 } };
+  const target = (runs: ScaleRun[]) =>
+    targets({ ...results(), scale: runs }).find((each) => each.target.startsWith("every VIP carried"));
+  t.like(target([whole]), { measured: "100/100", met: true });
+  t.like(target([whole, short]), { measured: "100/100, 920/1000", met: false });
+  const summary = renderSummary(
+    { ...results(), scale: [whole, short] },
+    {
+      timeline: () => "",
+      outages: "",
+      apiRates: "",
+    },
+  );
+  t.regex(summary, /\| 334 \/ 333 \/ 253 \(\*\*80 not carried\*\*\) \|/);
+  t.regex(summary, /\| 33 \/ 33 \/ 34 \|/);
+});
