@@ -3,7 +3,7 @@
 // of DESIGN.md section 3), and the Announcer speaks for them on the wire.
 import type { DataPlane, DataPlaneListener, FenceResult, InterfaceChoice } from "../agent/data-plane.ts";
 import type { Vip } from "../agent/service-intent.ts";
-import { Announcer, type AnnouncedVip, type AnnouncerOptions } from "./announcer.ts";
+import { Announcer, type AnnouncedVip, type AnnouncerOptions, type FrameChannel } from "./announcer.ts";
 import { chooseInterface } from "./interface-choice.ts";
 import {
   VIPD_ADDRESS_PROTOCOL,
@@ -16,7 +16,12 @@ import {
 import { PacketSocket } from "./packet-socket.ts";
 
 export interface NativeDataPlaneOptions {
-  readonly netlink: Netlink;
+  readonly netlink: Pick<
+    Netlink,
+    "listLinks" | "listAddresses" | "addAddress" | "deleteAddress" | "defaultRouteInterface"
+  >;
+  /** The interface's packet socket; PacketSocket.open unless a test records frames instead. */
+  readonly openChannel?: (ifindex: number) => FrameChannel;
   /** --interface; undefined for the default route's interface. */
   readonly configuredInterface: string | undefined;
   readonly addressLifetimeMs: number;
@@ -48,6 +53,12 @@ function isMissing(error: unknown): boolean {
 // or not-yet-read notification can hide; a freeze past the address lifetime always outlasts it.
 const PRESENT_CACHE_MS = 500;
 
+// Refreshing an IPv6 address makes Linux walk every multicast group of the interface, so a
+// thousand IPv6 VIPs take a good part of a second (npm run bench:data-path). A refresh yields to
+// the event loop after each slice of this many VIPs, so that heartbeats and watch events do not
+// wait behind it.
+const REFRESH_SLICE = 64;
+
 function presentKey(ifindex: number, address: string): string {
   return `${ifindex} ${address}`;
 }
@@ -65,12 +76,14 @@ export class NativeDataPlane implements DataPlane {
   /** Addresses vipd deleted whose notification has not been read yet. */
   readonly #removing = new Set<string>();
   #presentCache: { readonly readAt: number; readonly addresses: Set<string> } | undefined;
+  #refreshing = false;
+  #closed = false;
 
   constructor(options: NativeDataPlaneOptions) {
     this.#options = options;
     this.#announcer = new Announcer({
       ...options.announce,
-      openChannel: (ifindex) => PacketSocket.open({ ifindex }),
+      openChannel: options.openChannel ?? ((ifindex) => PacketSocket.open({ ifindex })),
       stillInstalled: (vip) => this.#present(vip.ip, vip.ifindex),
       onForeignClaim: (ip, mac) => {
         const key = this.#serviceOf(ip);
@@ -81,7 +94,7 @@ export class NativeDataPlane implements DataPlane {
     });
     // Three refreshes per lifetime: a live holder's address never comes close to expiring.
     this.#refreshTimer = setInterval(() => {
-      this.#refreshLifetimes();
+      void this.#refreshLifetimes();
     }, options.addressLifetimeMs / 3);
   }
 
@@ -188,6 +201,7 @@ export class NativeDataPlane implements DataPlane {
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#refreshTimer);
     this.#watch?.close();
     this.#announcer.close();
@@ -236,19 +250,35 @@ export class NativeDataPlane implements DataPlane {
 
   // Only addresses still present are extended. One that vanished (expired while this process was
   // frozen, or removed by someone) is put back only by a reconcile run, which re-reads the Lease.
-  #refreshLifetimes(): void {
-    let vanished = false;
-    for (const [key, installed] of this.#installed) {
-      try {
-        for (const vip of installed.vips) {
-          if (this.#present(vip.address, installed.ifindex)) this.#install(vip, installed.ifindex);
-          else vanished = true;
+  // Between slices a Service may be withdrawn or moved: each is looked up again before its turn, so
+  // that one withdrawn meanwhile is neither refreshed nor taken for an address that vanished.
+  async #refreshLifetimes(): Promise<void> {
+    if (this.#refreshing) return;
+    this.#refreshing = true;
+    try {
+      let vanished = false;
+      let sinceYield = 0;
+      for (const [key, installed] of [...this.#installed]) {
+        if (this.#closed) return;
+        if (this.#installed.get(key) !== installed) continue;
+        try {
+          for (const vip of installed.vips) {
+            if (this.#present(vip.address, installed.ifindex)) this.#install(vip, installed.ifindex);
+            else vanished = true;
+          }
+        } catch (error) {
+          this.#options.onError(`refreshing the VIPs of ${key}: ${(error as Error).message}`);
         }
-      } catch (error) {
-        this.#options.onError(`refreshing the VIPs of ${key}: ${(error as Error).message}`);
+        sinceYield += installed.vips.length;
+        if (sinceYield >= REFRESH_SLICE) {
+          sinceYield = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       }
+      if (vanished) this.#listener?.networkChanged();
+    } finally {
+      this.#refreshing = false;
     }
-    if (vanished) this.#listener?.networkChanged();
   }
 
   // A fresh listing, reused for a moment so that a refresh of thousands of VIPs reads it once.
