@@ -73,6 +73,7 @@ export class Heartbeat {
           current === null
             ? await this.#options.leases.create(this.#fresh())
             : await this.#options.leases.replace(this.#renewed(current));
+        this.#forgetUnseenLapse();
         this.#lastRenewalStartedAt = startedAt;
         this.#renewalInFlightSince = null;
         this.#failuresSinceSuccess = 0;
@@ -116,6 +117,16 @@ export class Heartbeat {
     if (options.release && resourceVersion !== undefined) {
       await this.#options.leases.delete(this.name, resourceVersion);
     }
+  }
+
+  // A busy event loop can run the success of a late renewal before the lapse timer: confirmation
+  // then lapsed by the clock, and reconciles that read the clock meanwhile decided this node may not
+  // hold or claim, but no change was reported, so nothing would wake them when it is back. Counting
+  // the lapse as reported makes this renewal report the return.
+  #forgetUnseenLapse(): void {
+    const previous = this.#lastRenewalStartedAt;
+    if (previous === null || this.#options.clock() < previous + this.#options.timings.renewDeadline) return;
+    this.#reported = { ...this.#reported, confirmed: false };
   }
 
   #report(): void {

@@ -100,6 +100,24 @@ test("reports only changes of what the node may do", async (t) => {
   await heartbeat.stop({ release: false });
 });
 
+test("a renewal that ends a lapse its timer has not reported yet still reports the return", async (t) => {
+  const { clock, changes, heartbeat } = setup();
+  await heartbeat.renewOnce();
+  t.is(changes.length, 1);
+  clock.now = 1000 + timings.renewDeadline;
+  await heartbeat.renewOnce();
+  t.is(changes.length, 2, "reconciles that saw the lapse by the clock must be woken");
+  t.deepEqual(changes.at(-1), {
+    lastRenewalStartedAt: 4000,
+    apiUnreachable: false,
+    renewalInFlightSince: null,
+  });
+  clock.now = 4000 + timings.renewDeadline - 1;
+  await heartbeat.renewOnce();
+  t.is(changes.length, 2, "a renewal before the lapse changes nothing");
+  await heartbeat.stop({ release: false });
+});
+
 test("stop with release deletes the Lease with its resourceVersion as precondition", async (t) => {
   const { leases, heartbeat } = setup();
   await heartbeat.renewOnce();
