@@ -48,7 +48,8 @@ test("a key is never processed by two workers at once; a change during a run run
     },
   });
   queue.add("a");
-  await Promise.resolve();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.deepEqual(processed, ["a"], "running");
   queue.add("a");
   queue.add("a");
   release();
@@ -108,4 +109,17 @@ test("stop drops queued work and pending wake-ups", async (t) => {
   queue.add("b");
   await new Promise((resolve) => setTimeout(resolve, 10));
   t.deepEqual(processed, []);
+});
+
+test("runs that need no I/O let the event loop turn between batches", async (t) => {
+  const { queue, processed } = recorder({ concurrency: 8 });
+  for (let index = 0; index < 100; index++) queue.add(`key${String(index)}`);
+  const seenByATimer = await new Promise<number>((resolve) => {
+    setImmediate(() => {
+      resolve(processed.length);
+    });
+  });
+  t.true(seenByATimer <= 8, `the event loop turned only after ${String(seenByATimer)} runs`);
+  await queue.idle();
+  t.is(processed.length, 100);
 });
