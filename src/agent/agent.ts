@@ -11,7 +11,7 @@ import {
 import type { Server } from "node:http";
 import type { RunConfig } from "../config/schema.ts";
 import { CONTROL_PLANE_KEY, ControlPlaneMode } from "../controlplane/mode.ts";
-import { Heartbeat } from "../election/heartbeat.ts";
+import { Heartbeat, renewalTimeout } from "../election/heartbeat.ts";
 import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
 import { Ownership } from "../election/ownership.ts";
@@ -115,7 +115,7 @@ export class Agent {
       leases: new KubeLeaseApi({
         api: coordination,
         namespace: config.namespace,
-        timeoutMs: config.retryPeriod,
+        timeoutMs: renewalTimeout(config),
       }),
       node: config.nodeName,
       timings: config,

@@ -36,6 +36,17 @@ interface Reported {
   readonly apiUnreachable: boolean;
 }
 
+/**
+ * How long one renewal request may take. A renewal counts from when it started, so a slow one that
+ * succeeds within R still confirms the node; cutting it at P instead turned a busy API server into
+ * lapses and withdrawn VIPs (and an aborted HTTP/1.1 request takes its connection with it). It ends
+ * P before R so that a holder waiting on it (rule 1's wait for a renewal in flight, up to R after
+ * its start) learns in time that the API server is unreachable and keeps its VIPs in degraded hold.
+ */
+export function renewalTimeout(timings: HeartbeatTimings): number {
+  return timings.renewDeadline - timings.retryPeriod;
+}
+
 export class Heartbeat {
   readonly name: string;
   readonly #options: HeartbeatOptions;

@@ -1,6 +1,6 @@
 import test from "ava";
 import type { OwnHeartbeat } from "../../src/election/decide.ts";
-import { Heartbeat } from "../../src/election/heartbeat.ts";
+import { Heartbeat, renewalTimeout } from "../../src/election/heartbeat.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 };
@@ -124,4 +124,9 @@ test("stop with release deletes the Lease with its resourceVersion as preconditi
   await heartbeat.stop({ release: true });
   t.false(leases.leases.has("vipd-node-node1"));
   t.is(leases.calls.at(-1), "delete vipd-node-node1");
+});
+
+test("a renewal may take until P before R: slow ones still count, and a holder waiting on one hears of its failure in time", (t) => {
+  t.is(renewalTimeout(timings), 2000);
+  t.is(renewalTimeout({ leaseDuration: 2000, renewDeadline: 1200, retryPeriod: 400 }), 800);
 });
