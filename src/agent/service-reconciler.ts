@@ -83,7 +83,11 @@ type AnnounceMode = "confirmed" | "degraded";
 
 /** What one run remembers for the next: facts this agent observed, never state it could re-read. */
 interface ServiceMemory {
+  /** The Lease's holder as the last run saw it. */
+  holderSeen: string | null;
   freeSince: number | null;
+  /** The node seen clearing the Lease's holder when it became free (see ElectionInput.releasedBy). */
+  releasedBy: string | null;
   foreignClaimSeenAt: number | null;
   /**
    * A Lease this agent wrote or freshly read, and the cached version it supersedes: it is newer than
@@ -155,7 +159,7 @@ export class ServiceReconciler {
     const wanted = intent.serve && conflict === null;
     const lease = this.#currentLease(ref, memory);
     const holder = lease?.spec?.holderIdentity ?? null;
-    memory.freeSince = holder === null ? (memory.freeSince ?? now) : null;
+    observeHolder(memory, lease, now);
     const vips = intent.serve ? intent.vips : [];
     const choice = wanted ? o.dataPlane.interfaceFor(vips, intent.interface) : undefined;
     this.#report(ref, service, memory, this.#refusal(intent, conflict, choice));
@@ -182,6 +186,7 @@ export class ServiceReconciler {
       leaseExists: lease !== undefined,
       holder,
       freeSince: memory.freeSince,
+      releasedBy: memory.releasedBy,
       holderSilentFor: holder === null || holder === o.node ? 0 : this.#silentFor(holder, now),
       ownHeartbeat: o.heartbeat(),
       announcing: o.dataPlane.holding(serviceKey) !== undefined,
@@ -489,11 +494,34 @@ export class ServiceReconciler {
   #remember(serviceKey: string): ServiceMemory {
     let memory = this.#memory.get(serviceKey);
     if (memory === undefined) {
-      memory = { freeSince: null, foreignClaimSeenAt: null, written: null, refusalReported: null };
+      memory = {
+        holderSeen: null,
+        freeSince: null,
+        releasedBy: null,
+        foreignClaimSeenAt: null,
+        written: null,
+        refusalReported: null,
+      };
       this.#memory.set(serviceKey, memory);
     }
     return memory;
   }
+}
+
+/**
+ * Notes when the Lease became free and who freed it. A Lease that still exists but lost its holder
+ * from one run to the next was cleared by that holder: nobody else writes an empty holder.
+ */
+function observeHolder(memory: ServiceMemory, lease: V1Lease | undefined, now: number): void {
+  const holder = lease?.spec?.holderIdentity ?? null;
+  if (holder !== null) {
+    memory.freeSince = null;
+    memory.releasedBy = null;
+  } else if (memory.freeSince === null) {
+    memory.freeSince = now;
+    memory.releasedBy = lease === undefined ? null : memory.holderSeen;
+  }
+  memory.holderSeen = holder;
 }
 
 interface RunContext {

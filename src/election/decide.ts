@@ -21,6 +21,10 @@
  *   wire (ARP probe / NDP solicitation) and gives up if anyone answers for the VIP.
  * - Rank (rule 6). Candidates order themselves by rendezvous hash; the k-th waits k × claimStep after
  *   the opportunity arose, so the first-ranked usually wins without a conflict, and nothing reverts.
+ *   A node seen clearing the holder of the Lease is left out of the ranking for that opportunity:
+ *   only a holder clears itself, on handover or on losing carrier or eligibility (rule 5), so it
+ *   will not claim, and counting it would make the next-ranked wait a step for nothing. Ranking only
+ *   orders the claimers; the compare-and-swap keeps them safe whatever each one leaves out.
  * - A candidate whose own heartbeat is not confirmed does not claim: it could not hold the Service.
  * - Collect. The ownership Lease of a Service nobody should serve (deleted, or no longer asking for
  *   a VIP) is deleted by its holder on withdrawal. When the holder is dead, or the Lease has had no
@@ -87,6 +91,8 @@ export interface ElectionInput {
   readonly holder: string | null;
   /** When this agent first saw the Lease without a holder (or missing); null when it has one. */
   readonly freeSince: number | null;
+  /** The node this agent saw clear the Lease's holder, making it free since freeSince; null if none. */
+  readonly releasedBy: string | null;
   /** How long the holder's heartbeat has been seen unchanged (HeartbeatTracker.silentFor). */
   readonly holderSilentFor: number;
   readonly ownHeartbeat: OwnHeartbeat;
@@ -206,7 +212,10 @@ function decideAsCandidate(input: ElectionInput): Decision {
   if (!input.wanted) return collectWhenOrphaned(input);
   if (!input.carrier || !input.selfEligible) return { action: "idle", reason: "not eligible" };
   if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
-  if (input.holder === null) return claimWhenRanked(input, input.freeSince ?? input.now, null);
+  if (input.holder === null) {
+    const others = input.otherCandidates.filter((node) => node !== input.releasedBy);
+    return claimWhenRanked({ ...input, otherCandidates: others }, input.freeSince ?? input.now, null);
+  }
   const silentFor = input.holderSilentFor;
   const diedAt = input.now - silentFor + input.timings.leaseDuration;
   if (input.now < diedAt)

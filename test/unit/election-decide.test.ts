@@ -23,6 +23,7 @@ const base: ElectionInput = {
   leaseExists: false,
   holder: null,
   freeSince: NOW,
+  releasedBy: null,
   holderSilentFor: 0,
   ownHeartbeat: { lastRenewalStartedAt: NOW - 500, apiUnreachable: false, renewalInFlightSince: null },
   announcing: false,
@@ -172,6 +173,21 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
     "second-ranked claims once its step has passed",
     { self: second, otherCandidates: [first, third], freeSince: NOW - STEP },
     { action: "claim", takeoverFrom: null },
+  ],
+  [
+    "second-ranked claims at once when it saw the first-ranked hand the Service over",
+    { self: second, otherCandidates: [first, third], releasedBy: first },
+    { action: "claim", takeoverFrom: null },
+  ],
+  [
+    "third-ranked waits one step, not two, when it saw the first-ranked hand the Service over",
+    { self: third, otherCandidates: [first, second], releasedBy: first },
+    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+  ],
+  [
+    "leaving out a lower-ranked node that handed over changes nobody's wait",
+    { self: second, otherCandidates: [first, third], releasedBy: third },
+    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
   ],
   [
     "a candidate whose own heartbeat is stale does not claim",

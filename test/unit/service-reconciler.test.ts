@@ -147,6 +147,21 @@ test("the second-ranked node waits one claim step and writes nothing", async (t)
   t.deepEqual(w.requeues, [[KEY, timings.claimStep]]);
 });
 
+test("a node seen handing a Service over is left out of the ranking, so the next-ranked claims at once", async (t) => {
+  const w = world({ self: OTHER });
+  const first = new Ownership({ leases: w.leases, node: SELF, leaseDuration: timings.leaseDuration });
+  await first.claim({ namespace: "default", name: "web" }, null);
+  w.tracker.observe(SELF, "7", w.clock.now);
+  await w.reconciler.reconcile(KEY);
+  const held = w.leases.leases.get(LEASE);
+  if (held === undefined) return t.fail("no Lease");
+  await first.clearHolder(held);
+  w.requeues.length = 0;
+  await w.reconciler.reconcile(KEY);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
+  t.deepEqual(w.requeues, [[KEY, 0]]);
+});
+
 test("a Service held by a live node is left alone until its heartbeat has been silent for D", async (t) => {
   const w = world();
   await w.other.claim({ namespace: "default", name: "web" }, null);
