@@ -161,6 +161,11 @@ function decideAsHolder(input: ElectionInput): Decision {
   return { action: "announce", mode: "degraded" };
 }
 
+/** The input with a node that will not claim (dead, or handing over) left out of the ranking. */
+function withoutCandidate(input: ElectionInput, node: string | null): ElectionInput {
+  return { ...input, otherCandidates: input.otherCandidates.filter((candidate) => candidate !== node) };
+}
+
 function whenRanked(input: ElectionInput, opportunityAt: number, act: Decision): Decision {
   const ranking = rankCandidates([input.self, ...input.otherCandidates], input.serviceKey);
   const readyAt = opportunityAt + ranking.indexOf(input.self) * input.timings.claimStep;
@@ -194,8 +199,7 @@ function collectWhenOrphaned(input: ElectionInput): Decision {
       ...(input.holder === null ? {} : { untilSilent: input.holder }),
     };
   }
-  const others = input.otherCandidates.filter((node) => node !== input.holder);
-  return whenRanked({ ...input, otherCandidates: others }, orphanedAt, {
+  return whenRanked(withoutCandidate(input, input.holder), orphanedAt, {
     action: "collect",
     reason: input.holder === null ? "no holder for D" : `holder ${input.holder} dead`,
   });
@@ -213,15 +217,13 @@ function decideAsCandidate(input: ElectionInput): Decision {
   if (!input.carrier || !input.selfEligible) return { action: "idle", reason: "not eligible" };
   if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
   if (input.holder === null) {
-    const others = input.otherCandidates.filter((node) => node !== input.releasedBy);
-    return claimWhenRanked({ ...input, otherCandidates: others }, input.freeSince ?? input.now, null);
+    return claimWhenRanked(withoutCandidate(input, input.releasedBy), input.freeSince ?? input.now, null);
   }
   const silentFor = input.holderSilentFor;
   const diedAt = input.now - silentFor + input.timings.leaseDuration;
   if (input.now < diedAt)
     return { action: "wait", until: diedAt, reason: `held by ${input.holder}`, untilSilent: input.holder };
-  const others = input.otherCandidates.filter((node) => node !== input.holder);
-  return claimWhenRanked({ ...input, otherCandidates: others }, diedAt, input.holder);
+  return claimWhenRanked(withoutCandidate(input, input.holder), diedAt, input.holder);
 }
 
 export function decide(input: ElectionInput): Decision {

@@ -147,19 +147,34 @@ test("the second-ranked node waits one claim step and writes nothing", async (t)
   t.deepEqual(w.requeues, [[KEY, timings.claimStep]]);
 });
 
-test("a node seen handing a Service over is left out of the ranking, so the next-ranked claims at once", async (t) => {
+/** The second-ranked node's view after it has seen the first-ranked node claim the Service. */
+async function heldByFirstRanked() {
   const w = world({ self: OTHER });
   const first = new Ownership({ leases: w.leases, node: SELF, leaseDuration: timings.leaseDuration });
   await first.claim({ namespace: "default", name: "web" }, null);
   w.tracker.observe(SELF, "7", w.clock.now);
   await w.reconciler.reconcile(KEY);
+  return { ...w, first };
+}
+
+test("a node seen handing a Service over is left out of the ranking, so the next-ranked claims at once", async (t) => {
+  const w = await heldByFirstRanked();
   const held = w.leases.leases.get(LEASE);
   if (held === undefined) return t.fail("no Lease");
-  await first.clearHolder(held);
+  await w.first.clearHolder(held);
   w.requeues.length = 0;
   await w.reconciler.reconcile(KEY);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
   t.deepEqual(w.requeues, [[KEY, 0]]);
+});
+
+test("a Lease deleted from under its holder is no handover: the ranking keeps the holder", async (t) => {
+  const w = await heldByFirstRanked();
+  w.leases.leases.delete(LEASE);
+  w.requeues.length = 0;
+  await w.reconciler.reconcile(KEY);
+  t.false(w.leases.leases.has(LEASE));
+  t.deepEqual(w.requeues, [[KEY, timings.claimStep]]);
 });
 
 test("a Service held by a live node is left alone until its heartbeat has been silent for D", async (t) => {
