@@ -10,10 +10,10 @@ import {
 } from "@kubernetes/client-node";
 import type { Server } from "node:http";
 import type { RunConfig } from "../config/schema.ts";
-import { CONTROL_PLANE_KEY, ControlPlaneMode } from "../controlplane/mode.ts";
+import { ControlPlaneMode } from "../controlplane/mode.ts";
 import { Heartbeat, renewalTimeout } from "../election/heartbeat.ts";
 import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
-import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
+import { LEASE_ANNOTATION_ADDRESS, LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
 import { Ownership } from "../election/ownership.ts";
 import { staleHeartbeats } from "../election/stale-heartbeats.ts";
 import { describeApiError } from "../kube/errors.ts";
@@ -26,17 +26,22 @@ import {
 } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
-import { parseServiceKey, serviceKey } from "../kube/service-ref.ts";
+import { parseServiceKey, type ServiceRef } from "../kube/service-ref.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import { AgentMetrics } from "../metrics/metrics.ts";
 import { startHttpEndpoint } from "../metrics/server.ts";
+import { AddressReconciler, type ServingTarget } from "./address-reconciler.ts";
 import type { DataPlane } from "./data-plane.ts";
+import { FreshLeases } from "./fresh-leases.ts";
 import { InformerClusterView, isHeartbeat } from "./informer-view.ts";
-import { ServiceReconciler } from "./service-reconciler.ts";
+import { legacyLeasesToDelete } from "./legacy-leases.ts";
+import { ServicePublisher } from "./service-publisher.ts";
 import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
+import { ServicesTarget } from "./services-target.ts";
 import { SilenceWatch } from "./silence-watch.ts";
 import { WorkQueue } from "./work-queue.ts";
+import { addressWork, parseWork, serviceWork } from "./work-keys.ts";
 
 export interface AgentOptions {
   readonly config: RunConfig;
@@ -70,7 +75,11 @@ export class Agent {
   readonly #leases: KubeLeaseApi;
   readonly #ownership: Ownership;
   readonly #view: InformerClusterView;
-  readonly #reconciler: ServiceReconciler;
+  readonly #fresh: FreshLeases;
+  readonly #target: ServingTarget;
+  readonly #addresses: AddressReconciler;
+  /** Services mode only: control-plane mode has no Service to tell anything. */
+  readonly #publisher: ServicePublisher | undefined;
   readonly #queue: WorkQueue;
   readonly #silenceWatch: SilenceWatch;
   /** Set in control-plane mode (--control-plane): one VIP instead of Services. */
@@ -134,6 +143,7 @@ export class Agent {
       node: config.nodeName,
       leaseDuration: config.leaseDuration,
     });
+    this.#fresh = new FreshLeases((name) => this.#informers.leases.get(name, config.namespace));
     this.#view = new InformerClusterView({
       informers: this.#informers,
       namespace: config.namespace,
@@ -145,7 +155,7 @@ export class Agent {
     });
     this.#queue = new WorkQueue({
       concurrency: RECONCILE_CONCURRENCY,
-      process: (key) => this.#reconciler.reconcile(key),
+      process: (key) => this.#run(key),
       onError: (key, error) => {
         this.metrics.apiErrors.inc({ operation: "reconcile", failure: "error" });
         log.warn("reconcile failed; retrying", { service: key, error: describeApiError(error) });
@@ -157,6 +167,19 @@ export class Agent {
       silentFor: (node, now) => this.#tracker.silentFor(node, now),
       wake: (keys) => {
         for (const key of keys) this.#queue.add(key);
+      },
+    });
+    const events = new KubeEventRecorder({
+      api: core,
+      node: config.nodeName,
+      timeoutMs,
+      involvedKind: config.vip === undefined ? "Service" : "Node",
+      limiter,
+      onDropped: () => {
+        this.metrics.eventsDropped.inc();
+      },
+      onError: (message) => {
+        log.warn(message);
       },
     });
     this.#controlPlane =
@@ -174,47 +197,62 @@ export class Agent {
             nodes: (name) => this.#view.node(name),
             nodeAddresses: () => this.#view.nodeAddresses(),
             log,
+            recorder: events,
             wake: () => {
-              this.#queue.add(CONTROL_PLANE_KEY);
+              this.#enqueueAll();
             },
           });
-    const events = new KubeEventRecorder({
-      api: core,
-      node: config.nodeName,
-      timeoutMs,
-      involvedKind: this.#controlPlane === undefined ? "Service" : "Node",
-      limiter,
-      onDropped: () => {
-        this.metrics.eventsDropped.inc();
-      },
-      onError: (message) => {
-        log.warn(message);
-      },
-    });
-    this.#reconciler = new ServiceReconciler({
+    const requeue = (key: string, delayMs: number): void => {
+      this.#queue.addAfter(key, delayMs);
+    };
+    this.#target =
+      this.#controlPlane?.target ??
+      new ServicesTarget({
+        node: config.nodeName,
+        view: this.#view,
+        intentOf: (service) => this.#intentOf(service),
+      });
+    this.#addresses = new AddressReconciler({
       node: config.nodeName,
       timings: config,
-      loadBalancerClass: config.loadBalancerClass,
-      classOnly: config.classOnly,
       clock: this.#clock,
       view: this.#view,
+      target: this.#target,
       heartbeat: () => this.#heartbeat.state(),
       tracker: this.#tracker,
       leases: this.#leases,
       ownership: this.#ownership,
-      status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter }),
-      events: this.#controlPlane?.events(events) ?? events,
-      target: this.#controlPlane?.target,
+      fresh: this.#fresh,
+      events: this.#controlPlane?.events ?? events,
       dataPlane: this.#dataPlane,
       metrics: this.metrics,
       log,
-      requeue: (key, delayMs) => {
-        this.#queue.addAfter(key, delayMs);
-      },
+      requeue,
       wakeWhenSilent: (node, key) => {
         this.#silenceWatch.wakeWhenSilent(node, key);
       },
+      serviceTouched: (service) => {
+        if (this.#publisher !== undefined) this.#queue.add(serviceWork(service));
+      },
     });
+    this.#publisher =
+      this.#controlPlane === undefined
+        ? new ServicePublisher({
+            node: config.nodeName,
+            leaseDuration: config.leaseDuration,
+            renewDeadline: config.renewDeadline,
+            clock: this.#clock,
+            view: this.#view,
+            intentOf: (service) => this.#intentOf(service),
+            fresh: this.#fresh,
+            heartbeat: () => this.#heartbeat.state(),
+            dataPlane: this.#dataPlane,
+            status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter }),
+            events,
+            log,
+            requeue,
+          })
+        : undefined;
   }
 
   async start(): Promise<void> {
@@ -234,7 +272,8 @@ export class Agent {
     this.#watchInformers();
     this.#dataPlane.subscribe({
       foreignClaim: (key, mac) => {
-        this.#reconciler.foreignClaimSeen(key, mac);
+        const work = parseWork(key);
+        if (work.kind === "address") this.#addresses.foreignClaimSeen(work.address, mac);
       },
       networkChanged: () => {
         // Netlink events come in bursts (an interface going down removes all its addresses); one
@@ -255,6 +294,7 @@ export class Agent {
     this.#resyncTimer = setInterval(() => {
       this.#enqueueAll();
       void this.#collectStaleHeartbeats();
+      void this.#collectLegacyLeases();
     }, this.#config.resyncPeriod);
     this.#log.info("vipd started", { namespace: this.#config.namespace });
   }
@@ -268,7 +308,12 @@ export class Agent {
     this.#queue.stop();
     const held = this.#informers.leases
       .list()
+      .map((lease) => this.#fresh.current(lease.metadata?.name ?? "") ?? lease)
       .filter((lease) => !isHeartbeat(lease) && lease.spec?.holderIdentity === this.#config.nodeName);
+    for (const lease of held) {
+      const address = lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS];
+      if (address !== undefined) await this.#dataPlane.withdraw(addressWork(address));
+    }
     await Promise.all(held.map((lease) => this.#handOver(lease)));
     await this.#heartbeat.stop({ release: true }).catch((error: unknown) => {
       this.#log.warn("could not delete the heartbeat Lease", { error: describeApiError(error) });
@@ -281,15 +326,14 @@ export class Agent {
   }
 
   async #handOver(lease: V1Lease): Promise<void> {
-    const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
-    if (key !== undefined) await this.#dataPlane.withdraw(key);
+    const name = lease.metadata?.name;
     try {
       await this.#ownership.clearHolder(lease);
       this.metrics.elections.inc({ outcome: "handed_over" });
-      this.#log.info("handed over", { service: key });
+      this.#log.info("handed over", { lease: name });
     } catch (error) {
       this.#log.warn("handover write failed; the Lease will expire with the heartbeat", {
-        service: key,
+        lease: name,
         error: describeApiError(error),
       });
     }
@@ -299,14 +343,16 @@ export class Agent {
     const { services, endpointSlices, nodes, leases } = this.#informers;
     for (const event of ["add", "update", "delete"] as const) {
       services.on(event, (service) => {
-        for (const key of this.#view.serviceChanged(service, event === "delete")) this.#queue.add(key);
+        const changed = this.#view.serviceChanged(service, event === "delete");
+        for (const address of changed.addresses) this.#queue.add(addressWork(address));
+        for (const key of changed.services) this.#queue.add(serviceWork(parseServiceKey(key)));
         this.#queue.add(
-          serviceKey({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
+          serviceWork({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
         );
       });
       endpointSlices.on(event, (slice) => {
         const key = this.#view.endpointSliceChanged(slice, event === "delete");
-        if (key !== undefined) this.#queue.add(key);
+        if (key !== undefined) this.#addressesOfService(parseServiceKey(key));
       });
       nodes.on(event, (node) => {
         if (this.#view.nodeChanged(node, event === "delete")) this.#enqueueAll();
@@ -325,11 +371,33 @@ export class Agent {
       const wasLive = this.#tracker.sighting(node)?.resourceVersion;
       this.#tracker.observe(node, deleted ? null : (lease.metadata?.resourceVersion ?? null), this.#clock());
       // A node joining or leaving changes every ranking; a renewal changes nothing to re-decide.
-      if (deleted || wasLive === undefined || wasLive === null) this.#enqueueAll();
+      if (deleted || wasLive === undefined || wasLive === null) {
+        this.#enqueueAll();
+        void this.#collectLegacyLeases();
+      }
       return;
     }
-    const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
-    if (key !== undefined) this.#queue.add(key);
+    const address = lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS];
+    if (address !== undefined) {
+      this.#queue.add(addressWork(address));
+      const keeper = this.#controlPlane === undefined ? this.#view.keeperOf(address) : null;
+      if (keeper !== null) this.#queue.add(serviceWork(parseServiceKey(keeper)));
+      return;
+    }
+    const legacyService = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
+    if (legacyService !== undefined) this.#addressesOfService(parseServiceKey(legacyService));
+  }
+
+  // Runs the address loops of a Service's addresses; control-plane mode's one "Service" is its VIPs.
+  #addressesOfService(service: ServiceRef): void {
+    const addresses = this.#controlPlane?.target.addresses() ?? this.#view.addressesOf(service);
+    for (const address of addresses) this.#queue.add(addressWork(address));
+  }
+
+  #run(key: string): Promise<void> {
+    const work = parseWork(key);
+    if (work.kind === "address") return this.#addresses.reconcile(work.address);
+    return this.#publisher?.reconcile(work.service) ?? Promise.resolve();
   }
 
   async #syncInformers(): Promise<void> {
@@ -342,19 +410,51 @@ export class Agent {
     }
   }
 
+  // The addresses this node may keep across a restart: those whose address Lease names it, and
+  // those of a Service whose 0.1.0 Lease does (an upgrade on this node from 0.1.0).
   #ownedVips(): Map<string, readonly Vip[]> {
     const owned = new Map<string, readonly Vip[]>();
     for (const lease of this.#informers.leases.list()) {
-      const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
-      if (key === undefined || lease.spec?.holderIdentity !== this.#config.nodeName) continue;
-      const ref = parseServiceKey(key);
-      const service = this.#view.service(ref);
-      const intent =
-        this.#controlPlane?.target.intent(ref) ??
-        (service === undefined ? undefined : this.#intentOf(service));
-      if (intent?.serve === true) owned.set(key, intent.vips);
+      if (lease.spec?.holderIdentity !== this.#config.nodeName) continue;
+      const address = lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS];
+      const legacyService = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
+      const addresses =
+        address !== undefined
+          ? [address]
+          : legacyService === undefined
+            ? []
+            : (this.#controlPlane?.target.addresses() ??
+              this.#view.addressesOf(parseServiceKey(legacyService)));
+      for (const each of addresses) {
+        const vip = this.#target.demand(each)?.vip;
+        if (vip !== undefined) owned.set(addressWork(each), [vip]);
+      }
     }
     return owned;
+  }
+
+  // Once no 0.1.0 agent is left, its per-Service Leases are no longer needed (decide.ts rule 8).
+  async #collectLegacyLeases(): Promise<void> {
+    const now = this.#clock();
+    const doomed = legacyLeasesToDelete({
+      self: this.#config.nodeName,
+      legacyAgentLive: this.#view.legacyAgentLive(),
+      leaseDuration: this.#config.leaseDuration,
+      leases: this.#informers.leases
+        .list()
+        .filter((lease) => lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE] !== undefined),
+      silentFor: (node) => this.#tracker.silentFor(node, now),
+    });
+    for (const lease of doomed) {
+      try {
+        await this.#ownership.remove(lease);
+        this.#log.info("removed a 0.1.0 per-Service Lease: no 0.1.0 agent is left", {
+          lease: lease.metadata?.name,
+        });
+      } catch (error) {
+        this.#log.debug("could not remove a 0.1.0 Lease", { error: describeApiError(error) });
+      }
+    }
   }
 
   async #collectStaleHeartbeats(): Promise<void> {
@@ -394,15 +494,15 @@ export class Agent {
   }
 
   #enqueueAll(): void {
-    if (this.#controlPlane !== undefined) this.#queue.add(CONTROL_PLANE_KEY);
+    for (const address of this.#controlPlane?.target.addresses() ?? []) this.#queue.add(addressWork(address));
     for (const service of this.#informers.services.list()) {
-      this.#queue.add(
-        serviceKey({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
-      );
+      const ref = { namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" };
+      this.#queue.add(serviceWork(ref));
+      for (const address of this.#view.addressesOf(ref)) this.#queue.add(addressWork(address));
     }
     for (const lease of this.#informers.leases.list()) {
-      const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
-      if (key !== undefined) this.#queue.add(key);
+      const address = lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS];
+      if (address !== undefined) this.#queue.add(addressWork(address));
     }
   }
 

@@ -1,11 +1,19 @@
-// The ClusterView the reconcile loops read, backed by the shared informers' caches plus two small
-// indexes kept up to date from informer events: EndpointSlices by Service, and Node addresses.
+// What the reconcile loops read of the cluster, backed by the shared informers' caches plus small
+// indexes kept up to date from informer events: EndpointSlices by Service, Node addresses, the
+// addresses Services ask for, and the nodes' heartbeats.
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
 import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
-import { HEARTBEAT_COMPONENT, LEASE_LABEL_COMPONENT, ownershipLeaseName } from "../election/lease-names.ts";
+import {
+  ELECTION_PER_ADDRESS,
+  HEARTBEAT_ANNOTATION_ELECTION,
+  HEARTBEAT_COMPONENT,
+  LEASE_LABEL_COMPONENT,
+} from "../election/lease-names.ts";
 import type { AgentInformers } from "../kube/informers.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
-import type { ClusterView } from "./service-reconciler.ts";
+import type { LeaseView } from "./address-reconciler.ts";
+import type { ServiceView } from "./service-publisher.ts";
+import type { ServicesTargetView } from "./services-target.ts";
 import { canonicalAddress, type ServiceIntent } from "./service-intent.ts";
 import { VipClaims, type VipConflict } from "./vip-claims.ts";
 
@@ -45,7 +53,7 @@ function nodeFacts(node: V1Node): string {
   ]);
 }
 
-export class InformerClusterView implements ClusterView {
+export class InformerClusterView implements LeaseView, ServiceView, ServicesTargetView {
   readonly #options: InformerViewOptions;
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
   readonly #vipClaims = new VipClaims();
@@ -58,6 +66,8 @@ export class InformerClusterView implements ClusterView {
    * work grow with the square of the Services (measured: the event loop stalled at ~4000).
    */
   readonly #heartbeatHolders = new Map<string, string>();
+  /** Nodes whose heartbeat lacks the per-address marker: vipd 0.1.0 agents. */
+  readonly #legacyAgents = new Set<string>();
 
   constructor(options: InformerViewOptions) {
     this.#options = options;
@@ -67,8 +77,9 @@ export class InformerClusterView implements ClusterView {
     return this.#options.informers.services.get(ref.name, ref.namespace);
   }
 
-  ownershipLease(ref: ServiceRef): V1Lease | undefined {
-    return this.#options.informers.leases.get(ownershipLeaseName(ref), this.#options.namespace);
+  /** A Lease of vipd's namespace by name, as the informer has it. */
+  lease(name: string): V1Lease | undefined {
+    return this.#options.informers.leases.get(name, this.#options.namespace);
   }
 
   node(name: string): V1Node | undefined {
@@ -87,13 +98,25 @@ export class InformerClusterView implements ClusterView {
     );
   }
 
+  legacyAgentLive(): boolean {
+    const live = this.liveNodes();
+    return [...this.#legacyAgents].some((node) => live.includes(node));
+  }
+
   /** Feeds the heartbeat index from the Lease informer's add, update and delete events. */
   leaseChanged(lease: V1Lease, deleted: boolean): void {
     if (!isHeartbeat(lease)) return;
     const name = lease.metadata?.name ?? "";
     const holder = lease.spec?.holderIdentity;
-    if (deleted || holder == null) this.#heartbeatHolders.delete(name);
-    else this.#heartbeatHolders.set(name, holder);
+    const previous = this.#heartbeatHolders.get(name);
+    if (previous !== undefined) this.#legacyAgents.delete(previous);
+    if (deleted || holder == null) {
+      this.#heartbeatHolders.delete(name);
+      return;
+    }
+    this.#heartbeatHolders.set(name, holder);
+    if (lease.metadata?.annotations?.[HEARTBEAT_ANNOTATION_ELECTION] !== ELECTION_PER_ADDRESS)
+      this.#legacyAgents.add(holder);
   }
 
   nodeAddresses(): ReadonlySet<string> {
@@ -111,14 +134,33 @@ export class InformerClusterView implements ClusterView {
     return this.#vipClaims.conflict(serviceKey(ref));
   }
 
-  /** Keeps the VIP index current; returns the other Services whose VIP conflicts may have changed. */
-  serviceChanged(service: V1Service, deleted: boolean): string[] {
+  keeperOf(address: string): string | null {
+    return this.#vipClaims.keeper(address);
+  }
+
+  asking(address: string): readonly string[] {
+    return this.#vipClaims.asking(address);
+  }
+
+  addressesOf(ref: ServiceRef): readonly string[] {
+    return this.#vipClaims.addressesOf(serviceKey(ref));
+  }
+
+  /**
+   * Keeps the VIP index current. Returns what may have changed: the other Services whose VIP
+   * conflicts may differ now, and every address the Service asked for before or asks for now.
+   */
+  serviceChanged(
+    service: V1Service,
+    deleted: boolean,
+  ): { readonly services: readonly string[]; readonly addresses: readonly string[] } {
     const key = serviceKey({
       namespace: service.metadata?.namespace ?? "",
       name: service.metadata?.name ?? "",
     });
+    const before = this.#vipClaims.addressesOf(key);
     const intent = deleted ? undefined : this.#options.intentOf(service);
-    return this.#vipClaims.set(
+    const services = this.#vipClaims.set(
       key,
       intent?.serve === true
         ? {
@@ -128,6 +170,10 @@ export class InformerClusterView implements ClusterView {
           }
         : null,
     );
+    const addresses = new Set([...before, ...this.#vipClaims.addressesOf(key)]);
+    for (const other of services)
+      for (const address of this.#vipClaims.addressesOf(other)) addresses.add(address);
+    return { services, addresses: [...addresses] };
   }
 
   /**

@@ -1,7 +1,8 @@
-// Which Service a VIP belongs to when several ask for it. Two Services announcing one address would
-// split its traffic between two nodes at random, so exactly one keeps it: the older (by creation
+// Which Service a VIP serves when several ask for it. Exactly one keeps it: the older (by creation
 // time, then by namespace/name so that every agent picks the same one), as MetalLB does for shared
-// IPs it cannot share. The others are refused with VIPConflict until the address is free.
+// IPs it cannot share. The others are refused with VIPConflict until the address is free. This only
+// decides Events, status and ranking: who may announce an address is its ownership Lease's to say
+// (decide.ts), so agents whose informers see the Services in another order stay safe.
 
 export interface VipRequest {
   readonly serviceKey: string;
@@ -50,6 +51,28 @@ export class VipClaims {
       }
     }
     return [...affected];
+  }
+
+  /** The addresses the Service asks for now, in its own order; empty if it asks for none. */
+  addressesOf(serviceKey: string): readonly string[] {
+    return this.#requests.get(serviceKey)?.addresses ?? [];
+  }
+
+  /** Every Service asking for the address, oldest first. */
+  asking(address: string): string[] {
+    const requests = [...(this.#byAddress.get(address) ?? [])].flatMap((key) => {
+      const request = this.#requests.get(key);
+      return request === undefined ? [] : [request];
+    });
+    return requests.sort((a, b) => (older(a, b) ? -1 : older(b, a) ? 1 : 0)).map((each) => each.serviceKey);
+  }
+
+  /**
+   * The Service the address serves: the one asking for it that has no conflict at all. Served
+   * Services never share an address (the younger of two conflicts), so there is at most one.
+   */
+  keeper(address: string): string | null {
+    return this.asking(address).find((key) => this.conflict(key) === null) ?? null;
   }
 
   /** The first of the Service's addresses that an older Service holds, or null if none. */

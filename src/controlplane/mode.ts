@@ -1,18 +1,16 @@
-// Control-plane mode as the agent plugs it in: the local API server's health, the one VIP as a
-// ServingTarget for the reconcile loop, Events on the Node, and the informers it needs (Nodes and
-// vipd's Leases; no Services, no EndpointSlices). Everything else — heartbeat, ownership Lease,
+// Control-plane mode as the agent plugs it in: the local API server's health, the configured VIPs as
+// a ServingTarget for the address loops, Events on the Node, and the informers it needs (Nodes and
+// vipd's Leases; no Services, no EndpointSlices). Everything else — heartbeat, ownership Leases,
 // election, fencing, degraded hold, handover, data plane — is services mode's, unchanged.
 import type { KubeConfig, V1Node } from "@kubernetes/client-node";
 import type { Vip } from "../agent/service-intent.ts";
 import { CONTROL_PLANE_REF } from "../election/lease-names.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { AgentInformers, InformerLifecycle } from "../kube/informers.ts";
-import { serviceKey } from "../kube/service-ref.ts";
+import { EVENT_REASONS } from "../kube/names.ts";
 import type { Logger } from "../log/logger.ts";
 import { ApiServerHealth, httpsHealthCheck, type HealthCheck } from "./health.ts";
 import { ControlPlaneTarget, NodeEvents } from "./target.ts";
-
-export const CONTROL_PLANE_KEY = serviceKey(CONTROL_PLANE_REF);
 
 export interface ControlPlaneModeOptions {
   readonly node: string;
@@ -26,7 +24,9 @@ export interface ControlPlaneModeOptions {
   readonly nodes: (name: string) => V1Node | undefined;
   readonly nodeAddresses: () => ReadonlySet<string>;
   readonly log: Logger;
-  /** Asks for a run of the control-plane loop: health changed. */
+  /** The agent's Event recorder; control-plane Events go on this node's Node object. */
+  readonly recorder: EventRecorder;
+  /** Asks for a run of the control-plane loops: health changed. */
   readonly wake: () => void;
   /** Replaces the HTTPS check, for tests. */
   readonly check?: HealthCheck;
@@ -34,12 +34,14 @@ export interface ControlPlaneModeOptions {
 
 export class ControlPlaneMode {
   readonly target: ControlPlaneTarget;
+  /** Events about the control-plane VIPs: on this node's Node object, as kubelet's own. */
+  readonly events: EventRecorder;
   readonly #health: ApiServerHealth;
-  readonly #options: ControlPlaneModeOptions;
 
   constructor(options: ControlPlaneModeOptions) {
-    this.#options = options;
     const { log } = options;
+    const events = new NodeEvents({ node: options.node, recorder: options.recorder });
+    this.events = events;
     this.#health = new ApiServerHealth({
       check: options.check ?? httpsHealthCheck({ url: options.health.url, kubeConfig: options.kubeConfig }),
       periodMs: options.health.periodMs,
@@ -58,12 +60,13 @@ export class ControlPlaneMode {
       nodeAddresses: options.nodeAddresses,
       onInvalid: (problems) => {
         log.error("not serving the control-plane VIP", { problems: problems.join("; ") });
+        events.record(CONTROL_PLANE_REF, {
+          type: "Warning",
+          reason: EVENT_REASONS.invalid,
+          message: `${options.node}: ${problems.join("; ")}`,
+        });
       },
     });
-  }
-
-  events(recorder: EventRecorder): EventRecorder {
-    return new NodeEvents({ node: this.#options.node, recorder });
   }
 
   informers(informers: AgentInformers): readonly InformerLifecycle[] {

@@ -1,10 +1,10 @@
-// What control-plane mode serves and who may serve it, for the same reconcile loop services mode
-// runs: one configured VIP under CONTROL_PLANE_REF instead of Services, control-plane nodes instead
+// What control-plane mode serves and who may serve it, for the same address loops services mode
+// runs: the configured VIPs under CONTROL_PLANE_REF instead of Services, control-plane nodes instead
 // of rule 7's Service eligibility, and the local API server's health as this node's eligibility.
 import type { V1Node } from "@kubernetes/client-node";
 import type { Eligibility } from "../agent/eligibility.ts";
-import type { ServingTarget } from "../agent/service-reconciler.ts";
-import type { ServiceIntent, Vip } from "../agent/service-intent.ts";
+import type { AddressDemand, ServingTarget } from "../agent/address-reconciler.ts";
+import type { Vip } from "../agent/service-intent.ts";
 import { CONTROL_PLANE_REF } from "../election/lease-names.ts";
 import type { EventRecorder, ServiceEvent } from "../kube/events.ts";
 import type { ServiceRef } from "../kube/service-ref.ts";
@@ -36,10 +36,6 @@ export function controlPlaneNode(node: V1Node | undefined): Eligibility {
   return { eligible: false, reason: `Node is not labelled ${LABEL_CONTROL_PLANE}` };
 }
 
-function isControlPlaneRef(ref: ServiceRef): boolean {
-  return ref.namespace === CONTROL_PLANE_REF.namespace && ref.name === CONTROL_PLANE_REF.name;
-}
-
 export class ControlPlaneTarget implements ServingTarget {
   readonly #options: ControlPlaneTargetOptions;
   #reported = "";
@@ -48,20 +44,17 @@ export class ControlPlaneTarget implements ServingTarget {
     this.#options = options;
   }
 
-  // Any other key (an ownership Lease of services mode's, left in this namespace by mistake) is
+  /** The configured VIPs, each elected on its own address Lease. */
+  addresses(): readonly string[] {
+    return this.#options.vips.map((vip) => vip.address);
+  }
+
+  // Any other address (an ownership Lease of services mode's, left in this namespace by mistake) is
   // not this agent's to serve.
-  intent(ref: ServiceRef): ServiceIntent {
-    if (!isControlPlaneRef(ref)) return { serve: false, reason: "not-load-balancer" };
-    const addresses = this.#options.nodeAddresses();
-    const problems = this.#options.vips
-      .filter((vip) => addresses.has(vip.address))
-      .map((vip) => `--vip: ${vip.address} is a node address`);
-    if (problems.join("\n") !== this.#reported) {
-      this.#reported = problems.join("\n");
-      if (problems.length > 0) this.#options.onInvalid(problems);
-    }
-    if (problems.length > 0) return { serve: false, reason: "invalid", problems };
-    return { serve: true, vips: this.#options.vips, source: "--vip", interface: undefined };
+  demand(address: string): AddressDemand | null {
+    const vip = this.#options.vips.find((each) => each.address === address);
+    if (vip === undefined || this.#problems().length > 0) return null;
+    return { vip, service: CONTROL_PLANE_REF, interfaceOverride: undefined };
   }
 
   selfEligibility(): Eligibility {
@@ -73,6 +66,27 @@ export class ControlPlaneTarget implements ServingTarget {
   // heartbeat through it either, so it drops out of the live nodes by itself.
   otherEligible(node: string): boolean {
     return controlPlaneNode(this.#options.node(node)).eligible;
+  }
+
+  // 0.1.0 held the control-plane VIPs on one Lease, vipd-control-plane.
+  legacyServices(address: string): readonly ServiceRef[] {
+    return this.#options.vips.some((vip) => vip.address === address) ? [CONTROL_PLANE_REF] : [];
+  }
+
+  exists(): boolean {
+    return true;
+  }
+
+  #problems(): string[] {
+    const addresses = this.#options.nodeAddresses();
+    const problems = this.#options.vips
+      .filter((vip) => addresses.has(vip.address))
+      .map((vip) => `--vip: ${vip.address} is a node address`);
+    if (problems.join("\n") !== this.#reported) {
+      this.#reported = problems.join("\n");
+      if (problems.length > 0) this.#options.onInvalid(problems);
+    }
+    return problems;
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * The election of DESIGN.md section 2 as one pure function: given what an agent knows about one
- * Service at one instant, what should it do? Everything effectful (Lease writes, addresses, frames)
+ * address at one instant, what should it do? The address, not the Service, is the unit of election:
+ * one ownership Lease per address, so two Services asking for one address can never be claimed by
+ * two nodes, whatever each agent's informers have seen so far. Everything effectful (Lease writes, addresses, frames)
  * happens in the agent; this module only decides, so every rule has a table test.
  *
  * Definitions. D = lease duration, R = renew deadline, P = retry period, D > R > 1.2·P. Times are
@@ -26,7 +28,15 @@
  *   will not claim, and counting it would make the next-ranked wait a step for nothing. Ranking only
  *   orders the claimers; the compare-and-swap keeps them safe whatever each one leaves out.
  * - A candidate whose own heartbeat is not confirmed does not claim: it could not hold the Service.
- * - Collect. The ownership Lease of a Service nobody should serve (deleted, or no longer asking for
+ * - Rolling upgrade from 0.1.0 (rule 8 below). 0.1.0 agents elect per Service, on Leases named
+ *   `vipd-svc-<namespace>.<name>`, and know nothing of address Leases. A Service's 0.1.0 Lease is a
+ *   *legacy lock* on its addresses. A lock held by another live node is honoured in every phase:
+ *   its holder may be announcing, so this node neither claims the address nor keeps announcing it.
+ *   While a live heartbeat lacks the per-address marker (a 0.1.0 agent runs), the holder of an
+ *   address Lease must also hold every legacy lock of the address before it announces: it claims
+ *   each with the same rules as an address (free, or its holder dead for D and the wire quiet).
+ *   Only the address holder holds locks; any other agent that finds itself holding one releases it.
+ * - Collect. The ownership Lease of an address nobody should serve (deleted, or no longer asking for
  *   a VIP) is deleted by its holder on withdrawal. When the holder is dead, or the Lease has had no
  *   holder, for at least D, the live candidates delete it in rank order, so Leases of deleted
  *   Services do not pile up after their holder died.
@@ -53,6 +63,17 @@
  *    read of the Lease; so a resumed holder does not reclaim a VIP that moved while it was frozen.
  * 5. Concurrent claimers. Claims are compare-and-swap on the Lease's resourceVersion: one wins, the
  *    others get 409 Conflict, re-read and decide again.
+ * 6. One address, one Lease. Every agent names an address's Lease the same way from the address
+ *    alone, so Services racing for one address (two created in one apply, each agent's informers
+ *    seeing them in another order) still contend for one Lease, and at most one node holds it.
+ * 7. Which Service an address serves (the older, when two ask) only decides the Events, the status
+ *    and the rank order, never who may announce; so agents that see the Services differently for a
+ *    moment still cannot put one address on two nodes.
+ * 8. Mixed versions. Between new agents the address Lease arbitrates. Between a new agent and a
+ *    0.1.0 agent the legacy lock does: the 0.1.0 agent announces only while it holds it, and a new
+ *    agent only while it holds the address Lease and, while any 0.1.0 agent lives, every lock of the
+ *    address. A lock is a Lease with one holder, so both cannot hold it at once. Once no 0.1.0 agent
+ *    is left, locks are no longer needed, and the agents that hold them delete them.
  */
 import { rankCandidates } from "./ranking.ts";
 
@@ -71,13 +92,35 @@ export interface OwnHeartbeat {
   readonly renewalInFlightSince: number | null;
 }
 
+/** One 0.1.0 per-Service Lease governing this address (see rule 8). */
+export interface LegacyLock {
+  /** namespace/name of the Service the Lease is for. */
+  readonly serviceKey: string;
+  readonly exists: boolean;
+  /** Holder named by the Lease; null when it is missing or has no holder. */
+  readonly holder: string | null;
+  /** How long that holder's heartbeat has been seen unchanged (0 for self or no holder). */
+  readonly holderSilentFor: number;
+}
+
+export interface LegacyLocks {
+  /** A live heartbeat lacks the per-address marker: a 0.1.0 agent runs, so the locks must be held. */
+  readonly required: boolean;
+  readonly locks: readonly LegacyLock[];
+}
+
+export const NO_LEGACY_LOCKS: LegacyLocks = { required: false, locks: [] };
+
 export interface ElectionInput {
   readonly self: string;
   readonly now: number;
   readonly timings: ElectionTimings;
-  /** namespace/name of the Service; the rendezvous hash key. */
-  readonly serviceKey: string;
-  /** The Service asks to be served: type LoadBalancer, our class, valid VIPs, not ignored. */
+  /**
+   * The rendezvous hash key: the key of the Service the address serves, so that the addresses of a
+   * dual-stack Service rank the nodes alike and move together.
+   */
+  readonly rankKey: string;
+  /** A Service asks for this address and would be served: type LoadBalancer, our class, valid. */
   readonly wanted: boolean;
   /** Rule 7 for this node and this Service, including carrier on the VIP interface. */
   readonly selfEligible: boolean;
@@ -100,6 +143,7 @@ export interface ElectionInput {
   readonly announcing: boolean;
   /** Last time another MAC announced or answered for one of the VIPs; null if never. */
   readonly foreignClaimSeenAt: number | null;
+  readonly legacy: LegacyLocks;
 }
 
 export type WithdrawReason =
@@ -109,7 +153,8 @@ export type WithdrawReason =
   | "held-by-other"
   | "not-held"
   | "renewal-expired"
-  | "foreign-claim-in-degraded-hold";
+  | "foreign-claim-in-degraded-hold"
+  | "held-by-legacy-agent";
 
 /**
  * What the agent does with the ownership Lease after withdrawing: leave it (it cannot reach the API
@@ -122,6 +167,10 @@ export type Decision =
   | { readonly action: "announce"; readonly mode: "confirmed" | "degraded" }
   | { readonly action: "withdraw"; readonly reason: WithdrawReason; readonly release: LeaseRelease }
   | { readonly action: "claim"; readonly takeoverFrom: string | null }
+  /** Rule 8: take a 0.1.0 per-Service Lease of this address, as the address's holder. */
+  | { readonly action: "claim-legacy"; readonly serviceKey: string; readonly takeoverFrom: string | null }
+  /** Rule 8: this node holds a legacy lock of an address it does not hold; clear its holder. */
+  | { readonly action: "release-legacy"; readonly serviceKey: string }
   | { readonly action: "collect"; readonly reason: string }
   | {
       readonly action: "wait";
@@ -140,11 +189,40 @@ function confirmed(input: ElectionInput): boolean {
   return started !== null && input.now - started < input.timings.renewDeadline;
 }
 
+/** A legacy lock held by another node whose heartbeat is not dead: it may be announcing. */
+function lockHeldByLiveOther(input: ElectionInput): LegacyLock | undefined {
+  return input.legacy.locks.find(
+    (lock) =>
+      lock.holder !== null &&
+      lock.holder !== input.self &&
+      lock.holderSilentFor < input.timings.leaseDuration,
+  );
+}
+
+// Rule 8 for the holder of the address Lease, once the ordinary rules would have it announce.
+function gateOnLegacyLocks(input: ElectionInput, announce: Decision): Decision {
+  const blocking = lockHeldByLiveOther(input);
+  if (blocking?.holder != null) {
+    if (input.announcing) return { action: "withdraw", reason: "held-by-legacy-agent", release: "keep" };
+    const diedAt = input.now - blocking.holderSilentFor + input.timings.leaseDuration;
+    return {
+      action: "wait",
+      until: diedAt,
+      reason: `0.1.0 Lease of ${blocking.serviceKey} held by ${blocking.holder}`,
+      untilSilent: blocking.holder,
+    };
+  }
+  if (!input.legacy.required || !confirmed(input)) return announce;
+  const missing = input.legacy.locks.find((lock) => lock.holder !== input.self);
+  if (missing === undefined) return announce;
+  return { action: "claim-legacy", serviceKey: missing.serviceKey, takeoverFrom: missing.holder };
+}
+
 function decideAsHolder(input: ElectionInput): Decision {
   if (!input.wanted) return { action: "withdraw", reason: "service-not-served", release: "delete" };
   if (!input.carrier) return { action: "withdraw", reason: "carrier-lost", release: "clear-holder" };
   if (!input.selfEligible) return { action: "withdraw", reason: "not-eligible", release: "clear-holder" };
-  if (confirmed(input)) return { action: "announce", mode: "confirmed" };
+  if (confirmed(input)) return gateOnLegacyLocks(input, { action: "announce", mode: "confirmed" });
   const lastConfirmed = input.ownHeartbeat.lastRenewalStartedAt;
   if (!input.announcing || !input.ownHeartbeat.apiUnreachable || lastConfirmed === null) {
     if (!input.announcing)
@@ -158,7 +236,7 @@ function decideAsHolder(input: ElectionInput): Decision {
   if (input.foreignClaimSeenAt !== null && input.foreignClaimSeenAt >= lastConfirmed) {
     return { action: "withdraw", reason: "foreign-claim-in-degraded-hold", release: "keep" };
   }
-  return { action: "announce", mode: "degraded" };
+  return gateOnLegacyLocks(input, { action: "announce", mode: "degraded" });
 }
 
 /** The input with a node that will not claim (dead, or handing over) left out of the ranking. */
@@ -167,7 +245,7 @@ function withoutCandidate(input: ElectionInput, node: string | null): ElectionIn
 }
 
 function whenRanked(input: ElectionInput, opportunityAt: number, act: Decision): Decision {
-  const ranking = rankCandidates([input.self, ...input.otherCandidates], input.serviceKey);
+  const ranking = rankCandidates([input.self, ...input.otherCandidates], input.rankKey);
   const readyAt = opportunityAt + ranking.indexOf(input.self) * input.timings.claimStep;
   if (input.now < readyAt) {
     return {
@@ -213,9 +291,21 @@ function decideAsCandidate(input: ElectionInput): Decision {
       release: "keep",
     };
   }
+  const ownLock = input.legacy.locks.find((lock) => lock.holder === input.self);
+  if (ownLock !== undefined && confirmed(input))
+    return { action: "release-legacy", serviceKey: ownLock.serviceKey };
   if (!input.wanted) return collectWhenOrphaned(input);
   if (!input.carrier || !input.selfEligible) return { action: "idle", reason: "not eligible" };
   if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
+  const blocking = lockHeldByLiveOther(input);
+  if (blocking?.holder != null) {
+    return {
+      action: "wait",
+      until: input.now - blocking.holderSilentFor + input.timings.leaseDuration,
+      reason: `0.1.0 Lease of ${blocking.serviceKey} held by ${blocking.holder}`,
+      untilSilent: blocking.holder,
+    };
+  }
   if (input.holder === null) {
     return claimWhenRanked(withoutCandidate(input, input.releasedBy), input.freeSince ?? input.now, null);
   }

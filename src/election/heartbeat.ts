@@ -7,6 +7,8 @@ import { classifyApiError, type ApiFailure } from "../kube/errors.ts";
 import type { LeaseApi } from "../kube/leases.ts";
 import type { OwnHeartbeat } from "./decide.ts";
 import {
+  ELECTION_PER_ADDRESS,
+  HEARTBEAT_ANNOTATION_ELECTION,
   HEARTBEAT_COMPONENT,
   heartbeatLeaseName,
   LEASE_LABEL_COMPONENT,
@@ -171,6 +173,7 @@ export class Heartbeat {
           [LEASE_LABEL_COMPONENT]: HEARTBEAT_COMPONENT,
           [LEASE_LABEL_NODE]: labelValue(this.#options.node),
         },
+        annotations: { [HEARTBEAT_ANNOTATION_ELECTION]: ELECTION_PER_ADDRESS },
       },
       spec: {
         holderIdentity: this.#options.node,
@@ -181,10 +184,18 @@ export class Heartbeat {
     };
   }
 
-  // renewTime is written for people reading `kubectl get lease`; no agent trusts it (rule 2).
+  // renewTime is written for people reading `kubectl get lease`; no agent trusts it (rule 2). The
+  // marker goes on a Lease an older agent of this node left, so nobody takes this one for 0.1.0.
   #renewed(current: V1Lease): V1Lease {
     return {
       ...current,
+      metadata: {
+        ...current.metadata,
+        annotations: {
+          ...current.metadata?.annotations,
+          [HEARTBEAT_ANNOTATION_ELECTION]: ELECTION_PER_ADDRESS,
+        },
+      },
       spec: {
         ...current.spec,
         holderIdentity: this.#options.node,

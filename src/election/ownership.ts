@@ -1,19 +1,28 @@
-// Writes to a Service's ownership Lease (`vipd-svc-<namespace>.<name>`). Each is a compare-and-swap
-// on the resourceVersion the caller last saw, so of several claimers exactly one wins and the others
-// get 409 Conflict (rule 2). The Lease is written only when ownership changes, never to renew it:
-// liveness comes from the holder's heartbeat.
+// Writes to ownership Leases: one per address (`vipd-ip-…`), and, while a 0.1.0 agent is alive, its
+// per-Service Leases (`vipd-svc-<namespace>.<name>`) too. Each write is a compare-and-swap on the
+// resourceVersion the caller last saw, so of several claimers exactly one wins and the others get
+// 409 Conflict (rule 2). A Lease is written only when ownership changes, never to renew it: liveness
+// comes from the holder's heartbeat.
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import type { LeaseApi } from "../kube/leases.ts";
+import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import {
+  addressLeaseName,
+  LEASE_ANNOTATION_ADDRESS,
   LEASE_ANNOTATION_SERVICE,
+  LEASE_LABEL_ADDRESS_FAMILY,
   LEASE_LABEL_COMPONENT,
   LEASE_LABEL_SERVICE_NAME,
   LEASE_LABEL_SERVICE_NAMESPACE,
   labelValue,
+  legacyServiceLeaseName,
   OWNERSHIP_COMPONENT,
-  ownershipLeaseName,
 } from "./lease-names.ts";
-import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
+
+/** What an ownership Lease elects a holder for. */
+export type OwnedThing =
+  | { readonly kind: "address"; readonly vip: { readonly address: string; readonly family: 4 | 6 } }
+  | { readonly kind: "legacy-service"; readonly service: ServiceRef };
 
 export interface OwnershipOptions {
   readonly leases: LeaseApi;
@@ -21,11 +30,31 @@ export interface OwnershipOptions {
   readonly leaseDuration: number;
 }
 
-export function ownershipLabels(service: ServiceRef): Record<string, string> {
+export function ownershipLeaseNameOf(thing: OwnedThing): string {
+  return thing.kind === "address" ? addressLeaseName(thing.vip) : legacyServiceLeaseName(thing.service);
+}
+
+export function ownershipMetadata(thing: OwnedThing): {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+} {
+  if (thing.kind === "address") {
+    return {
+      labels: {
+        [LEASE_LABEL_COMPONENT]: OWNERSHIP_COMPONENT,
+        [LEASE_LABEL_ADDRESS_FAMILY]: `ipv${thing.vip.family}`,
+      },
+      annotations: { [LEASE_ANNOTATION_ADDRESS]: thing.vip.address },
+    };
+  }
+  // Exactly what 0.1.0 writes, so that its agents read a Lease a new agent created as their own kind.
   return {
-    [LEASE_LABEL_COMPONENT]: OWNERSHIP_COMPONENT,
-    [LEASE_LABEL_SERVICE_NAMESPACE]: labelValue(service.namespace),
-    [LEASE_LABEL_SERVICE_NAME]: labelValue(service.name),
+    labels: {
+      [LEASE_LABEL_COMPONENT]: OWNERSHIP_COMPONENT,
+      [LEASE_LABEL_SERVICE_NAMESPACE]: labelValue(thing.service.namespace),
+      [LEASE_LABEL_SERVICE_NAME]: labelValue(thing.service.name),
+    },
+    annotations: { [LEASE_ANNOTATION_SERVICE]: serviceKey(thing.service) },
   };
 }
 
@@ -36,8 +65,8 @@ export class Ownership {
     this.#options = options;
   }
 
-  /** Takes the Service: creates its Lease, or swaps the holder of the version `current` was read at. */
-  claim(service: ServiceRef, current: V1Lease | null): Promise<V1Lease> {
+  /** Takes the thing: creates its Lease, or swaps the holder of the version `current` was read at. */
+  claim(thing: OwnedThing, current: V1Lease | null): Promise<V1Lease> {
     const now = new V1MicroTime();
     const spec = {
       holderIdentity: this.#options.node,
@@ -49,11 +78,7 @@ export class Ownership {
       return this.#options.leases.create({
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",
-        metadata: {
-          name: ownershipLeaseName(service),
-          labels: ownershipLabels(service),
-          annotations: { [LEASE_ANNOTATION_SERVICE]: serviceKey(service) },
-        },
+        metadata: { name: ownershipLeaseNameOf(thing), ...ownershipMetadata(thing) },
         spec: { ...spec, leaseTransitions: 0 },
       });
     }
@@ -64,14 +89,21 @@ export class Ownership {
     });
   }
 
-  /** Hands the Service over (rule 5): the Lease stays, without a holder, and candidates claim on the event. */
+  /** Hands over (rule 5): the Lease stays, without a holder, and candidates claim on the event. */
   clearHolder(current: V1Lease): Promise<V1Lease> {
     const { holderIdentity: _holder, acquireTime: _acquired, ...rest } = current.spec ?? {};
     return this.#options.leases.replace({ ...current, spec: { ...rest, renewTime: new V1MicroTime() } });
   }
 
-  /** Removes the Lease of a Service that is no longer served. */
+  /** Removes a Lease nobody needs any more, only at the version the decision was made on. */
   remove(current: V1Lease): Promise<void> {
-    return this.#options.leases.delete(current.metadata?.name ?? "", current.metadata?.resourceVersion ?? "");
+    const name = current.metadata?.name;
+    const resourceVersion = current.metadata?.resourceVersion;
+    if (name === undefined || resourceVersion === undefined) {
+      return Promise.reject(
+        new Error("an ownership Lease without a name or resourceVersion cannot be removed"),
+      );
+    }
+    return this.#options.leases.delete(name, resourceVersion);
   }
 }

@@ -7,7 +7,13 @@
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
-import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
+import {
+  AGENT_NAMESPACE,
+  loadBalancerService,
+  ownershipLeaseOf,
+  prepareCluster,
+  type Cluster,
+} from "../lab/agents.ts";
 import { up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
 
 let lab: Lab;
@@ -234,14 +240,14 @@ test.serial("deleting a Service removes its VIP from every node and its Lease", 
   );
   t.is(
     await eventually(
-      () => cluster.leaseHolder({ name: "gone" }),
+      () => cluster.addressHolder(vip),
       (name) => name === "",
       { what: "Lease" },
     ),
     "",
   );
   const leases = await kubectl(["get", "lease", "-n", "vipd-system", "-o", "name"]);
-  t.false(leases.includes("vipd-svc-default.gone"));
+  t.false(leases.includes(ownershipLeaseOf(vip)));
 });
 
 test.serial("a VIP removed by hand from its holder is put back and announced", async (t) => {
@@ -383,8 +389,8 @@ test.serial("the same VIP for two Services: the older keeps it, the newer gets V
     ),
     events.join("\n"),
   );
-  t.is(await cluster.leaseHolder({ name: "second-come" }), "");
-  t.is(await cluster.leaseHolder({ name: "first-come" }), holder);
+  t.is(await cluster.addressHolder(vip), holder, "one Lease for the address, held for first-come");
+  t.is(await ingress("second-come"), "", "the newer Service is not told it is served");
   t.deepEqual(await nodesHolding(vip), [holder]);
 });
 

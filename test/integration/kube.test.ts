@@ -78,9 +78,9 @@ test.serial("heartbeat: created, then renewed with one write each time", async (
 });
 
 test.serial(
-  "ownership: of two nodes claiming one free Service at once, the API server lets one win",
+  "ownership: of two nodes claiming one free address at once, the API server lets one win",
   async (t) => {
-    const service = { namespace: "default", name: "race" };
+    const service = { kind: "address", vip: { address: "2001:db8:1::10", family: 6 } } as const;
     const a = new Ownership({ leases: leases(), node: "node-a", leaseDuration: 5000 });
     const b = new Ownership({ leases: leases(), node: "node-b", leaseDuration: 5000 });
     const created = await a.claim(service, null);
@@ -89,9 +89,9 @@ test.serial(
     t.is(results.filter((result) => result.status === "fulfilled").length, 1);
     const loser = results.find((result) => result.status === "rejected");
     t.is(classifyApiError(loser?.reason), "conflict");
-    const stored = await leases().get("vipd-svc-default.race");
+    const stored = await leases().get("vipd-ip-2001-0db8-0001-0000-0000-0000-0000-0010");
     t.true(["node-a", "node-b"].includes(stored?.spec?.holderIdentity ?? ""));
-    t.is(stored?.metadata?.annotations?.["vipd.io/service"], "default/race");
+    t.is(stored?.metadata?.annotations?.["vipd.io/address"], "2001:db8:1::10");
     t.is(stored?.metadata?.labels?.["vipd.io/component"], "ownership");
     const removal = await t.throwsAsync(a.remove(created));
     t.is(classifyApiError(removal), "conflict", "removal from a stale read is refused");

@@ -3,7 +3,10 @@
 // the cluster believes (ownership Lease holders, Service status).
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { V1Service } from "@kubernetes/client-node";
 import { BUNDLE } from "../../scripts/build.ts";
+import { canonicalAddress } from "../../src/agent/service-intent.ts";
+import { addressLeaseName } from "../../src/election/lease-names.ts";
 import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 import type { ApiServer } from "./apiserver.ts";
 import type { Lab, LabNode, LabProcess } from "./index.ts";
@@ -33,18 +36,45 @@ export function vipdProgram(): string {
 
 export const AGENT_NAMESPACE = "vipd-system";
 
+/** The name of an address's ownership Lease, as the agents name it. */
+export function ownershipLeaseOf(address: string): string {
+  const vip = canonicalAddress(address);
+  if (typeof vip === "string") throw new Error(vip);
+  return addressLeaseName(vip);
+}
+
+// The addresses a lab Service asks for, in the order the agents read them (vipd's annotation first).
+function requestedAddresses(service: V1Service): string[] {
+  const annotations = service.metadata?.annotations ?? {};
+  const text =
+    annotations["vipd.io/loadBalancerIPs"] ??
+    annotations["kube-vip.io/loadbalancerIPs"] ??
+    annotations["metallb.io/loadBalancerIPs"] ??
+    service.spec?.loadBalancerIP ??
+    "";
+  return text
+    .split(",")
+    .map((each) => each.trim())
+    .filter((each) => each !== "");
+}
+
 export interface Cluster {
   readonly lab: Lab;
   readonly api: ApiServer;
   /** The kubeconfig agents use: it names the API server's address on the management network. */
   readonly agentKubeconfig: string;
   kubectl(args: readonly string[], input?: string): Promise<string>;
-  /** Starts `vipd run` on a node with the lab's defaults and extra flags. */
-  startAgent(node: LabNode, extraArgs?: readonly string[]): LabProcess;
+  /**
+   * Starts `vipd run` on a node with the lab's defaults and extra flags; program: another build of
+   * vipd (an older release, for upgrade tests) instead of this tree's bundle.
+   */
+  startAgent(node: LabNode, extraArgs?: readonly string[], options?: { program?: string }): LabProcess;
   /** One agent per node. */
   startAgents(extraArgs?: readonly string[]): Map<string, LabProcess>;
-  /** Holder named by a Service's ownership Lease; "" when there is none or no Lease. */
+  /** Holder named by the ownership Lease of a Service's first address; "" when there is none. */
   leaseHolder(service: { namespace?: string; name: string }): Promise<string>;
+  /** Holder named by an address's ownership Lease; "" when there is none or no Lease. */
+  addressHolder(address: string): Promise<string>;
   /** The recent output of the given agents, for a failure message. */
   agentLogs(agents: Iterable<LabProcess>, characters?: number): string;
   node(name: string | null): LabNode;
@@ -56,11 +86,12 @@ export function vipdRunArgv(options: {
   readonly kubeconfig: string;
   readonly namespace: string;
   readonly extraArgs?: readonly string[];
+  readonly program?: string;
 }): string[] {
   return [
     process.execPath,
     ...NODE_FLAGS,
-    vipdProgram(),
+    options.program ?? vipdProgram(),
     "run",
     `--node-name=${options.node.name}`,
     `--kubeconfig=${options.kubeconfig}`,
@@ -130,12 +161,30 @@ export async function prepareCluster(
       ? await api.adminKubeconfig({ server: api.internalUrl, path: join(api.workDir, "agents.kubeconfig") })
       : await options.kubeconfig(api);
 
-  const startAgent = (node: LabNode, extraArgs: readonly string[] = []): LabProcess =>
+  const startAgent = (
+    node: LabNode,
+    extraArgs: readonly string[] = [],
+    options: { program?: string } = {},
+  ): LabProcess =>
     lab.spawn(
       node.netns,
-      vipdRunArgv({ node, kubeconfig: agentKubeconfig, namespace: AGENT_NAMESPACE, extraArgs }),
+      vipdRunArgv({
+        node,
+        kubeconfig: agentKubeconfig,
+        namespace: AGENT_NAMESPACE,
+        extraArgs,
+        ...(options.program === undefined ? {} : { program: options.program }),
+      }),
       { name: `vipd ${node.name}` },
     );
+  const addressHolder = async (address: string): Promise<string> => {
+    const result = await api.kubectl([
+      ...["get", "lease", "-n", AGENT_NAMESPACE, ownershipLeaseOf(address)],
+      ...["-o", "jsonpath={.spec.holderIdentity}", "--ignore-not-found"],
+    ]);
+    if (result.code !== 0) throw new Error(`kubectl get lease: ${result.stderr}`);
+    return result.stdout.trim();
+  };
   const node = (name: string | null): LabNode => {
     const found = lab.nodes.find((candidate) => candidate.name === name);
     if (found === undefined) throw new Error(`no lab node named ${String(name)}`);
@@ -149,19 +198,14 @@ export async function prepareCluster(
     startAgent,
     startAgents: (extraArgs) => new Map(lab.nodes.map((each) => [each.name, startAgent(each, extraArgs)])),
     leaseHolder: async (service) => {
-      const result = await api.kubectl([
-        "get",
-        "lease",
-        "-n",
-        AGENT_NAMESPACE,
-        `vipd-svc-${service.namespace ?? "default"}.${service.name}`,
-        "-o",
-        "jsonpath={.spec.holderIdentity}",
-        "--ignore-not-found",
-      ]);
-      if (result.code !== 0) throw new Error(`kubectl get lease: ${result.stderr}`);
-      return result.stdout.trim();
+      const object = JSON.parse(
+        await kubectl(["get", "service", "-n", service.namespace ?? "default", service.name, "-o", "json"]),
+      ) as V1Service;
+      // An address the agents refuse to read has no Lease.
+      const [first] = requestedAddresses(object);
+      return first === undefined || typeof canonicalAddress(first) === "string" ? "" : addressHolder(first);
     },
+    addressHolder,
     agentLogs: (agents, characters = 6000) =>
       [...agents].map((agent) => `--- ${agent.name}\n${agent.output().slice(-characters)}`).join("\n"),
     node,

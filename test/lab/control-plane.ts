@@ -6,14 +6,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { registerNodes, vipdRunArgv } from "./agents.ts";
+import { ownershipLeaseOf, registerNodes, vipdRunArgv } from "./agents.ts";
 import { ensureKubeBinaries } from "./apiserver-build.ts";
 import { etcdArgs, kubeApiserverArgs, kubeconfig, writePki } from "./apiserver.ts";
 import type { CommandResult, Lab, LabNode, LabProcess } from "./index.ts";
 import { API_ADDRESS } from "./topology.ts";
 
 export const LEASE_NAMESPACE = "kube-system";
-export const CONTROL_PLANE_LEASE = "vipd-control-plane";
 const API_PORT = 6443;
 const READY_TIMEOUT_MS = 120_000;
 
@@ -139,7 +138,7 @@ export async function startControlPlane(
       ),
     leaseHolder: async (via) => {
       const result = await kubectl(via, [
-        ...["get", "lease", "-n", LEASE_NAMESPACE, CONTROL_PLANE_LEASE],
+        ...["get", "lease", "-n", LEASE_NAMESPACE, ownershipLeaseOf(vip)],
         ...["-o", "jsonpath={.spec.holderIdentity}", "--ignore-not-found"],
       ]);
       if (result.code !== 0) throw new Error(`kubectl get lease on ${via.name}: ${result.stderr}`);

@@ -1,9 +1,12 @@
-// Control-plane mode through the services-mode reconcile loop: the same election and data plane,
+// Control-plane mode through the services-mode address loop: the same election and data plane,
 // with the control-plane target supplying the one VIP and the local API server's health.
 import test from "ava";
+import { KubeConfig } from "@kubernetes/client-node";
+import { AddressReconciler } from "../../src/agent/address-reconciler.ts";
 import type { Eligibility } from "../../src/agent/eligibility.ts";
-import { ServiceReconciler } from "../../src/agent/service-reconciler.ts";
-import { CONTROL_PLANE_KEY } from "../../src/controlplane/mode.ts";
+import { FreshLeases } from "../../src/agent/fresh-leases.ts";
+import { addressWork } from "../../src/agent/work-keys.ts";
+import { ControlPlaneMode } from "../../src/controlplane/mode.ts";
 import { ControlPlaneTarget, NodeEvents } from "../../src/controlplane/target.ts";
 import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
 import { Ownership } from "../../src/election/ownership.ts";
@@ -12,9 +15,12 @@ import * as fakes from "./fakes/agent-world.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const SELF = "cp1";
+const VIP = "198.51.100.100";
+const WORK = addressWork(VIP);
+const LEASE = "vipd-ip-198.51.100.100";
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000, claimStep: 250 };
 
-function controlPlaneWorld(options: { vip?: string } = {}) {
+function controlPlaneWorld() {
   const now = 50_000;
   const leases = new FakeLeaseApi();
   const view = new fakes.FakeClusterView(leases);
@@ -25,35 +31,37 @@ function controlPlaneWorld(options: { vip?: string } = {}) {
   const requeues: number[] = [];
   const target = new ControlPlaneTarget({
     self: SELF,
-    vips: [{ address: options.vip ?? "198.51.100.100", family: 4 }],
+    vips: [{ address: VIP, family: 4 }],
     health: () => health.state,
     node: (name) => view.node(name),
-    nodeAddresses: () => view.nodeAddresses(),
+    nodeAddresses: () => new Set(["198.51.100.11"]),
     onInvalid: () => undefined,
   });
-  const reconciler = new ServiceReconciler({
-    ...{ node: SELF, timings, loadBalancerClass: "vipd.io/l2", classOnly: false },
-    ...{ clock: () => now, view, leases, dataPlane, status, target, log: fakes.silentLogger },
+  const addresses = new AddressReconciler({
+    ...{ node: SELF, timings, clock: () => now, view, leases, dataPlane, target, log: fakes.silentLogger },
     heartbeat: () => ({ lastRenewalStartedAt: now - 100, apiUnreachable: false, renewalInFlightSince: null }),
     tracker: new HeartbeatTracker(),
     ownership: new Ownership({ leases, node: SELF, leaseDuration: timings.leaseDuration }),
+    fresh: new FreshLeases((name) => view.lease(name)),
     events: new NodeEvents({ node: SELF, recorder: events }),
     metrics: new AgentMetrics(),
     requeue: (_key, delay) => requeues.push(delay),
     wakeWhenSilent: () => undefined,
+    serviceTouched: () => undefined,
   });
-  return { leases, dataPlane, events, status, health, reconciler };
+  const run = () => addresses.reconcile(VIP);
+  return { leases, dataPlane, events, status, health, run };
 }
 
-test("the one VIP is claimed in the vipd-control-plane Lease and announced; no Service is written", async (t) => {
+test("the one VIP is claimed in its address Lease and announced; no Service is written", async (t) => {
   const w = controlPlaneWorld();
-  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
-  const lease = w.leases.leases.get("vipd-control-plane");
+  await w.run();
+  const lease = w.leases.leases.get(LEASE);
   t.is(lease?.spec?.holderIdentity, SELF);
-  t.is(lease?.metadata?.annotations?.["vipd.io/service"], CONTROL_PLANE_KEY);
-  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
-  t.deepEqual(w.dataPlane.log, [`announce ${CONTROL_PLANE_KEY}`]);
-  t.deepEqual(w.dataPlane.holding(CONTROL_PLANE_KEY), [{ address: "198.51.100.100", family: 4 }]);
+  t.is(lease?.metadata?.annotations?.["vipd.io/address"], VIP);
+  await w.run();
+  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`]);
+  t.deepEqual(w.dataPlane.holding(WORK), [{ address: VIP, family: 4 }]);
   t.deepEqual(w.status.writes, [], "there is no Service status to publish");
   t.deepEqual(
     w.events.events.map((event) => event.reason),
@@ -63,12 +71,12 @@ test("the one VIP is claimed in the vipd-control-plane Lease and announced; no S
 
 test("the local API server turns unhealthy: withdraw, then hand the Lease over (rule 5)", async (t) => {
   const w = controlPlaneWorld();
-  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
-  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
+  await w.run();
+  await w.run();
   w.health.state = { eligible: false, reason: "the local API server failed 3 health check(s) in a row" };
-  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
-  t.deepEqual(w.dataPlane.log, [`announce ${CONTROL_PLANE_KEY}`, `withdraw ${CONTROL_PLANE_KEY}`]);
-  const lease = w.leases.leases.get("vipd-control-plane");
+  await w.run();
+  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`, `withdraw ${WORK}`]);
+  const lease = w.leases.leases.get(LEASE);
   t.truthy(lease, "the Lease stays for the next holder");
   t.is(lease?.spec?.holderIdentity, undefined, "without a holder, so candidates claim at once");
   t.deepEqual(
@@ -84,17 +92,27 @@ test("the local API server turns unhealthy: withdraw, then hand the Lease over (
 test("while unhealthy, a free VIP is not claimed", async (t) => {
   const w = controlPlaneWorld();
   w.health.state = { eligible: false, reason: "the local API server has not been checked yet" };
-  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
+  await w.run();
   t.deepEqual(w.leases.calls, []);
   t.deepEqual(w.dataPlane.log, []);
 });
 
-test("a --vip that is a node address: nothing claimed or added, and an Event on the Node says why", async (t) => {
-  const w = controlPlaneWorld({ vip: "198.51.100.11" });
-  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
-  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
-  t.deepEqual(w.leases.calls, []);
-  t.deepEqual(w.dataPlane.log, []);
+test("a --vip that is a node address: nothing claimed or added, and an Event on the Node says why", (t) => {
+  const w = controlPlaneWorld();
+  const mode = new ControlPlaneMode({
+    node: SELF,
+    vips: [{ address: "198.51.100.11", family: 4 }],
+    health: { url: new URL("https://127.0.0.1:6443/readyz"), periodMs: 1000, failureThreshold: 3 },
+    kubeConfig: new KubeConfig(),
+    nodes: () => undefined,
+    nodeAddresses: () => new Set(["198.51.100.11"]),
+    log: fakes.silentLogger,
+    recorder: w.events,
+    wake: () => undefined,
+    check: () => Promise.resolve(null),
+  });
+  t.is(mode.target.demand("198.51.100.11"), null);
+  t.is(mode.target.demand("198.51.100.11"), null);
   t.deepEqual(
     w.events.events.map((event) => event.reason),
     ["InvalidVIP"],

@@ -52,21 +52,23 @@ for (const [name, node, eligible] of nodeRows) {
   });
 }
 
-test("the control-plane key asks for the configured VIP; any other key is not served", (t) => {
+test("the configured VIP is asked for under the control-plane ref; any other address is not served", (t) => {
   const { subject } = target();
-  t.deepEqual(subject.intent(CONTROL_PLANE_REF), {
-    serve: true,
-    vips: VIPS,
-    source: "--vip",
-    interface: undefined,
+  t.deepEqual(subject.addresses(), ["198.51.100.100"]);
+  t.deepEqual(subject.demand("198.51.100.100"), {
+    vip: VIPS[0],
+    service: CONTROL_PLANE_REF,
+    interfaceOverride: undefined,
   });
-  t.like(subject.intent({ namespace: "default", name: "control-plane" }), { serve: false });
+  t.deepEqual(subject.legacyServices("198.51.100.100"), [CONTROL_PLANE_REF], "0.1.0's vipd-control-plane");
+  t.is(subject.demand("198.51.100.101"), null);
+  t.deepEqual(subject.legacyServices("198.51.100.101"), []);
 });
 
 test("a VIP that is a node address is refused, and reported once", (t) => {
   const { subject, invalid } = target({ addresses: ["198.51.100.100"] });
-  t.like(subject.intent(CONTROL_PLANE_REF), { serve: false, reason: "invalid" });
-  subject.intent(CONTROL_PLANE_REF);
+  t.is(subject.demand("198.51.100.100"), null);
+  subject.demand("198.51.100.100");
   t.deepEqual(invalid, [["--vip: 198.51.100.100 is a node address"]]);
 });
 

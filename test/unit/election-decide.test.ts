@@ -1,5 +1,11 @@
 import test from "ava";
-import { decide, type Decision, type ElectionInput } from "../../src/election/decide.ts";
+import {
+  decide,
+  NO_LEGACY_LOCKS,
+  type Decision,
+  type ElectionInput,
+  type LegacyLock,
+} from "../../src/election/decide.ts";
 import { rankCandidates } from "../../src/election/ranking.ts";
 
 const D = 5000;
@@ -15,7 +21,7 @@ const base: ElectionInput = {
   self: first,
   now: NOW,
   timings: { leaseDuration: D, renewDeadline: R, claimStep: STEP },
-  serviceKey: SERVICE,
+  rankKey: SERVICE,
   wanted: true,
   selfEligible: true,
   carrier: true,
@@ -28,7 +34,13 @@ const base: ElectionInput = {
   ownHeartbeat: { lastRenewalStartedAt: NOW - 500, apiUnreachable: false, renewalInFlightSince: null },
   announcing: false,
   foreignClaimSeenAt: null,
+  legacy: NO_LEGACY_LOCKS,
 };
+
+/** vipd 0.1.0's per-Service Lease of SERVICE, as the holder of the address sees it. */
+function lock(holder: string | null, holderSilentFor = 0): LegacyLock {
+  return { serviceKey: SERVICE, exists: holder !== null, holder, holderSilentFor };
+}
 
 const asHolder: Partial<ElectionInput> = { holder: first, freeSince: null, announcing: true };
 const degradedHolder: Partial<ElectionInput> = {
@@ -288,7 +300,82 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   ],
 ];
 
-for (const [rule, overrides, expected] of table) {
+// Rule 8: a rolling upgrade from 0.1.0, whose agents elect per Service on the legacy locks.
+const legacyTable: [string, Partial<ElectionInput>, Decision][] = [
+  [
+    "while a 0.1.0 agent lives, the address holder takes a free legacy lock before announcing",
+    { ...asHolder, announcing: false, legacy: { required: true, locks: [lock(null)] } },
+    { action: "claim-legacy", serviceKey: SERVICE, takeoverFrom: null },
+  ],
+  [
+    "a legacy lock whose holder is dead is taken over with the fence",
+    { ...asHolder, announcing: false, legacy: { required: true, locks: [lock(second, D)] } },
+    { action: "claim-legacy", serviceKey: SERVICE, takeoverFrom: second },
+  ],
+  [
+    "the address holder announces once it holds every legacy lock",
+    { ...asHolder, legacy: { required: true, locks: [lock(first)] } },
+    { action: "announce", mode: "confirmed" },
+  ],
+  [
+    "a legacy lock held by a live 0.1.0 agent keeps the address holder off the wire",
+    { ...asHolder, announcing: false, legacy: { required: true, locks: [lock(second, 100)] } },
+    {
+      action: "wait",
+      until: NOW - 100 + D,
+      reason: `0.1.0 Lease of ${SERVICE} held by ${second}`,
+      untilSilent: second,
+    },
+  ],
+  [
+    "an announcing holder that finds a live 0.1.0 agent holding the lock withdraws",
+    { ...asHolder, legacy: { required: true, locks: [lock(second, 100)] } },
+    { action: "withdraw", reason: "held-by-legacy-agent", release: "keep" },
+  ],
+  [
+    "a lock held by a live node is honoured even once no 0.1.0 agent is left",
+    { ...asHolder, legacy: { required: false, locks: [lock(second, 100)] } },
+    { action: "withdraw", reason: "held-by-legacy-agent", release: "keep" },
+  ],
+  [
+    "with no 0.1.0 agent left, a free lock is not needed",
+    { ...asHolder, legacy: { required: false, locks: [lock(null)] } },
+    { action: "announce", mode: "confirmed" },
+  ],
+  [
+    "a candidate does not claim the address while a live node holds its legacy lock",
+    { legacy: { required: true, locks: [lock(second, 100)] } },
+    {
+      action: "wait",
+      until: NOW - 100 + D,
+      reason: `0.1.0 Lease of ${SERVICE} held by ${second}`,
+      untilSilent: second,
+    },
+  ],
+  [
+    "a candidate holding a legacy lock of an address it does not hold releases it",
+    {
+      self: second,
+      otherCandidates: [first, third],
+      holder: first,
+      freeSince: null,
+      legacy: { required: true, locks: [{ ...lock(second), exists: true }] },
+    },
+    { action: "release-legacy", serviceKey: SERVICE },
+  ],
+  [
+    "a dead holder's legacy lock does not stop a candidate",
+    { legacy: { required: true, locks: [lock(second, D)] } },
+    { action: "claim", takeoverFrom: null },
+  ],
+  [
+    "a holder in degraded hold keeps announcing: it cannot write the lock it lacks",
+    { ...degradedHolder, legacy: { required: true, locks: [lock(null)] } },
+    { action: "announce", mode: "degraded" },
+  ],
+];
+
+for (const [rule, overrides, expected] of [...table, ...legacyTable]) {
   test(rule, (t) => {
     t.deepEqual(decide({ ...base, ...overrides }), expected);
   });

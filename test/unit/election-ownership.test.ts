@@ -3,8 +3,8 @@ import { classifyApiError } from "../../src/kube/errors.ts";
 import { Ownership } from "../../src/election/ownership.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
-const service = { namespace: "default", name: "web" };
-const LEASE = "vipd-svc-default.web";
+const service = { kind: "address", vip: { address: "198.51.100.10", family: 4 } } as const;
+const LEASE = "vipd-ip-198.51.100.10";
 
 function agents() {
   const leases = new FakeLeaseApi();
@@ -12,16 +12,28 @@ function agents() {
   return { leases, a: make("node-a"), b: make("node-b") };
 }
 
-test("the first claim creates the Lease, labelled for the ownership informer", async (t) => {
+test("the first claim creates the address's Lease, labelled for the ownership informer", async (t) => {
   const { leases, a } = agents();
   const lease = await a.claim(service, null);
   t.is(lease.spec?.holderIdentity, "node-a");
   t.is(lease.spec?.leaseTransitions, 0);
   t.deepEqual(leases.leases.get(LEASE)?.metadata?.labels, {
     "vipd.io/component": "ownership",
+    "vipd.io/address-family": "ipv4",
+  });
+  t.deepEqual(leases.leases.get(LEASE)?.metadata?.annotations, { "vipd.io/address": "198.51.100.10" });
+});
+
+test("a 0.1.0 per-Service Lease is written exactly as 0.1.0 writes it", async (t) => {
+  const { leases, a } = agents();
+  await a.claim({ kind: "legacy-service", service: { namespace: "default", name: "web" } }, null);
+  const lease = leases.leases.get("vipd-svc-default.web");
+  t.deepEqual(lease?.metadata?.labels, {
+    "vipd.io/component": "ownership",
     "vipd.io/service-namespace": "default",
     "vipd.io/service-name": "web",
   });
+  t.deepEqual(lease?.metadata?.annotations, { "vipd.io/service": "default/web" });
 });
 
 test("of two agents claiming from the same version, exactly one wins", async (t) => {

@@ -73,3 +73,25 @@ test("changing a Service's address names the Services of the old and the new add
   ]);
   t.is(claims.conflict("a/three")?.heldBy, "a/two");
 });
+
+test("an address is kept by the one asking Service without a conflict, and lists who asks, oldest first", (t) => {
+  const claims = new VipClaims();
+  claims.set("a/new", request("a/new", "2026-01-02T00:00:00Z", "198.51.100.5", "2001:db8:1::5"));
+  claims.set("a/old", request("a/old", "2026-01-01T00:00:00Z", "198.51.100.5"));
+  t.deepEqual(claims.asking("198.51.100.5"), ["a/old", "a/new"]);
+  t.is(claims.keeper("198.51.100.5"), "a/old");
+  // a/new conflicts on its IPv4 address, so it is refused whole: its IPv6 address serves nobody.
+  t.is(claims.keeper("2001:db8:1::5"), null);
+  t.deepEqual(claims.addressesOf("a/new"), ["198.51.100.5", "2001:db8:1::5"]);
+  claims.set("a/old", null);
+  t.is(claims.keeper("2001:db8:1::5"), "a/new");
+});
+
+test("when the oldest asker is refused for another address, nobody keeps the shared one", (t) => {
+  const claims = new VipClaims();
+  claims.set("a/first", request("a/first", "2026-01-01T00:00:00Z", "198.51.100.7"));
+  claims.set("a/second", request("a/second", "2026-01-02T00:00:00Z", "198.51.100.7", "2001:db8:1::8"));
+  claims.set("a/third", request("a/third", "2026-01-03T00:00:00Z", "2001:db8:1::8"));
+  t.is(claims.keeper("2001:db8:1::8"), null);
+  t.is(claims.keeper("198.51.100.7"), "a/first");
+});

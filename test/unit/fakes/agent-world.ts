@@ -1,27 +1,38 @@
-// Fakes for unit tests of the reconcile loop: the informer caches, the data plane, the status writer
-// and the event recorder, all in memory, recording what the loop did.
+// Fakes for unit tests of the reconcile loops: the informer caches, the data plane, the status
+// writer and the event recorder, all in memory, recording what the loops did.
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
 import type { DataPlane, FenceResult, InterfaceChoice } from "../../../src/agent/data-plane.ts";
-import type { Vip } from "../../../src/agent/service-intent.ts";
+import type { LeaseView } from "../../../src/agent/address-reconciler.ts";
+import { serviceIntent, type ServiceIntent, type Vip } from "../../../src/agent/service-intent.ts";
+import type { ServiceView } from "../../../src/agent/service-publisher.ts";
+import type { ServicesTargetView } from "../../../src/agent/services-target.ts";
 import type { VipConflict } from "../../../src/agent/vip-claims.ts";
-import { ownershipLeaseName } from "../../../src/election/lease-names.ts";
 import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
-import type { ServiceRef } from "../../../src/kube/service-ref.ts";
+import { parseServiceKey, type ServiceRef } from "../../../src/kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
-import type { ClusterView } from "../../../src/agent/service-reconciler.ts";
 import type { Logger } from "../../../src/log/logger.ts";
 import type { FakeLeaseApi } from "./lease-api.ts";
 
-export class FakeClusterView implements ClusterView {
+/** The informer caches as the loops read them, with Services read the way the agent reads them. */
+export class FakeClusterView implements LeaseView, ServiceView, ServicesTargetView {
   readonly services = new Map<string, V1Service>();
   readonly nodes = new Map<string, V1Node>();
   readonly slices = new Map<string, V1EndpointSlice[]>();
   readonly conflicts = new Map<string, VipConflict>();
   live: string[] = [];
+  legacyAgents = false;
   readonly #leases: FakeLeaseApi;
 
   constructor(leases: FakeLeaseApi) {
     this.#leases = leases;
+  }
+
+  intentOf(service: V1Service): ServiceIntent {
+    return serviceIntent(service, {
+      loadBalancerClass: "vipd.io/l2",
+      classOnly: false,
+      nodeAddresses: new Set(["198.51.100.11"]),
+    });
   }
 
   service(ref: ServiceRef): V1Service | undefined {
@@ -29,8 +40,8 @@ export class FakeClusterView implements ClusterView {
   }
 
   // The cache shows the API server's current state; tests that need a stale cache override this.
-  ownershipLease(ref: ServiceRef): V1Lease | undefined {
-    return this.#leases.leases.get(ownershipLeaseName(ref));
+  lease(name: string): V1Lease | undefined {
+    return this.#leases.leases.get(name);
   }
 
   node(name: string): V1Node | undefined {
@@ -45,12 +56,28 @@ export class FakeClusterView implements ClusterView {
     return this.live;
   }
 
-  nodeAddresses(): ReadonlySet<string> {
-    return new Set(["198.51.100.11"]);
+  legacyAgentLive(): boolean {
+    return this.legacyAgents;
   }
 
   vipConflict(ref: ServiceRef): VipConflict | null {
     return this.conflicts.get(`${ref.namespace}/${ref.name}`) ?? null;
+  }
+
+  asking(address: string): readonly string[] {
+    return [...this.services.keys()].filter((key) =>
+      this.addressesOf(parseServiceKey(key)).includes(address),
+    );
+  }
+
+  keeperOf(address: string): string | null {
+    return this.asking(address).find((key) => !this.conflicts.has(key)) ?? null;
+  }
+
+  addressesOf(ref: ServiceRef): readonly string[] {
+    const service = this.service(ref);
+    const intent = service === undefined ? undefined : this.intentOf(service);
+    return intent?.serve === true ? intent.vips.map((vip) => vip.address) : [];
   }
 }
 

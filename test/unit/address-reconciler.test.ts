@@ -1,10 +1,14 @@
 import test from "ava";
 import type { V1Service } from "@kubernetes/client-node";
+import { AddressReconciler } from "../../src/agent/address-reconciler.ts";
+import { FreshLeases } from "../../src/agent/fresh-leases.ts";
+import { ServicePublisher } from "../../src/agent/service-publisher.ts";
+import { ServicesTarget } from "../../src/agent/services-target.ts";
+import { addressWork, serviceWork } from "../../src/agent/work-keys.ts";
 import type { OwnHeartbeat } from "../../src/election/decide.ts";
 import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
 import { Ownership } from "../../src/election/ownership.ts";
 import { rankCandidates } from "../../src/election/ranking.ts";
-import { ServiceReconciler } from "../../src/agent/service-reconciler.ts";
 import { AgentMetrics } from "../../src/metrics/metrics.ts";
 import {
   FakeClusterView,
@@ -16,14 +20,18 @@ import {
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const KEY = "default/web";
-const LEASE = "vipd-svc-default.web";
+const SERVICE = { namespace: "default", name: "web" };
+const ADDRESS = "192.0.2.10";
+const WORK = addressWork(ADDRESS);
+const LEASE = "vipd-ip-192.0.2.10";
+const THING = { kind: "address", vip: { address: ADDRESS, family: 4 } } as const;
 const [SELF = "", OTHER = ""] = rankCandidates(["node-a", "node-b"], KEY);
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000, claimStep: 250 };
 
 function lbService(annotations: Record<string, string> = {}): V1Service {
   return {
     metadata: { namespace: "default", name: "web", uid: "uid-1", annotations },
-    spec: { type: "LoadBalancer", loadBalancerIP: "192.0.2.10" },
+    spec: { type: "LoadBalancer", loadBalancerIP: ADDRESS },
   };
 }
 
@@ -40,30 +48,54 @@ function world(options: { self?: string } = {}) {
   const events = new FakeEventRecorder();
   const tracker = new HeartbeatTracker();
   const requeues: [string, number][] = [];
+  const touched: string[] = [];
   const metrics = new AgentMetrics();
   const silenceWaits: [string, string][] = [];
+  const fresh = new FreshLeases((name) => view.lease(name));
   const heartbeat: { state: OwnHeartbeat } = {
     state: { lastRenewalStartedAt: clock.now - 100, apiUnreachable: false, renewalInFlightSince: null },
   };
-  const reconciler = new ServiceReconciler({
+  const intentOf = (service: V1Service) => view.intentOf(service);
+  const requeue = (key: string, delay: number) => requeues.push([key, delay]);
+  const addresses = new AddressReconciler({
     node: self,
     timings,
-    loadBalancerClass: "vipd.io/l2",
-    classOnly: false,
     clock: () => clock.now,
     view,
+    target: new ServicesTarget({ node: self, view, intentOf }),
     heartbeat: () => heartbeat.state,
     tracker,
     leases,
     ownership: new Ownership({ leases, node: self, leaseDuration: timings.leaseDuration }),
-    status,
+    fresh,
     events,
     dataPlane,
     metrics,
     log: silentLogger,
-    requeue: (key, delay) => requeues.push([key, delay]),
+    requeue,
     wakeWhenSilent: (node, key) => silenceWaits.push([node, key]),
+    serviceTouched: (service) => touched.push(serviceWork(service)),
   });
+  const publisher = new ServicePublisher({
+    node: self,
+    leaseDuration: timings.leaseDuration,
+    renewDeadline: timings.renewDeadline,
+    clock: () => clock.now,
+    view,
+    intentOf,
+    fresh,
+    heartbeat: () => heartbeat.state,
+    dataPlane,
+    status,
+    events,
+    log: silentLogger,
+    requeue,
+  });
+  // One pass as the work queue makes it: the address, then the Service it told about.
+  const run = async () => {
+    await addresses.reconcile(ADDRESS);
+    await publisher.reconcile(SERVICE);
+  };
   const other = new Ownership({ leases, node: OTHER, leaseDuration: timings.leaseDuration });
   const reasons = () => events.events.map((event) => event.reason);
   return {
@@ -76,10 +108,13 @@ function world(options: { self?: string } = {}) {
     events,
     tracker,
     requeues,
+    touched,
     silenceWaits,
     metrics,
     heartbeat,
-    reconciler,
+    addresses,
+    publisher,
+    run,
     other,
     reasons,
   };
@@ -87,8 +122,8 @@ function world(options: { self?: string } = {}) {
 
 async function heldBySelf() {
   const w = world();
-  await w.reconciler.reconcile(KEY);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
+  await w.run();
   w.requeues.length = 0;
   w.leases.calls.length = 0;
   return w;
@@ -102,24 +137,24 @@ async function vipsHeld(metrics: AgentMetrics): Promise<Record<string, number>> 
 test("vipd_vips_held counts the VIPs announced, by mode, and drops them on withdrawal", async (t) => {
   const w = world();
   t.deepEqual(await vipsHeld(w.metrics), { confirmed: 0, degraded: 0 });
-  await w.reconciler.reconcile(KEY);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
+  await w.run();
   t.deepEqual(await vipsHeld(w.metrics), { confirmed: 1, degraded: 0 });
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(await vipsHeld(w.metrics), { confirmed: 1, degraded: 0 }, "a steady run counts nothing twice");
   w.view.services.delete(KEY);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(await vipsHeld(w.metrics), { confirmed: 0, degraded: 0 });
 });
 
 test("the first-ranked node claims a free Service, then announces and publishes status", async (t) => {
   const w = world();
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
-  t.deepEqual(w.requeues, [[KEY, 0]], "a claim is followed by a run that announces");
+  t.deepEqual(w.requeues, [[WORK, 0]], "a claim is followed by a run that announces");
   t.deepEqual(w.dataPlane.log, [], "no fence for a Lease without holder");
-  await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log, ["announce default/web"]);
+  await w.run();
+  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`]);
   t.deepEqual(w.status.writes, [`192.0.2.10@${SELF}`]);
   t.deepEqual(w.reasons(), ["VIPAnnounced"]);
 });
@@ -131,8 +166,8 @@ test("a run with nothing changed changes nothing", async (t) => {
     events: w.events.events.length,
     plane: w.dataPlane.log.length,
   };
-  await w.reconciler.reconcile(KEY);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
+  await w.run();
   t.deepEqual(w.leases.calls, []);
   t.deepEqual(
     { writes: w.status.writes.length, events: w.events.events.length, plane: w.dataPlane.log.length },
@@ -142,18 +177,18 @@ test("a run with nothing changed changes nothing", async (t) => {
 
 test("the second-ranked node waits one claim step and writes nothing", async (t) => {
   const w = world({ self: OTHER });
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(w.leases.calls, []);
-  t.deepEqual(w.requeues, [[KEY, timings.claimStep]]);
+  t.deepEqual(w.requeues, [[WORK, timings.claimStep]]);
 });
 
 /** The second-ranked node's view after it has seen the first-ranked node claim the Service. */
 async function heldByFirstRanked() {
   const w = world({ self: OTHER });
   const first = new Ownership({ leases: w.leases, node: SELF, leaseDuration: timings.leaseDuration });
-  await first.claim({ namespace: "default", name: "web" }, null);
+  await first.claim(THING, null);
   w.tracker.observe(SELF, "7", w.clock.now);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   return { ...w, first };
 }
 
@@ -163,48 +198,48 @@ test("a node seen handing a Service over is left out of the ranking, so the next
   if (held === undefined) return t.fail("no Lease");
   await w.first.clearHolder(held);
   w.requeues.length = 0;
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
-  t.deepEqual(w.requeues, [[KEY, 0]]);
+  t.deepEqual(w.requeues, [[WORK, 0]]);
 });
 
 test("a Lease deleted from under its holder is no handover: the ranking keeps the holder", async (t) => {
   const w = await heldByFirstRanked();
   w.leases.leases.delete(LEASE);
   w.requeues.length = 0;
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.false(w.leases.leases.has(LEASE));
-  t.deepEqual(w.requeues, [[KEY, timings.claimStep]]);
+  t.deepEqual(w.requeues, [[WORK, timings.claimStep]]);
 });
 
 test("a Service held by a live node is left alone until its heartbeat has been silent for D", async (t) => {
   const w = world();
-  await w.other.claim({ namespace: "default", name: "web" }, null);
+  await w.other.claim(THING, null);
   w.tracker.observe(OTHER, "7", w.clock.now);
   w.leases.calls.length = 0;
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(w.leases.calls, []);
   t.deepEqual(w.requeues, [], "no timer of its own: each renewal would move it on");
-  t.deepEqual(w.silenceWaits, [[OTHER, KEY]]);
+  t.deepEqual(w.silenceWaits, [[OTHER, WORK]]);
 });
 
 test("a holder whose heartbeat was never seen is watched from the first run and taken over after D", async (t) => {
   const w = world();
-  await w.other.claim({ namespace: "default", name: "web" }, null);
+  await w.other.claim(THING, null);
   w.leases.calls.length = 0;
-  await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.silenceWaits, [[OTHER, KEY]]);
+  await w.run();
+  t.deepEqual(w.silenceWaits, [[OTHER, WORK]]);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
   w.clock.now += timings.leaseDuration;
   w.heartbeat.state = { ...w.heartbeat.state, lastRenewalStartedAt: w.clock.now - 100 };
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(w.leases.calls, [`get vipd-node-${OTHER}`, `replace ${LEASE}`]);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
 });
 
 async function deadHolder() {
   const w = world();
-  await w.other.claim({ namespace: "default", name: "web" }, null);
+  await w.other.claim(THING, null);
   const heartbeat = await w.leases.create({
     metadata: { name: `vipd-node-${OTHER}` },
     spec: { holderIdentity: OTHER },
@@ -216,7 +251,7 @@ async function deadHolder() {
 
 test("a dead holder is taken over after a fresh read of its heartbeat and a quiet fence", async (t) => {
   const w = await deadHolder();
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(w.leases.calls, [`get vipd-node-${OTHER}`, `replace ${LEASE}`]);
   t.deepEqual(w.dataPlane.log, ["fence"]);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
@@ -225,15 +260,15 @@ test("a dead holder is taken over after a fresh read of its heartbeat and a quie
 test("a takeover is abandoned when the holder still answers on the wire", async (t) => {
   const w = await deadHolder();
   w.dataPlane.fenceAnswer = { quiet: false, answeredBy: "02:00:00:00:00:12" };
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
-  t.deepEqual(w.requeues, [[KEY, timings.retryPeriod]]);
+  t.deepEqual(w.requeues, [[WORK, timings.retryPeriod]]);
 });
 
 test("a takeover is abandoned when the fresh read shows the heartbeat moved", async (t) => {
   const w = await deadHolder();
   w.leases.touch(`vipd-node-${OTHER}`);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
   t.deepEqual(w.dataPlane.log, [], "no fence, no claim");
   t.is(w.tracker.silentFor(OTHER, w.clock.now), 0);
@@ -242,26 +277,26 @@ test("a takeover is abandoned when the fresh read shows the heartbeat moved", as
 test("losing a claim race (409) changes nothing and runs again", async (t) => {
   const w = world();
   w.leases.failNext(FakeLeaseApi.status(409));
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(w.dataPlane.log, []);
-  t.deepEqual(w.requeues, [[KEY, 0]]);
+  t.deepEqual(w.requeues, [[WORK, 0]]);
 });
 
 test("the holder withdraws at once when the Lease names another node, and writes nothing", async (t) => {
   const w = await heldBySelf();
   const current = w.leases.leases.get(LEASE) ?? null;
-  await w.other.claim({ namespace: "default", name: "web" }, current);
+  await w.other.claim(THING, current);
   w.leases.calls.length = 0;
-  await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log.at(-1), "withdraw default/web");
+  await w.run();
+  t.deepEqual(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
   t.deepEqual(w.leases.calls, []);
 });
 
 test("carrier loss hands over: withdraw first, then clear the holder", async (t) => {
   const w = await heldBySelf();
   w.dataPlane.carrier = false;
-  await w.reconciler.reconcile(KEY);
-  t.is(w.dataPlane.log.at(-1), "withdraw default/web");
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
   t.true(w.reasons().includes("VIPWithdrawn"));
 });
@@ -273,8 +308,8 @@ test("a holder whose renewals fail while the API answers withdraws but keeps the
     apiUnreachable: false,
     renewalInFlightSince: null,
   };
-  await w.reconciler.reconcile(KEY);
-  t.is(w.dataPlane.log.at(-1), "withdraw default/web");
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
 });
 
@@ -285,20 +320,20 @@ test("degraded hold keeps announcing without touching the API", async (t) => {
     apiUnreachable: true,
     renewalInFlightSince: null,
   };
-  await w.reconciler.reconcile(KEY);
-  t.true(w.dataPlane.held.has(KEY));
+  await w.run();
+  t.true(w.dataPlane.held.has(WORK));
   t.deepEqual(w.leases.calls, []);
-  w.reconciler.foreignClaimSeen(KEY, "02:00:00:00:00:12");
-  await w.reconciler.reconcile(KEY);
-  t.false(w.dataPlane.held.has(KEY), "a foreign claim in degraded hold makes it yield");
+  w.addresses.foreignClaimSeen(ADDRESS, "02:00:00:00:00:12");
+  await w.run();
+  t.false(w.dataPlane.held.has(WORK), "a foreign claim in degraded hold makes it yield");
   t.true(w.reasons().includes("VIPConflict"));
 });
 
 test("a deleted Service: the holder withdraws and deletes its Lease", async (t) => {
   const w = await heldBySelf();
   w.view.services.delete(KEY);
-  await w.reconciler.reconcile(KEY);
-  t.is(w.dataPlane.log.at(-1), "withdraw default/web");
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
   t.false(w.leases.leases.has(LEASE));
 });
 
@@ -310,7 +345,7 @@ test("an ignored Service: the holder withdraws, deletes the Lease and clears the
   });
   const service = w.view.services.get(KEY);
   if (service?.metadata?.annotations !== undefined) service.metadata.annotations["vipd.io/holder"] = SELF;
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.false(w.leases.leases.has(LEASE));
   t.is(w.status.writes.at(-1), "clear");
 });
@@ -318,8 +353,8 @@ test("an ignored Service: the holder withdraws, deletes the Lease and clears the
 test("an invalid VIP raises one InvalidVIP Event, not one per run", async (t) => {
   const w = world();
   w.view.services.set(KEY, lbService({ "vipd.io/loadBalancerIPs": "198.51.100.11" }));
-  await w.reconciler.reconcile(KEY);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
+  await w.run();
   t.deepEqual(w.reasons(), ["InvalidVIP"]);
   t.is(w.events.events[0]?.message, "vipd.io/loadBalancerIPs: 198.51.100.11 is a node address");
   t.deepEqual(w.leases.calls, [], "nothing is claimed for an invalid Service");
@@ -328,8 +363,8 @@ test("an invalid VIP raises one InvalidVIP Event, not one per run", async (t) =>
 test("a VIP an older Service uses: one VIPConflict Event naming both, nothing claimed", async (t) => {
   const w = world();
   w.view.conflicts.set(KEY, { address: "192.0.2.10", heldBy: "default/older" });
-  await w.reconciler.reconcile(KEY);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
+  await w.run();
   t.deepEqual(w.reasons(), ["VIPConflict"]);
   t.is(
     w.events.events[0]?.message,
@@ -342,17 +377,17 @@ test("a VIP an older Service uses: one VIPConflict Event naming both, nothing cl
 test("a holder whose Service becomes the newer of two with one VIP withdraws and frees the Lease", async (t) => {
   const w = await heldBySelf();
   w.view.conflicts.set(KEY, { address: "192.0.2.10", heldBy: "default/older" });
-  await w.reconciler.reconcile(KEY);
-  t.is(w.dataPlane.log.at(-1), "withdraw default/web");
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
   t.false(w.leases.leases.has(LEASE));
-  t.deepEqual(w.reasons().slice(-2), ["VIPConflict", "VIPWithdrawn"]);
+  t.deepEqual(w.reasons().slice(-2), ["VIPWithdrawn", "VIPConflict"]);
 });
 
 test("an interface this node cannot use: one InvalidVIP Event naming the node, nothing claimed", async (t) => {
   const w = world();
   w.dataPlane.interfaceProblem = "interface eth7 does not exist";
-  await w.reconciler.reconcile(KEY);
-  await w.reconciler.reconcile(KEY);
+  await w.run();
+  await w.run();
   t.deepEqual(w.reasons(), ["InvalidVIP"]);
   t.is(w.events.events[0]?.message, `${SELF}: interface eth7 does not exist`);
   t.deepEqual(w.leases.calls, []);
@@ -360,65 +395,60 @@ test("an interface this node cannot use: one InvalidVIP Event naming the node, n
 
 test("the Lease of a deleted Service whose holder died is removed by a live candidate after D", async (t) => {
   const w = world();
-  await w.other.claim({ namespace: "default", name: "web" }, null);
+  await w.other.claim(THING, null);
   w.view.services.delete(KEY);
   w.leases.calls.length = 0;
   w.tracker.observe(OTHER, "1", w.clock.now);
   w.view.live = [];
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.true(w.leases.leases.has(LEASE), "a holder silent for less than D may still clean up itself");
-  t.deepEqual(w.silenceWaits.at(-1), [OTHER, KEY]);
+  t.deepEqual(w.silenceWaits.at(-1), [OTHER, WORK]);
   w.clock.now += timings.leaseDuration;
   w.heartbeat.state = {
     lastRenewalStartedAt: w.clock.now - 100,
     apiUnreachable: false,
     renewalInFlightSince: null,
   };
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.false(w.leases.leases.has(LEASE));
   t.deepEqual(w.dataPlane.log, [], "nothing on the wire changes");
 });
 
 test("a VIP that vanished from the interface is put back only after a fresh read of the Lease", async (t) => {
   const w = await heldBySelf();
-  w.dataPlane.vanished.add(KEY);
-  await w.reconciler.reconcile(KEY);
+  w.dataPlane.vanished.add(WORK);
+  await w.run();
   t.deepEqual(w.leases.calls, [`get ${LEASE}`]);
-  t.deepEqual(w.dataPlane.log.slice(-1), ["announce default/web"], "re-installed and announced again");
+  t.deepEqual(w.dataPlane.log.slice(-1), [`announce ${WORK}`], "re-installed and announced again");
 });
 
 test("a vanished VIP whose Lease moved meanwhile is not put back", async (t) => {
   const w = await heldBySelf();
-  w.dataPlane.vanished.add(KEY);
-  w.view.ownershipLease = () => undefined;
-  const lease = w.leases.leases.get(LEASE);
-  if (lease?.spec !== undefined) lease.spec.holderIdentity = OTHER;
-  const cached = { ...lease, spec: { ...lease?.spec, holderIdentity: SELF } };
-  w.view.ownershipLease = () => cached;
-  await w.reconciler.reconcile(KEY);
-  t.false(w.dataPlane.vanished.size === 0, "nothing re-installed");
-  await w.reconciler.reconcile(KEY);
-  t.is(w.dataPlane.log.at(-1), "withdraw default/web", "the next run sees the new holder and withdraws");
+  const mine = w.leases.leases.get(LEASE);
+  await w.other.claim(THING, mine ?? null);
+  w.view.lease = () => mine;
+  w.dataPlane.vanished.add(WORK);
+  await w.run();
+  t.true(w.dataPlane.vanished.has(WORK), "nothing re-installed");
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`, "the next run sees the new holder and withdraws");
 });
 
 test("a stale cache after a claim does not make the new holder withdraw", async (t) => {
   const w = world();
-  await w.reconciler.reconcile(KEY);
-  w.view.ownershipLease = () => undefined;
-  await w.reconciler.reconcile(KEY);
-  t.true(w.dataPlane.held.has(KEY));
+  w.view.lease = () => undefined;
+  await w.run();
+  await w.run();
+  t.true(w.dataPlane.held.has(WORK));
 });
 
 test("a cached Lease naming this node is confirmed with a fresh read before announcing", async (t) => {
   const w = world();
-  const mine = await new Ownership({ leases: w.leases, node: SELF, leaseDuration: 5000 }).claim(
-    { namespace: "default", name: "web" },
-    null,
-  );
-  await w.other.claim({ namespace: "default", name: "web" }, mine);
-  w.view.ownershipLease = () => mine;
-  await w.reconciler.reconcile(KEY);
-  t.false(w.dataPlane.held.has(KEY));
+  const mine = await new Ownership({ leases: w.leases, node: SELF, leaseDuration: 5000 }).claim(THING, null);
+  await w.other.claim(THING, mine);
+  w.view.lease = () => mine;
+  await w.run();
+  t.false(w.dataPlane.held.has(WORK));
   t.deepEqual(w.leases.calls.at(-1), `get ${LEASE}`);
 });
 
@@ -429,11 +459,11 @@ test("nobody holding for D: the first-ranked live agent clears the status", asyn
   if (service !== undefined) {
     service.status = { loadBalancer: { ingress: [{ ip: "192.0.2.10", ipMode: "VIP" }] } };
   }
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(w.status.writes, []);
-  t.deepEqual(w.requeues, [[KEY, timings.leaseDuration]]);
+  t.deepEqual(w.requeues, [[serviceWork(SERVICE), timings.leaseDuration]]);
   w.clock.now += timings.leaseDuration;
-  await w.reconciler.reconcile(KEY);
+  await w.run();
   t.deepEqual(w.status.writes, ["clear"]);
   t.deepEqual(w.reasons(), ["NoEligibleNode"]);
 });

@@ -1,0 +1,166 @@
+// One address, one holder (issue 13 §5). The unit of election is the address: two Services asking
+// for one address, created in one apply so that each agent's informers may see them in another
+// order, are still contended on one Lease, and no two nodes ever hold or answer for the address.
+// And a rolling upgrade from vipd 0.1.0 (per-Service Leases) replaces the agents one by one without
+// ever putting an address on two nodes, while every address keeps answering.
+import test from "ava";
+import { doubleAnswers, outages, overlaps } from "../lab/analysis.ts";
+import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
+import { up, type Lab, type LabProcess } from "../lab/index.ts";
+import { legacyVipdProgram } from "../lab/legacy-vipd.ts";
+
+let lab: Lab;
+let cluster: Cluster;
+
+const ROUNDS = 20;
+
+test.before(async () => {
+  if (process.getuid?.() !== 0) throw new Error("the lab needs root");
+  lab = await up({ nodes: 3, apiServer: true });
+  cluster = await prepareCluster(lab);
+});
+
+test.after.always(async () => {
+  await lab.down();
+});
+
+function stopAll(agents: Iterable<LabProcess>): Promise<unknown> {
+  return Promise.all(
+    [...agents].map(async (agent) => {
+      try {
+        lab.signal(agent, "SIGTERM");
+      } catch {
+        return;
+      }
+      await agent.exited;
+    }),
+  );
+}
+
+function bothAsking(round: number, vip: string): string {
+  const items = ["a", "b"].map(
+    (side) =>
+      JSON.parse(loadBalancerService({ name: `race-${side}-${round}`, loadBalancerIP: vip })) as unknown,
+  );
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items });
+}
+
+async function waitFor<T>(
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  agents: Iterable<LabProcess>,
+): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`${what}: still ${JSON.stringify(value)}\n${cluster.agentLogs(agents, 3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test.serial(
+  `two Services asking for one address in one apply, ${ROUNDS} rounds: never on two nodes`,
+  async (t) => {
+    const agents = cluster.startAgents();
+    t.teardown(() => stopAll(agents.values()));
+    for (let round = 0; round < ROUNDS; round++) {
+      const vip = `198.51.100.${120 + round}`;
+      const sampler = await lab.sampleAddresses({ ip: vip, intervalMs: 2 });
+      const wire = await lab.observeWire({ ip: vip });
+      await cluster.kubectl(["apply", "-f", "-"], bothAsking(round, vip));
+      const probe = await lab.probe({ target: vip, intervalMs: 10 });
+      const first = await probe.waitFor((sample) => sample.node !== null, 30_000);
+      // Long enough for every agent to have seen both Services and settled who keeps the address.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await probe.stop();
+      t.deepEqual(overlaps(await sampler.stop()), [], `round ${round}: the address on two nodes at once`);
+      t.deepEqual(doubleAnswers(await wire.stop(), { ip: vip }), [], `round ${round}: two MACs answered`);
+      t.is(
+        await cluster.addressHolder(vip),
+        first.node ?? "",
+        `round ${round}: the Lease names the node that answers`,
+      );
+      // Same creation second: the names break the tie, so race-a keeps the address on every agent.
+      const status = await waitFor(
+        `round ${round}: status`,
+        async () => [await statusOf(`race-a-${round}`), await statusOf(`race-b-${round}`)],
+        ([a, b]) => a === vip && b === "",
+        agents.values(),
+      );
+      t.deepEqual(status, [vip, ""]);
+      await cluster.kubectl(["delete", "service", `race-a-${round}`, `race-b-${round}`]);
+    }
+  },
+);
+
+async function statusOf(service: string): Promise<string> {
+  return (
+    await cluster.kubectl(["get", "service", service, "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}"])
+  ).trim();
+}
+
+async function legacyLeases(): Promise<string[]> {
+  const names = await cluster.kubectl(["get", "lease", "-n", AGENT_NAMESPACE, "-o", "name"]);
+  return names.split("\n").filter((name) => name.includes("/vipd-svc-"));
+}
+
+test.serial(
+  "a rolling upgrade from 0.1.0, one node at a time: every address answers, never two nodes",
+  async (t) => {
+    const legacy = await legacyVipdProgram();
+    const vips = ["198.51.100.150", "198.51.100.151", "198.51.100.152", "198.51.100.153", "2001:db8:1::154"];
+    const agents = new Map(
+      lab.nodes.map((node) => [node.name, cluster.startAgent(node, [], { program: legacy })]),
+    );
+    t.teardown(() => stopAll(agents.values()));
+    const services = vips.map((vip, index) =>
+      loadBalancerService({
+        name: `upgrade-${index}`,
+        loadBalancerIP: vip,
+        ...(vip.includes(":") ? { ipFamilyPolicy: "SingleStack" } : {}),
+      }),
+    );
+    for (const service of services) await cluster.kubectl(["apply", "-f", "-"], service);
+    const samplers = await Promise.all(vips.map((ip) => lab.sampleAddresses({ ip, intervalMs: 5 })));
+    const wires = await Promise.all(vips.map((ip) => lab.observeWire({ ip })));
+    const probes = await Promise.all(vips.map((target) => lab.probe({ target, intervalMs: 20 })));
+    await Promise.all(probes.map((probe) => probe.waitFor((sample) => sample.node !== null, 30_000)));
+    t.is((await legacyLeases()).length, vips.length, "0.1.0 elects per Service");
+
+    for (const node of lab.nodes) {
+      const old = agents.get(node.name);
+      if (old !== undefined) await stopAll([old]);
+      agents.set(node.name, cluster.startAgent(node));
+      // Let the new agent settle in before the next node goes, as a DaemonSet's rolling update does.
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+    }
+    // Once no 0.1.0 agent is left, their per-Service Leases go.
+    await waitFor("0.1.0 Leases removed", legacyLeases, (names) => names.length === 0, agents.values());
+    for (const vip of vips) t.not(await cluster.addressHolder(vip), "", `${vip} has an address Lease`);
+    const endedAt = process.hrtime.bigint();
+    const samples = await Promise.all(
+      probes.map(async (probe) => {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return probe.stop();
+      }),
+    );
+    for (const [index, vip] of vips.entries()) {
+      t.deepEqual(overlaps((await samplers[index]?.stop()) ?? []), [], `${vip} on two nodes at once`);
+      t.deepEqual(
+        doubleAnswers((await wires[index]?.stop()) ?? [], { ip: vip }),
+        [],
+        `${vip}: two MACs answered`,
+      );
+      const answered = samples[index] ?? [];
+      t.true(
+        answered.some((sample) => sample.node !== null && BigInt(sample.sentNs) >= endedAt - 500_000_000n),
+        `${vip} answers after the upgrade`,
+      );
+      const gaps = outages(answered).map((outage) => Math.round(outage.durationNs / 1e6));
+      t.log(`${vip}: outages during the upgrade ${JSON.stringify(gaps)} ms`);
+    }
+  },
+);
