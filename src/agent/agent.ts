@@ -21,6 +21,7 @@ import { KubeEventRecorder } from "../kube/events.ts";
 import {
   allInformers,
   createAgentInformers,
+  servesServiceCidrs,
   type AgentInformers,
   type InformerLifecycle,
 } from "../kube/informers.ts";
@@ -32,9 +33,9 @@ import type { Logger } from "../log/logger.ts";
 import { AgentMetrics } from "../metrics/metrics.ts";
 import { startHttpEndpoint } from "../metrics/server.ts";
 import type { DataPlane } from "./data-plane.ts";
-import { InformerClusterView, isHeartbeat } from "./informer-view.ts";
+import { InformerClusterView, isHeartbeat, KUBERNETES_SERVICE_KEY } from "./informer-view.ts";
 import { ServiceReconciler } from "./service-reconciler.ts";
-import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
+import { intentOptions, serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
 import { SilenceWatch } from "./silence-watch.ts";
 import { WorkQueue } from "./work-queue.ts";
 
@@ -61,6 +62,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export class Agent {
   readonly metrics = new AgentMetrics();
   readonly #config: RunConfig;
+  readonly #kubeConfig: KubeConfig;
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #dataPlane: DataPlane;
@@ -78,10 +80,13 @@ export class Agent {
   #resyncTimer: NodeJS.Timeout | undefined;
   #http: Server | undefined;
   #networkPassPending = false;
+  /** Found out at start-up: older API servers serve no ServiceCIDRs, and VIPs go unchecked there. */
+  #servesServiceCidrs = false;
 
   constructor(options: AgentOptions) {
     const { config, kubeConfig, log } = options;
     this.#config = config;
+    this.#kubeConfig = kubeConfig;
     this.#log = log;
     this.#clock = options.clock ?? (() => performance.now());
     this.#dataPlane = options.dataPlane;
@@ -142,6 +147,7 @@ export class Agent {
       clock: this.#clock,
       leaseDuration: config.leaseDuration,
       intentOf: (service) => this.#intentOf(service),
+      kubeconfigServer: kubeConfig.getCurrentCluster()?.server,
     });
     this.#queue = new WorkQueue({
       concurrency: RECONCILE_CONCURRENCY,
@@ -247,6 +253,7 @@ export class Agent {
         });
       },
     });
+    await this.#discoverServiceCidrs();
     await this.#syncInformers();
     await this.#dataPlane.sweep(this.#ownedVips());
     await this.#controlPlane?.start();
@@ -296,17 +303,25 @@ export class Agent {
   }
 
   #watchInformers(): void {
-    const { services, endpointSlices, nodes, leases } = this.#informers;
+    const { services, endpointSlices, nodes, leases, serviceCidrs } = this.#informers;
     for (const event of ["add", "update", "delete"] as const) {
       services.on(event, (service) => {
         for (const key of this.#view.serviceChanged(service, event === "delete")) this.#queue.add(key);
-        this.#queue.add(
-          serviceKey({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
-        );
+        const key = serviceKey({
+          namespace: service.metadata?.namespace ?? "",
+          name: service.metadata?.name ?? "",
+        });
+        this.#queue.add(key);
+        if (key === KUBERNETES_SERVICE_KEY) this.#clusterAddressesChanged();
       });
       endpointSlices.on(event, (slice) => {
         const key = this.#view.endpointSliceChanged(slice, event === "delete");
         if (key !== undefined) this.#queue.add(key);
+        if (key === KUBERNETES_SERVICE_KEY) this.#clusterAddressesChanged();
+      });
+      serviceCidrs.on(event, () => {
+        this.#view.serviceCidrChanged();
+        this.#clusterAddressesChanged();
       });
       nodes.on(event, (node) => {
         if (this.#view.nodeChanged(node, event === "delete")) this.#enqueueAll();
@@ -330,6 +345,34 @@ export class Agent {
     }
     const key = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
     if (key !== undefined) this.#queue.add(key);
+  }
+
+  // The API server's addresses or the Service CIDRs changed: every Service may now be refused, or
+  // no longer, and the index of which Service claims which address has to read them again.
+  #clusterAddressesChanged(): void {
+    for (const service of this.#informers.services.list())
+      for (const key of this.#view.serviceChanged(service, false)) this.#queue.add(key);
+    this.#enqueueAll();
+  }
+
+  async #discoverServiceCidrs(): Promise<void> {
+    if (this.#controlPlane !== undefined) return;
+    for (;;) {
+      try {
+        this.#servesServiceCidrs = await servesServiceCidrs(this.#kubeConfig, REQUEST_TIMEOUT_MS);
+        break;
+      } catch (error) {
+        this.#log.warn("could not read whether the API server serves ServiceCIDRs; retrying", {
+          error: describeApiError(error),
+        });
+        await new Promise((resolve) => setTimeout(resolve, this.#config.retryPeriod));
+      }
+    }
+    if (!this.#servesServiceCidrs) {
+      this.#log.warn(
+        "the API server serves no networking.k8s.io/v1 ServiceCIDRs (Kubernetes 1.33 and later): VIPs are not checked against the Service CIDRs",
+      );
+    }
   }
 
   async #syncInformers(): Promise<void> {
@@ -381,16 +424,15 @@ export class Agent {
   }
 
   #intentOf(service: V1Service): ServiceIntent {
-    return serviceIntent(service, {
-      loadBalancerClass: this.#config.loadBalancerClass,
-      classOnly: this.#config.classOnly,
-      nodeAddresses: this.#view.nodeAddresses(),
-    });
+    return serviceIntent(service, intentOptions(this.#config, this.#view));
   }
 
   // Control-plane mode watches no Services: the Service informer stays empty and never starts.
   #activeInformers(): readonly InformerLifecycle[] {
-    return this.#controlPlane?.informers(this.#informers) ?? allInformers(this.#informers);
+    return (
+      this.#controlPlane?.informers(this.#informers) ??
+      allInformers(this.#informers, { serviceCidrs: this.#servesServiceCidrs })
+    );
   }
 
   #enqueueAll(): void {

@@ -1,8 +1,15 @@
-// The ClusterView the reconcile loops read, backed by the shared informers' caches plus two small
-// indexes kept up to date from informer events: EndpointSlices by Service, and Node addresses.
+// The ClusterView the reconcile loops read, backed by the shared informers' caches plus small
+// indexes kept up to date from informer events: EndpointSlices by Service, Node addresses, and the
+// addresses the cluster itself uses (the API server's, the Service CIDRs).
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
 import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { HEARTBEAT_COMPONENT, LEASE_LABEL_COMPONENT, ownershipLeaseName } from "../election/lease-names.ts";
+import {
+  apiServerAddresses,
+  KUBERNETES_SERVICE,
+  serviceCidrs,
+  type ServiceCidr,
+} from "../kube/cluster-addresses.ts";
 import type { AgentInformers } from "../kube/informers.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { ClusterView } from "./service-reconciler.ts";
@@ -20,7 +27,12 @@ export interface InformerViewOptions {
   readonly leaseDuration: number;
   /** How this agent reads a Service (its class, its VIPs); conflicts are between served Services. */
   readonly intentOf: (service: V1Service) => ServiceIntent;
+  /** The server URL of the agent's kubeconfig: an address of the API server when it is an IP. */
+  readonly kubeconfigServer: string | undefined;
 }
+
+/** default/kubernetes, whose Service and EndpointSlices name the API server's addresses. */
+export const KUBERNETES_SERVICE_KEY = serviceKey(KUBERNETES_SERVICE);
 
 export function isHeartbeat(lease: V1Lease): boolean {
   return lease.metadata?.labels?.[LEASE_LABEL_COMPONENT] === HEARTBEAT_COMPONENT;
@@ -50,6 +62,8 @@ export class InformerClusterView implements ClusterView {
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
   readonly #vipClaims = new VipClaims();
   #nodeAddresses: ReadonlySet<string> | undefined;
+  #apiServerAddresses: ReadonlyMap<string, string> | undefined;
+  #serviceCidrs: readonly ServiceCidr[] | undefined;
   /** What the loops read of each Node, as text, to tell a relevant update from a heartbeat. */
   readonly #nodeFacts = new Map<string, string>();
   /**
@@ -107,6 +121,25 @@ export class InformerClusterView implements ClusterView {
     return this.#nodeAddresses;
   }
 
+  apiServerAddresses(): ReadonlyMap<string, string> {
+    this.#apiServerAddresses ??= apiServerAddresses({
+      kubeconfigServer: this.#options.kubeconfigServer,
+      kubernetesSlices: this.endpointSlices(KUBERNETES_SERVICE),
+      kubernetesService: this.service(KUBERNETES_SERVICE),
+    });
+    return this.#apiServerAddresses;
+  }
+
+  serviceCidrs(): readonly ServiceCidr[] {
+    this.#serviceCidrs ??= serviceCidrs(this.#options.informers.serviceCidrs.list());
+    return this.#serviceCidrs;
+  }
+
+  /** A ServiceCIDR was added, changed or deleted. */
+  serviceCidrChanged(): void {
+    this.#serviceCidrs = undefined;
+  }
+
   vipConflict(ref: ServiceRef): VipConflict | null {
     return this.#vipClaims.conflict(serviceKey(ref));
   }
@@ -117,6 +150,7 @@ export class InformerClusterView implements ClusterView {
       namespace: service.metadata?.namespace ?? "",
       name: service.metadata?.name ?? "",
     });
+    if (key === KUBERNETES_SERVICE_KEY) this.#apiServerAddresses = undefined;
     const intent = deleted ? undefined : this.#options.intentOf(service);
     return this.#vipClaims.set(
       key,
@@ -150,6 +184,7 @@ export class InformerClusterView implements ClusterView {
     const key = sliceServiceKey(slice);
     const name = slice.metadata?.name;
     if (key === undefined || name === undefined) return undefined;
+    if (key === KUBERNETES_SERVICE_KEY) this.#apiServerAddresses = undefined;
     const slices = this.#slicesByService.get(key) ?? new Map<string, V1EndpointSlice>();
     if (deleted) slices.delete(name);
     else slices.set(name, slice);

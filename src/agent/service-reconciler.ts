@@ -17,25 +17,30 @@ import { statusShows, type ServiceStatusWriter } from "../kube/service-status.ts
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
 import type { DataPlane } from "./data-plane.ts";
+import { refusalOf, refusalRecording, type Refusal } from "./refusals.ts";
 import {
   hasReadyLocalEndpoint,
   nodeEligibility,
   serviceEligibility,
   type Eligibility,
 } from "./eligibility.ts";
-import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
+import {
+  intentOptions,
+  serviceIntent,
+  type ClusterAddresses,
+  type ServiceIntent,
+  type Vip,
+} from "./service-intent.ts";
 import type { VipConflict } from "./vip-claims.ts";
 
 /** The agent's informer caches, read-only. */
-export interface ClusterView {
+export interface ClusterView extends ClusterAddresses {
   service(ref: ServiceRef): V1Service | undefined;
   ownershipLease(ref: ServiceRef): V1Lease | undefined;
   node(name: string): V1Node | undefined;
   endpointSlices(ref: ServiceRef): readonly V1EndpointSlice[];
   /** Other nodes whose heartbeat Lease exists and has changed within the lease duration. */
   liveNodes(): readonly string[];
-  /** Addresses of all Nodes (status.addresses), canonical: a VIP must never equal one. */
-  nodeAddresses(): ReadonlySet<string>;
   /** An address of the Service's VIPs that an older Service asks for too, or null. */
   vipConflict(ref: ServiceRef): VipConflict | null;
 }
@@ -94,15 +99,10 @@ interface ServiceMemory {
    * the cache until the watch delivers the change.
    */
   written: { readonly replacedVersion: string | null; readonly lease: V1Lease } | null;
-  /** The refusal last reported as an Event, so that each is reported once, not on every run. */
+  /** The refusal last logged, so that each is reported once, not on every run. */
   refusalReported: string | null;
-}
-
-/** Why this agent will not serve a Service it was asked to serve, as an Event reason and message. */
-interface Refusal {
-  readonly reason: string;
-  readonly message: string;
-  readonly type: "Warning";
+  /** Its Event is settled: recorded by this agent, left to the one that records it, or nowhere to go. */
+  refusalSettled: boolean;
 }
 
 const WITHDRAW_MESSAGES: Readonly<Record<string, string>> = {
@@ -120,6 +120,8 @@ export class ServiceReconciler {
   readonly #memory = new Map<string, ServiceMemory>();
   /** The VIPs this node announces per Service and in which mode, behind vipd_vips_held. */
   readonly #held = new Map<string, { readonly mode: AnnounceMode; readonly count: number }>();
+  /** When this agent first reconciled: who records a refusal waits until it has seen the others. */
+  #firstRunAt: number | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
@@ -144,17 +146,14 @@ export class ServiceReconciler {
     const o = this.#options;
     const ref = parseServiceKey(serviceKey);
     const now = o.clock();
+    this.#firstRunAt ??= now;
     const memory = this.#remember(serviceKey);
     const service = o.view.service(ref);
     const intent: ServiceIntent =
       o.target?.intent(ref) ??
       (service === undefined
         ? { serve: false, reason: "not-load-balancer" }
-        : serviceIntent(service, {
-            loadBalancerClass: o.loadBalancerClass,
-            classOnly: o.classOnly,
-            nodeAddresses: o.view.nodeAddresses(),
-          }));
+        : serviceIntent(service, intentOptions(o, o.view)));
     const conflict = intent.serve ? o.view.vipConflict(ref) : null;
     const wanted = intent.serve && conflict === null;
     const lease = this.#currentLease(ref, memory);
@@ -162,7 +161,8 @@ export class ServiceReconciler {
     observeHolder(memory, lease, now);
     const vips = intent.serve ? intent.vips : [];
     const choice = wanted ? o.dataPlane.interfaceFor(vips, intent.interface) : undefined;
-    this.#report(ref, service, memory, this.#refusal(intent, conflict, choice));
+    const refusal = refusalOf({ node: o.node, intent, conflict, choice, perNode: o.target !== undefined });
+    this.#report({ ref, serviceKey, service, memory, now }, refusal);
     const eligibility =
       o.target?.selfEligibility() ??
       serviceEligibility({
@@ -445,50 +445,52 @@ export class ServiceReconciler {
     };
   }
 
-  #refusal(
-    intent: ServiceIntent,
-    conflict: VipConflict | null,
-    choice: ReturnType<DataPlane["interfaceFor"]> | undefined,
-  ): Refusal | null {
-    if (!intent.serve) {
-      if (intent.reason !== "invalid") return null;
-      return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.problems.join("; ") };
-    }
-    if (conflict !== null) {
-      return {
-        type: "Warning",
-        reason: EVENT_REASONS.conflict,
-        message: `${intent.source}: ${conflict.address} is already used by the older Service ${conflict.heldBy}`,
-      };
-    }
-    if (choice !== undefined && !choice.ok) {
-      return {
-        type: "Warning",
-        reason: EVENT_REASONS.invalid,
-        message: `${this.#options.node}: ${choice.reason}`,
-      };
-    }
-    return null;
-  }
-
   #report(
-    ref: ServiceRef,
-    service: V1Service | undefined,
-    memory: ServiceMemory,
+    run: {
+      readonly ref: ServiceRef;
+      readonly serviceKey: string;
+      readonly service: V1Service | undefined;
+      readonly memory: ServiceMemory;
+      readonly now: number;
+    },
     refusal: Refusal | null,
   ): void {
+    const o = this.#options;
+    const { ref, memory } = run;
     const text = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
-    if (text === memory.refusalReported) return;
-    memory.refusalReported = text;
-    if (refusal === null) return;
-    this.#options.log.warn("not serving", {
-      service: `${ref.namespace}/${ref.name}`,
-      reason: refusal.reason,
-      problems: refusal.message,
-    });
+    if (text !== memory.refusalReported) {
+      memory.refusalReported = text;
+      memory.refusalSettled = false;
+      if (refusal !== null) {
+        o.log.warn("not serving", {
+          service: run.serviceKey,
+          reason: refusal.reason,
+          problems: refusal.message,
+        });
+      }
+    }
+    if (refusal === null || memory.refusalSettled) return;
     // Control-plane mode has no Service; its target's recorder puts the Event on the Node.
-    if (service === undefined && this.#options.target === undefined) return;
-    this.#options.events.record({ ...ref, uid: service?.metadata?.uid }, refusal);
+    const recording =
+      run.service === undefined && o.target === undefined
+        ? { action: "leave" as const }
+        : refusalRecording({
+            scope: refusal.scope,
+            self: o.node,
+            liveNodes: o.view.liveNodes(),
+            serviceKey: run.serviceKey,
+            runningFor: run.now - (this.#firstRunAt ?? run.now),
+            leaseDuration: o.timings.leaseDuration,
+          });
+    if (recording.action === "wait") {
+      o.requeue(run.serviceKey, recording.forMs);
+      return;
+    }
+    memory.refusalSettled = true;
+    if (recording.action === "record") {
+      const { type, reason, message } = refusal;
+      o.events.record({ ...ref, uid: run.service?.metadata?.uid }, { type, reason, message });
+    }
   }
 
   #remember(serviceKey: string): ServiceMemory {
@@ -501,6 +503,7 @@ export class ServiceReconciler {
         foreignClaimSeenAt: null,
         written: null,
         refusalReported: null,
+        refusalSettled: false,
       };
       this.#memory.set(serviceKey, memory);
     }

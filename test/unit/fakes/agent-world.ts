@@ -5,6 +5,7 @@ import type { DataPlane, FenceResult, InterfaceChoice } from "../../../src/agent
 import type { Vip } from "../../../src/agent/service-intent.ts";
 import type { VipConflict } from "../../../src/agent/vip-claims.ts";
 import { ownershipLeaseName } from "../../../src/election/lease-names.ts";
+import type { ServiceCidr } from "../../../src/kube/cluster-addresses.ts";
 import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
 import type { ServiceRef } from "../../../src/kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
@@ -47,6 +48,14 @@ export class FakeClusterView implements ClusterView {
 
   nodeAddresses(): ReadonlySet<string> {
     return new Set(["198.51.100.11"]);
+  }
+
+  apiServerAddresses(): ReadonlyMap<string, string> {
+    return new Map();
+  }
+
+  serviceCidrs(): readonly ServiceCidr[] {
+    return [];
   }
 
   vipConflict(ref: ServiceRef): VipConflict | null {
