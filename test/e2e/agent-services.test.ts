@@ -5,9 +5,8 @@
 // address no scenario may touch. The agents run as the ServiceAccount of manifests/rbac.yaml, not as
 // admin, so a verb the manifests forgot fails a scenario here.
 import test from "ava";
-import { readFileSync } from "node:fs";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
-import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
+import { loadBalancerService, manifestRbacKubeconfig, prepareCluster, type Cluster } from "../lab/agents.ts";
 import { up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
 
 let lab: Lab;
@@ -19,24 +18,6 @@ const FOREIGN = "198.51.100.250";
 
 function kubectl(args: string[], input?: string): Promise<string> {
   return cluster.kubectl(args, input);
-}
-
-async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  options: { what: string; timeoutMs?: number },
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${options.what}: still ${JSON.stringify(value)}\n${cluster.agentLogs(agents.values(), 3000)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Which nodes have the address on an interface right now. */
@@ -88,18 +69,7 @@ function ingress(service: string): Promise<string> {
 test.before(async () => {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root");
   lab = await up({ nodes: 3, apiServer: true });
-  cluster = await prepareCluster(lab, {
-    kubeconfig: async (api) => {
-      const rbac = readFileSync(new URL("../../manifests/rbac.yaml", import.meta.url), "utf8");
-      const applied = await api.kubectl(["apply", "-f", "-"], { input: rbac });
-      if (applied.code !== 0) throw new Error(`applying manifests/rbac.yaml: ${applied.stderr}`);
-      return api.serviceAccountKubeconfig({
-        namespace: AGENT_NAMESPACE,
-        name: "vipd",
-        server: api.internalUrl,
-      });
-    },
-  });
+  cluster = await prepareCluster(lab, { kubeconfig: manifestRbacKubeconfig });
   const [first] = lab.nodes;
   if (first === undefined) throw new Error("the lab has no nodes");
   await lab.exec(first.netns, ["ip", "addr", "add", `${FOREIGN}/32`, "dev", "eth0"]);
@@ -119,7 +89,7 @@ test.serial(
     const answered = await firstAnswer(vip);
     t.is(await cluster.leaseHolder({ name: "expose" }), answered);
     t.is(
-      await eventually(
+      await cluster.eventually(
         () => ingress("expose"),
         (shown) => shown !== "",
         { what: "status" },
@@ -127,7 +97,7 @@ test.serial(
       `${vip}/VIP `,
     );
     t.deepEqual(await nodesHolding(vip), [answered]);
-    const events = await eventually(
+    const events = await cluster.eventually(
       () => eventsOf("expose"),
       (lines) => lines.some((line) => line.startsWith("VIPAnnounced")),
       { what: "VIPAnnounced" },
@@ -141,12 +111,16 @@ test.serial("IPv6 by annotation: the VIP answers over NDP, status shows it", asy
   const vip = "2001:db8:1::210";
   await kubectl(
     ["apply", "-f", "-"],
-    loadBalancerService({ name: "six", annotations: { "vipd.io/loadBalancerIPs": vip } }),
+    loadBalancerService({
+      name: "six",
+      ipFamilies: ["IPv6"],
+      annotations: { "vipd.io/loadBalancerIPs": vip },
+    }),
   );
   const answered = await firstAnswer(vip);
   t.is(await cluster.leaseHolder({ name: "six" }), answered);
   t.is(
-    await eventually(
+    await cluster.eventually(
       () => ingress("six"),
       (shown) => shown !== "",
       { what: "status" },
@@ -170,7 +144,7 @@ test.serial("dual-stack by annotation: both VIPs on one node, both in status", a
   t.is(await firstAnswer(v6), answered4, "one node holds both families");
   t.deepEqual(await nodesHolding(v6), [answered4]);
   t.is(
-    await eventually(
+    await cluster.eventually(
       () => ingress("dual"),
       (shown) => shown.split(" ").length === 3,
       { what: "status" },
@@ -208,7 +182,7 @@ test.serial(
     );
     t.is(await firstAnswer(vip), second.name, "only the node with the endpoint may hold it");
     await kubectl(["apply", "-f", "-"], slice(third));
-    const holder = await eventually(
+    const holder = await cluster.eventually(
       () => cluster.leaseHolder({ name: "local" }),
       (name) => name === third.name,
       { what: "the Lease following the endpoint" },
@@ -225,7 +199,7 @@ test.serial("deleting a Service removes its VIP from every node and its Lease", 
   await firstAnswer(vip);
   await kubectl(["delete", "service", "gone"]);
   t.deepEqual(
-    await eventually(
+    await cluster.eventually(
       () => nodesHolding(vip),
       (holders) => holders.length === 0,
       { what: "VIP removal" },
@@ -233,7 +207,7 @@ test.serial("deleting a Service removes its VIP from every node and its Lease", 
     [],
   );
   t.is(
-    await eventually(
+    await cluster.eventually(
       () => cluster.leaseHolder({ name: "gone" }),
       (name) => name === "",
       { what: "Lease" },
@@ -250,7 +224,7 @@ test.serial("a VIP removed by hand from its holder is put back and announced", a
   const holder = cluster.node(await firstAnswer(vip));
   await lab.exec(holder.netns, ["ip", "addr", "del", `${vip}/32`, "dev", "eth0"]);
   t.deepEqual(
-    await eventually(
+    await cluster.eventually(
       () => nodesHolding(vip),
       (holders) => holders.length === 1,
       { what: "the VIP coming back" },
@@ -286,6 +260,7 @@ const BAD_INPUT: {
   name: string;
   annotations: Record<string, string>;
   loadBalancerIP?: string;
+  ipFamilies?: ("IPv4" | "IPv6")[];
   event: string;
 }[] = [
   {
@@ -332,6 +307,7 @@ const BAD_INPUT: {
   },
   {
     name: "bad-family",
+    ipFamilies: ["IPv6"],
     annotations: { "vipd.io/interface": "mgmt0", "vipd.io/loadBalancerIPs": "2001:db8:1::222" },
     event: "InvalidVIP: node1: interface mgmt0 has no IPv6 address for 2001:db8:1::222",
   },
@@ -345,7 +321,7 @@ test.serial("bad input: an Event naming the field, no Lease, no address anywhere
     await kubectl(["apply", "-f", "-"], loadBalancerService(input));
   }
   for (const input of BAD_INPUT) {
-    const events = await eventually(
+    const events = await cluster.eventually(
       () => eventsOf(input.name),
       (lines) => lines.includes(input.event),
       { what: `${input.name}: ${input.event}` },
@@ -372,7 +348,7 @@ test.serial("the same VIP for two Services: the older keeps it, the newer gets V
   const holder = await firstAnswer(vip);
   await new Promise((resolve) => setTimeout(resolve, 1100));
   await kubectl(["apply", "-f", "-"], loadBalancerService({ name: "second-come", loadBalancerIP: vip }));
-  const events = await eventually(
+  const events = await cluster.eventually(
     () => eventsOf("second-come"),
     (lines) => lines.some((line) => line.startsWith("VIPConflict")),
     { what: "VIPConflict" },
@@ -428,7 +404,7 @@ test.serial(
     if (node === undefined) throw new Error("the lab has no nodes");
     await lab.cutApi(node);
     try {
-      const unready = await eventually(
+      const unready = await cluster.eventually(
         () => agentHttp(node, "/readyz"),
         (answer) => answer.code !== "200",
         { what: `${node.name} /readyz while cut off` },
@@ -439,7 +415,7 @@ test.serial(
     } finally {
       await lab.healApi(node);
     }
-    await eventually(
+    await cluster.eventually(
       () => agentHttp(node, "/readyz"),
       (answer) => answer.code === "200",
       { what: `${node.name} /readyz after healing` },
