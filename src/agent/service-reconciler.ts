@@ -17,13 +17,13 @@ import { statusShows, type ServiceStatusWriter } from "../kube/service-status.ts
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
 import type { DataPlane } from "./data-plane.ts";
-import { refusalOf, refusalRecording, type Refusal } from "./refusals.ts";
 import {
   hasReadyLocalEndpoint,
   nodeEligibility,
   serviceEligibility,
   type Eligibility,
 } from "./eligibility.ts";
+import { refusalOf, refusalRecording, type Refusal } from "./refusals.ts";
 import {
   intentOptions,
   serviceIntent,
