@@ -21,12 +21,13 @@ import { KubeEventRecorder } from "../kube/events.ts";
 import {
   allInformers,
   createAgentInformers,
+  servesServiceCidrs,
   type AgentInformers,
   type InformerLifecycle,
 } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
-import { parseServiceKey, type ServiceRef } from "../kube/service-ref.ts";
+import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import { AgentMetrics } from "../metrics/metrics.ts";
@@ -34,10 +35,10 @@ import { startHttpEndpoint } from "../metrics/server.ts";
 import { AddressReconciler, type ServingTarget } from "./address-reconciler.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { FreshLeases } from "./fresh-leases.ts";
-import { InformerClusterView, isHeartbeat } from "./informer-view.ts";
+import { InformerClusterView, isHeartbeat, KUBERNETES_SERVICE_KEY } from "./informer-view.ts";
 import { legacyLeasesToDelete } from "./legacy-leases.ts";
 import { ServicePublisher } from "./service-publisher.ts";
-import { serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
+import { intentOptions, serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
 import { ServicesTarget } from "./services-target.ts";
 import { SilenceWatch } from "./silence-watch.ts";
 import { WorkQueue } from "./work-queue.ts";
@@ -63,9 +64,14 @@ const RECONCILE_CONCURRENCY = 8;
 // for a busy API server, short enough that a request into a cut network is retried.
 const REQUEST_TIMEOUT_MS = 10_000;
 
+function refOf(service: V1Service): ServiceRef {
+  return { namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" };
+}
+
 export class Agent {
   readonly metrics = new AgentMetrics();
   readonly #config: RunConfig;
+  readonly #kubeConfig: KubeConfig;
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #dataPlane: DataPlane;
@@ -87,10 +93,13 @@ export class Agent {
   #resyncTimer: NodeJS.Timeout | undefined;
   #http: Server | undefined;
   #networkPassPending = false;
+  /** Found out at start-up: older API servers serve no ServiceCIDRs, and VIPs go unchecked there. */
+  #servesServiceCidrs = false;
 
   constructor(options: AgentOptions) {
     const { config, kubeConfig, log } = options;
     this.#config = config;
+    this.#kubeConfig = kubeConfig;
     this.#log = log;
     this.#clock = options.clock ?? (() => performance.now());
     this.#dataPlane = options.dataPlane;
@@ -152,6 +161,7 @@ export class Agent {
       clock: this.#clock,
       leaseDuration: config.leaseDuration,
       intentOf: (service) => this.#intentOf(service),
+      kubeconfigServer: kubeConfig.getCurrentCluster()?.server,
     });
     this.#queue = new WorkQueue({
       concurrency: RECONCILE_CONCURRENCY,
@@ -286,6 +296,7 @@ export class Agent {
         });
       },
     });
+    await this.#discoverServiceCidrs();
     await this.#syncInformers();
     await this.#dataPlane.sweep(this.#ownedVips());
     await this.#controlPlane?.start();
@@ -340,19 +351,20 @@ export class Agent {
   }
 
   #watchInformers(): void {
-    const { services, endpointSlices, nodes, leases } = this.#informers;
+    const { services, endpointSlices, nodes, leases, serviceCidrs } = this.#informers;
     for (const event of ["add", "update", "delete"] as const) {
       services.on(event, (service) => {
-        const changed = this.#view.serviceChanged(service, event === "delete");
-        for (const address of changed.addresses) this.#queue.add(addressWork(address));
-        for (const key of changed.services) this.#queue.add(serviceWork(parseServiceKey(key)));
-        this.#queue.add(
-          serviceWork({ namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" }),
-        );
+        this.#serviceChanged(service, event === "delete");
+        if (serviceKey(refOf(service)) === KUBERNETES_SERVICE_KEY) this.#clusterAddressesChanged();
       });
       endpointSlices.on(event, (slice) => {
         const key = this.#view.endpointSliceChanged(slice, event === "delete");
         if (key !== undefined) this.#addressesOfService(parseServiceKey(key));
+        if (key === KUBERNETES_SERVICE_KEY) this.#clusterAddressesChanged();
+      });
+      serviceCidrs.on(event, () => {
+        this.#view.serviceCidrChanged();
+        this.#clusterAddressesChanged();
       });
       nodes.on(event, (node) => {
         if (this.#view.nodeChanged(node, event === "delete")) this.#enqueueAll();
@@ -398,6 +410,42 @@ export class Agent {
     const work = parseWork(key);
     if (work.kind === "address") return this.#addresses.reconcile(work.address);
     return this.#publisher?.reconcile(work.service) ?? Promise.resolve();
+  }
+
+  // The index of which Service asks for which address follows the Service; whatever may have
+  // changed for the other Services and addresses runs again.
+  #serviceChanged(service: V1Service, deleted: boolean): void {
+    const changed = this.#view.serviceChanged(service, deleted);
+    for (const address of changed.addresses) this.#queue.add(addressWork(address));
+    for (const key of changed.services) this.#queue.add(serviceWork(parseServiceKey(key)));
+    this.#queue.add(serviceWork(refOf(service)));
+  }
+
+  // The API server's addresses or the Service CIDRs changed: every Service may now be refused, or
+  // no longer, and the index of which Service claims which address has to read them again.
+  #clusterAddressesChanged(): void {
+    for (const service of this.#informers.services.list()) this.#serviceChanged(service, false);
+    this.#enqueueAll();
+  }
+
+  async #discoverServiceCidrs(): Promise<void> {
+    if (this.#controlPlane !== undefined) return;
+    for (;;) {
+      try {
+        this.#servesServiceCidrs = await servesServiceCidrs(this.#kubeConfig, REQUEST_TIMEOUT_MS);
+        break;
+      } catch (error) {
+        this.#log.warn("could not read whether the API server serves ServiceCIDRs; retrying", {
+          error: describeApiError(error),
+        });
+        await new Promise((resolve) => setTimeout(resolve, this.#config.retryPeriod));
+      }
+    }
+    if (!this.#servesServiceCidrs) {
+      this.#log.warn(
+        "the API server serves no networking.k8s.io/v1 ServiceCIDRs (Kubernetes 1.33 and later): VIPs are not checked against the Service CIDRs",
+      );
+    }
   }
 
   async #syncInformers(): Promise<void> {
@@ -481,16 +529,15 @@ export class Agent {
   }
 
   #intentOf(service: V1Service): ServiceIntent {
-    return serviceIntent(service, {
-      loadBalancerClass: this.#config.loadBalancerClass,
-      classOnly: this.#config.classOnly,
-      nodeAddresses: this.#view.nodeAddresses(),
-    });
+    return serviceIntent(service, intentOptions(this.#config, this.#view));
   }
 
   // Control-plane mode watches no Services: the Service informer stays empty and never starts.
   #activeInformers(): readonly InformerLifecycle[] {
-    return this.#controlPlane?.informers(this.#informers) ?? allInformers(this.#informers);
+    return (
+      this.#controlPlane?.informers(this.#informers) ??
+      allInformers(this.#informers, { serviceCidrs: this.#servesServiceCidrs })
+    );
   }
 
   #enqueueAll(): void {

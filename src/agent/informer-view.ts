@@ -1,6 +1,7 @@
 // What the reconcile loops read of the cluster, backed by the shared informers' caches plus small
 // indexes kept up to date from informer events: EndpointSlices by Service, Node addresses, the
-// addresses Services ask for, and the nodes' heartbeats.
+// addresses the cluster itself uses (the API server's, the Service CIDRs), the addresses Services
+// ask for, and the nodes' heartbeats.
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
 import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import {
@@ -9,6 +10,12 @@ import {
   HEARTBEAT_COMPONENT,
   LEASE_LABEL_COMPONENT,
 } from "../election/lease-names.ts";
+import {
+  apiServerAddresses,
+  KUBERNETES_SERVICE,
+  serviceCidrs,
+  type ServiceCidr,
+} from "../kube/cluster-addresses.ts";
 import type { AgentInformers } from "../kube/informers.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { LeaseView } from "./address-reconciler.ts";
@@ -28,7 +35,12 @@ export interface InformerViewOptions {
   readonly leaseDuration: number;
   /** How this agent reads a Service (its class, its VIPs); conflicts are between served Services. */
   readonly intentOf: (service: V1Service) => ServiceIntent;
+  /** The server URL of the agent's kubeconfig: an address of the API server when it is an IP. */
+  readonly kubeconfigServer: string | undefined;
 }
+
+/** default/kubernetes, whose Service and EndpointSlices name the API server's addresses. */
+export const KUBERNETES_SERVICE_KEY = serviceKey(KUBERNETES_SERVICE);
 
 export function isHeartbeat(lease: V1Lease): boolean {
   return lease.metadata?.labels?.[LEASE_LABEL_COMPONENT] === HEARTBEAT_COMPONENT;
@@ -58,6 +70,8 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
   readonly #vipClaims = new VipClaims();
   #nodeAddresses: ReadonlySet<string> | undefined;
+  #apiServerAddresses: ReadonlyMap<string, string> | undefined;
+  #serviceCidrs: readonly ServiceCidr[] | undefined;
   /** What the loops read of each Node, as text, to tell a relevant update from a heartbeat. */
   readonly #nodeFacts = new Map<string, string>();
   /**
@@ -130,6 +144,25 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
     return this.#nodeAddresses;
   }
 
+  apiServerAddresses(): ReadonlyMap<string, string> {
+    this.#apiServerAddresses ??= apiServerAddresses({
+      kubeconfigServer: this.#options.kubeconfigServer,
+      kubernetesSlices: this.endpointSlices(KUBERNETES_SERVICE),
+      kubernetesService: this.service(KUBERNETES_SERVICE),
+    });
+    return this.#apiServerAddresses;
+  }
+
+  serviceCidrs(): readonly ServiceCidr[] {
+    this.#serviceCidrs ??= serviceCidrs(this.#options.informers.serviceCidrs.list());
+    return this.#serviceCidrs;
+  }
+
+  /** A ServiceCIDR was added, changed or deleted. */
+  serviceCidrChanged(): void {
+    this.#serviceCidrs = undefined;
+  }
+
   vipConflict(ref: ServiceRef): VipConflict | null {
     return this.#vipClaims.conflict(serviceKey(ref));
   }
@@ -158,6 +191,7 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
       namespace: service.metadata?.namespace ?? "",
       name: service.metadata?.name ?? "",
     });
+    if (key === KUBERNETES_SERVICE_KEY) this.#apiServerAddresses = undefined;
     const before = this.#vipClaims.addressesOf(key);
     const intent = deleted ? undefined : this.#options.intentOf(service);
     const services = this.#vipClaims.set(
@@ -196,6 +230,7 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
     const key = sliceServiceKey(slice);
     const name = slice.metadata?.name;
     if (key === undefined || name === undefined) return undefined;
+    if (key === KUBERNETES_SERVICE_KEY) this.#apiServerAddresses = undefined;
     const slices = this.#slicesByService.get(key) ?? new Map<string, V1EndpointSlice>();
     if (deleted) slices.delete(name);
     else slices.set(name, slice);

@@ -1,6 +1,9 @@
 // Which VIPs a Service asks for, and whether this agent serves it at all: a pure reading of the
-// Service object, with a precise message for everything it rejects (turned into InvalidVIP Events).
+// Service object and the cluster's own addresses, with a precise message for everything it rejects
+// (turned into InvalidVIP Events). Nothing here depends on the node, so every agent reaches the same
+// answer and one of them reports it; what depends on the node's interfaces is interface-choice.ts's.
 import ipaddr from "ipaddr.js";
+import type { ServiceCidr } from "../kube/cluster-addresses.ts";
 import {
   ANNOTATION_IGNORE,
   ANNOTATION_INTERFACE,
@@ -23,6 +26,8 @@ export interface ServiceShape {
     readonly type?: string;
     readonly loadBalancerClass?: string;
     readonly loadBalancerIP?: string;
+    /** Set by the API server on every Service with a ClusterIP, LoadBalancer ones included. */
+    readonly ipFamilies?: readonly string[];
   };
 }
 
@@ -31,6 +36,30 @@ export interface IntentOptions {
   readonly classOnly: boolean;
   /** Node addresses (canonical form): a VIP equal to one would take a node's own address away. */
   readonly nodeAddresses: ReadonlySet<string>;
+  /** The API server's addresses (canonical form), each with where it was learnt. */
+  readonly apiServerAddresses: ReadonlyMap<string, string>;
+  /** The cluster's Service CIDRs; empty where the API server serves no ServiceCIDR objects. */
+  readonly serviceCidrs: readonly ServiceCidr[];
+}
+
+/** The cluster's addresses, as the agent's informer caches know them. */
+export interface ClusterAddresses {
+  nodeAddresses(): ReadonlySet<string>;
+  apiServerAddresses(): ReadonlyMap<string, string>;
+  serviceCidrs(): readonly ServiceCidr[];
+}
+
+export function intentOptions(
+  classes: { readonly loadBalancerClass: string; readonly classOnly: boolean },
+  cluster: ClusterAddresses,
+): IntentOptions {
+  return {
+    loadBalancerClass: classes.loadBalancerClass,
+    classOnly: classes.classOnly,
+    nodeAddresses: cluster.nodeAddresses(),
+    apiServerAddresses: cluster.apiServerAddresses(),
+    serviceCidrs: cluster.serviceCidrs(),
+  };
 }
 
 export type NotServedReason = "not-load-balancer" | "other-class" | "no-class" | "ignored" | "no-vip";
@@ -89,14 +118,42 @@ function requestedVips(service: ServiceShape): { source: string; text: string } 
   return undefined;
 }
 
-function parseVips(text: string, nodeAddresses: ReadonlySet<string>): { vips: Vip[]; problems: string[] } {
+// An address the cluster itself uses, or one the Service's own ClusterIP families cannot carry:
+// kube-proxy programs its rules per family of spec.ipFamilies, so a VIP of another family gets
+// traffic nowhere (an IPv6 VIP on an IPv4-only Service was announced, and nothing answered).
+function clusterProblem(vip: Vip, options: IntentOptions, ipFamilies: readonly string[]): string | null {
+  if (options.nodeAddresses.has(vip.address)) return `${vip.address} is a node address`;
+  const apiServer = options.apiServerAddresses.get(vip.address);
+  if (apiServer !== undefined) return `${vip.address} is an address of the API server (${apiServer})`;
+  const parsed = ipaddr.parse(vip.address);
+  for (const range of options.serviceCidrs) {
+    const [network, prefixLength] = ipaddr.parseCIDR(range.cidr);
+    if (network.kind() === parsed.kind() && parsed.match(network, prefixLength))
+      return `${vip.address} is inside the cluster's Service CIDR ${range.cidr} (ServiceCIDR ${range.name})`;
+  }
+  const family = `IPv${vip.family}`;
+  if (ipFamilies.length > 0 && !ipFamilies.includes(family)) {
+    return `${vip.address} is ${family}, but spec.ipFamilies is ${ipFamilies.join(", ")}: kube-proxy would route nothing to it`;
+  }
+  return null;
+}
+
+function parseVips(
+  text: string,
+  options: IntentOptions,
+  ipFamilies: readonly string[],
+): { vips: Vip[]; problems: string[] } {
   const vips: Vip[] = [];
   const problems: string[] = [];
   for (const entry of text.split(",").map((part) => part.trim())) {
     if (entry === "") continue;
     const vip = canonicalAddress(entry);
-    if (typeof vip === "string") problems.push(vip);
-    else if (nodeAddresses.has(vip.address)) problems.push(`${vip.address} is a node address`);
+    if (typeof vip === "string") {
+      problems.push(vip);
+      continue;
+    }
+    const reserved = clusterProblem(vip, options, ipFamilies);
+    if (reserved !== null) problems.push(reserved);
     else if (vips.some((other) => other.address === vip.address))
       problems.push(`${vip.address} is listed twice`);
     else if (vips.some((other) => other.family === vip.family)) {
@@ -119,7 +176,7 @@ export function serviceIntent(service: ServiceShape, options: IntentOptions): Se
   if (ignore === "true") return { serve: false, reason: "ignored" };
   const requested = requestedVips(service);
   if (requested === undefined) return { serve: false, reason: "no-vip" };
-  const parsed = parseVips(requested.text, options.nodeAddresses);
+  const parsed = parseVips(requested.text, options, service.spec.ipFamilies ?? []);
   const problems = parsed.problems.map((problem) => `${requested.source}: ${problem}`);
   if (ignore !== undefined && ignore !== "false") {
     // A typo such as "yes" must not silently put a Service the user meant to exclude on the wire.

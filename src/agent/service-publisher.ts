@@ -7,13 +7,14 @@ import type { V1Service } from "@kubernetes/client-node";
 import type { OwnHeartbeat } from "../election/decide.ts";
 import { addressLeaseName, legacyServiceLeaseName } from "../election/lease-names.ts";
 import { rankCandidates } from "../election/ranking.ts";
-import type { EventRecorder, ServiceEvent } from "../kube/events.ts";
+import type { EventRecorder } from "../kube/events.ts";
 import { ANNOTATION_HOLDER, EVENT_REASONS } from "../kube/names.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import { statusShows, type ServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import type { DataPlane } from "./data-plane.ts";
 import type { FreshLeases } from "./fresh-leases.ts";
+import { refusalOf, refusalRecording, type Refusal } from "./refusals.ts";
 import type { ServiceIntent, Vip } from "./service-intent.ts";
 import type { VipConflict } from "./vip-claims.ts";
 import { addressWork, serviceWork } from "./work-keys.ts";
@@ -44,8 +45,10 @@ export interface ServicePublisherOptions {
 interface ServiceMemory {
   /** When this agent first saw the Service's first address without a holder; null while held. */
   unheldSince: number | null;
-  /** The refusal last reported, so that each is reported once, not on every run. */
+  /** The refusal last logged, so that each is reported once, not on every run. */
   refusalReported: string | null;
+  /** Its Event is settled: recorded by this agent, or left to the one that records it. */
+  refusalSettled: boolean;
 }
 
 type Published = { readonly ips: readonly string[]; readonly holder: string } | null;
@@ -53,6 +56,8 @@ type Published = { readonly ips: readonly string[]; readonly holder: string } | 
 export class ServicePublisher {
   readonly #options: ServicePublisherOptions;
   readonly #memory = new Map<string, ServiceMemory>();
+  /** When this agent first reconciled: who records a refusal waits until it has seen the others. */
+  #firstRunAt: number | undefined;
 
   constructor(options: ServicePublisherOptions) {
     this.#options = options;
@@ -60,6 +65,7 @@ export class ServicePublisher {
 
   async reconcile(ref: ServiceRef): Promise<void> {
     const o = this.#options;
+    this.#firstRunAt ??= o.clock();
     const key = serviceKey(ref);
     const service = o.view.service(ref);
     if (service === undefined) {
@@ -69,7 +75,12 @@ export class ServicePublisher {
     const memory = this.#remember(key);
     const intent = o.intentOf(service);
     const conflict = intent.serve ? o.view.vipConflict(ref) : null;
-    this.#report(ref, service, memory, refusal(intent, conflict));
+    this.#report(
+      ref,
+      service,
+      memory,
+      refusalOf({ node: o.node, intent, conflict, choice: undefined, perNode: false }),
+    );
     if (!intent.serve || conflict !== null) {
       memory.unheldSince = null;
       await this.#clearWhenNoLongerAsked(ref, service);
@@ -165,39 +176,47 @@ export class ServicePublisher {
     await this.#options.status.write(ref, published);
   }
 
-  #report(ref: ServiceRef, service: V1Service, memory: ServiceMemory, event: ServiceEvent | null): void {
-    const text = event === null ? null : `${event.reason}: ${event.message}`;
-    if (text === memory.refusalReported) return;
-    memory.refusalReported = text;
-    if (event === null) return;
-    this.#options.log.warn("not serving", {
-      service: serviceKey(ref),
-      reason: event.reason,
-      problems: event.message,
+  #report(ref: ServiceRef, service: V1Service, memory: ServiceMemory, refusal: Refusal | null): void {
+    const o = this.#options;
+    const now = o.clock();
+    const text = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
+    if (text !== memory.refusalReported) {
+      memory.refusalReported = text;
+      memory.refusalSettled = false;
+      if (refusal !== null) {
+        o.log.warn("not serving", {
+          service: serviceKey(ref),
+          reason: refusal.reason,
+          problems: refusal.message,
+        });
+      }
+    }
+    if (refusal === null || memory.refusalSettled) return;
+    const recording = refusalRecording({
+      scope: refusal.scope,
+      self: o.node,
+      liveNodes: o.view.liveNodes(),
+      serviceKey: serviceKey(ref),
+      runningFor: now - (this.#firstRunAt ?? now),
+      leaseDuration: o.leaseDuration,
     });
-    this.#options.events.record({ ...ref, uid: service.metadata?.uid }, event);
+    if (recording.action === "wait") {
+      o.requeue(serviceWork(ref), recording.forMs);
+      return;
+    }
+    memory.refusalSettled = true;
+    if (recording.action === "record") {
+      const { type, reason, message } = refusal;
+      o.events.record({ ...ref, uid: service.metadata?.uid }, { type, reason, message });
+    }
   }
 
   #remember(key: string): ServiceMemory {
     let memory = this.#memory.get(key);
     if (memory === undefined) {
-      memory = { unheldSince: null, refusalReported: null };
+      memory = { unheldSince: null, refusalReported: null, refusalSettled: false };
       this.#memory.set(key, memory);
     }
     return memory;
   }
-}
-
-/** Why this agent will not serve a Service it was asked to serve, as an Event. */
-function refusal(intent: ServiceIntent, conflict: VipConflict | null): ServiceEvent | null {
-  if (!intent.serve) {
-    if (intent.reason !== "invalid") return null;
-    return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.problems.join("; ") };
-  }
-  if (conflict === null) return null;
-  return {
-    type: "Warning",
-    reason: EVENT_REASONS.conflict,
-    message: `${intent.source}: ${conflict.address} is already used by the older Service ${conflict.heldBy}`,
-  };
 }

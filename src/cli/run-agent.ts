@@ -65,6 +65,7 @@ export async function runAgent(config: RunConfig): Promise<void> {
   const dataPlane = new NativeDataPlane({
     netlink,
     configuredInterface: config.interface,
+    allowOffSubnetVips: config.allowOffSubnetVips,
     addressLifetimeMs: config.addressLifetime,
     announce: {
       burstCount: config.announceCount,

@@ -38,6 +38,12 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     whenUnset: "the interface of the default route",
     description: "interface that carries the VIPs; auto = the interface whose subnet contains the VIP",
   },
+  allowOffSubnetVips: {
+    flag: "allow-off-subnet-vips",
+    default: "false",
+    description:
+      "put a VIP on its interface even when it lies in none of the interface's subnets (for networks that route such addresses to the nodes' segment); refused by default, since no neighbour would send to it",
+  },
   loadBalancerClass: {
     flag: "load-balancer-class",
     placeholder: "<class>",

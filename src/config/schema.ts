@@ -92,6 +92,7 @@ export const runConfigShape = {
     .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: "must be a Kubernetes namespace name" }),
   kubeconfig: z.string().min(1).optional(),
   interface: interfaceName.optional(),
+  allowOffSubnetVips: onOff,
   loadBalancerClass: z.string().min(1),
   classOnly: onOff,
   controlPlane: onOff,

@@ -1,15 +1,18 @@
-// The agent's four shared informers — one per resource kind, never a watch per Service.
+// The agent's shared informers — one per resource kind, never a watch per Service.
 import {
   CoordinationV1Api,
   CoreV1Api,
   DiscoveryV1Api,
+  NetworkingV1Api,
   type KubeConfig,
   type V1EndpointSlice,
   type V1Lease,
   type V1Node,
   type V1Service,
+  type V1ServiceCIDR,
 } from "@kubernetes/client-node";
 import { LEASE_LABEL_COMPONENT } from "../election/lease-names.ts";
+import { classifyApiError } from "./errors.ts";
 import { SharedInformer } from "./informer.ts";
 import { requestOptions } from "./request-options.ts";
 
@@ -19,6 +22,11 @@ export interface AgentInformers {
   readonly nodes: SharedInformer<V1Node>;
   /** vipd's own Leases (heartbeats and ownership) in its namespace, selected by label. */
   readonly leases: SharedInformer<V1Lease>;
+  /**
+   * The cluster's Service CIDRs (networking.k8s.io/v1, GA in Kubernetes 1.33). Started only where
+   * the API server serves them (servesServiceCidrs): an older one would answer every list with 404.
+   */
+  readonly serviceCidrs: SharedInformer<V1ServiceCIDR>;
 }
 
 export interface InformerFactoryOptions {
@@ -33,6 +41,7 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  const networking = kubeConfig.makeApiClient(NetworkingV1Api);
   const deadline = () => requestOptions({ timeoutMs: options.listTimeoutMs });
   const labelSelector = LEASE_LABEL_COMPONENT;
   return {
@@ -65,7 +74,30 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
       labelSelector,
       onError,
     }),
+    serviceCidrs: new SharedInformer({
+      kind: "ServiceCIDR",
+      kubeConfig,
+      path: "/apis/networking.k8s.io/v1/servicecidrs",
+      list: () => networking.listServiceCIDR({}, deadline()),
+      onError,
+    }),
   };
+}
+
+/**
+ * Whether the API server serves networking.k8s.io/v1 ServiceCIDRs, from its discovery document.
+ * A failure other than "not served" (the API server unreachable) is thrown, for the caller to retry.
+ */
+export async function servesServiceCidrs(kubeConfig: KubeConfig, timeoutMs: number): Promise<boolean> {
+  try {
+    const resources = await kubeConfig
+      .makeApiClient(NetworkingV1Api)
+      .getAPIResources(requestOptions({ timeoutMs }));
+    return resources.resources.some((resource) => resource.name === "servicecidrs");
+  } catch (error) {
+    if (classifyApiError(error) === "not-found") return false;
+    throw error;
+  }
 }
 
 export interface InformerLifecycle {
@@ -75,6 +107,16 @@ export interface InformerLifecycle {
   stop(): Promise<void>;
 }
 
-export function allInformers(informers: AgentInformers): readonly InformerLifecycle[] {
-  return [informers.services, informers.endpointSlices, informers.nodes, informers.leases];
+/** Every informer services mode runs; the ServiceCIDR one only where the API server serves it. */
+export function allInformers(
+  informers: AgentInformers,
+  options: { readonly serviceCidrs: boolean },
+): readonly InformerLifecycle[] {
+  return [
+    informers.services,
+    informers.endpointSlices,
+    informers.nodes,
+    informers.leases,
+    ...(options.serviceCidrs ? [informers.serviceCidrs] : []),
+  ];
 }

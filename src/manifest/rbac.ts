@@ -24,6 +24,8 @@ export const CLUSTER_RULES: readonly V1PolicyRule[] = [
   { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
   // Node addresses, exclusion labels and NetworkUnavailable decide eligibility.
   { apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] },
+  // The cluster's Service CIDRs (an informer): a VIP inside one is refused.
+  { apiGroups: ["networking.k8s.io"], resources: ["servicecidrs"], verbs: ["list", "watch"] },
   // Events on Services (VIPAnnounced, VIPConflict, …) in the Services' own namespaces; a repeat
   // patches the count of the Event it repeats.
   { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },

@@ -24,6 +24,8 @@ export interface NativeDataPlaneOptions {
   readonly openChannel?: (ifindex: number) => FrameChannel;
   /** --interface; undefined for the default route's interface. */
   readonly configuredInterface: string | undefined;
+  /** --allow-off-subnet-vips. */
+  readonly allowOffSubnetVips: boolean;
   readonly addressLifetimeMs: number;
   readonly announce: Pick<
     AnnouncerOptions,
@@ -107,6 +109,7 @@ export class NativeDataPlane implements DataPlane {
       defaultRouteIfindex: facts.defaultRoute,
       links: facts.links,
       addresses: facts.addresses,
+      allowOffSubnet: this.#options.allowOffSubnetVips,
     });
     return choice.ok ? { ok: true, name: choice.name, carrier: choice.carrier } : choice;
   }

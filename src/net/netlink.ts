@@ -35,6 +35,8 @@ const OPERSTATES: readonly OperState[] = [
 ];
 
 const IFF_UP = 0x1;
+const IFF_LOOPBACK = 0x8;
+const IFF_NOARP = 0x80;
 const IFF_LOWER_UP = 0x10000;
 
 export interface Link {
@@ -48,6 +50,10 @@ export interface Link {
   readonly carrier: boolean;
   /** IFF_UP: administratively up. */
   readonly up: boolean;
+  /** IFF_LOOPBACK. */
+  readonly loopback: boolean;
+  /** IFF_NOARP: the link resolves no neighbours (no ARP, no NDP), like tunnels and lo. */
+  readonly noArp: boolean;
   /** The link type ('veth', 'bridge', 'vlan', 'bond', …); absent for physical interfaces. */
   readonly kind?: string;
 }
@@ -162,6 +168,8 @@ function toLink(raw: RawLink): Link {
     operstate: OPERSTATES[raw.operstate] ?? "unknown",
     carrier: (raw.flags & IFF_LOWER_UP) !== 0,
     up: (raw.flags & IFF_UP) !== 0,
+    loopback: (raw.flags & IFF_LOOPBACK) !== 0,
+    noArp: (raw.flags & IFF_NOARP) !== 0,
     ...(raw.kind === undefined ? {} : { kind: raw.kind }),
   };
 }

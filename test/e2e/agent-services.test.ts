@@ -5,11 +5,10 @@
 // address no scenario may touch. The agents run as the ServiceAccount of manifests/rbac.yaml, not as
 // admin, so a verb the manifests forgot fails a scenario here.
 import test from "ava";
-import { readFileSync } from "node:fs";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
 import {
-  AGENT_NAMESPACE,
   loadBalancerService,
+  manifestRbacKubeconfig,
   ownershipLeaseOf,
   prepareCluster,
   type Cluster,
@@ -25,24 +24,6 @@ const FOREIGN = "198.51.100.250";
 
 function kubectl(args: string[], input?: string): Promise<string> {
   return cluster.kubectl(args, input);
-}
-
-async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  options: { what: string; timeoutMs?: number },
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${options.what}: still ${JSON.stringify(value)}\n${cluster.agentLogs(agents.values(), 3000)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Which nodes have the address on an interface right now. */
@@ -94,18 +75,7 @@ function ingress(service: string): Promise<string> {
 test.before(async () => {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root");
   lab = await up({ nodes: 3, apiServer: true });
-  cluster = await prepareCluster(lab, {
-    kubeconfig: async (api) => {
-      const rbac = readFileSync(new URL("../../manifests/rbac.yaml", import.meta.url), "utf8");
-      const applied = await api.kubectl(["apply", "-f", "-"], { input: rbac });
-      if (applied.code !== 0) throw new Error(`applying manifests/rbac.yaml: ${applied.stderr}`);
-      return api.serviceAccountKubeconfig({
-        namespace: AGENT_NAMESPACE,
-        name: "vipd",
-        server: api.internalUrl,
-      });
-    },
-  });
+  cluster = await prepareCluster(lab, { kubeconfig: manifestRbacKubeconfig });
   const [first] = lab.nodes;
   if (first === undefined) throw new Error("the lab has no nodes");
   await lab.exec(first.netns, ["ip", "addr", "add", `${FOREIGN}/32`, "dev", "eth0"]);
@@ -125,7 +95,7 @@ test.serial(
     const answered = await firstAnswer(vip);
     t.is(await cluster.leaseHolder({ name: "expose" }), answered);
     t.is(
-      await eventually(
+      await cluster.eventually(
         () => ingress("expose"),
         (shown) => shown !== "",
         { what: "status" },
@@ -133,7 +103,7 @@ test.serial(
       `${vip}/VIP `,
     );
     t.deepEqual(await nodesHolding(vip), [answered]);
-    const events = await eventually(
+    const events = await cluster.eventually(
       () => eventsOf("expose"),
       (lines) => lines.some((line) => line.startsWith("VIPAnnounced")),
       { what: "VIPAnnounced" },
@@ -147,12 +117,16 @@ test.serial("IPv6 by annotation: the VIP answers over NDP, status shows it", asy
   const vip = "2001:db8:1::210";
   await kubectl(
     ["apply", "-f", "-"],
-    loadBalancerService({ name: "six", annotations: { "vipd.io/loadBalancerIPs": vip } }),
+    loadBalancerService({
+      name: "six",
+      ipFamilies: ["IPv6"],
+      annotations: { "vipd.io/loadBalancerIPs": vip },
+    }),
   );
   const answered = await firstAnswer(vip);
   t.is(await cluster.leaseHolder({ name: "six" }), answered);
   t.is(
-    await eventually(
+    await cluster.eventually(
       () => ingress("six"),
       (shown) => shown !== "",
       { what: "status" },
@@ -176,7 +150,7 @@ test.serial("dual-stack by annotation: both VIPs on one node, both in status", a
   t.is(await firstAnswer(v6), answered4, "one node holds both families");
   t.deepEqual(await nodesHolding(v6), [answered4]);
   t.is(
-    await eventually(
+    await cluster.eventually(
       () => ingress("dual"),
       (shown) => shown.split(" ").length === 3,
       { what: "status" },
@@ -214,7 +188,7 @@ test.serial(
     );
     t.is(await firstAnswer(vip), second.name, "only the node with the endpoint may hold it");
     await kubectl(["apply", "-f", "-"], slice(third));
-    const holder = await eventually(
+    const holder = await cluster.eventually(
       () => cluster.leaseHolder({ name: "local" }),
       (name) => name === third.name,
       { what: "the Lease following the endpoint" },
@@ -231,7 +205,7 @@ test.serial("deleting a Service removes its VIP from every node and its Lease", 
   await firstAnswer(vip);
   await kubectl(["delete", "service", "gone"]);
   t.deepEqual(
-    await eventually(
+    await cluster.eventually(
       () => nodesHolding(vip),
       (holders) => holders.length === 0,
       { what: "VIP removal" },
@@ -239,7 +213,7 @@ test.serial("deleting a Service removes its VIP from every node and its Lease", 
     [],
   );
   t.is(
-    await eventually(
+    await cluster.eventually(
       () => cluster.addressHolder(vip),
       (name) => name === "",
       { what: "Lease" },
@@ -256,7 +230,7 @@ test.serial("a VIP removed by hand from its holder is put back and announced", a
   const holder = cluster.node(await firstAnswer(vip));
   await lab.exec(holder.netns, ["ip", "addr", "del", `${vip}/32`, "dev", "eth0"]);
   t.deepEqual(
-    await eventually(
+    await cluster.eventually(
       () => nodesHolding(vip),
       (holders) => holders.length === 1,
       { what: "the VIP coming back" },
@@ -292,6 +266,7 @@ const BAD_INPUT: {
   name: string;
   annotations: Record<string, string>;
   loadBalancerIP?: string;
+  ipFamilies?: ("IPv4" | "IPv6")[];
   event: string;
 }[] = [
   {
@@ -338,6 +313,7 @@ const BAD_INPUT: {
   },
   {
     name: "bad-family",
+    ipFamilies: ["IPv6"],
     annotations: { "vipd.io/interface": "mgmt0", "vipd.io/loadBalancerIPs": "2001:db8:1::222" },
     event: "InvalidVIP: node1: interface mgmt0 has no IPv6 address for 2001:db8:1::222",
   },
@@ -351,7 +327,7 @@ test.serial("bad input: an Event naming the field, no Lease, no address anywhere
     await kubectl(["apply", "-f", "-"], loadBalancerService(input));
   }
   for (const input of BAD_INPUT) {
-    const events = await eventually(
+    const events = await cluster.eventually(
       () => eventsOf(input.name),
       (lines) => lines.includes(input.event),
       { what: `${input.name}: ${input.event}` },
@@ -378,7 +354,7 @@ test.serial("the same VIP for two Services: the older keeps it, the newer gets V
   const holder = await firstAnswer(vip);
   await new Promise((resolve) => setTimeout(resolve, 1100));
   await kubectl(["apply", "-f", "-"], loadBalancerService({ name: "second-come", loadBalancerIP: vip }));
-  const events = await eventually(
+  const events = await cluster.eventually(
     () => eventsOf("second-come"),
     (lines) => lines.some((line) => line.startsWith("VIPConflict")),
     { what: "VIPConflict" },
@@ -434,7 +410,7 @@ test.serial(
     if (node === undefined) throw new Error("the lab has no nodes");
     await lab.cutApi(node);
     try {
-      const unready = await eventually(
+      const unready = await cluster.eventually(
         () => agentHttp(node, "/readyz"),
         (answer) => answer.code !== "200",
         { what: `${node.name} /readyz while cut off` },
@@ -445,7 +421,7 @@ test.serial(
     } finally {
       await lab.healApi(node);
     }
-    await eventually(
+    await cluster.eventually(
       () => agentHttp(node, "/readyz"),
       (answer) => answer.code === "200",
       { what: `${node.name} /readyz after healing` },

@@ -1,7 +1,7 @@
 // vipd agents in the lab, as the e2e tests, the demo and the benchmarks run them: one `vipd run`
 // process per node namespace against the lab's API server, plus the kubectl reads that say what
 // the cluster believes (ownership Lease holders, Service status).
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { V1Service } from "@kubernetes/client-node";
 import { BUNDLE } from "../../scripts/build.ts";
@@ -77,6 +77,15 @@ export interface Cluster {
   addressHolder(address: string): Promise<string>;
   /** The recent output of the given agents, for a failure message. */
   agentLogs(agents: Iterable<LabProcess>, characters?: number): string;
+  /**
+   * Reads until done(value) holds, every 100 ms; past the deadline (30 s unless told) the error
+   * shows the last value and the recent output of every agent this cluster started.
+   */
+  eventually<T>(
+    read: () => Promise<T>,
+    done: (value: T) => boolean,
+    options: { readonly what: string; readonly timeoutMs?: number },
+  ): Promise<T>;
   node(name: string | null): LabNode;
 }
 
@@ -161,12 +170,13 @@ export async function prepareCluster(
       ? await api.adminKubeconfig({ server: api.internalUrl, path: join(api.workDir, "agents.kubeconfig") })
       : await options.kubeconfig(api);
 
+  const started: LabProcess[] = [];
   const startAgent = (
     node: LabNode,
     extraArgs: readonly string[] = [],
     options: { program?: string } = {},
-  ): LabProcess =>
-    lab.spawn(
+  ): LabProcess => {
+    const agent = lab.spawn(
       node.netns,
       vipdRunArgv({
         node,
@@ -177,6 +187,11 @@ export async function prepareCluster(
       }),
       { name: `vipd ${node.name}` },
     );
+    started.push(agent);
+    return agent;
+  };
+  const agentLogs = (agents: Iterable<LabProcess>, characters = 6000): string =>
+    [...agents].map((agent) => `--- ${agent.name}\n${agent.output().slice(-characters)}`).join("\n");
   const addressHolder = async (address: string): Promise<string> => {
     const result = await api.kubectl([
       ...["get", "lease", "-n", AGENT_NAMESPACE, ownershipLeaseOf(address)],
@@ -206,10 +221,30 @@ export async function prepareCluster(
       return first === undefined || typeof canonicalAddress(first) === "string" ? "" : addressHolder(first);
     },
     addressHolder,
-    agentLogs: (agents, characters = 6000) =>
-      [...agents].map((agent) => `--- ${agent.name}\n${agent.output().slice(-characters)}`).join("\n"),
+    agentLogs,
+    eventually: async (read, done, options) => {
+      const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+      for (;;) {
+        const value = await read();
+        if (done(value)) return value;
+        if (Date.now() > deadline)
+          throw new Error(`${options.what}: still ${JSON.stringify(value)}\n${agentLogs(started, 3000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
     node,
   };
+}
+
+/**
+ * For prepareCluster: the agents run as the ServiceAccount of manifests/rbac.yaml, applied here, not
+ * as admin, so a verb the manifests forgot fails a scenario.
+ */
+export async function manifestRbacKubeconfig(api: ApiServer): Promise<string> {
+  const rbac = readFileSync(new URL("../../manifests/rbac.yaml", import.meta.url), "utf8");
+  const applied = await api.kubectl(["apply", "-f", "-"], { input: rbac });
+  if (applied.code !== 0) throw new Error(`applying manifests/rbac.yaml: ${applied.stderr}`);
+  return api.serviceAccountKubeconfig({ namespace: AGENT_NAMESPACE, name: "vipd", server: api.internalUrl });
 }
 
 /** A LoadBalancer Service manifest with a UDP port the lab's echo servers answer on. */
@@ -219,6 +254,7 @@ export function loadBalancerService(options: {
   readonly loadBalancerIP?: string;
   readonly annotations?: Readonly<Record<string, string>>;
   readonly ipFamilyPolicy?: "SingleStack" | "PreferDualStack" | "RequireDualStack";
+  readonly ipFamilies?: readonly ("IPv4" | "IPv6")[];
   readonly externalTrafficPolicy?: "Cluster" | "Local";
   readonly port?: number;
 }): string {
@@ -228,6 +264,7 @@ export function loadBalancerService(options: {
   };
   if (options.loadBalancerIP !== undefined) spec.loadBalancerIP = options.loadBalancerIP;
   if (options.ipFamilyPolicy !== undefined) spec.ipFamilyPolicy = options.ipFamilyPolicy;
+  if (options.ipFamilies !== undefined) spec.ipFamilies = options.ipFamilies;
   if (options.externalTrafficPolicy !== undefined) spec.externalTrafficPolicy = options.externalTrafficPolicy;
   return JSON.stringify({
     apiVersion: "v1",

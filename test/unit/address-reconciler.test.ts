@@ -9,6 +9,7 @@ import type { OwnHeartbeat } from "../../src/election/decide.ts";
 import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
 import { Ownership } from "../../src/election/ownership.ts";
 import { rankCandidates } from "../../src/election/ranking.ts";
+import type { LogFields } from "../../src/log/logger.ts";
 import { AgentMetrics } from "../../src/metrics/metrics.ts";
 import {
   FakeClusterView,
@@ -35,7 +36,7 @@ function lbService(annotations: Record<string, string> = {}): V1Service {
   };
 }
 
-function world(options: { self?: string } = {}) {
+function world(options: { self?: string; fresh?: boolean } = {}) {
   const self = options.self ?? SELF;
   const clock = { now: 100_000 };
   const leases = new FakeLeaseApi();
@@ -52,6 +53,12 @@ function world(options: { self?: string } = {}) {
   const metrics = new AgentMetrics();
   const silenceWaits: [string, string][] = [];
   const fresh = new FreshLeases((name) => view.lease(name));
+  /** The fields of every warning logged. */
+  const warnings: LogFields[] = [];
+  const log = {
+    ...silentLogger,
+    warn: (_message: string, fields?: LogFields) => warnings.push(fields ?? {}),
+  };
   const heartbeat: { state: OwnHeartbeat } = {
     state: { lastRenewalStartedAt: clock.now - 100, apiUnreachable: false, renewalInFlightSince: null },
   };
@@ -71,7 +78,7 @@ function world(options: { self?: string } = {}) {
     events,
     dataPlane,
     metrics,
-    log: silentLogger,
+    log,
     requeue,
     wakeWhenSilent: (node, key) => silenceWaits.push([node, key]),
     serviceTouched: (service) => touched.push(serviceWork(service)),
@@ -88,7 +95,7 @@ function world(options: { self?: string } = {}) {
     dataPlane,
     status,
     events,
-    log: silentLogger,
+    log,
     requeue,
   });
   // One pass as the work queue makes it: the address, then the Service it told about.
@@ -96,6 +103,14 @@ function world(options: { self?: string } = {}) {
     await addresses.reconcile(ADDRESS);
     await publisher.reconcile(SERVICE);
   };
+  if (options.fresh !== true) {
+    // The agent has been reconciling for a lease duration, long enough to have seen the other
+    // agents' heartbeats: who records a refusal is decided at once from here on. (Its first run
+    // notes the time before it awaits anything.)
+    clock.now -= timings.leaseDuration;
+    void publisher.reconcile({ namespace: "default", name: "nothing" });
+    clock.now += timings.leaseDuration;
+  }
   const other = new Ownership({ leases, node: OTHER, leaseDuration: timings.leaseDuration });
   const reasons = () => events.events.map((event) => event.reason);
   return {
@@ -110,6 +125,7 @@ function world(options: { self?: string } = {}) {
     requeues,
     touched,
     silenceWaits,
+    warnings,
     metrics,
     heartbeat,
     addresses,
@@ -358,6 +374,54 @@ test("an invalid VIP raises one InvalidVIP Event, not one per run", async (t) =>
   t.deepEqual(w.reasons(), ["InvalidVIP"]);
   t.is(w.events.events[0]?.message, "vipd.io/loadBalancerIPs: 198.51.100.11 is a node address");
   t.deepEqual(w.leases.calls, [], "nothing is claimed for an invalid Service");
+});
+
+test("a refusal read from the Service alone is recorded by the first-ranked agent only, logged by all", async (t) => {
+  const service = lbService({ "vipd.io/loadBalancerIPs": "198.51.100.11" });
+  const first = world({ self: SELF });
+  const second = world({ self: OTHER });
+  for (const w of [first, second]) {
+    w.view.services.set(KEY, service);
+    await w.run();
+    await w.run();
+  }
+  t.deepEqual(first.reasons(), ["InvalidVIP"], `${SELF} ranks first for ${KEY}`);
+  t.deepEqual(second.reasons(), [], "the second-ranked agent leaves the Event to the first");
+  second.view.live = [];
+  await second.run();
+  t.deepEqual(second.reasons(), [], "settled once: the first-ranked dying later records no second copy");
+  for (const w of [first, second]) {
+    t.deepEqual(
+      w.warnings.map((fields) => [fields.service, fields.reason]),
+      [[KEY, "InvalidVIP"]],
+      `${w.self} logs it, once`,
+    );
+  }
+});
+
+test("an agent that just started waits a lease duration before it decides who records a refusal", async (t) => {
+  const w = world({ fresh: true });
+  w.view.live = [];
+  w.view.services.set(KEY, lbService({ "vipd.io/loadBalancerIPs": "198.51.100.11" }));
+  await w.run();
+  t.deepEqual(w.reasons(), [], "alone so far, but the others' heartbeats may not be in yet");
+  t.deepEqual(w.requeues, [[serviceWork(SERVICE), timings.leaseDuration]]);
+  w.clock.now += timings.leaseDuration;
+  w.view.live = [OTHER];
+  await w.run();
+  t.deepEqual(w.reasons(), ["InvalidVIP"]);
+});
+
+test("a refusal that depends on the node's interfaces is recorded by every node, at once", async (t) => {
+  for (const self of [SELF, OTHER]) {
+    const w = world({ self, fresh: true });
+    w.dataPlane.interfaceProblem = "interface lo cannot carry ARP or NDP (loopback)";
+    await w.run();
+    t.deepEqual(
+      w.events.events.map((event) => event.message),
+      [`${self}: interface lo cannot carry ARP or NDP (loopback)`],
+    );
+  }
 });
 
 test("a VIP an older Service uses: one VIPConflict Event naming both, nothing claimed", async (t) => {

@@ -112,7 +112,13 @@ function sourceOrder(): string[] {
   for (;;) {
     const intent = serviceIntent(
       { metadata: { annotations: Object.fromEntries(annotations) }, spec },
-      { loadBalancerClass: "vipd.io/l2", classOnly: false, nodeAddresses: new Set() },
+      {
+        loadBalancerClass: "vipd.io/l2",
+        classOnly: false,
+        nodeAddresses: new Set(),
+        apiServerAddresses: new Map(),
+        serviceCidrs: [],
+      },
     );
     if (!intent.serve) return order;
     order.push(intent.source);

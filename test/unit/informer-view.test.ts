@@ -1,6 +1,6 @@
-import type { V1Lease, V1Node } from "@kubernetes/client-node";
+import type { V1EndpointSlice, V1Lease, V1Node, V1ServiceCIDR } from "@kubernetes/client-node";
 import test from "ava";
-import { InformerClusterView } from "../../src/agent/informer-view.ts";
+import { InformerClusterView, SERVICE_NAME_LABEL } from "../../src/agent/informer-view.ts";
 import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
 import { HEARTBEAT_COMPONENT, LEASE_LABEL_COMPONENT } from "../../src/election/lease-names.ts";
 import type { AgentInformers } from "../../src/kube/informers.ts";
@@ -26,17 +26,21 @@ function node(parts: {
   };
 }
 
-function view(nodes: () => V1Node[]): InformerClusterView {
-  const informers = { nodes: { list: nodes } } as unknown as AgentInformers;
+function viewOf(informers: unknown, kubeconfigServer?: string): InformerClusterView {
   return new InformerClusterView({
-    informers,
+    informers: informers as AgentInformers,
     namespace: "vipd-system",
     self: "node1",
     tracker: new HeartbeatTracker(),
     clock: () => 0,
     leaseDuration: 5000,
     intentOf: () => ({ serve: false, reason: "not used here" }) as never,
+    kubeconfigServer,
   });
+}
+
+function view(nodes: () => V1Node[]): InformerClusterView {
+  return viewOf({ nodes: { list: nodes } });
 }
 
 const cases: [string, V1Node, boolean][] = [
@@ -94,6 +98,7 @@ test("live nodes come from heartbeat Lease events; ownership Leases and deletion
     clock: () => 1000,
     leaseDuration: 5000,
     intentOf: () => ({ serve: false, reason: "not used here" }) as never,
+    kubeconfigServer: undefined,
   });
   for (const node of ["node1", "node2", "node3"]) {
     tracker.observe(node, "1", 0);
@@ -103,4 +108,27 @@ test("live nodes come from heartbeat Lease events; ownership Leases and deletion
   t.deepEqual([...subject.liveNodes()].sort(), ["node2", "node3"], "not itself, not an ownership Lease");
   subject.leaseChanged(heartbeatLease("node3"), true);
   t.deepEqual(subject.liveNodes(), ["node2"]);
+});
+
+test("the API server's addresses follow the kubeconfig and default/kubernetes as they change", (t) => {
+  const cidrs: V1ServiceCIDR[] = [];
+  const subject = viewOf(
+    { services: { get: () => undefined }, serviceCidrs: { list: () => cidrs } },
+    "https://203.0.113.1:6443",
+  );
+  t.deepEqual([...subject.apiServerAddresses().keys()], ["203.0.113.1"]);
+  const slice: V1EndpointSlice = {
+    metadata: { name: "kubernetes", namespace: "default", labels: { [SERVICE_NAME_LABEL]: "kubernetes" } },
+    addressType: "IPv4",
+    endpoints: [{ addresses: ["203.0.113.5"] }],
+  };
+  subject.endpointSliceChanged(slice, false);
+  t.deepEqual([...subject.apiServerAddresses().keys()], ["203.0.113.1", "203.0.113.5"]);
+  subject.endpointSliceChanged(slice, true);
+  t.deepEqual([...subject.apiServerAddresses().keys()], ["203.0.113.1"]);
+
+  t.deepEqual(subject.serviceCidrs(), []);
+  cidrs.push({ metadata: { name: "kubernetes" }, spec: { cidrs: ["192.0.2.0/24"] } });
+  subject.serviceCidrChanged();
+  t.deepEqual(subject.serviceCidrs(), [{ cidr: "192.0.2.0/24", name: "kubernetes" }]);
 });

@@ -51,12 +51,14 @@ test("the ClusterRole grants exactly the verbs the agent's API calls use", (t) =
     "create events",
     "list endpointslices.discovery.k8s.io",
     "list nodes",
+    "list servicecidrs.networking.k8s.io",
     "list services",
     "patch events",
     "patch services",
     "patch services/status",
     "watch endpointslices.discovery.k8s.io",
     "watch nodes",
+    "watch servicecidrs.networking.k8s.io",
     "watch services",
   ]);
   t.deepEqual(grants(LEASE_RULES), [

@@ -16,6 +16,8 @@ const LAN: Link = {
   operstate: "up",
   carrier: true,
   up: true,
+  loopback: false,
+  noArp: false,
 };
 
 /** The kernel's address table as far as the data plane sees it, with a log of every change. */
@@ -67,6 +69,7 @@ function dataPlane(table: FakeAddressTable, addressLifetimeMs: number): NativeDa
     netlink: table,
     openChannel: () => silentChannel,
     configuredInterface: undefined,
+    allowOffSubnetVips: false,
     addressLifetimeMs,
     announce: {
       burstCount: 1,

@@ -10,6 +10,15 @@ const options: IntentOptions = {
   loadBalancerClass: "vipd.io/l2",
   classOnly: false,
   nodeAddresses: new Set(["198.51.100.11", "2001:db8:1::11"]),
+  apiServerAddresses: new Map([
+    ["203.0.113.1", "the server of the agent's kubeconfig"],
+    ["2001:db8:ff::1", "an endpoint of default/kubernetes"],
+  ]),
+  serviceCidrs: [
+    { cidr: "203.0.113.128/25", name: "kubernetes" },
+    { cidr: "2001:db8:ffff::/112", name: "kubernetes" },
+    { cidr: "198.51.100.192/26", name: "extra" },
+  ],
 };
 
 function lb(
@@ -173,6 +182,84 @@ const table: [string, ServiceShape, ServiceIntent, Partial<IntentOptions>?][] = 
     "a node's IPv6 address in another spelling",
     lb({}, { "vipd.io/loadBalancerIPs": "2001:db8:1:0::11" }),
     invalid("vipd.io/loadBalancerIPs: 2001:db8:1::11 is a node address"),
+  ],
+  [
+    "the API server's address: its holder would lose the API server for good",
+    lb({ loadBalancerIP: "203.0.113.1" }),
+    invalid(
+      "spec.loadBalancerIP: 203.0.113.1 is an address of the API server (the server of the agent's kubeconfig)",
+    ),
+  ],
+  [
+    "an API server's IPv6 address in another spelling",
+    lb({ ipFamilies: ["IPv6"] }, { "vipd.io/loadBalancerIPs": "2001:DB8:FF:0:0::1" }),
+    invalid(
+      "vipd.io/loadBalancerIPs: 2001:db8:ff::1 is an address of the API server (an endpoint of default/kubernetes)",
+    ),
+  ],
+  [
+    "inside the Service CIDR",
+    lb({ loadBalancerIP: "203.0.113.200" }),
+    invalid(
+      "spec.loadBalancerIP: 203.0.113.200 is inside the cluster's Service CIDR 203.0.113.128/25 (ServiceCIDR kubernetes)",
+    ),
+  ],
+  [
+    "inside an IPv6 Service CIDR",
+    lb({ ipFamilies: ["IPv6"] }, { "vipd.io/loadBalancerIPs": "2001:db8:ffff::a" }),
+    invalid(
+      "vipd.io/loadBalancerIPs: 2001:db8:ffff::a is inside the cluster's Service CIDR 2001:db8:ffff::/112 (ServiceCIDR kubernetes)",
+    ),
+  ],
+  [
+    "inside a second ServiceCIDR",
+    lb({ loadBalancerIP: "198.51.100.200" }),
+    invalid(
+      "spec.loadBalancerIP: 198.51.100.200 is inside the cluster's Service CIDR 198.51.100.192/26 (ServiceCIDR extra)",
+    ),
+  ],
+  [
+    "just outside the Service CIDR",
+    lb({ loadBalancerIP: "203.0.113.127" }),
+    served([["203.0.113.127", 4]], "spec.loadBalancerIP"),
+  ],
+  [
+    "no ServiceCIDRs (an API server older than 1.33): no Service CIDR check",
+    lb({ loadBalancerIP: "203.0.113.200" }),
+    served([["203.0.113.200", 4]], "spec.loadBalancerIP"),
+    { serviceCidrs: [] },
+  ],
+  [
+    "an IPv6 VIP on an IPv4-only Service: kube-proxy programs no rule for it",
+    lb({ ipFamilies: ["IPv4"] }, { "vipd.io/loadBalancerIPs": "2001:db8::10" }),
+    invalid(
+      "vipd.io/loadBalancerIPs: 2001:db8::10 is IPv6, but spec.ipFamilies is IPv4: kube-proxy would route nothing to it",
+    ),
+  ],
+  [
+    "an IPv4 VIP on an IPv6-only Service",
+    lb({ ipFamilies: ["IPv6"], loadBalancerIP: "192.0.2.10" }),
+    invalid(
+      "spec.loadBalancerIP: 192.0.2.10 is IPv4, but spec.ipFamilies is IPv6: kube-proxy would route nothing to it",
+    ),
+  ],
+  [
+    "a dual-stack pair on a single-stack Service: the other family is refused",
+    lb({ ipFamilies: ["IPv4"] }, { "vipd.io/loadBalancerIPs": "192.0.2.10,2001:db8::10" }),
+    invalid(
+      "vipd.io/loadBalancerIPs: 2001:db8::10 is IPv6, but spec.ipFamilies is IPv4: kube-proxy would route nothing to it",
+    ),
+  ],
+  [
+    "a dual-stack pair on a dual-stack Service",
+    lb({ ipFamilies: ["IPv6", "IPv4"] }, { "vipd.io/loadBalancerIPs": "192.0.2.10,2001:db8::10" }),
+    served(
+      [
+        ["192.0.2.10", 4],
+        ["2001:db8::10", 6],
+      ],
+      "vipd.io/loadBalancerIPs",
+    ),
   ],
   [
     "the same address twice",

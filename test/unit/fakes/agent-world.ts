@@ -3,10 +3,16 @@
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
 import type { DataPlane, FenceResult, InterfaceChoice } from "../../../src/agent/data-plane.ts";
 import type { LeaseView } from "../../../src/agent/address-reconciler.ts";
-import { serviceIntent, type ServiceIntent, type Vip } from "../../../src/agent/service-intent.ts";
+import {
+  intentOptions,
+  serviceIntent,
+  type ServiceIntent,
+  type Vip,
+} from "../../../src/agent/service-intent.ts";
 import type { ServiceView } from "../../../src/agent/service-publisher.ts";
 import type { ServicesTargetView } from "../../../src/agent/services-target.ts";
 import type { VipConflict } from "../../../src/agent/vip-claims.ts";
+import type { ServiceCidr } from "../../../src/kube/cluster-addresses.ts";
 import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
 import { parseServiceKey, type ServiceRef } from "../../../src/kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
@@ -28,11 +34,19 @@ export class FakeClusterView implements LeaseView, ServiceView, ServicesTargetVi
   }
 
   intentOf(service: V1Service): ServiceIntent {
-    return serviceIntent(service, {
-      loadBalancerClass: "vipd.io/l2",
-      classOnly: false,
-      nodeAddresses: new Set(["198.51.100.11"]),
-    });
+    return serviceIntent(service, intentOptions({ loadBalancerClass: "vipd.io/l2", classOnly: false }, this));
+  }
+
+  nodeAddresses(): ReadonlySet<string> {
+    return new Set(["198.51.100.11"]);
+  }
+
+  apiServerAddresses(): ReadonlyMap<string, string> {
+    return new Map();
+  }
+
+  serviceCidrs(): readonly ServiceCidr[] {
+    return [];
   }
 
   service(ref: ServiceRef): V1Service | undefined {
