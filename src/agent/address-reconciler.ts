@@ -160,6 +160,7 @@ export class AddressReconciler {
     const key = addressWork(address);
     const memory = this.#remember(address);
     const demand = o.target.demand(address);
+    const servedBefore = memory.servedFor;
     if (demand !== null) memory.servedFor = demand.service;
     const vip = demand?.vip ?? vipOf(address);
     const lease = o.fresh.current(addressLeaseName(vip));
@@ -206,6 +207,12 @@ export class AddressReconciler {
       now,
     };
     await this.#carryOut(decision, context);
+    // The address now serves another Service (agents learn of the older of two a moment late):
+    // both are told, whatever this run did on the wire.
+    if (demand !== null && servedBefore !== null && serviceKey(servedBefore) !== serviceKey(demand.service)) {
+      o.serviceTouched(servedBefore);
+      o.serviceTouched(demand.service);
+    }
     if (demand === null && lease === undefined && o.dataPlane.holding(key) === undefined) {
       this.#memory.delete(address);
     }

@@ -531,3 +531,17 @@ test("nobody holding for D: the first-ranked live agent clears the status", asyn
   t.deepEqual(w.status.writes, ["clear"]);
   t.deepEqual(w.reasons(), ["NoEligibleNode"]);
 });
+
+test("an address held for one Service that turns out to serve an older one tells both Services", async (t) => {
+  const w = await heldBySelf();
+  w.touched.length = 0;
+  const older = {
+    ...lbService(),
+    metadata: { namespace: "default", name: "older", uid: "uid-0", annotations: {} },
+  };
+  w.view.services.set("default/older", older);
+  w.view.conflicts.set(KEY, { address: ADDRESS, heldBy: "default/older" });
+  await w.addresses.reconcile(ADDRESS);
+  t.true(w.dataPlane.held.has(WORK), "the address stays where it is: only who it serves changed");
+  t.deepEqual(w.touched, [serviceWork(SERVICE), serviceWork({ namespace: "default", name: "older" })]);
+});
