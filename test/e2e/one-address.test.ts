@@ -123,7 +123,7 @@ test.serial(
       loadBalancerService({
         name: `upgrade-${index}`,
         loadBalancerIP: vip,
-        ...(vip.includes(":") ? { ipFamilyPolicy: "SingleStack" } : {}),
+        ...(vip.includes(":") ? { ipFamilyPolicy: "SingleStack", ipFamilies: ["IPv6"] } : {}),
       }),
     );
     for (const service of services) await cluster.kubectl(["apply", "-f", "-"], service);
