@@ -196,6 +196,7 @@ export class Agent {
       timings: config,
       loadBalancerClass: config.loadBalancerClass,
       classOnly: config.classOnly,
+      cordonHandsOver: config.cordonHandsOver,
       clock: this.#clock,
       view: this.#view,
       heartbeat: () => this.#heartbeat.state(),

@@ -19,6 +19,7 @@ import type { AgentMetrics } from "../metrics/metrics.ts";
 import type { DataPlane } from "./data-plane.ts";
 import {
   hasReadyLocalEndpoint,
+  isCordoned,
   nodeEligibility,
   serviceEligibility,
   type Eligibility,
@@ -60,6 +61,8 @@ export interface ReconcilerOptions {
   };
   readonly loadBalancerClass: string;
   readonly classOnly: boolean;
+  /** Rule 7's cordon rule (--cordon-hands-over): cordoned nodes rank last and hand over. */
+  readonly cordonHandsOver: boolean;
   readonly clock: () => number;
   readonly view: ClusterView;
   readonly heartbeat: () => OwnHeartbeat;
@@ -89,6 +92,8 @@ interface ServiceMemory {
   /** The node seen clearing the Lease's holder when it became free (see ElectionInput.releasedBy). */
   releasedBy: string | null;
   foreignClaimSeenAt: number | null;
+  /** See ElectionInput.claimedWhileCordoned. */
+  claimedWhileCordoned: boolean;
   /**
    * A Lease this agent wrote or freshly read, and the cached version it supersedes: it is newer than
    * the cache until the watch delivers the change.
@@ -109,6 +114,7 @@ const WITHDRAW_MESSAGES: Readonly<Record<string, string>> = {
   "service-not-served": "the Service no longer asks for these VIPs",
   "carrier-lost": "the VIP interface lost carrier",
   "not-eligible": "this node is no longer eligible",
+  cordoned: "this node is cordoned and an uncordoned node can take over",
   "held-by-other": "the ownership Lease names another node",
   "not-held": "the ownership Lease has no holder",
   "renewal-expired": "this node's heartbeat was not renewed within the renew deadline",
@@ -174,6 +180,8 @@ export class ServiceReconciler {
     const otherCandidates = o.view
       .liveNodes()
       .filter((node) => o.target?.otherEligible(node) ?? this.#otherEligible(node, service, ref));
+    const cordoned = [o.node, ...otherCandidates].filter((node) => this.#cordoned(node));
+    if (holder !== o.node || !cordoned.includes(o.node)) memory.claimedWhileCordoned = false;
     const decision = decide({
       self: o.node,
       now,
@@ -183,6 +191,8 @@ export class ServiceReconciler {
       selfEligible: eligibility.eligible && choice?.ok === true,
       carrier: choice?.ok === true ? choice.carrier : true,
       otherCandidates,
+      cordoned,
+      claimedWhileCordoned: memory.claimedWhileCordoned,
       leaseExists: lease !== undefined,
       holder,
       freeSince: memory.freeSince,
@@ -352,6 +362,7 @@ export class ServiceReconciler {
       o.requeue(context.serviceKey, 0);
       return;
     }
+    this.#remember(context.serviceKey).claimedWhileCordoned = this.#cordoned(o.node);
     o.metrics.elections.inc({ outcome: "won" });
     o.metrics.claimLatency.observe((o.clock() - started) / 1000);
     o.log.info("claimed", { service: context.serviceKey, from: takeoverFrom ?? "nobody" });
@@ -429,6 +440,11 @@ export class ServiceReconciler {
     return hasReadyLocalEndpoint(this.#options.view.endpointSlices(ref), node);
   }
 
+  // Control-plane mode reads the same Node objects: draining a control-plane node moves its VIP too.
+  #cordoned(node: string): boolean {
+    return this.#options.cordonHandsOver && isCordoned(this.#options.view.node(node));
+  }
+
   #currentLease(ref: ServiceRef, memory: ServiceMemory): V1Lease | undefined {
     const cached = this.#options.view.ownershipLease(ref);
     const written = memory.written;
@@ -499,6 +515,7 @@ export class ServiceReconciler {
         freeSince: null,
         releasedBy: null,
         foreignClaimSeenAt: null,
+        claimedWhileCordoned: false,
         written: null,
         refusalReported: null,
       };

@@ -32,7 +32,7 @@ function controlPlaneWorld(options: { vip?: string } = {}) {
     onInvalid: () => undefined,
   });
   const reconciler = new ServiceReconciler({
-    ...{ node: SELF, timings, loadBalancerClass: "vipd.io/l2", classOnly: false },
+    ...{ node: SELF, timings, loadBalancerClass: "vipd.io/l2", classOnly: false, cordonHandsOver: true },
     ...{ clock: () => now, view, leases, dataPlane, status, target, log: fakes.silentLogger },
     heartbeat: () => ({ lastRenewalStartedAt: now - 100, apiUnreachable: false, renewalInFlightSince: null }),
     tracker: new HeartbeatTracker(),
@@ -42,7 +42,7 @@ function controlPlaneWorld(options: { vip?: string } = {}) {
     requeue: (_key, delay) => requeues.push(delay),
     wakeWhenSilent: () => undefined,
   });
-  return { leases, dataPlane, events, status, health, reconciler };
+  return { leases, view, dataPlane, events, status, health, reconciler };
 }
 
 test("the one VIP is claimed in the vipd-control-plane Lease and announced; no Service is written", async (t) => {
@@ -101,4 +101,17 @@ test("a --vip that is a node address: nothing claimed or added, and an Event on 
     "once, not on every run",
   );
   t.deepEqual(w.events.about, [{ namespace: "default", name: SELF, uid: SELF }]);
+});
+
+test("a drained control-plane node hands the VIP to a live uncordoned control-plane node", async (t) => {
+  const w = controlPlaneWorld();
+  const controlPlane = { "node-role.kubernetes.io/control-plane": "" };
+  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
+  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
+  w.view.nodes.set("cp2", { metadata: { name: "cp2", labels: controlPlane } });
+  w.view.live = ["cp2"];
+  w.view.nodes.set(SELF, { metadata: { name: SELF, labels: controlPlane }, spec: { unschedulable: true } });
+  await w.reconciler.reconcile(CONTROL_PLANE_KEY);
+  t.deepEqual(w.dataPlane.log, [`announce ${CONTROL_PLANE_KEY}`, `withdraw ${CONTROL_PLANE_KEY}`]);
+  t.is(w.leases.leases.get("vipd-control-plane")?.spec?.holderIdentity, undefined);
 });

@@ -27,7 +27,7 @@ function lbService(annotations: Record<string, string> = {}): V1Service {
   };
 }
 
-function world(options: { self?: string } = {}) {
+function world(options: { self?: string; cordonHandsOver?: boolean } = {}) {
   const self = options.self ?? SELF;
   const clock = { now: 100_000 };
   const leases = new FakeLeaseApi();
@@ -50,6 +50,7 @@ function world(options: { self?: string } = {}) {
     timings,
     loadBalancerClass: "vipd.io/l2",
     classOnly: false,
+    cordonHandsOver: options.cordonHandsOver ?? true,
     clock: () => clock.now,
     view,
     heartbeat: () => heartbeat.state,
@@ -436,4 +437,70 @@ test("nobody holding for D: the first-ranked live agent clears the status", asyn
   await w.reconciler.reconcile(KEY);
   t.deepEqual(w.status.writes, ["clear"]);
   t.deepEqual(w.reasons(), ["NoEligibleNode"]);
+});
+
+function cordon(w: ReturnType<typeof world>, node: string): void {
+  w.view.nodes.set(node, { metadata: { name: node }, spec: { unschedulable: true } });
+}
+
+test("a cordoned holder hands over to a live uncordoned node: withdraw first, then clear the holder", async (t) => {
+  const w = await heldBySelf();
+  cordon(w, SELF);
+  await w.reconciler.reconcile(KEY);
+  t.is(w.dataPlane.log.at(-1), "withdraw default/web");
+  t.deepEqual(w.leases.calls, [`replace ${LEASE}`]);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
+  const { values } = await w.metrics.elections.get();
+  t.true(values.some((each) => each.labels.outcome === "handed_over" && each.value === 1));
+});
+
+test("a cordoned holder whose only candidate is cordoned too keeps serving", async (t) => {
+  const w = await heldBySelf();
+  cordon(w, SELF);
+  cordon(w, OTHER);
+  await w.reconciler.reconcile(KEY);
+  t.true(w.dataPlane.held.has(KEY));
+  t.deepEqual(w.leases.calls, []);
+});
+
+test("a cordoned node claims only after the uncordoned one's step, and then keeps what it claimed", async (t) => {
+  const w = world();
+  cordon(w, SELF);
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.leases.calls, [], "first-ranked by hash, but cordoned: it waits for the uncordoned node");
+  t.deepEqual(w.requeues, [[KEY, timings.claimStep]]);
+  w.clock.now += timings.claimStep;
+  await w.reconciler.reconcile(KEY);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "nobody uncordoned claimed in time");
+  await w.reconciler.reconcile(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.true(w.dataPlane.held.has(KEY), "handing it back would only make the VIP flap");
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
+});
+
+test("a node that claimed while cordoned hands over after an uncordon and a new cordon", async (t) => {
+  const w = world();
+  cordon(w, SELF);
+  await w.reconciler.reconcile(KEY);
+  w.clock.now += timings.claimStep;
+  await w.reconciler.reconcile(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.true(w.dataPlane.held.has(KEY));
+  w.view.nodes.set(SELF, { metadata: { name: SELF } });
+  await w.reconciler.reconcile(KEY);
+  t.true(w.dataPlane.held.has(KEY), "uncordoning moves nothing");
+  cordon(w, SELF);
+  await w.reconciler.reconcile(KEY);
+  t.false(w.dataPlane.held.has(KEY), "the second drain hands over");
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
+});
+
+test("with --cordon-hands-over=false a cordon changes nothing", async (t) => {
+  const w = world({ cordonHandsOver: false });
+  cordon(w, SELF);
+  await w.reconciler.reconcile(KEY);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "the first-ranked claims at once");
+  await w.reconciler.reconcile(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.true(w.dataPlane.held.has(KEY));
 });
