@@ -7,7 +7,13 @@
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
-import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
+import {
+  AGENT_NAMESPACE,
+  agentHttp as agentHttpOf,
+  loadBalancerService,
+  prepareCluster,
+  type Cluster,
+} from "../lab/agents.ts";
 import { up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
 
 let lab: Lab;
@@ -389,14 +395,8 @@ test.serial("the same VIP for two Services: the older keeps it, the newer gets V
 });
 
 /** An agent's own HTTP endpoint, from inside its node: status code and body. */
-async function agentHttp(node: LabNode, path: string): Promise<{ code: string; body: string }> {
-  const result = await lab.exec(
-    node.netns,
-    ["curl", "-s", "-m", "2", "-w", "\n%{http_code}", `http://127.0.0.1:9559${path}`],
-    { allowFailure: true },
-  );
-  const cut = result.stdout.lastIndexOf("\n");
-  return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
+function agentHttp(node: LabNode, path: string): Promise<{ code: string; body: string }> {
+  return agentHttpOf(lab, node, path);
 }
 
 const FOREVER = 0xffffffff;

@@ -33,6 +33,24 @@ export function vipdProgram(): string {
 
 export const AGENT_NAMESPACE = "vipd-system";
 
+/** Where lab agents serve /metrics, /healthz and /readyz, on each node's loopback. */
+const AGENT_HTTP_PORT = 9559;
+
+/** A GET of the node's agent endpoint: the HTTP status ("000" when nothing answers) and the body. */
+export async function agentHttp(
+  lab: Lab,
+  node: LabNode,
+  path: string,
+): Promise<{ code: string; body: string }> {
+  const result = await lab.exec(
+    node.netns,
+    ["curl", "-s", "-m", "2", "-w", "\n%{http_code}", `http://127.0.0.1:${AGENT_HTTP_PORT}${path}`],
+    { allowFailure: true },
+  );
+  const cut = result.stdout.lastIndexOf("\n");
+  return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
+}
+
 export interface Cluster {
   readonly lab: Lab;
   readonly api: ApiServer;
@@ -43,6 +61,8 @@ export interface Cluster {
   startAgent(node: LabNode, extraArgs?: readonly string[]): LabProcess;
   /** One agent per node. */
   startAgents(extraArgs?: readonly string[]): Map<string, LabProcess>;
+  /** SIGKILLs those of the agents still running and waits until every one has exited. */
+  killAgents(agents: Iterable<LabProcess>): Promise<void>;
   /** Holder named by a Service's ownership Lease; "" when there is none or no Lease. */
   leaseHolder(service: { namespace?: string; name: string }): Promise<string>;
   /** The recent output of the given agents, for a failure message. */
@@ -65,7 +85,7 @@ export function vipdRunArgv(options: {
     `--node-name=${options.node.name}`,
     `--kubeconfig=${options.kubeconfig}`,
     `--namespace=${options.namespace}`,
-    "--metrics-addr=127.0.0.1:9559",
+    `--metrics-addr=127.0.0.1:${AGENT_HTTP_PORT}`,
     "--log-format=text",
     ...(options.extraArgs ?? []),
   ];
@@ -148,6 +168,16 @@ export async function prepareCluster(
     kubectl,
     startAgent,
     startAgents: (extraArgs) => new Map(lab.nodes.map((each) => [each.name, startAgent(each, extraArgs)])),
+    killAgents: async (agents) => {
+      for (const agent of agents) {
+        try {
+          lab.signal(agent, "SIGKILL");
+        } catch {
+          // It had exited already.
+        }
+        await agent.exited;
+      }
+    },
     leaseHolder: async (service) => {
       const result = await api.kubectl([
         "get",
