@@ -106,6 +106,8 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
   },
   cordonHandsOver: {
     flag: "cordon-hands-over",
+    // A value, not a switch: it is on by default, and a switch could only turn it on.
+    placeholder: "<true|false>",
     default: "true",
     description:
       "a cordoned node (kubectl cordon or drain) claims last and hands its VIPs to a live uncordoned node; false ignores cordons",
