@@ -23,13 +23,14 @@ import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-re
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
 import type { DataPlane } from "./data-plane.ts";
-import type { Eligibility } from "./eligibility.ts";
+import { isCordoned, type Eligibility, type NodeShape } from "./eligibility.ts";
 import type { FreshLeases } from "./fresh-leases.ts";
 import { canonicalAddress, type Vip } from "./service-intent.ts";
 import { addressWork } from "./work-keys.ts";
 
 /** What the address loop reads of the cluster besides its Leases (fresh-leases.ts): who is alive. */
 export interface LeaseView {
+  node(name: string): NodeShape | undefined;
   /** Other nodes whose heartbeat Lease exists and has changed within the lease duration. */
   liveNodes(): readonly string[];
   /** A live heartbeat lacks the per-address marker: a 0.1.0 agent runs. */
@@ -68,6 +69,8 @@ export interface AddressReconcilerOptions {
     readonly retryPeriod: number;
     readonly claimStep: number;
   };
+  /** Rule 7's cordon rule (--cordon-hands-over): cordoned nodes rank last and hand over. */
+  readonly cordonHandsOver: boolean;
   readonly clock: () => number;
   readonly view: LeaseView;
   readonly target: ServingTarget;
@@ -102,6 +105,8 @@ interface AddressMemory {
   refusalReported: string | null;
   /** The Service the address last served here, to tell when it is withdrawn for good. */
   servedFor: ServiceRef | null;
+  /** See ElectionInput.claimedWhileCordoned. */
+  claimedWhileCordoned: boolean;
 }
 
 const WITHDRAW_MESSAGES: Readonly<Record<WithdrawReason, string>> = {
@@ -113,6 +118,7 @@ const WITHDRAW_MESSAGES: Readonly<Record<WithdrawReason, string>> = {
   "renewal-expired": "this node's heartbeat was not renewed within the renew deadline",
   "foreign-claim-in-degraded-hold": "another MAC claimed the VIP while the API server was unreachable",
   "held-by-legacy-agent": "a vipd 0.1.0 agent holds the Service's per-Service Lease",
+  cordoned: "this node is cordoned and an uncordoned node can take over",
 };
 
 interface RunContext {
@@ -176,6 +182,8 @@ export class AddressReconciler {
       .liveNodes()
       .filter((node) => demand === null || o.target.otherEligible(node, demand.service));
     const legacy = this.#legacyLocks(address, now);
+    const cordoned = [o.node, ...otherCandidates].filter((node) => this.#cordoned(node));
+    if (holder !== o.node || !cordoned.includes(o.node)) memory.claimedWhileCordoned = false;
     const decision = decide({
       self: o.node,
       now,
@@ -185,6 +193,8 @@ export class AddressReconciler {
       selfEligible: eligibility.eligible && choice?.ok === true,
       carrier: choice?.ok === true ? choice.carrier : true,
       otherCandidates,
+      cordoned,
+      claimedWhileCordoned: memory.claimedWhileCordoned,
       leaseExists: lease !== undefined,
       holder,
       freeSince: memory.freeSince,
@@ -395,6 +405,8 @@ export class AddressReconciler {
       o.requeue(context.key, 0);
       return;
     }
+    if (thing.kind === "address")
+      this.#remember(context.address).claimedWhileCordoned = this.#cordoned(o.node);
     o.metrics.elections.inc({ outcome: "won" });
     o.metrics.claimLatency.observe((o.clock() - started) / 1000);
     o.log.info("claimed", {
@@ -455,6 +467,11 @@ export class AddressReconciler {
     return this.#options.fresh.current(legacyServiceLeaseName(service));
   }
 
+  // Control-plane mode reads the same Node objects: draining a control-plane node moves its VIP too.
+  #cordoned(node: string): boolean {
+    return this.#options.cordonHandsOver && isCordoned(this.#options.view.node(node));
+  }
+
   // A holder whose heartbeat this agent has never seen (its Lease was gone before this agent
   // started) is watched from now on, so that it is declared dead after D like any other.
   #silentFor(holder: string, now: number): number {
@@ -501,6 +518,7 @@ export class AddressReconciler {
         foreignClaimSeenAt: null,
         refusalReported: null,
         servedFor: null,
+        claimedWhileCordoned: false,
       };
       this.#memory.set(address, memory);
     }

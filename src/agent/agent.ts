@@ -16,7 +16,7 @@ import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { LEASE_ANNOTATION_ADDRESS, LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
 import { Ownership } from "../election/ownership.ts";
 import { staleHeartbeats } from "../election/stale-heartbeats.ts";
-import { describeApiError } from "../kube/errors.ts";
+import { classifyApiError, describeApiError } from "../kube/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
 import {
   allInformers,
@@ -123,6 +123,19 @@ export class Agent {
       kubeConfig,
       namespace: config.namespace,
       listTimeoutMs: 30_000,
+      // At start-up these are the API server not up yet, or this agent's RBAC not applied or not
+      // propagated yet (401, 403): retried, counted, and logged once per change of reason.
+      onFailure: ({ kind, error, retryInMs, repeated }) => {
+        this.metrics.apiErrors.inc({ operation: "list-watch", failure: classifyApiError(error) });
+        if (!repeated)
+          log.warn(`${kind} informer: list or watch failed; retrying`, {
+            error: describeApiError(error),
+            retryInMs,
+          });
+      },
+      onRecovered: (kind) => {
+        log.info(`${kind} informer: listing and watching again`);
+      },
       onError: (message) => {
         log.warn(message);
       },
@@ -142,9 +155,9 @@ export class Agent {
         log.info("heartbeat state changed", { ...state });
         this.#enqueueAll();
       },
-      onFailure: (failure, error) => {
+      onFailure: (failure, error, repeated) => {
         this.metrics.apiErrors.inc({ operation: "heartbeat", failure });
-        log.warn("heartbeat renewal failed", { failure, error: describeApiError(error) });
+        if (!repeated) log.warn("heartbeat renewal failed", { failure, error: describeApiError(error) });
       },
     });
     this.#ownership = new Ownership({
@@ -225,6 +238,7 @@ export class Agent {
     this.#addresses = new AddressReconciler({
       node: config.nodeName,
       timings: config,
+      cordonHandsOver: config.cordonHandsOver,
       clock: this.#clock,
       view: this.#view,
       target: this.#target,
@@ -448,14 +462,13 @@ export class Agent {
     }
   }
 
+  // No decision is taken before every cache has been filled once. Each informer retries on its own,
+  // with backoff, for as long as it takes: an API server that is not up yet and a ServiceAccount whose
+  // RBAC has not propagated yet are the usual start of a fresh install, not a reason to exit.
   async #syncInformers(): Promise<void> {
-    for (const informer of this.#activeInformers()) {
-      await informer.start();
-      while (!informer.synced) {
-        this.#log.warn(`waiting for the ${informer.kind} informer to sync`);
-        await new Promise((resolve) => setTimeout(resolve, this.#config.retryPeriod));
-      }
-    }
+    const informers = this.#activeInformers();
+    await Promise.all(informers.map((informer) => informer.start()));
+    await Promise.all(informers.map((informer) => informer.whenSynced()));
   }
 
   // The addresses this node may keep across a restart: those whose address Lease names it, and

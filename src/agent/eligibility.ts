@@ -4,6 +4,7 @@ import { LABEL_EXCLUDE_FROM_LOAD_BALANCERS } from "../kube/names.ts";
 
 export interface NodeShape {
   readonly metadata?: { readonly name?: string; readonly labels?: Readonly<Record<string, string>> };
+  readonly spec?: { readonly unschedulable?: boolean };
   readonly status?: { readonly conditions?: readonly { readonly type: string; readonly status: string }[] };
 }
 
@@ -29,6 +30,14 @@ export function nodeEligibility(node: NodeShape | undefined): Eligibility {
   if (networkUnavailable?.status === "True")
     return { eligible: false, reason: "Node has NetworkUnavailable" };
   return ELIGIBLE;
+}
+
+/**
+ * Cordoned (`kubectl cordon`, `kubectl drain`): still eligible, but last in the ranking and handing
+ * over to an uncordoned candidate (rule 7), because a drain leaves DaemonSet pods such as vipd running.
+ */
+export function isCordoned(node: NodeShape | undefined): boolean {
+  return node?.spec?.unschedulable === true;
 }
 
 /**

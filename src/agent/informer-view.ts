@@ -61,6 +61,7 @@ function nodeFacts(node: V1Node): string {
   return JSON.stringify([
     node.metadata?.labels ?? {},
     node.status?.conditions?.find((condition) => condition.type === "NetworkUnavailable")?.status ?? null,
+    node.spec?.unschedulable === true,
     node.status?.addresses ?? [],
   ]);
 }

@@ -1,17 +1,19 @@
 // `vipd run`: checks what can only be checked on the node, builds the agent from the one validated
-// configuration, and hands everything over on SIGTERM before exiting.
+// configuration, and hands everything over on SIGTERM before exiting. Nothing the API server answers
+// ends it (the agent waits and retries); what does end it — the metrics address taken, the data plane
+// failing, a bug — is logged as an error first, so a crash-looping pod says why.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
 import { Agent } from "../agent/agent.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { useLocalApiServer } from "../controlplane/kube-config.ts";
 import { PooledKubeConfig } from "../kube/kube-config.ts";
-import { createLogger } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 import { AUTO_INTERFACE } from "../net/interface-name.ts";
 import { NativeDataPlane } from "../net/native-data-plane.ts";
 import { Netlink } from "../net/netlink.ts";
 import { readStrictArpFacts, strictArpProblem } from "../net/strict-arp.ts";
-import { EXIT_BAD_CONFIGURATION } from "./run-command.ts";
+import { EXIT_BAD_CONFIGURATION, EXIT_FAILED } from "./run-command.ts";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -40,8 +42,26 @@ function refuse(message: string): never {
   process.exit(EXIT_BAD_CONFIGURATION);
 }
 
+function describeFailure(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
 export async function runAgent(config: RunConfig): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat, node: config.nodeName });
+  const fail = (what: string, error: unknown): never => {
+    log.error(what, { error: describeFailure(error) });
+    process.exit(EXIT_FAILED);
+  };
+  process.on("uncaughtException", (error) => fail("vipd failed: uncaught exception", error));
+  process.on("unhandledRejection", (error) => fail("vipd failed: unhandled rejection", error));
+  try {
+    await startAgent(config, log);
+  } catch (error) {
+    fail("vipd could not start", error);
+  }
+}
+
+async function startAgent(config: RunConfig, log: Logger): Promise<void> {
   const netlink = Netlink.open();
   if (
     config.interface !== undefined &&
@@ -94,8 +114,8 @@ export async function runAgent(config: RunConfig): Promise<void> {
         .shutdown()
         .then(() => process.exit(0))
         .catch((error: unknown) => {
-          log.error("shutdown failed", { error: String(error) });
-          process.exit(1);
+          log.error("shutdown failed", { error: describeFailure(error) });
+          process.exit(EXIT_FAILED);
         });
     });
   }

@@ -8,6 +8,9 @@ import type { RunConfig, RunConfigKey } from "../config/schema.ts";
 /** Exit status for a configuration the agent refuses to start with. */
 export const EXIT_BAD_CONFIGURATION = 2;
 
+/** Exit status when the agent cannot go on (see the error it logs last): not a configuration it refused. */
+export const EXIT_FAILED = 1;
+
 function helpText(key: RunConfigKey): string {
   const option = RUN_OPTIONS[key];
   const fallback = option.default ?? option.whenUnset ?? "unset";

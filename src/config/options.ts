@@ -110,6 +110,14 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     default: "250ms",
     description: "delay per rank before a lower-ranked candidate claims a free Service",
   },
+  cordonHandsOver: {
+    flag: "cordon-hands-over",
+    // A value, not a switch: it is on by default, and a switch could only turn it on.
+    placeholder: "<true|false>",
+    default: "true",
+    description:
+      "a cordoned node (kubectl cordon or drain) claims last and hands its VIPs to a live uncordoned node; false ignores cordons",
+  },
   addressLifetime: {
     flag: "address-lifetime",
     placeholder: "<duration>",

@@ -104,6 +104,7 @@ export const runConfigShape = {
   renewDeadline: positiveDuration,
   retryPeriod: positiveDuration,
   claimStep: positiveDuration,
+  cordonHandsOver: onOff,
   addressLifetime: positiveDuration,
   announceCount: count,
   announceInterval: duration.pipe(

@@ -27,6 +27,15 @@
  *   only a holder clears itself, on handover or on losing carrier or eligibility (rule 5), so it
  *   will not claim, and counting it would make the next-ranked wait a step for nothing. Ranking only
  *   orders the claimers; the compare-and-swap keeps them safe whatever each one leaves out.
+ * - Cordon (rule 7). A cordoned node (Node spec.unschedulable: kubectl cordon, kubectl drain, which
+ *   leaves DaemonSet pods running) ranks after every uncordoned candidate. A cordoned holder whose
+ *   heartbeat is confirmed hands over by rule 5's path (withdraw, then clear the holder) when it sees a
+ *   live, eligible, uncordoned candidate; with none it keeps serving. Only while confirmed: the
+ *   handover is a Lease write, and a holder that cannot make it would leave the VIP unserved until its
+ *   heartbeat ran out. A node that claimed while cordoned keeps what it claimed until it is uncordoned
+ *   or loses the Lease: the uncordoned candidates let their turn pass (one can look eligible from its
+ *   Node object and still not serve, e.g. without carrier), so handing over again would make the VIP
+ *   flap. Uncordoning moves nothing back (non-revertive).
  * - A candidate whose own heartbeat is not confirmed does not claim: it could not hold the Service.
  * - Rolling upgrade from 0.1.0 (rule 8 below). 0.1.0 agents elect per Service, on Leases named
  *   `vipd-svc-<namespace>.<name>`, and know nothing of address Leases. A Service's 0.1.0 Lease is a
@@ -74,6 +83,9 @@
  *    agent only while it holds the address Lease and, while any 0.1.0 agent lives, every lock of the
  *    address. A lock is a Lease with one holder, so both cannot hold it at once. Once no 0.1.0 agent
  *    is left, locks are no longer needed, and the agents that hold them delete them.
+ * 9. Cordon. A cordoned holder leaves by rule 5's handover: it takes its address off the wire before
+ *    it clears the holder, so no candidate sees the Lease free while it still answers. Ranking cordoned
+ *    candidates last only orders the claimers, which case 5 keeps safe whatever order they act in.
  */
 import { rankCandidates } from "./ranking.ts";
 
@@ -128,6 +140,13 @@ export interface ElectionInput {
   readonly carrier: boolean;
   /** Other nodes eligible for this Service whose heartbeats this agent sees alive. */
   readonly otherCandidates: readonly string[];
+  /**
+   * The nodes among this one and otherCandidates that are cordoned (Node spec.unschedulable); empty
+   * when the cordon rule is turned off.
+   */
+  readonly cordoned: readonly string[];
+  /** This node claimed the Lease it holds while cordoned, and has been cordoned ever since. */
+  readonly claimedWhileCordoned: boolean;
   /** The ownership Lease exists (with or without a holder). */
   readonly leaseExists: boolean;
   /** Holder named by the ownership Lease; null when the Lease is missing or has no holder. */
@@ -150,6 +169,7 @@ export type WithdrawReason =
   | "service-not-served"
   | "carrier-lost"
   | "not-eligible"
+  | "cordoned"
   | "held-by-other"
   | "not-held"
   | "renewal-expired"
@@ -222,7 +242,10 @@ function decideAsHolder(input: ElectionInput): Decision {
   if (!input.wanted) return { action: "withdraw", reason: "service-not-served", release: "delete" };
   if (!input.carrier) return { action: "withdraw", reason: "carrier-lost", release: "clear-holder" };
   if (!input.selfEligible) return { action: "withdraw", reason: "not-eligible", release: "clear-holder" };
-  if (confirmed(input)) return gateOnLegacyLocks(input, { action: "announce", mode: "confirmed" });
+  if (confirmed(input)) {
+    if (cordonHandsOver(input)) return { action: "withdraw", reason: "cordoned", release: "clear-holder" };
+    return gateOnLegacyLocks(input, { action: "announce", mode: "confirmed" });
+  }
   const lastConfirmed = input.ownHeartbeat.lastRenewalStartedAt;
   if (!input.announcing || !input.ownHeartbeat.apiUnreachable || lastConfirmed === null) {
     if (!input.announcing)
@@ -239,13 +262,22 @@ function decideAsHolder(input: ElectionInput): Decision {
   return gateOnLegacyLocks(input, { action: "announce", mode: "degraded" });
 }
 
+/** Rule 7: a cordoned holder gives way to a live, eligible, uncordoned candidate, once. */
+function cordonHandsOver(input: ElectionInput): boolean {
+  return (
+    input.cordoned.includes(input.self) &&
+    !input.claimedWhileCordoned &&
+    input.otherCandidates.some((node) => !input.cordoned.includes(node))
+  );
+}
+
 /** The input with a node that will not claim (dead, or handing over) left out of the ranking. */
 function withoutCandidate(input: ElectionInput, node: string | null): ElectionInput {
   return { ...input, otherCandidates: input.otherCandidates.filter((candidate) => candidate !== node) };
 }
 
 function whenRanked(input: ElectionInput, opportunityAt: number, act: Decision): Decision {
-  const ranking = rankCandidates([input.self, ...input.otherCandidates], input.rankKey);
+  const ranking = rankCandidates([input.self, ...input.otherCandidates], input.rankKey, input.cordoned);
   const readyAt = opportunityAt + ranking.indexOf(input.self) * input.timings.claimStep;
   if (input.now < readyAt) {
     return {

@@ -3,7 +3,7 @@
 // when the last successful renewal *started*, and whether the API server has been unreachable ever
 // since — and reports when they change what this node may do.
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
-import { classifyApiError, type ApiFailure } from "../kube/errors.ts";
+import { classifyApiError, describeApiError, type ApiFailure } from "../kube/errors.ts";
 import type { LeaseApi } from "../kube/leases.ts";
 import type { OwnHeartbeat } from "./decide.ts";
 import {
@@ -30,7 +30,11 @@ export interface HeartbeatOptions {
   readonly clock: () => number;
   /** Called when the node becomes or stops being confirmed, or the API server's reachability flips. */
   readonly onChange: (state: OwnHeartbeat) => void;
-  readonly onFailure?: (failure: ApiFailure, error: unknown) => void;
+  /**
+   * A renewal failed; it is tried again next retry period. `repeated`: the attempt before failed the
+   * same way (a 403 while RBAC propagates comes back every period, and is worth one log line).
+   */
+  readonly onFailure?: (failure: ApiFailure, error: unknown, repeated: boolean) => void;
 }
 
 interface Reported {
@@ -57,6 +61,8 @@ export class Heartbeat {
   #renewalInFlightSince: number | null = null;
   #failuresSinceSuccess = 0;
   #allFailuresUnreachable = true;
+  /** How the last attempt failed; null after a success. */
+  #lastFailure: string | null = null;
   #reported: Reported = { confirmed: false, apiUnreachable: false };
   #lapseTimer: NodeJS.Timeout | undefined;
   #loopTimer: NodeJS.Timeout | undefined;
@@ -91,6 +97,7 @@ export class Heartbeat {
         this.#renewalInFlightSince = null;
         this.#failuresSinceSuccess = 0;
         this.#allFailuresUnreachable = true;
+        this.#lastFailure = null;
         this.#report();
         return null;
       } catch (error) {
@@ -100,7 +107,9 @@ export class Heartbeat {
         this.#renewalInFlightSince = null;
         this.#failuresSinceSuccess += 1;
         this.#allFailuresUnreachable &&= failure === "unreachable";
-        this.#options.onFailure?.(failure, error);
+        const described = describeApiError(error);
+        this.#options.onFailure?.(failure, error, described === this.#lastFailure);
+        this.#lastFailure = described;
         this.#report();
         return failure;
       }

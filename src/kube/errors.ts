@@ -5,9 +5,20 @@ import { ApiException } from "@kubernetes/client-node";
 
 export type ApiFailure = "conflict" | "not-found" | "forbidden" | "invalid" | "unreachable";
 
+/**
+ * The HTTP status of a refused request: an ApiException's code, or the statusCode client-node's Watch
+ * puts on the plain Error it reports when the API server refuses a watch.
+ */
+function httpStatus(error: unknown): number | undefined {
+  if (error instanceof ApiException) return (error as ApiException<unknown>).code;
+  const status: unknown =
+    typeof error === "object" && error !== null && "statusCode" in error ? error.statusCode : undefined;
+  return typeof status === "number" ? status : undefined;
+}
+
 export function classifyApiError(error: unknown): ApiFailure {
-  if (!(error instanceof ApiException)) return "unreachable";
-  const status = (error as ApiException<unknown>).code;
+  const status = httpStatus(error);
+  if (status === undefined) return "unreachable";
   if (status === 409) return "conflict";
   if (status === 404) return "not-found";
   if (status === 401 || status === 403) return "forbidden";
@@ -25,6 +36,8 @@ export function describeApiError(error: unknown): string {
         : JSON.stringify(body);
     return `HTTP ${(error as ApiException<unknown>).code}: ${message}`;
   }
+  const status = httpStatus(error);
+  if (status !== undefined && error instanceof Error) return `HTTP ${status}: ${error.message}`;
   if (error instanceof Error) {
     const cause = (error as Error & { cause?: { code?: unknown; message?: unknown } }).cause;
     const detail =

@@ -1,6 +1,9 @@
 // A shared informer per resource kind: client-node's ListWatch (list, watch, relist on 410 Gone)
 // plus what it leaves to its caller — restarting after an error with capped exponential backoff, and
-// knowing when the cache has been filled once (for /readyz and before any decision is taken).
+// knowing when the cache has been filled once (for /readyz and before any decision is taken). No
+// failure ends it: at start-up the API server may not be there yet, or may refuse this agent's
+// ServiceAccount until its RBAC has been applied and has propagated (401, 403); all of them are
+// retried until they go away.
 import {
   ListWatch,
   Watch,
@@ -13,6 +16,14 @@ import { describeApiError } from "./errors.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
 
+export interface InformerFailure {
+  readonly kind: string;
+  readonly error: unknown;
+  readonly retryInMs: number;
+  /** The same failure as the last one, with no success in between: worth counting, not logging. */
+  readonly repeated: boolean;
+}
+
 export interface InformerOptions<T extends KubernetesObject> {
   readonly kind: string;
   readonly kubeConfig: KubeConfig;
@@ -21,6 +32,11 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly list: () => Promise<KubernetesListObject<T>>;
   readonly labelSelector?: string;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** A list or watch failed; it is retried after retryInMs. */
+  readonly onFailure?: (failure: InformerFailure) => void;
+  /** The list and watch work again after failures. */
+  readonly onRecovered?: (kind: string) => void;
+  /** An event handler threw. */
   readonly onError?: (message: string) => void;
 }
 
@@ -28,18 +44,21 @@ export class SharedInformer<T extends KubernetesObject> {
   readonly kind: string;
   readonly #listWatch: ListWatch<T>;
   readonly #backoff: { readonly initialMs: number; readonly maxMs: number };
-  readonly #onError: (message: string) => void;
+  readonly #options: InformerOptions<T>;
+  readonly #synced = Promise.withResolvers<undefined>();
   #delayMs: number;
-  #synced = false;
+  #isSynced = false;
   #stopped = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #errors = 0;
+  /** How the failures since the last success went wrong, to report each change once. */
+  #failing: string | null = null;
 
   constructor(options: InformerOptions<T>) {
     this.kind = options.kind;
+    this.#options = options;
     this.#backoff = options.backoff ?? { initialMs: 250, maxMs: 5000 };
     this.#delayMs = this.#backoff.initialMs;
-    this.#onError = options.onError ?? (() => undefined);
     const maxDelayMs = this.#backoff.maxMs;
     this.#listWatch = new ListWatch(
       options.path,
@@ -53,11 +72,7 @@ export class SharedInformer<T extends KubernetesObject> {
       { delayFn: (ms) => sleep(Math.min(ms, maxDelayMs)) },
     );
     this.#listWatch.on("error", (error: unknown) => {
-      // Stopping aborts the open watch, which ListWatch reports as an error; it is not one.
-      if (this.#stopped) return;
-      this.#errors += 1;
-      this.#onError(`${this.kind} informer: ${describeApiError(error)}; retrying in ${this.#delayMs}ms`);
-      this.#scheduleRestart();
+      this.#failed(error);
     });
   }
 
@@ -71,24 +86,43 @@ export class SharedInformer<T extends KubernetesObject> {
         handler(object);
       } catch (error) {
         const name = `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
-        this.#onError(`${this.kind} informer: handling ${event} of ${name}: ${(error as Error).message}`);
+        this.#options.onError?.(
+          `${this.kind} informer: handling ${event} of ${name}: ${(error as Error).message}`,
+        );
       }
     });
   }
 
-  /** Starts listing and watching; returns when the first attempt has finished, synced or not. */
+  /**
+   * Starts listing and watching; returns when the first attempt has finished, synced or not. It never
+   * rejects: a failed attempt is retried with backoff (see whenSynced).
+   */
   async start(): Promise<void> {
     this.#stopped = false;
+    clearTimeout(this.#restartTimer);
     const errorsBefore = this.#errors;
-    await this.#listWatch.start();
-    if (this.#errors === errorsBefore) {
-      this.#synced = true;
-      this.#delayMs = this.#backoff.initialMs;
+    try {
+      await this.#listWatch.start();
+    } catch (error) {
+      // ListWatch reports list and watch failures as events; this is one before the request was
+      // sent, such as credentials that could not be read.
+      this.#failed(error);
     }
+    if (this.#errors !== errorsBefore) return;
+    this.#delayMs = this.#backoff.initialMs;
+    if (this.#failing !== null) this.#options.onRecovered?.(this.kind);
+    this.#failing = null;
+    this.#isSynced = true;
+    this.#synced.resolve(undefined);
   }
 
   get synced(): boolean {
-    return this.#synced;
+    return this.#isSynced;
+  }
+
+  /** Settles once the cache has been filled for the first time, however many attempts that takes. */
+  whenSynced(): Promise<void> {
+    return this.#synced.promise;
   }
 
   list(): readonly T[] {
@@ -103,6 +137,21 @@ export class SharedInformer<T extends KubernetesObject> {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
     await this.#listWatch.stop();
+  }
+
+  #failed(error: unknown): void {
+    // Stopping aborts the open watch, which ListWatch reports as an error; it is not one.
+    if (this.#stopped) return;
+    this.#errors += 1;
+    const failing = describeApiError(error);
+    this.#options.onFailure?.({
+      kind: this.kind,
+      error,
+      retryInMs: this.#delayMs,
+      repeated: failing === this.#failing,
+    });
+    this.#failing = failing;
+    this.#scheduleRestart();
   }
 
   #scheduleRestart(): void {

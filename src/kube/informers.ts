@@ -13,7 +13,7 @@ import {
 } from "@kubernetes/client-node";
 import { LEASE_LABEL_COMPONENT } from "../election/lease-names.ts";
 import { classifyApiError } from "./errors.ts";
-import { SharedInformer } from "./informer.ts";
+import { SharedInformer, type InformerFailure } from "./informer.ts";
 import { requestOptions } from "./request-options.ts";
 
 export interface AgentInformers {
@@ -33,11 +33,18 @@ export interface InformerFactoryOptions {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
   readonly listTimeoutMs: number;
+  readonly onFailure: (failure: InformerFailure) => void;
+  readonly onRecovered: (kind: string) => void;
   readonly onError: (message: string) => void;
 }
 
 export function createAgentInformers(options: InformerFactoryOptions): AgentInformers {
-  const { kubeConfig, namespace, onError } = options;
+  const { kubeConfig, namespace } = options;
+  const reports = {
+    onFailure: options.onFailure,
+    onRecovered: options.onRecovered,
+    onError: options.onError,
+  };
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
@@ -50,21 +57,21 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
       kubeConfig,
       path: "/api/v1/services",
       list: () => core.listServiceForAllNamespaces({}, deadline()),
-      onError,
+      ...reports,
     }),
     endpointSlices: new SharedInformer({
       kind: "EndpointSlice",
       kubeConfig,
       path: "/apis/discovery.k8s.io/v1/endpointslices",
       list: () => discovery.listEndpointSliceForAllNamespaces({}, deadline()),
-      onError,
+      ...reports,
     }),
     nodes: new SharedInformer({
       kind: "Node",
       kubeConfig,
       path: "/api/v1/nodes",
       list: () => core.listNode({}, deadline()),
-      onError,
+      ...reports,
     }),
     leases: new SharedInformer({
       kind: "Lease",
@@ -72,14 +79,14 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
       path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
       list: () => coordination.listNamespacedLease({ namespace, labelSelector }, deadline()),
       labelSelector,
-      onError,
+      ...reports,
     }),
     serviceCidrs: new SharedInformer({
       kind: "ServiceCIDR",
       kubeConfig,
       path: "/apis/networking.k8s.io/v1/servicecidrs",
       list: () => networking.listServiceCIDR({}, deadline()),
-      onError,
+      ...reports,
     }),
   };
 }
@@ -104,6 +111,7 @@ export interface InformerLifecycle {
   readonly kind: string;
   readonly synced: boolean;
   start(): Promise<void>;
+  whenSynced(): Promise<void>;
   stop(): Promise<void>;
 }
 

@@ -7,6 +7,7 @@
 import test from "ava";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
 import {
+  agentHttp as agentHttpOf,
   loadBalancerService,
   manifestRbacKubeconfig,
   ownershipLeaseOf,
@@ -371,14 +372,8 @@ test.serial("the same VIP for two Services: the older keeps it, the newer gets V
 });
 
 /** An agent's own HTTP endpoint, from inside its node: status code and body. */
-async function agentHttp(node: LabNode, path: string): Promise<{ code: string; body: string }> {
-  const result = await lab.exec(
-    node.netns,
-    ["curl", "-s", "-m", "2", "-w", "\n%{http_code}", `http://127.0.0.1:9559${path}`],
-    { allowFailure: true },
-  );
-  const cut = result.stdout.lastIndexOf("\n");
-  return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
+function agentHttp(node: LabNode, path: string): Promise<{ code: string; body: string }> {
+  return agentHttpOf(lab, node, path);
 }
 
 const FOREVER = 0xffffffff;

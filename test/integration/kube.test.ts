@@ -170,3 +170,58 @@ test.serial("informer: lists, watches, and keeps watching across an API server r
   await until(() => seen.includes("delete after-restart"), "the delete");
   t.is(informer.get("after-restart", "default"), undefined);
 });
+
+test.serial(
+  "informer: a list refused for want of RBAC is retried, reported once, and syncs once allowed",
+  async (t) => {
+    const account = "informer-reader";
+    const asAccount = new KubeConfig();
+    asAccount.loadFromFile(await api.serviceAccountKubeconfig({ namespace: NAMESPACE, name: account }));
+    const core = asAccount.makeApiClient(CoreV1Api);
+    const failures: { failure: string; repeated: boolean }[] = [];
+    let recovered = 0;
+    const informer = new SharedInformer<V1Service>({
+      kind: "Service",
+      kubeConfig: asAccount,
+      path: "/api/v1/services",
+      list: () => core.listServiceForAllNamespaces(),
+      backoff: { initialMs: 50, maxMs: 200 },
+      onFailure: ({ error, repeated }) => failures.push({ failure: classifyApiError(error), repeated }),
+      onRecovered: () => (recovered += 1),
+    });
+    t.teardown(() => informer.stop());
+    await informer.start();
+    t.false(informer.synced);
+    await until(() => failures.length >= 3, "three refused lists");
+    t.deepEqual(failures.slice(0, 3), [
+      { failure: "forbidden", repeated: false },
+      { failure: "forbidden", repeated: true },
+      { failure: "forbidden", repeated: true },
+    ]);
+    const rbac = {
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "ClusterRole",
+          metadata: { name: account },
+          rules: [{ apiGroups: [""], resources: ["services"], verbs: ["list", "watch"] }],
+        },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "ClusterRoleBinding",
+          metadata: { name: account },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: account },
+          subjects: [{ kind: "ServiceAccount", name: account, namespace: NAMESPACE }],
+        },
+      ],
+    };
+    const applied = await api.kubectl(["apply", "-f", "-"], { input: JSON.stringify(rbac) });
+    t.is(applied.code, 0, applied.stderr);
+    await informer.whenSynced();
+    t.true(informer.synced);
+    t.truthy(informer.get("kubernetes", "default"));
+    t.is(recovered, 1);
+  },
+);

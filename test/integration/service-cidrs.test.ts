@@ -31,6 +31,8 @@ test.serial(
         namespace: "vipd-system",
         listTimeoutMs: 10_000,
         onError: (message) => errors.push(message),
+        onFailure: (failure) => errors.push(`${failure.kind}: ${String(failure.error)}`),
+        onRecovered: () => undefined,
       });
       await informer.start();
       try {

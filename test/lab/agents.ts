@@ -58,6 +58,24 @@ function requestedAddresses(service: V1Service): string[] {
     .filter((each) => each !== "");
 }
 
+/** Where lab agents serve /metrics, /healthz and /readyz, on each node's loopback. */
+const AGENT_HTTP_PORT = 9559;
+
+/** A GET of the node's agent endpoint: the HTTP status ("000" when nothing answers) and the body. */
+export async function agentHttp(
+  lab: Lab,
+  node: LabNode,
+  path: string,
+): Promise<{ code: string; body: string }> {
+  const result = await lab.exec(
+    node.netns,
+    ["curl", "-s", "-m", "2", "-w", "\n%{http_code}", `http://127.0.0.1:${AGENT_HTTP_PORT}${path}`],
+    { allowFailure: true },
+  );
+  const cut = result.stdout.lastIndexOf("\n");
+  return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
+}
+
 export interface Cluster {
   readonly lab: Lab;
   readonly api: ApiServer;
@@ -71,6 +89,8 @@ export interface Cluster {
   startAgent(node: LabNode, extraArgs?: readonly string[], options?: { program?: string }): LabProcess;
   /** One agent per node. */
   startAgents(extraArgs?: readonly string[]): Map<string, LabProcess>;
+  /** SIGKILLs those of the agents still running and waits until every one has exited. */
+  killAgents(agents: Iterable<LabProcess>): Promise<void>;
   /** Holder named by the ownership Lease of a Service's first address; "" when there is none. */
   leaseHolder(service: { namespace?: string; name: string }): Promise<string>;
   /** Holder named by an address's ownership Lease; "" when there is none or no Lease. */
@@ -105,7 +125,7 @@ export function vipdRunArgv(options: {
     `--node-name=${options.node.name}`,
     `--kubeconfig=${options.kubeconfig}`,
     `--namespace=${options.namespace}`,
-    "--metrics-addr=127.0.0.1:9559",
+    `--metrics-addr=127.0.0.1:${AGENT_HTTP_PORT}`,
     "--log-format=text",
     ...(options.extraArgs ?? []),
   ];
@@ -212,6 +232,16 @@ export async function prepareCluster(
     kubectl,
     startAgent,
     startAgents: (extraArgs) => new Map(lab.nodes.map((each) => [each.name, startAgent(each, extraArgs)])),
+    killAgents: async (agents) => {
+      for (const agent of agents) {
+        try {
+          lab.signal(agent, "SIGKILL");
+        } catch {
+          // It had exited already.
+        }
+        await agent.exited;
+      }
+    },
     leaseHolder: async (service) => {
       const object = JSON.parse(
         await kubectl(["get", "service", "-n", service.namespace ?? "default", service.name, "-o", "json"]),

@@ -52,6 +52,10 @@ export interface ApiServer {
   /** The same kubectl as a command line a person can paste: binary, subcommand, admin kubeconfig. */
   readonly kubectlCommand: readonly string[];
   restart(): Promise<void>;
+  /** Stops kube-apiserver (etcd keeps running): connections to it are refused until startServer(). */
+  stopServer(): Promise<void>;
+  /** Starts the kube-apiserver stopServer() stopped, and waits until it is ready. */
+  startServer(): Promise<void>;
   kill(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
@@ -487,6 +491,18 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     await writeFile(path, kubeconfig({ server: target.server, caPath: files.ca, user }), { mode: 0o600 });
     return path;
   };
+  const stopServer = async (): Promise<void> => {
+    if (stopped) throw new Error("the API server was stopped for good (stop())");
+    await stopProcess(apiserver);
+  };
+  const startServer = async (): Promise<void> => {
+    if (stopped) throw new Error("the API server was stopped for good (stop())");
+    const current = running(apiserver);
+    if (current.exitCode === null && current.signalCode === null)
+      throw new Error("kube-apiserver is running");
+    apiserver = startApiserverProcess();
+    await waitReady();
+  };
   const kubeconfigPath = await adminKubeconfig({ server: url, path: join(workDir, "admin.kubeconfig") });
 
   return {
@@ -521,11 +537,11 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         kubectlOptions?.input,
       ),
     restart: async () => {
-      if (stopped) throw new Error("restart() after stop()");
-      await stopProcess(apiserver);
-      apiserver = startApiserverProcess();
-      await waitReady();
+      await stopServer();
+      await startServer();
     },
+    stopServer,
+    startServer,
     kill: (signal) => {
       running(apiserver).kill(signal);
     },

@@ -36,7 +36,7 @@ function lbService(annotations: Record<string, string> = {}): V1Service {
   };
 }
 
-function world(options: { self?: string; fresh?: boolean } = {}) {
+function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: boolean } = {}) {
   const self = options.self ?? SELF;
   const clock = { now: 100_000 };
   const leases = new FakeLeaseApi();
@@ -67,6 +67,7 @@ function world(options: { self?: string; fresh?: boolean } = {}) {
   const addresses = new AddressReconciler({
     node: self,
     timings,
+    cordonHandsOver: options.cordonHandsOver ?? true,
     clock: () => clock.now,
     view,
     target: new ServicesTarget({ node: self, view, intentOf }),
@@ -544,4 +545,70 @@ test("an address held for one Service that turns out to serve an older one tells
   await w.addresses.reconcile(ADDRESS);
   t.true(w.dataPlane.held.has(WORK), "the address stays where it is: only who it serves changed");
   t.deepEqual(w.touched, [serviceWork(SERVICE), serviceWork({ namespace: "default", name: "older" })]);
+});
+
+function cordon(w: ReturnType<typeof world>, node: string): void {
+  w.view.nodes.set(node, { metadata: { name: node }, spec: { unschedulable: true } });
+}
+
+test("a cordoned holder hands over to a live uncordoned node: withdraw first, then clear the holder", async (t) => {
+  const w = await heldBySelf();
+  cordon(w, SELF);
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
+  t.deepEqual(w.leases.calls, [`replace ${LEASE}`]);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
+  const { values } = await w.metrics.elections.get();
+  t.true(values.some((each) => each.labels.outcome === "handed_over" && each.value === 1));
+});
+
+test("a cordoned holder whose only candidate is cordoned too keeps serving", async (t) => {
+  const w = await heldBySelf();
+  cordon(w, SELF);
+  cordon(w, OTHER);
+  await w.run();
+  t.true(w.dataPlane.held.has(WORK));
+  t.deepEqual(w.leases.calls, []);
+});
+
+test("a cordoned node claims only after the uncordoned one's step, and then keeps what it claimed", async (t) => {
+  const w = world();
+  cordon(w, SELF);
+  await w.run();
+  t.deepEqual(w.leases.calls, [], "first-ranked by hash, but cordoned: it waits for the uncordoned node");
+  t.deepEqual(w.requeues, [[WORK, timings.claimStep]]);
+  w.clock.now += timings.claimStep;
+  await w.run();
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "nobody uncordoned claimed in time");
+  await w.run();
+  await w.run();
+  t.true(w.dataPlane.held.has(WORK), "handing it back would only make the VIP flap");
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
+});
+
+test("a node that claimed while cordoned hands over after an uncordon and a new cordon", async (t) => {
+  const w = world();
+  cordon(w, SELF);
+  await w.run();
+  w.clock.now += timings.claimStep;
+  await w.run();
+  await w.run();
+  t.true(w.dataPlane.held.has(WORK));
+  w.view.nodes.set(SELF, { metadata: { name: SELF } });
+  await w.run();
+  t.true(w.dataPlane.held.has(WORK), "uncordoning moves nothing");
+  cordon(w, SELF);
+  await w.run();
+  t.false(w.dataPlane.held.has(WORK), "the second drain hands over");
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
+});
+
+test("with --cordon-hands-over=false a cordon changes nothing", async (t) => {
+  const w = world({ cordonHandsOver: false });
+  cordon(w, SELF);
+  await w.run();
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "the first-ranked claims at once");
+  await w.run();
+  await w.run();
+  t.true(w.dataPlane.held.has(WORK));
 });

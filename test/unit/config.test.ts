@@ -89,6 +89,15 @@ test("switches arrive as booleans from flags and as text from variables", (t) =>
   ]);
 });
 
+test("the cordon rule is on unless turned off by its flag or variable", (t) => {
+  t.true(load({}).cordonHandsOver);
+  t.false(load({ flags: { cordonHandsOver: "false" } }).cordonHandsOver);
+  t.false(load({ env: { VIPD_CORDON_HANDS_OVER: "false" } }).cordonHandsOver);
+  t.deepEqual(problemsOf({ flags: { cordonHandsOver: "off" } }), [
+    '--cordon-hands-over (VIPD_CORDON_HANDS_OVER): must be "true" or "false"',
+  ]);
+});
+
 const rejected: [string, Partial<ConfigSources>, string][] = [
   [
     "a missing node name",

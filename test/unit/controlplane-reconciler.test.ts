@@ -38,7 +38,8 @@ function controlPlaneWorld() {
     onInvalid: () => undefined,
   });
   const addresses = new AddressReconciler({
-    ...{ node: SELF, timings, clock: () => now, view, leases, dataPlane, target, log: fakes.silentLogger },
+    ...{ node: SELF, timings, cordonHandsOver: true, clock: () => now, view, leases, dataPlane, target },
+    log: fakes.silentLogger,
     heartbeat: () => ({ lastRenewalStartedAt: now - 100, apiUnreachable: false, renewalInFlightSince: null }),
     tracker: new HeartbeatTracker(),
     ownership: new Ownership({ leases, node: SELF, leaseDuration: timings.leaseDuration }),
@@ -50,7 +51,7 @@ function controlPlaneWorld() {
     serviceTouched: () => undefined,
   });
   const run = () => addresses.reconcile(VIP);
-  return { leases, dataPlane, events, status, health, run };
+  return { leases, view, dataPlane, events, status, health, run };
 }
 
 test("the one VIP is claimed in its address Lease and announced; no Service is written", async (t) => {
@@ -119,4 +120,17 @@ test("a --vip that is a node address: nothing claimed or added, and an Event on 
     "once, not on every run",
   );
   t.deepEqual(w.events.about, [{ namespace: "default", name: SELF, uid: SELF }]);
+});
+
+test("a drained control-plane node hands the VIP to a live uncordoned control-plane node", async (t) => {
+  const w = controlPlaneWorld();
+  const controlPlane = { "node-role.kubernetes.io/control-plane": "" };
+  await w.run();
+  await w.run();
+  w.view.nodes.set("cp2", { metadata: { name: "cp2", labels: controlPlane } });
+  w.view.live = ["cp2"];
+  w.view.nodes.set(SELF, { metadata: { name: SELF, labels: controlPlane }, spec: { unschedulable: true } });
+  await w.run();
+  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`, `withdraw ${WORK}`]);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
 });

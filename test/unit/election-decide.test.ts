@@ -26,6 +26,8 @@ const base: ElectionInput = {
   selfEligible: true,
   carrier: true,
   otherCandidates: [second, third],
+  cordoned: [],
+  claimedWhileCordoned: false,
   leaseExists: false,
   holder: null,
   freeSince: NOW,
@@ -158,6 +160,56 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
     { ...degradedHolder, carrier: false },
     { action: "withdraw", reason: "carrier-lost", release: "clear-holder" },
   ],
+  // rule 7: a cordoned holder
+  [
+    "a cordoned holder hands over when it sees a live uncordoned candidate",
+    { ...asHolder, cordoned: [first] },
+    { action: "withdraw", reason: "cordoned", release: "clear-holder" },
+  ],
+  [
+    "a cordoned holder hands over when one candidate is cordoned and another is not",
+    { ...asHolder, cordoned: [first, second] },
+    { action: "withdraw", reason: "cordoned", release: "clear-holder" },
+  ],
+  [
+    "a cordoned holder whose candidates are all cordoned keeps serving",
+    { ...asHolder, cordoned: [first, second, third] },
+    { action: "announce", mode: "confirmed" },
+  ],
+  [
+    "a cordoned holder with no live candidate keeps serving",
+    { ...asHolder, cordoned: [first], otherCandidates: [] },
+    { action: "announce", mode: "confirmed" },
+  ],
+  [
+    "a holder that claimed while cordoned keeps serving (the uncordoned let their turn pass)",
+    { ...asHolder, cordoned: [first], claimedWhileCordoned: true },
+    { action: "announce", mode: "confirmed" },
+  ],
+  [
+    "a cordoned holder in degraded hold keeps serving: the handover needs the API server",
+    { ...degradedHolder, cordoned: [first] },
+    { action: "announce", mode: "degraded" },
+  ],
+  [
+    "a cordoned holder whose renewal expired withdraws for that, keeping the Lease",
+    {
+      ...asHolder,
+      cordoned: [first],
+      ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: false, renewalInFlightSince: null },
+    },
+    { action: "withdraw", reason: "renewal-expired", release: "keep" },
+  ],
+  [
+    "carrier loss beats the cordon",
+    { ...asHolder, cordoned: [first], carrier: false },
+    { action: "withdraw", reason: "carrier-lost", release: "clear-holder" },
+  ],
+  [
+    "an uncordoned holder keeps serving whoever else is cordoned",
+    { ...asHolder, cordoned: [second, third] },
+    { action: "announce", mode: "confirmed" },
+  ],
   // rule 1: the Lease names someone else
   [
     "announcing while the Lease names another node withdraws at once",
@@ -199,6 +251,54 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "leaving out a lower-ranked node that handed over changes nobody's wait",
     { self: second, otherCandidates: [first, third], releasedBy: third },
+    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+  ],
+  // rules 6 and 7: cordoned candidates rank after every uncordoned one
+  [
+    "a cordoned candidate first-ranked by hash ranks last and waits for both uncordoned ones",
+    { cordoned: [first] },
+    { action: "wait", until: NOW + 2 * STEP, reason: "ranked 3 of 3" },
+  ],
+  [
+    "the uncordoned next-ranked claims at once when the first-ranked is cordoned",
+    { self: second, otherCandidates: [first, third], cordoned: [first] },
+    { action: "claim", takeoverFrom: null },
+  ],
+  [
+    "the uncordoned third-ranked moves up one place when the first-ranked is cordoned",
+    { self: third, otherCandidates: [first, second], cordoned: [first] },
+    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 3" },
+  ],
+  [
+    "cordoned candidates keep their rendezvous order among themselves",
+    { self: first, otherCandidates: [second, third], cordoned: [first, second] },
+    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 3" },
+  ],
+  [
+    "the later of two cordoned candidates is last",
+    { self: second, otherCandidates: [first, third], cordoned: [first, second] },
+    { action: "wait", until: NOW + 2 * STEP, reason: "ranked 3 of 3" },
+  ],
+  [
+    "the cordoned holder that just handed over waits behind the uncordoned candidates",
+    { cordoned: [first], leaseExists: true, releasedBy: first },
+    { action: "wait", until: NOW + 2 * STEP, reason: "ranked 3 of 3" },
+  ],
+  [
+    "with every candidate cordoned the rendezvous order decides as usual",
+    { cordoned: [first, second, third] },
+    { action: "claim", takeoverFrom: null },
+  ],
+  [
+    "a cordoned survivor waits for the uncordoned one when the holder died",
+    {
+      self: second,
+      otherCandidates: [first, third],
+      cordoned: [second],
+      holder: first,
+      freeSince: null,
+      holderSilentFor: D,
+    },
     { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
   ],
   [
@@ -388,6 +488,16 @@ test("a Lease naming this node is decided as holder even when this node is not a
 test("rendezvous ranking is the same whatever order candidates arrive in", (t) => {
   t.deepEqual(rankCandidates(["c", "a", "b"], SERVICE), rankCandidates(["b", "c", "a"], SERVICE));
   t.deepEqual(rankCandidates(["a", "a", "b"], SERVICE).length, 2);
+});
+
+test("cordoned nodes rank after every other node, each group in rendezvous order", (t) => {
+  const nodes = ["n1", "n2", "n3", "n4", "n5"];
+  const plain = rankCandidates(nodes, SERVICE);
+  const cordoned = [plain[0] ?? "", plain[2] ?? ""];
+  t.deepEqual(rankCandidates(nodes, SERVICE, cordoned), [
+    ...plain.filter((node) => !cordoned.includes(node)),
+    ...plain.filter((node) => cordoned.includes(node)),
+  ]);
 });
 
 test("rendezvous ranking spreads Services evenly and moves only the Services of a leaving node", (t) => {

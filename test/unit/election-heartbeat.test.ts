@@ -130,3 +130,28 @@ test("a renewal may take until P before R: slow ones still count, and a holder w
   t.is(renewalTimeout(timings), 2000);
   t.is(renewalTimeout({ leaseDuration: 2000, renewDeadline: 1200, retryPeriod: 400 }), 800);
 });
+
+test("a failure repeated with no success in between is reported as repeated", async (t) => {
+  const leases = new FakeLeaseApi();
+  const failures: [string, boolean][] = [];
+  const heartbeat = new Heartbeat({
+    leases,
+    node: "node1",
+    timings,
+    clock: () => 1000,
+    onChange: () => undefined,
+    onFailure: (failure, _error, repeated) => failures.push([failure, repeated]),
+  });
+  leases.failNext(FakeLeaseApi.status(403), FakeLeaseApi.status(403), FakeLeaseApi.unreachable());
+  for (let attempt = 0; attempt < 3; attempt++) await heartbeat.renewOnce();
+  t.is(await heartbeat.renewOnce(), null);
+  leases.failNext(FakeLeaseApi.unreachable());
+  await heartbeat.renewOnce();
+  t.deepEqual(failures, [
+    ["forbidden", false],
+    ["forbidden", true],
+    ["unreachable", false],
+    ["unreachable", false],
+  ]);
+  await heartbeat.stop({ release: false });
+});

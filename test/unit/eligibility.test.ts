@@ -1,5 +1,6 @@
 import test from "ava";
 import {
+  isCordoned,
   serviceEligibility,
   type Eligibility,
   type ServiceEligibilityInput,
@@ -67,3 +68,12 @@ for (const [what, overrides, expected] of table) {
     t.deepEqual(serviceEligibility({ ...base, ...overrides }), expected);
   });
 }
+
+test("a cordoned node stays eligible; the cordon only changes its rank and makes it hand over", (t) => {
+  const cordoned = { ...node, spec: { unschedulable: true } };
+  t.deepEqual(serviceEligibility({ ...base, node: cordoned }), { eligible: true });
+  t.true(isCordoned(cordoned));
+  t.false(isCordoned(node));
+  t.false(isCordoned({ ...node, spec: { unschedulable: false } }));
+  t.false(isCordoned(undefined), "a Node not registered yet (control-plane bootstrap) is not cordoned");
+});

@@ -11,9 +11,11 @@ function node(parts: {
   heartbeat?: string;
   networkUnavailable?: string;
   address?: string;
+  unschedulable?: boolean;
 }): V1Node {
   return {
     metadata: { name: "node1", labels: parts.labels ?? {} },
+    ...(parts.unschedulable === undefined ? {} : { spec: { unschedulable: parts.unschedulable } }),
     status: {
       conditions: [
         { type: "Ready", status: parts.ready ?? "True", lastHeartbeatTime: new Date(parts.heartbeat ?? 0) },
@@ -53,6 +55,8 @@ const cases: [string, V1Node, boolean][] = [
   ],
   ["NetworkUnavailable", node({ networkUnavailable: "True" }), true],
   ["a new address", node({ address: "198.51.100.12" }), true],
+  ["a cordon (kubectl cordon, kubectl drain)", node({ unschedulable: true }), true],
+  ["spec.unschedulable written as false (the same as unset)", node({ unschedulable: false }), false],
 ];
 
 for (const [name, update, relevant] of cases) {

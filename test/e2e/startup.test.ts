@@ -1,0 +1,240 @@
+// Start-up never ends the agent for a reason the cluster fixes by itself: its ServiceAccount's RBAC not
+// applied yet (403), a token the API server does not accept (401), an API server that is not there yet
+// (connection refused). The agent stays up and not ready, retrying with backoff, counts each failure
+// in vipd_api_errors_total, logs each reason once rather than on every retry, and serves once the
+// cause is gone. A reason that does not go away by itself (the metrics address taken) ends it with
+// exit status 1, and its last line is the error saying why, as a structured log line.
+import test, { type ExecutionContext } from "ava";
+// Waits, as a scenario's length: how long the client waited at most is a benchmark figure.
+import { setTimeout as hold } from "node:timers/promises";
+import { readFileSync } from "node:fs";
+import {
+  AGENT_NAMESPACE,
+  agentHttp,
+  loadBalancerService,
+  prepareCluster,
+  vipdRunArgv,
+  type Cluster,
+} from "../lab/agents.ts";
+import { up, type Lab, type LabNode, type LabProcess, type ProcessExit } from "../lab/index.ts";
+
+let lab: Lab;
+let cluster: Cluster;
+
+// Past the ~4 s after which the reported exit happened, and long enough for every informer to be
+// refused and retried several times; the scenario's length, not a timing assertion.
+const REFUSED_FOR_MS = 8000;
+
+test.before(async () => {
+  if (process.getuid?.() !== 0) throw new Error("the lab needs root");
+  lab = await up({ nodes: 3, apiServer: true });
+  // The agents' ServiceAccount and its token exist; its RBAC (manifests/rbac.yaml) does not yet.
+  cluster = await prepareCluster(lab, {
+    kubeconfig: (api) =>
+      api.serviceAccountKubeconfig({ namespace: AGENT_NAMESPACE, name: "vipd", server: api.internalUrl }),
+  });
+});
+
+test.after.always(async () => {
+  await lab.down();
+});
+
+/** The agent's JSON log lines (it runs with --log-format=json); other output is left out. */
+function logLines(agent: LabProcess): { level?: string; message?: string; error?: string }[] {
+  return agent
+    .output()
+    .split("\n")
+    .flatMap((line) => {
+      try {
+        const parsed: unknown = JSON.parse(line);
+        return typeof parsed === "object" && parsed !== null ? [parsed] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Warnings logged more than once for the same reason: there should be none. */
+function repeatedWarnings(agent: LabProcess): string[] {
+  const seen = new Map<string, number>();
+  for (const line of logLines(agent).filter((each) => each.level === "warn")) {
+    const key = `${line.message ?? ""} (${line.error ?? ""})`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+  return [...seen].filter(([, count]) => count > 1).map(([key, count]) => `${count}× ${key}`);
+}
+
+/** How many failed API requests of this operation and failure class the node's agent counts. */
+async function apiErrors(node: LabNode, operation: string, failure: string): Promise<number> {
+  const metrics = (await agentHttp(lab, node, "/metrics")).body;
+  const series = `vipd_api_errors_total{operation="${operation}",failure="${failure}"} `;
+  const line = metrics.split("\n").find((each) => each.startsWith(series));
+  return Number(line?.slice(series.length) ?? 0);
+}
+
+/** While the cause lasts: every agent is still running, not ready, counting, logging each reason once. */
+async function waitingOut(
+  t: ExecutionContext,
+  agents: Map<string, LabProcess>,
+  expected: { readonly failure: string; readonly exits: () => Map<string, ProcessExit | null> },
+): Promise<void> {
+  await hold(REFUSED_FOR_MS);
+  t.deepEqual(
+    [...expected.exits().values()],
+    [...agents.keys()].map(() => null),
+    `no agent exited\n${cluster.agentLogs(agents.values())}`,
+  );
+  for (const node of lab.nodes.filter((each) => agents.has(each.name))) {
+    t.is(await readyz(node), "503", `${node.name} is not ready meanwhile`);
+    t.true(
+      (await apiErrors(node, "list-watch", expected.failure)) >= 2,
+      `${node.name} counts the failed lists as ${expected.failure}`,
+    );
+  }
+  for (const agent of agents.values())
+    t.deepEqual(repeatedWarnings(agent), [], `${agent.name} logs each reason once, not on every retry`);
+}
+
+/** Each agent's exit, or null while it runs, as seen now. */
+function watchExits(agents: Iterable<LabProcess>): () => Map<string, ProcessExit | null> {
+  const exits = new Map<string, ProcessExit | null>();
+  for (const agent of agents) {
+    exits.set(agent.name, null);
+    void agent.exited.then((exit) => exits.set(agent.name, exit));
+  }
+  return () => new Map(exits);
+}
+
+/** Ends the agents when the test ends, and waits until they have, so the next test has their ports. */
+function endWithTest(t: ExecutionContext, agents: Iterable<LabProcess>): void {
+  t.teardown(() => cluster.killAgents(agents));
+}
+
+async function applyRbac(): Promise<void> {
+  await cluster.kubectl(
+    ["apply", "-f", "-"],
+    readFileSync(new URL("../../manifests/rbac.yaml", import.meta.url), "utf8"),
+  );
+}
+
+async function readyz(node: LabNode): Promise<string> {
+  return (await agentHttp(lab, node, "/readyz")).code;
+}
+
+async function eventuallyReady(node: LabNode, agents: Iterable<LabProcess>): Promise<string> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const code = await readyz(node);
+    if (code === "200") return code;
+    await hold(100);
+  }
+  throw new Error(`${node.name} never became ready\n${cluster.agentLogs(agents)}`);
+}
+
+/** The node that answers for the VIP first, once something does. */
+async function firstAnswer(vip: string, agents: Iterable<LabProcess>): Promise<string> {
+  const probe = await lab.probe({ target: vip, intervalMs: 20 });
+  try {
+    const sample = await probe.waitFor((each) => each.node !== null, 60_000);
+    return sample.node ?? "";
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${cluster.agentLogs(agents)}`, { cause: error });
+  } finally {
+    await probe.stop();
+  }
+}
+
+test.serial(
+  "agents started before their RBAC exists (403) wait, not ready, and serve once it is applied",
+  async (t) => {
+    const vip = "198.51.100.220";
+    await cluster.kubectl(
+      ["apply", "-f", "-"],
+      loadBalancerService({ name: "before-rbac", loadBalancerIP: vip }),
+    );
+    const agents = cluster.startAgents(["--log-format=json"]);
+    endWithTest(t, agents.values());
+    const exits = watchExits(agents.values());
+    await waitingOut(t, agents, { failure: "forbidden", exits });
+
+    await applyRbac();
+    const holder = await firstAnswer(vip, agents.values());
+    t.is(await cluster.leaseHolder({ name: "before-rbac" }), holder);
+    for (const node of lab.nodes) t.is(await eventuallyReady(node, agents.values()), "200");
+    t.deepEqual([...exits().values()], [null, null, null]);
+  },
+);
+
+test.serial("an agent whose token the API server rejects (401) keeps running, not ready", async (t) => {
+  const api = cluster.api;
+  const kubeconfig = await api.serviceAccountKubeconfig({
+    namespace: AGENT_NAMESPACE,
+    name: "deleted",
+    server: api.internalUrl,
+  });
+  // A token bound to a ServiceAccount that no longer exists is refused at authentication.
+  await cluster.kubectl(["delete", "serviceaccount", "-n", AGENT_NAMESPACE, "deleted"]);
+  const [node] = lab.nodes;
+  if (node === undefined) throw new Error("the lab has no nodes");
+  const agent = lab.spawn(
+    node.netns,
+    vipdRunArgv({ node, kubeconfig, namespace: AGENT_NAMESPACE, extraArgs: ["--log-format=json"] }),
+    { name: `vipd ${node.name} (401)` },
+  );
+  endWithTest(t, [agent]);
+  const agents = new Map([[node.name, agent]]);
+  await waitingOut(t, agents, { failure: "forbidden", exits: watchExits([agent]) });
+});
+
+test.serial(
+  "agents started while the API server is down wait, not ready, and serve once it is up",
+  async (t) => {
+    await applyRbac();
+    const vip = "198.51.100.221";
+    await cluster.kubectl(
+      ["apply", "-f", "-"],
+      loadBalancerService({ name: "api-late", loadBalancerIP: vip }),
+    );
+    const api = cluster.api;
+    await api.stopServer();
+    let serving = false;
+    t.teardown(async () => {
+      if (!serving) await api.startServer();
+    });
+    const agents = cluster.startAgents(["--log-format=json"]);
+    endWithTest(t, agents.values());
+    const exits = watchExits(agents.values());
+    await waitingOut(t, agents, { failure: "unreachable", exits });
+
+    await api.startServer();
+    serving = true;
+    const holder = await firstAnswer(vip, agents.values());
+    t.is(await cluster.leaseHolder({ name: "api-late" }), holder);
+    for (const node of lab.nodes) t.is(await eventuallyReady(node, agents.values()), "200");
+    t.deepEqual([...exits().values()], [null, null, null]);
+  },
+);
+
+test.serial(
+  "the metrics address taken: exit status 1, and the last line is the error saying why",
+  async (t) => {
+    const [node] = lab.nodes;
+    if (node === undefined) throw new Error("the lab has no nodes");
+    const squatter = lab.spawn(
+      node.netns,
+      [
+        process.execPath,
+        "-e",
+        "require('node:net').createServer().listen(9559, '127.0.0.1', () => console.log('listening'))",
+      ],
+      { name: "port squatter" },
+    );
+    endWithTest(t, [squatter]);
+    await squatter.waitForLine(/listening/, 10_000);
+    const agent = cluster.startAgent(node, ["--log-format=json"]);
+    endWithTest(t, [agent]);
+    t.deepEqual(await agent.exited, { code: 1, signal: null });
+    const last = logLines(agent).at(-1);
+    t.is(last?.level, "error", `the last line is an error log line:\n${agent.output().slice(-3000)}`);
+    t.regex(last?.error ?? "", /EADDRINUSE/);
+  },
+);
