@@ -93,6 +93,12 @@ export class Agent {
   #resyncTimer: NodeJS.Timeout | undefined;
   #http: Server | undefined;
   #networkPassPending = false;
+  /**
+   * Whether reconciles may run: only once every cache is filled and stale VIPs are swept. A loop run
+   * on a half-filled cache decides on what it has not seen yet: an ownership Lease listed before this
+   * node's Node object makes the holder look ineligible, and it would hand its VIP over at start-up.
+   */
+  #deciding = false;
   /** Found out at start-up: older API servers serve no ServiceCIDRs, and VIPs go unchecked there. */
   #servesServiceCidrs = false;
 
@@ -178,7 +184,8 @@ export class Agent {
     });
     this.#queue = new WorkQueue({
       concurrency: RECONCILE_CONCURRENCY,
-      process: (key) => this.#run(key),
+      // Informer events queue keys from the first list on; they wait for start() to open the gate.
+      process: (key) => (this.#deciding ? this.#run(key) : Promise.resolve()),
       onError: (key, error) => {
         this.metrics.apiErrors.inc({ operation: "reconcile", failure: "error" });
         log.warn("reconcile failed; retrying", { service: key, error: describeApiError(error) });
@@ -310,11 +317,12 @@ export class Agent {
         });
       },
     });
-    await this.#discoverServiceCidrs();
     await this.#syncInformers();
     await this.#dataPlane.sweep(this.#ownedVips());
     await this.#controlPlane?.start();
     this.#heartbeat.start();
+    // Every key the loops skipped while the gate was shut is queued here.
+    this.#deciding = true;
     this.#enqueueAll();
     this.#resyncTimer = setInterval(() => {
       this.#enqueueAll();
@@ -444,14 +452,20 @@ export class Agent {
 
   async #discoverServiceCidrs(): Promise<void> {
     if (this.#controlPlane !== undefined) return;
+    let reported = "";
     for (;;) {
       try {
         this.#servesServiceCidrs = await servesServiceCidrs(this.#kubeConfig, REQUEST_TIMEOUT_MS);
         break;
       } catch (error) {
-        this.#log.warn("could not read whether the API server serves ServiceCIDRs; retrying", {
-          error: describeApiError(error),
-        });
+        this.metrics.apiErrors.inc({ operation: "discovery", failure: classifyApiError(error) });
+        const problem = describeApiError(error);
+        if (problem !== reported) {
+          reported = problem;
+          this.#log.warn("could not read whether the API server serves ServiceCIDRs; retrying", {
+            error: problem,
+          });
+        }
         await new Promise((resolve) => setTimeout(resolve, this.#config.retryPeriod));
       }
     }
@@ -465,10 +479,13 @@ export class Agent {
   // No decision is taken before every cache has been filled once. Each informer retries on its own,
   // with backoff, for as long as it takes: an API server that is not up yet and a ServiceAccount whose
   // RBAC has not propagated yet are the usual start of a fresh install, not a reason to exit.
+  // The ServiceCIDR informer starts once discovery says the API server serves them; the others
+  // are retrying meanwhile, so an API server that is not there yet is waited for once, not twice.
   async #syncInformers(): Promise<void> {
-    const informers = this.#activeInformers();
-    await Promise.all(informers.map((informer) => informer.start()));
-    await Promise.all(informers.map((informer) => informer.whenSynced()));
+    await Promise.all(this.#activeInformers().map((informer) => informer.start()));
+    await this.#discoverServiceCidrs();
+    if (this.#servesServiceCidrs) await this.#informers.serviceCidrs.start();
+    await Promise.all(this.#activeInformers().map((informer) => informer.whenSynced()));
   }
 
   // The addresses this node may keep across a restart: those whose address Lease names it, and
