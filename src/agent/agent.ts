@@ -120,6 +120,7 @@ export class Agent {
       node: config.nodeName,
       timings: config,
       clock: this.#clock,
+      macs: () => this.#dataPlane.macs(),
       onChange: (state) => {
         log.info("heartbeat state changed", { ...state });
         this.#enqueueAll();
@@ -233,8 +234,8 @@ export class Agent {
     });
     this.#watchInformers();
     this.#dataPlane.subscribe({
-      foreignClaim: (key, mac) => {
-        this.#reconciler.foreignClaimSeen(key, mac);
+      foreignClaim: (key, claim) => {
+        this.#reconciler.foreignClaimSeen(key, claim);
       },
       networkChanged: () => {
         // Netlink events come in bursts (an interface going down removes all its addresses); one

@@ -1,6 +1,8 @@
 // The ClusterView the reconcile loops read, backed by the shared informers' caches plus two small
 // indexes kept up to date from informer events: EndpointSlices by Service, and Node addresses.
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
+import type { AgentMacs } from "../election/foreign-hosts.ts";
+import { publishedMacs } from "../election/heartbeat.ts";
 import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { HEARTBEAT_COMPONENT, LEASE_LABEL_COMPONENT, ownershipLeaseName } from "../election/lease-names.ts";
 import type { AgentInformers } from "../kube/informers.ts";
@@ -58,6 +60,8 @@ export class InformerClusterView implements ClusterView {
    * work grow with the square of the Services (measured: the event loop stalled at ~4000).
    */
   readonly #heartbeatHolders = new Map<string, string>();
+  /** Heartbeat Lease name → the MACs it publishes, or null for none (a 0.1.0 agent). */
+  readonly #heartbeatMacs = new Map<string, readonly string[] | null>();
 
   constructor(options: InformerViewOptions) {
     this.#options = options;
@@ -92,8 +96,24 @@ export class InformerClusterView implements ClusterView {
     if (!isHeartbeat(lease)) return;
     const name = lease.metadata?.name ?? "";
     const holder = lease.spec?.holderIdentity;
-    if (deleted || holder == null) this.#heartbeatHolders.delete(name);
-    else this.#heartbeatHolders.set(name, holder);
+    if (deleted || holder == null) {
+      this.#heartbeatHolders.delete(name);
+      this.#heartbeatMacs.delete(name);
+    } else {
+      this.#heartbeatHolders.set(name, holder);
+      this.#heartbeatMacs.set(name, publishedMacs(lease));
+    }
+  }
+
+  // Dead agents' MACs count too: a dead agent's kernel answers for its VIPs until they expire.
+  agentMacs(): AgentMacs {
+    const published = new Set<string>();
+    const withoutMacs: string[] = [];
+    for (const [name, macs] of this.#heartbeatMacs) {
+      if (macs === null) withoutMacs.push(this.#heartbeatHolders.get(name) ?? "");
+      else for (const mac of macs) published.add(mac);
+    }
+    return { published, withoutMacs };
   }
 
   nodeAddresses(): ReadonlySet<string> {

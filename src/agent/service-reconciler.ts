@@ -4,6 +4,15 @@
 // nothing the second time. The work queue guarantees one run per Service at a time.
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
 import { decide, type Decision, type OwnHeartbeat } from "../election/decide.ts";
+import {
+  claimantOf,
+  foreignHostAnswered,
+  quarantinedUntil,
+  remembered,
+  type AgentMacs,
+  type Claimant,
+  type Quarantine,
+} from "../election/foreign-hosts.ts";
 import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { heartbeatLeaseName, ownershipLeaseName } from "../election/lease-names.ts";
 import type { Ownership } from "../election/ownership.ts";
@@ -16,7 +25,7 @@ import { parseServiceKey, type ServiceRef } from "../kube/service-ref.ts";
 import { statusShows, type ServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
-import type { DataPlane } from "./data-plane.ts";
+import type { DataPlane, WireClaim } from "./data-plane.ts";
 import {
   hasReadyLocalEndpoint,
   nodeEligibility,
@@ -38,6 +47,8 @@ export interface ClusterView {
   nodeAddresses(): ReadonlySet<string>;
   /** An address of the Service's VIPs that an older Service asks for too, or null. */
   vipConflict(ref: ServiceRef): VipConflict | null;
+  /** The MACs the agents publish on their heartbeats, and who publishes none. */
+  agentMacs(): AgentMacs;
 }
 
 /**
@@ -88,7 +99,14 @@ interface ServiceMemory {
   freeSince: number | null;
   /** The node seen clearing the Lease's holder when it became free (see ElectionInput.releasedBy). */
   releasedBy: string | null;
-  foreignClaimSeenAt: number | null;
+  agentClaimSeenAt: number | null;
+  /** A host that is no agent answered for the VIPs (foreign-hosts.ts); null when none is remembered. */
+  quarantine: Quarantine | null;
+  /**
+   * The resourceVersion of the Lease this agent's last claim wrote, until the VIPs are installed: that
+   * claim was fenced (or took a handover), so installing on it needs no probe of its own.
+   */
+  claimedVersion: string | null;
   /**
    * A Lease this agent wrote or freshly read, and the cached version it supersedes: it is newer than
    * the cache until the watch delivers the change.
@@ -112,7 +130,8 @@ const WITHDRAW_MESSAGES: Readonly<Record<string, string>> = {
   "held-by-other": "the ownership Lease names another node",
   "not-held": "the ownership Lease has no holder",
   "renewal-expired": "this node's heartbeat was not renewed within the renew deadline",
-  "foreign-claim-in-degraded-hold": "another MAC claimed the VIP while the API server was unreachable",
+  "agent-claim-in-degraded-hold": "another agent claimed the VIP while the API server was unreachable",
+  "foreign-host-claims-vip": "a host that is no vipd agent answers for the VIP",
 };
 
 export class ServiceReconciler {
@@ -126,18 +145,25 @@ export class ServiceReconciler {
     for (const mode of ["confirmed", "degraded"] as const) options.metrics.vipsHeld.set({ mode }, 0);
   }
 
-  /** A frame from another MAC announced or answered for a VIP this node holds (rule 1). */
-  foreignClaimSeen(serviceKey: string, mac: string): void {
-    this.#remember(serviceKey).foreignClaimSeenAt = this.#options.clock();
-    this.#options.metrics.conflictsSeen.inc();
-    const ref = parseServiceKey(serviceKey);
-    this.#options.log.warn("another MAC claims a VIP this node holds", { service: serviceKey, mac });
-    this.#options.events.record(ref, {
-      type: "Warning",
-      reason: EVENT_REASONS.conflict,
-      message: `MAC ${mac} announces or answers for a VIP held by ${this.#options.node}`,
-    });
-    this.#options.requeue(serviceKey, 0);
+  /**
+   * A frame from a MAC of another machine announced or answered for a VIP this node holds. Another
+   * agent's is rule 1(b)'s business; a foreign host's makes this node withdraw and quarantine the VIP.
+   */
+  foreignClaimSeen(serviceKey: string, claim: WireClaim): void {
+    const o = this.#options;
+    const claimant = this.#claimant(claim.mac, null);
+    o.metrics.conflictsSeen.inc({ claimant });
+    if (claimant === "agent") {
+      this.#remember(serviceKey).agentClaimSeenAt = o.clock();
+      o.log.info("another agent claims a VIP this node holds; the election decides", {
+        service: serviceKey,
+        vip: claim.ip,
+        mac: claim.mac,
+      });
+    } else {
+      this.#foreignHostAnswered(serviceKey, claim);
+    }
+    o.requeue(serviceKey, 0);
   }
 
   async reconcile(serviceKey: string): Promise<void> {
@@ -160,6 +186,7 @@ export class ServiceReconciler {
     const lease = this.#currentLease(ref, memory);
     const holder = lease?.spec?.holderIdentity ?? null;
     observeHolder(memory, lease, now);
+    memory.quarantine = remembered(memory.quarantine, now);
     const vips = intent.serve ? intent.vips : [];
     const choice = wanted ? o.dataPlane.interfaceFor(vips, intent.interface) : undefined;
     this.#report(ref, service, memory, this.#refusal(intent, conflict, choice));
@@ -190,7 +217,8 @@ export class ServiceReconciler {
       holderSilentFor: holder === null || holder === o.node ? 0 : this.#silentFor(holder, now),
       ownHeartbeat: o.heartbeat(),
       announcing: o.dataPlane.holding(serviceKey) !== undefined,
-      foreignClaimSeenAt: memory.foreignClaimSeenAt,
+      agentClaimSeenAt: memory.agentClaimSeenAt,
+      quarantinedUntil: quarantinedUntil(memory.quarantine, now),
     });
     o.log.debug("decision", { service: serviceKey, ...decision });
     const context: RunContext = {
@@ -219,7 +247,7 @@ export class ServiceReconciler {
         await this.#withdraw(context, decision.reason, decision.release);
         return;
       case "claim":
-        await this.#claim(context, decision.takeoverFrom);
+        await this.#claim(context, decision);
         return;
       case "collect":
         await this.#collect(context, decision.reason);
@@ -237,9 +265,15 @@ export class ServiceReconciler {
 
   async #announce(context: RunContext, mode: AnnounceMode): Promise<void> {
     const o = this.#options;
+    const memory = this.#remember(context.serviceKey);
     const wasAnnouncing = o.dataPlane.holding(context.serviceKey) !== undefined;
     const installing = !wasAnnouncing || !o.dataPlane.intact(context.serviceKey);
+    // Putting the VIPs on afresh on a Lease that names this node (a restart, a return after a lapse
+    // or a quarantine) claims the address on the LAN as a claim does, and is probed like one.
+    const claimed = memory.claimedVersion !== null && memory.claimedVersion === leaseVersion(context.lease);
+    if (!wasAnnouncing && !claimed && !(await this.#fenceQuiet(context, null))) return;
     if (installing && !(await this.#confirmOwnership(context))) return;
+    memory.claimedVersion = null;
     const { newlyInstalled } = await o.dataPlane.announce({
       serviceKey: context.serviceKey,
       vips: context.vips,
@@ -300,7 +334,9 @@ export class ServiceReconciler {
       this.#countHeld(context.serviceKey, undefined);
       const message = WITHDRAW_MESSAGES[reason] ?? reason;
       o.log.info("withdrawn", { service: context.serviceKey, reason });
-      o.metrics.elections.inc({ outcome: release === "keep" ? "withdrawn" : "handed_over" });
+      // Giving a VIP up to a foreign host hands it to nobody.
+      const handedOver = release !== "keep" && reason !== "foreign-host-claims-vip";
+      o.metrics.elections.inc({ outcome: handedOver ? "handed_over" : "withdrawn" });
       // A deleted Service has nobody left to read the Event; control-plane mode's goes on the Node.
       if (context.service !== undefined || o.target !== undefined) {
         o.events.record(context.ref, {
@@ -325,27 +361,22 @@ export class ServiceReconciler {
     }
   }
 
-  async #claim(context: RunContext, takeoverFrom: string | null): Promise<void> {
+  async #claim(
+    context: RunContext,
+    claim: { readonly takeoverFrom: string | null; readonly fence: boolean },
+  ): Promise<void> {
     const o = this.#options;
+    const { takeoverFrom } = claim;
     const started = o.clock();
     if (takeoverFrom !== null && !(await this.#holderStillDead(takeoverFrom))) {
       o.requeue(context.serviceKey, 0);
       return;
     }
-    if (takeoverFrom !== null) {
-      const fence = await o.dataPlane.fence({ vips: context.vips, interfaceName: context.interfaceName });
-      if (!fence.quiet) {
-        o.log.info("takeover fenced: the holder still answers on the wire", {
-          service: context.serviceKey,
-          holder: takeoverFrom,
-          mac: fence.answeredBy,
-        });
-        o.requeue(context.serviceKey, o.timings.retryPeriod);
-        return;
-      }
-    }
+    if (claim.fence && !(await this.#fenceQuiet(context, takeoverFrom))) return;
     try {
-      this.#wrote(context, await o.ownership.claim(context.ref, context.lease ?? null));
+      const written = await o.ownership.claim(context.ref, context.lease ?? null);
+      this.#wrote(context, written);
+      this.#remember(context.serviceKey).claimedVersion = leaseVersion(written);
     } catch (error) {
       if (classifyApiError(error) !== "conflict") throw error;
       o.metrics.elections.inc({ outcome: "lost" });
@@ -356,6 +387,60 @@ export class ServiceReconciler {
     o.metrics.claimLatency.observe((o.clock() - started) / 1000);
     o.log.info("claimed", { service: context.serviceKey, from: takeoverFrom ?? "nobody" });
     o.requeue(context.serviceKey, 0);
+  }
+
+  // Rule 2's fence before a claim or a fresh install: true when nobody answered. Another agent's kernel
+  // answering (a dead holder's address not expired yet, a takeover under way) means wait and probe
+  // again; a host that is no agent means quarantine.
+  async #fenceQuiet(context: RunContext, holder: string | null): Promise<boolean> {
+    const o = this.#options;
+    const fence = await o.dataPlane.fence({ vips: context.vips, interfaceName: context.interfaceName });
+    if (fence.quiet) {
+      o.metrics.fences.inc({ result: "quiet" });
+      return true;
+    }
+    const foreign = fence.answeredBy.filter((each) => this.#claimant(each.mac, holder) === "foreign-host");
+    if (foreign.length === 0) {
+      o.metrics.fences.inc({ result: "agent" });
+      o.log.info("fenced: another agent still answers for the VIP", {
+        service: context.serviceKey,
+        holder: holder ?? "nobody",
+        macs: fence.answeredBy.map((each) => each.mac).join(", "),
+      });
+      o.requeue(context.serviceKey, o.timings.retryPeriod);
+      return false;
+    }
+    o.metrics.fences.inc({ result: "foreign-host" });
+    for (const each of foreign) this.#foreignHostAnswered(context.serviceKey, each);
+    const until = quarantinedUntil(this.#remember(context.serviceKey).quarantine, o.clock());
+    o.requeue(context.serviceKey, until === null ? 0 : until - o.clock());
+    return false;
+  }
+
+  // Quarantine (foreign-hosts.ts), reported once per address and MAC while remembered.
+  #foreignHostAnswered(serviceKey: string, claim: WireClaim): void {
+    const o = this.#options;
+    const memory = this.#remember(serviceKey);
+    const now = o.clock();
+    const { quarantine, report } = foreignHostAnswered(memory.quarantine, claim, now);
+    memory.quarantine = quarantine;
+    o.log.warn("a host that is no vipd agent answers for a VIP; not serving it", {
+      service: serviceKey,
+      vip: claim.ip,
+      mac: claim.mac,
+      retryInMs: quarantine.until - now,
+    });
+    if (!report) return;
+    o.events.record(parseServiceKey(serviceKey), {
+      type: "Warning",
+      reason: EVENT_REASONS.conflict,
+      message: `${claim.ip} is in use by MAC ${claim.mac}, which is no vipd agent of this cluster: ${o.node} does not serve it while that host answers`,
+    });
+  }
+
+  #claimant(mac: string, holder: string | null): Claimant {
+    const view = this.#options.view;
+    return claimantOf({ mac, agents: view.agentMacs(), liveNodes: view.liveNodes(), holder });
   }
 
   // The holder that should have deleted this Lease is gone; the Lease goes only if it is still the
@@ -498,7 +583,9 @@ export class ServiceReconciler {
         holderSeen: null,
         freeSince: null,
         releasedBy: null,
-        foreignClaimSeenAt: null,
+        agentClaimSeenAt: null,
+        quarantine: null,
+        claimedVersion: null,
         written: null,
         refusalReported: null,
       };
@@ -522,6 +609,10 @@ function observeHolder(memory: ServiceMemory, lease: V1Lease | undefined, now: n
     memory.releasedBy = lease === undefined ? null : memory.holderSeen;
   }
   memory.holderSeen = holder;
+}
+
+function leaseVersion(lease: V1Lease | undefined): string | null {
+  return lease?.metadata?.resourceVersion ?? null;
 }
 
 interface RunContext {

@@ -1,7 +1,9 @@
 // This node's heartbeat Lease (`vipd-node-<node>`): renewed every retry period with one write, so
 // the API load of liveness grows with nodes, not Services. It also keeps the facts rule 1 needs —
 // when the last successful renewal *started*, and whether the API server has been unreachable ever
-// since — and reports when they change what this node may do.
+// since — and reports when they change what this node may do. It carries the MACs of the node's
+// VIP-capable interfaces too, so that every agent can tell another agent on the wire from a foreign
+// host (foreign-hosts.ts): they ride on the renewal's one write, with no write of their own.
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import { classifyApiError, type ApiFailure } from "../kube/errors.ts";
 import type { LeaseApi } from "../kube/leases.ts";
@@ -13,6 +15,19 @@ import {
   LEASE_LABEL_NODE,
   labelValue,
 } from "./lease-names.ts";
+
+/** The heartbeat Lease's annotation with the node's MACs, comma-separated; 0.1.0 agents write none. */
+export const HEARTBEAT_ANNOTATION_MACS = "vipd.io/macs";
+
+/** The MACs a heartbeat Lease publishes, lower case; null when it publishes none (a 0.1.0 agent). */
+export function publishedMacs(lease: V1Lease): string[] | null {
+  const value = lease.metadata?.annotations?.[HEARTBEAT_ANNOTATION_MACS];
+  if (value === undefined) return null;
+  return value
+    .split(",")
+    .map((mac) => mac.trim().toLowerCase())
+    .filter((mac) => mac !== "");
+}
 
 export interface HeartbeatTimings {
   readonly leaseDuration: number;
@@ -29,6 +44,8 @@ export interface HeartbeatOptions {
   /** Called when the node becomes or stops being confirmed, or the API server's reachability flips. */
   readonly onChange: (state: OwnHeartbeat) => void;
   readonly onFailure?: (failure: ApiFailure, error: unknown) => void;
+  /** The MACs of this node's VIP-capable interfaces, as of now; read for each write. */
+  readonly macs: () => readonly string[];
 }
 
 interface Reported {
@@ -160,6 +177,12 @@ export class Heartbeat {
     this.#options.onChange(this.state());
   }
 
+  #macAnnotation(): Record<string, string> {
+    const macs = this.#options.macs();
+    const published = [...new Set(macs.map((mac) => mac.toLowerCase()))].sort();
+    return { [HEARTBEAT_ANNOTATION_MACS]: published.join(",") };
+  }
+
   #fresh(): V1Lease {
     const now = new V1MicroTime();
     return {
@@ -167,6 +190,7 @@ export class Heartbeat {
       kind: "Lease",
       metadata: {
         name: this.name,
+        annotations: this.#macAnnotation(),
         labels: {
           [LEASE_LABEL_COMPONENT]: HEARTBEAT_COMPONENT,
           [LEASE_LABEL_NODE]: labelValue(this.#options.node),
@@ -185,6 +209,10 @@ export class Heartbeat {
   #renewed(current: V1Lease): V1Lease {
     return {
       ...current,
+      metadata: {
+        ...current.metadata,
+        annotations: { ...current.metadata?.annotations, ...this.#macAnnotation() },
+      },
       spec: {
         ...current.spec,
         holderIdentity: this.#options.node,

@@ -14,6 +14,7 @@ import {
   type NetlinkWatch,
 } from "./netlink.ts";
 import { PacketSocket } from "./packet-socket.ts";
+import { vipCapableMacs } from "./published-macs.ts";
 
 export interface NativeDataPlaneOptions {
   readonly netlink: Pick<
@@ -85,9 +86,11 @@ export class NativeDataPlane implements DataPlane {
       ...options.announce,
       openChannel: options.openChannel ?? ((ifindex) => PacketSocket.open({ ifindex })),
       stillInstalled: (vip) => this.#present(vip.ip, vip.ifindex),
+      ownMacs: () =>
+        new Set(this.#readFacts().links.flatMap((link) => (link.mac === null ? [] : [link.mac]))),
       onForeignClaim: (ip, mac) => {
         const key = this.#serviceOf(ip);
-        if (key !== undefined) this.#listener?.foreignClaim(key, mac);
+        if (key !== undefined) this.#listener?.foreignClaim(key, { ip, mac });
       },
       onSent: options.onSent,
       onError: options.onError,
@@ -158,9 +161,14 @@ export class NativeDataPlane implements DataPlane {
   async fence(options: { vips: readonly Vip[]; interfaceName: string }): Promise<FenceResult> {
     const link = this.#readFacts().links.find((candidate) => candidate.name === options.interfaceName);
     if (link?.mac == null)
-      return { quiet: false, answeredBy: `no usable interface ${options.interfaceName}` };
+      throw new Error(`interface ${options.interfaceName} is gone or has no MAC address`);
     const mac = link.mac;
     return this.#announcer.fence({ vips: options.vips.map((vip) => this.#announced(vip, link.index, mac)) });
+  }
+
+  macs(): readonly string[] {
+    const facts = this.#readFacts();
+    return vipCapableMacs(facts.links, facts.addresses);
   }
 
   sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void> {

@@ -104,3 +104,20 @@ test("live nodes come from heartbeat Lease events; ownership Leases and deletion
   subject.leaseChanged(heartbeatLease("node3"), true);
   t.deepEqual(subject.liveNodes(), ["node2"]);
 });
+
+test("agents' MACs come from their heartbeat Leases; a heartbeat without the annotation is a 0.1.0 agent", (t) => {
+  const subject = view(() => []);
+  const withMacs = (node: string, macs: string): V1Lease => {
+    const lease = heartbeatLease(node);
+    return { ...lease, metadata: { ...lease.metadata, annotations: { "vipd.io/macs": macs } } };
+  };
+  subject.leaseChanged(withMacs("node2", "02:00:00:00:00:0C,02:00:00:00:01:0c"), false);
+  subject.leaseChanged(withMacs("node3", ""), false);
+  subject.leaseChanged(heartbeatLease("node4"), false);
+  t.deepEqual([...subject.agentMacs().published].sort(), ["02:00:00:00:00:0c", "02:00:00:00:01:0c"]);
+  t.deepEqual(subject.agentMacs().withoutMacs, ["node4"]);
+  subject.leaseChanged(withMacs("node4", "02:00:00:00:00:0e"), false);
+  subject.leaseChanged(withMacs("node2", ""), true);
+  t.deepEqual([...subject.agentMacs().published], ["02:00:00:00:00:0e"], "an upgrade and a deletion");
+  t.deepEqual(subject.agentMacs().withoutMacs, []);
+});

@@ -19,6 +19,10 @@ const KEY = "default/web";
 const LEASE = "vipd-svc-default.web";
 const [SELF = "", OTHER = ""] = rankCandidates(["node-a", "node-b"], KEY);
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000, claimStep: 250 };
+/** What OTHER's heartbeat publishes. */
+const OTHER_MAC = "02:00:00:00:00:12";
+/** A machine on the LAN that is no vipd agent. */
+const HOST_MAC = "02:00:00:00:00:fe";
 
 function lbService(annotations: Record<string, string> = {}): V1Service {
   return {
@@ -35,6 +39,7 @@ function world(options: { self?: string } = {}) {
   view.services.set(KEY, lbService());
   for (const name of [SELF, OTHER]) view.nodes.set(name, { metadata: { name } });
   view.live = [self === SELF ? OTHER : SELF];
+  view.agents = { published: new Set([OTHER_MAC]), withoutMacs: [] };
   const dataPlane = new FakeDataPlane();
   const status = new FakeStatusWriter(view);
   const events = new FakeEventRecorder();
@@ -85,6 +90,11 @@ function world(options: { self?: string } = {}) {
   };
 }
 
+/** This agent's heartbeat renewal last started at startedAt (and none is in flight). */
+function renewedAt(w: { heartbeat: { state: OwnHeartbeat } }, startedAt: number, apiUnreachable = false) {
+  w.heartbeat.state = { lastRenewalStartedAt: startedAt, apiUnreachable, renewalInFlightSince: null };
+}
+
 async function heldBySelf() {
   const w = world();
   await w.reconciler.reconcile(KEY);
@@ -117,9 +127,9 @@ test("the first-ranked node claims a free Service, then announces and publishes 
   await w.reconciler.reconcile(KEY);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
   t.deepEqual(w.requeues, [[KEY, 0]], "a claim is followed by a run that announces");
-  t.deepEqual(w.dataPlane.log, [], "no fence for a Lease without holder");
+  t.deepEqual(w.dataPlane.log, ["fence"], "a first claim is fenced too");
   await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log, ["announce default/web"]);
+  t.deepEqual(w.dataPlane.log, ["fence", "announce default/web"], "the claim's fence covers the install");
   t.deepEqual(w.status.writes, [`192.0.2.10@${SELF}`]);
   t.deepEqual(w.reasons(), ["VIPAnnounced"]);
 });
@@ -196,7 +206,7 @@ test("a holder whose heartbeat was never seen is watched from the first run and 
   t.deepEqual(w.silenceWaits, [[OTHER, KEY]]);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
   w.clock.now += timings.leaseDuration;
-  w.heartbeat.state = { ...w.heartbeat.state, lastRenewalStartedAt: w.clock.now - 100 };
+  renewedAt(w, w.clock.now - 100);
   await w.reconciler.reconcile(KEY);
   t.deepEqual(w.leases.calls, [`get vipd-node-${OTHER}`, `replace ${LEASE}`]);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
@@ -224,10 +234,11 @@ test("a dead holder is taken over after a fresh read of its heartbeat and a quie
 
 test("a takeover is abandoned when the holder still answers on the wire", async (t) => {
   const w = await deadHolder();
-  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: "02:00:00:00:00:12" };
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: "192.0.2.10", mac: OTHER_MAC }] };
   await w.reconciler.reconcile(KEY);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
   t.deepEqual(w.requeues, [[KEY, timings.retryPeriod]]);
+  t.deepEqual(w.reasons(), [], "another agent's kernel is the election's business: no VIPConflict");
 });
 
 test("a takeover is abandoned when the fresh read shows the heartbeat moved", async (t) => {
@@ -243,7 +254,7 @@ test("losing a claim race (409) changes nothing and runs again", async (t) => {
   const w = world();
   w.leases.failNext(FakeLeaseApi.status(409));
   await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log, []);
+  t.deepEqual(w.dataPlane.log, ["fence"], "nothing put on the wire but the probe");
   t.deepEqual(w.requeues, [[KEY, 0]]);
 });
 
@@ -268,11 +279,7 @@ test("carrier loss hands over: withdraw first, then clear the holder", async (t)
 
 test("a holder whose renewals fail while the API answers withdraws but keeps the Lease", async (t) => {
   const w = await heldBySelf();
-  w.heartbeat.state = {
-    lastRenewalStartedAt: w.clock.now - timings.renewDeadline,
-    apiUnreachable: false,
-    renewalInFlightSince: null,
-  };
+  renewedAt(w, w.clock.now - timings.renewDeadline);
   await w.reconciler.reconcile(KEY);
   t.is(w.dataPlane.log.at(-1), "withdraw default/web");
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
@@ -280,18 +287,15 @@ test("a holder whose renewals fail while the API answers withdraws but keeps the
 
 test("degraded hold keeps announcing without touching the API", async (t) => {
   const w = await heldBySelf();
-  w.heartbeat.state = {
-    lastRenewalStartedAt: w.clock.now - 60_000,
-    apiUnreachable: true,
-    renewalInFlightSince: null,
-  };
+  renewedAt(w, w.clock.now - 60_000, true);
   await w.reconciler.reconcile(KEY);
   t.true(w.dataPlane.held.has(KEY));
   t.deepEqual(w.leases.calls, []);
-  w.reconciler.foreignClaimSeen(KEY, "02:00:00:00:00:12");
+  w.reconciler.foreignClaimSeen(KEY, { ip: "192.0.2.10", mac: OTHER_MAC });
   await w.reconciler.reconcile(KEY);
-  t.false(w.dataPlane.held.has(KEY), "a foreign claim in degraded hold makes it yield");
-  t.true(w.reasons().includes("VIPConflict"));
+  t.false(w.dataPlane.held.has(KEY), "another agent's claim in degraded hold makes it yield");
+  t.false(w.reasons().includes("VIPConflict"), "an agent is no conflict to report");
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "the Lease cannot be written");
 });
 
 test("a deleted Service: the holder withdraws and deletes its Lease", async (t) => {
@@ -369,11 +373,7 @@ test("the Lease of a deleted Service whose holder died is removed by a live cand
   t.true(w.leases.leases.has(LEASE), "a holder silent for less than D may still clean up itself");
   t.deepEqual(w.silenceWaits.at(-1), [OTHER, KEY]);
   w.clock.now += timings.leaseDuration;
-  w.heartbeat.state = {
-    lastRenewalStartedAt: w.clock.now - 100,
-    apiUnreachable: false,
-    renewalInFlightSince: null,
-  };
+  renewedAt(w, w.clock.now - 100);
   await w.reconciler.reconcile(KEY);
   t.false(w.leases.leases.has(LEASE));
   t.deepEqual(w.dataPlane.log, [], "nothing on the wire changes");
@@ -436,4 +436,121 @@ test("nobody holding for D: the first-ranked live agent clears the status", asyn
   await w.reconciler.reconcile(KEY);
   t.deepEqual(w.status.writes, ["clear"]);
   t.deepEqual(w.reasons(), ["NoEligibleNode"]);
+});
+
+// Issue 13: an address another machine on the LAN uses is neither taken nor kept.
+
+async function fenceCount(metrics: AgentMetrics, result: string): Promise<number> {
+  const { values } = await metrics.fences.get();
+  return values.find((each) => each.labels.result === result)?.value ?? 0;
+}
+
+test("a first claim a foreign host answers for: no claim, one VIPConflict naming MAC and address, retry after the quarantine", async (t) => {
+  const w = world();
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: "192.0.2.10", mac: HOST_MAC }] };
+  await w.reconciler.reconcile(KEY);
+  t.false(w.leases.leases.has(LEASE), "not claimed");
+  t.deepEqual(w.reasons(), ["VIPConflict"]);
+  t.regex(w.events.events[0]?.message ?? "", /^192\.0\.2\.10 is in use by MAC 02:00:00:00:00:fe,/);
+  t.is(w.events.events[0]?.type, "Warning");
+  t.deepEqual(w.requeues, [[KEY, 2000]], "the first wait");
+  w.requeues.length = 0;
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.dataPlane.log, ["fence"], "no probe while the quarantine runs");
+  t.deepEqual(w.requeues, [[KEY, 2000]]);
+  w.clock.now += 2000;
+  renewedAt(w, w.clock.now - 100);
+  w.requeues.length = 0;
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.dataPlane.log, ["fence", "fence"], "probed again once it ended");
+  t.deepEqual(w.requeues, [[KEY, 4000]], "the host still answers: the wait doubles");
+  t.deepEqual(w.reasons(), ["VIPConflict"], "reported once, not on every retry");
+  t.deepEqual(w.status.writes, [], "no status");
+  t.is(await fenceCount(w.metrics, "foreign-host"), 2);
+  w.clock.now += 4000;
+  renewedAt(w, w.clock.now - 100);
+  w.dataPlane.fenceAnswer = { quiet: true };
+  await w.reconciler.reconcile(KEY);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "the host let the address go: claimed");
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.dataPlane.log.slice(2), ["fence", "announce default/web"]);
+});
+
+test("a first claim another agent's kernel answers for: no claim, no Event, probed again after P", async (t) => {
+  const w = world();
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: "192.0.2.10", mac: OTHER_MAC }] };
+  await w.reconciler.reconcile(KEY);
+  t.false(w.leases.leases.has(LEASE));
+  t.deepEqual(w.reasons(), []);
+  t.deepEqual(w.requeues, [[KEY, timings.retryPeriod]]);
+  t.is(await fenceCount(w.metrics, "agent"), 1);
+});
+
+test("while a live agent publishes no MACs (a 0.1.0 one), an unknown MAC is taken for it: wait, no quarantine", async (t) => {
+  const w = world();
+  w.view.agents = { published: new Set(), withoutMacs: [OTHER] };
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: "192.0.2.10", mac: HOST_MAC }] };
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.reasons(), []);
+  t.deepEqual(w.requeues, [[KEY, timings.retryPeriod]]);
+});
+
+test("a Lease seen handed over is claimed without a fence: the holder withdrew first", async (t) => {
+  const w = await heldByFirstRanked();
+  const held = w.leases.leases.get(LEASE);
+  if (held === undefined) return t.fail("no Lease");
+  await w.first.clearHolder(held);
+  await w.reconciler.reconcile(KEY);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.dataPlane.log, ["announce default/web"], "no probe before the claim or the install");
+});
+
+test("a holder that sees a foreign host answer for its VIP withdraws, deletes the Lease and clears status, and reports once", async (t) => {
+  const w = await heldBySelf();
+  w.reconciler.foreignClaimSeen(KEY, { ip: "192.0.2.10", mac: HOST_MAC });
+  w.reconciler.foreignClaimSeen(KEY, { ip: "192.0.2.10", mac: HOST_MAC });
+  await w.reconciler.reconcile(KEY);
+  t.false(w.dataPlane.held.has(KEY), "withdrawn although confirmed");
+  t.false(w.leases.leases.has(LEASE), "deleted: the next claim, anyone's, is a first claim and probed");
+  t.is(w.status.writes.at(-1), "clear");
+  t.deepEqual(w.reasons(), ["VIPAnnounced", "VIPConflict", "VIPWithdrawn"]);
+  const { values } = await w.metrics.conflictsSeen.get();
+  t.deepEqual(
+    values.map((each) => [each.labels.claimant, each.value]),
+    [["foreign-host", 2]],
+  );
+  w.requeues.length = 0;
+  await w.reconciler.reconcile(KEY);
+  t.false(w.leases.leases.has(LEASE), "not claimed back while quarantined");
+  t.deepEqual(w.requeues, [[KEY, 2000]]);
+});
+
+test("a degraded holder withdraws on a foreign host too, keeps the Lease it cannot write, and deletes it once confirmed", async (t) => {
+  const w = await heldBySelf();
+  renewedAt(w, w.clock.now - 60_000, true);
+  w.reconciler.foreignClaimSeen(KEY, { ip: "192.0.2.10", mac: HOST_MAC });
+  await w.reconciler.reconcile(KEY);
+  t.false(w.dataPlane.held.has(KEY));
+  t.deepEqual(w.leases.calls, []);
+  w.clock.now += 1000;
+  renewedAt(w, w.clock.now - 10);
+  await w.reconciler.reconcile(KEY);
+  t.false(w.leases.leases.has(LEASE));
+  t.false(w.dataPlane.held.has(KEY));
+});
+
+test("putting the VIPs back on a Lease that names this node (not after its own claim) is probed first", async (t) => {
+  const w = await heldBySelf();
+  renewedAt(w, w.clock.now - timings.renewDeadline);
+  await w.reconciler.reconcile(KEY);
+  t.false(w.dataPlane.held.has(KEY), "lapsed: withdrawn, Lease kept");
+  renewedAt(w, w.clock.now);
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: "192.0.2.10", mac: HOST_MAC }] };
+  w.dataPlane.log.length = 0;
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.dataPlane.log, ["fence"], "a host took the address meanwhile: not put back");
+  await w.reconciler.reconcile(KEY);
+  t.false(w.leases.leases.has(LEASE), "and the Lease goes, as for a holder that sees one");
+  t.true(w.reasons().includes("VIPConflict"));
 });

@@ -4,6 +4,7 @@ import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/cl
 import type { DataPlane, FenceResult, InterfaceChoice } from "../../../src/agent/data-plane.ts";
 import type { Vip } from "../../../src/agent/service-intent.ts";
 import type { VipConflict } from "../../../src/agent/vip-claims.ts";
+import type { AgentMacs } from "../../../src/election/foreign-hosts.ts";
 import { ownershipLeaseName } from "../../../src/election/lease-names.ts";
 import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
 import type { ServiceRef } from "../../../src/kube/service-ref.ts";
@@ -18,6 +19,7 @@ export class FakeClusterView implements ClusterView {
   readonly slices = new Map<string, V1EndpointSlice[]>();
   readonly conflicts = new Map<string, VipConflict>();
   live: string[] = [];
+  agents: AgentMacs = { published: new Set(), withoutMacs: [] };
   readonly #leases: FakeLeaseApi;
 
   constructor(leases: FakeLeaseApi) {
@@ -51,6 +53,10 @@ export class FakeClusterView implements ClusterView {
 
   vipConflict(ref: ServiceRef): VipConflict | null {
     return this.conflicts.get(`${ref.namespace}/${ref.name}`) ?? null;
+  }
+
+  agentMacs(): AgentMacs {
+    return this.agents;
   }
 }
 
@@ -91,6 +97,10 @@ export class FakeDataPlane implements DataPlane {
   fence(): Promise<FenceResult> {
     this.log.push("fence");
     return Promise.resolve(this.fenceAnswer);
+  }
+
+  macs(): readonly string[] {
+    return ["02:00:00:00:00:0b"];
   }
 
   sweep(): Promise<void> {
