@@ -8,6 +8,7 @@ import test from "ava";
 import { readFileSync } from "node:fs";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
 import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
+import { eventually as eventuallyIn } from "../lab/eventually.ts";
 import { up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
 
 let lab: Lab;
@@ -21,22 +22,12 @@ function kubectl(args: string[], input?: string): Promise<string> {
   return cluster.kubectl(args, input);
 }
 
-async function eventually<T>(
+function eventually<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
   options: { what: string; timeoutMs?: number },
 ): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${options.what}: still ${JSON.stringify(value)}\n${cluster.agentLogs(agents.values(), 3000)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return eventuallyIn(read, done, { ...options, context: () => cluster.agentLogs(agents.values(), 3000) });
 }
 
 /** Which nodes have the address on an interface right now. */
