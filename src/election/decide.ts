@@ -38,7 +38,7 @@
  *   holder, for at least D, the live candidates delete it in rank order, so Leases of deleted
  *   Services do not pile up after their holder died.
  *
- * Safety argument (why two nodes do not answer at once):
+ * Safety argument (why two nodes do not answer at once, nor a node and another machine):
  * 1. Usual case — the API server reachable by both. The holder's last successful renewal started at
  *    t0 and it stops announcing at t0 + R unless it renews again. That renewal's new resourceVersion
  *    is written after t0, so a candidate cannot have seen it before t0; the candidate's "unchanged
@@ -60,16 +60,16 @@
  *    read of the Lease; so a resumed holder does not reclaim a VIP that moved while it was frozen.
  * 5. Concurrent claimers. Claims are compare-and-swap on the Lease's resourceVersion: one wins, the
  *    others get 409 Conflict, re-read and decide again.
- * 6. Foreign hosts. A host that is no agent and answers for a VIP is never answered over: the
- *    holder withdraws whatever its mode (its confirmation says who of the agents may hold the VIP,
- *    not that the address is free on the LAN), and every candidate probes before it claims, so none
- *    takes the address while that host answers. The withdrawing holder deletes the Lease rather than
- *    clearing its holder: a cleared holder reads as a handover, which the next-ranked claims without
- *    probing, while a deleted Lease is a first claim, probed by whoever makes it. Quarantine only
- *    ever removes an announcement or holds back a claim, so it adds nothing to points 1–5: no two
- *    agents answer at once with it any more than without it. A handover claimed without a probe is
- *    probed right after: every announcement round ends with one, and a foreign answer to it is a
- *    foreign claim like any other.
+ * 6. Foreign hosts: not two agents, but a node and a machine that uses the address. A candidate
+ *    probes before every claim but a handover's, so none takes an address a host answers for. A
+ *    holder probes at the end of every announcement round and withdraws on a foreign answer whatever
+ *    its mode (its confirmation says which agent may hold the VIP, not that the address is free on
+ *    the LAN); so a host that starts using a held VIP is answered over for at most one refresh period,
+ *    and one that took it during a handover for one round. The withdrawing holder deletes the Lease
+ *    rather than clearing its holder: a cleared holder reads as a handover, which the next-ranked
+ *    claims without probing, while a deleted Lease is a first claim, probed by whoever makes it.
+ *    Quarantine only ever removes an announcement or holds back a claim, so it adds nothing to points
+ *    1–5: no two agents answer at once with it any more than without it.
  */
 import { rankCandidates } from "./ranking.ts";
 
