@@ -48,7 +48,12 @@ export interface DataPlane {
    * Probes the wire for anyone answering for the VIPs (ARP probe / NDP solicitation), rule 2: every
    * MAC of another machine that answered. Throws if the interface is gone.
    */
-  fence(options: { readonly vips: readonly Vip[]; readonly interfaceName: string }): Promise<FenceResult>;
+  fence(options: {
+    readonly vips: readonly Vip[];
+    readonly interfaceName: string;
+    /** A takeover's probes are spaced by --fence-interval, a first claim's by the shorter one. */
+    readonly purpose: "takeover" | "first-claim";
+  }): Promise<FenceResult>;
   /** The MACs of this node's VIP-capable interfaces, which its heartbeat publishes. */
   macs(): readonly string[];
   /**

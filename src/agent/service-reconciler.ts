@@ -394,7 +394,11 @@ export class ServiceReconciler {
   // again; a host that is no agent means quarantine.
   async #fenceQuiet(context: RunContext, holder: string | null): Promise<boolean> {
     const o = this.#options;
-    const fence = await o.dataPlane.fence({ vips: context.vips, interfaceName: context.interfaceName });
+    const fence = await o.dataPlane.fence({
+      vips: context.vips,
+      interfaceName: context.interfaceName,
+      purpose: holder === null ? "first-claim" : "takeover",
+    });
     if (fence.quiet) {
       o.metrics.fences.inc({ result: "quiet" });
       return true;

@@ -72,6 +72,7 @@ export async function runAgent(config: RunConfig): Promise<void> {
       refreshMs: config.announceRefresh,
       fenceProbes: config.fenceProbes,
       fenceIntervalMs: config.fenceInterval,
+      firstClaimFenceIntervalMs: config.firstClaimFenceInterval,
     },
     onSent: (kind) => counters.sent?.(kind),
     onError: (message) => {

@@ -113,6 +113,7 @@ export const runConfigShape = {
   announceRefresh: positiveDuration,
   fenceProbes: count,
   fenceInterval: positiveDuration,
+  firstClaimFenceInterval: positiveDuration,
   resyncPeriod: positiveDuration,
   kubeApiQps: z
     .string()

@@ -37,7 +37,13 @@ export interface AnnouncerOptions {
   readonly burstIntervalMs: number;
   readonly refreshMs: number;
   readonly fenceProbes: number;
+  /** Spacing of the probes of a takeover's fence: the old holder may still be there. */
   readonly fenceIntervalMs: number;
+  /**
+   * Spacing of the probes before a first claim: the usual answer is silence, and every claim waits
+   * for it, so it is kept short; a host that answers later still answers the holder's round probes.
+   */
+  readonly firstClaimFenceIntervalMs: number;
   /**
    * Whether the VIP is still on its interface. Later rounds are sent only while it is: an agent
    * resumed after a freeze longer than the address lifetime must not announce a VIP that expired
@@ -72,6 +78,9 @@ interface FenceWaiter {
   readonly keys: ReadonlySet<string>;
   readonly answered: (claim: { readonly ip: string; readonly mac: string }) => void;
 }
+
+/** A takeover from a holder that may still be there, or a first claim of an address. */
+export type FencePurpose = "takeover" | "first-claim";
 
 export type FenceAnswer =
   | { readonly quiet: true }
@@ -146,8 +155,15 @@ export class Announcer {
    * the first was heard, or quiet after the last probe's interval. Who answered decides what the
    * caller does (another agent: wait; a foreign host: quarantine), so all of them are told.
    */
-  async fence(options: { readonly vips: readonly AnnouncedVip[] }): Promise<FenceAnswer> {
+  async fence(options: {
+    readonly vips: readonly AnnouncedVip[];
+    readonly purpose: FencePurpose;
+  }): Promise<FenceAnswer> {
     if (options.vips.length === 0) return { quiet: true };
+    const intervalMs =
+      options.purpose === "takeover"
+        ? this.#options.fenceIntervalMs
+        : this.#options.firstClaimFenceIntervalMs;
     const answeredBy = new Map<string, { readonly ip: string; readonly mac: string }>();
     const byIp = new Map(options.vips.map((vip) => [addressKey(vip.ip), vip.ip]));
     const waiter: FenceWaiter = {
@@ -162,7 +178,7 @@ export class Announcer {
     try {
       for (let probe = 0; probe < this.#options.fenceProbes && answeredBy.size === 0; probe++) {
         for (const vip of options.vips) this.#send(vip, [probeFrame(vip)]);
-        await new Promise((resolve) => setTimeout(resolve, this.#options.fenceIntervalMs));
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
       }
     } finally {
       this.#fences.delete(waiter);

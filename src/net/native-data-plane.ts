@@ -3,7 +3,13 @@
 // of DESIGN.md section 3), and the Announcer speaks for them on the wire.
 import type { DataPlane, DataPlaneListener, FenceResult, InterfaceChoice } from "../agent/data-plane.ts";
 import type { Vip } from "../agent/service-intent.ts";
-import { Announcer, type AnnouncedVip, type AnnouncerOptions, type FrameChannel } from "./announcer.ts";
+import {
+  Announcer,
+  type AnnouncedVip,
+  type AnnouncerOptions,
+  type FencePurpose,
+  type FrameChannel,
+} from "./announcer.ts";
 import { chooseInterface } from "./interface-choice.ts";
 import {
   VIPD_ADDRESS_PROTOCOL,
@@ -28,7 +34,12 @@ export interface NativeDataPlaneOptions {
   readonly addressLifetimeMs: number;
   readonly announce: Pick<
     AnnouncerOptions,
-    "burstCount" | "burstIntervalMs" | "refreshMs" | "fenceProbes" | "fenceIntervalMs"
+    | "burstCount"
+    | "burstIntervalMs"
+    | "refreshMs"
+    | "fenceProbes"
+    | "fenceIntervalMs"
+    | "firstClaimFenceIntervalMs"
   >;
   readonly onSent: (kind: "garp" | "na") => void;
   readonly onError: (message: string) => void;
@@ -158,12 +169,19 @@ export class NativeDataPlane implements DataPlane {
     return Promise.resolve();
   }
 
-  async fence(options: { vips: readonly Vip[]; interfaceName: string }): Promise<FenceResult> {
+  async fence(options: {
+    vips: readonly Vip[];
+    interfaceName: string;
+    purpose: FencePurpose;
+  }): Promise<FenceResult> {
     const link = this.#readFacts().links.find((candidate) => candidate.name === options.interfaceName);
     if (link?.mac == null)
       throw new Error(`interface ${options.interfaceName} is gone or has no MAC address`);
     const mac = link.mac;
-    return this.#announcer.fence({ vips: options.vips.map((vip) => this.#announced(vip, link.index, mac)) });
+    return this.#announcer.fence({
+      vips: options.vips.map((vip) => this.#announced(vip, link.index, mac)),
+      purpose: options.purpose,
+    });
   }
 
   macs(): readonly string[] {

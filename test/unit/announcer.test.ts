@@ -42,7 +42,9 @@ class FakeChannel implements FrameChannel {
   }
 }
 
-function setup(options: { intervalMs?: number; installed?: () => boolean } = {}) {
+function setup(
+  options: { intervalMs?: number; installed?: () => boolean; fenceIntervalsMs?: [number, number] } = {},
+) {
   const channel = new FakeChannel();
   const claims: string[] = [];
   const sent: string[] = [];
@@ -54,7 +56,8 @@ function setup(options: { intervalMs?: number; installed?: () => boolean } = {})
     stillInstalled: options.installed ?? (() => true),
     ownMacs: () => new Set([OWN, OWN_SECOND]),
     fenceProbes: 3,
-    fenceIntervalMs: 1,
+    fenceIntervalMs: options.fenceIntervalsMs?.[0] ?? 1,
+    firstClaimFenceIntervalMs: options.fenceIntervalsMs?.[1] ?? 1,
     onForeignClaim: (ip, mac) => claims.push(`${ip} ${mac}`),
     onSent: (kind) => sent.push(kind),
     onError: (message) => {
@@ -130,7 +133,7 @@ test("frames from another interface of this node are no one else's claims, held 
     if (parseNeighbourMessage(frame)?.type === "solicitation")
       channel.hear(unsolicitedNeighbourAdvertisement({ mac: OWN_SECOND, ip: vip6.ip }));
   };
-  t.deepEqual(await announcer.fence({ vips: [vip6] }), { quiet: true });
+  t.deepEqual(await announcer.fence({ vips: [vip6], purpose: "takeover" }), { quiet: true });
 });
 
 test("another MAC announcing a held VIP is reported; its probes and our own frames are not", (t) => {
@@ -161,7 +164,7 @@ test("a stopped VIP is no longer defended", (t) => {
 
 test("the fence is quiet when nobody answers its probes", async (t) => {
   const { channel, announcer } = setup();
-  t.deepEqual(await announcer.fence({ vips: [vip4, vip6] }), { quiet: true });
+  t.deepEqual(await announcer.fence({ vips: [vip4, vip6], purpose: "takeover" }), { quiet: true });
   t.is(channel.sent.length, 6, "three rounds of one probe per VIP");
   t.is(parseArp(channel.sent[0] ?? new Uint8Array())?.senderIp, "0.0.0.0");
   t.like(parseNeighbourMessage(channel.sent[1] ?? new Uint8Array()), {
@@ -177,7 +180,7 @@ test("the fence reports the MAC that still answers, and stops probing", async (t
     if (parseArp(frame)?.senderIp === "0.0.0.0")
       channel.hear(gratuitousArpReply({ mac: OTHER, ip: vip4.ip }));
   };
-  t.deepEqual(await announcer.fence({ vips: [vip4] }), {
+  t.deepEqual(await announcer.fence({ vips: [vip4], purpose: "takeover" }), {
     quiet: false,
     answeredBy: [{ ip: vip4.ip, mac: OTHER }],
   });
@@ -196,7 +199,7 @@ test("the fence reports every address and MAC heard in the interval of the first
     if (parseNeighbourMessage(frame)?.type === "solicitation")
       channel.hear(unsolicitedNeighbourAdvertisement({ mac: OTHER, ip: "2001:db8:1:0::200" }));
   };
-  t.deepEqual(await announcer.fence({ vips: [vip4, vip6] }), {
+  t.deepEqual(await announcer.fence({ vips: [vip4, vip6], purpose: "takeover" }), {
     quiet: false,
     answeredBy: [
       { ip: vip4.ip, mac: OTHER },
@@ -205,6 +208,19 @@ test("the fence reports every address and MAC heard in the interval of the first
     ],
   });
   t.is(channel.sent.length, 2, "one round of probes");
+  announcer.close();
+});
+
+test("a first claim's fence is spaced by its own, shorter interval", async (t) => {
+  const { announcer } = setup({ fenceIntervalsMs: [50, 1] });
+  const finished: string[] = [];
+  await Promise.all(
+    (["takeover", "first-claim"] as const).map(async (purpose) => {
+      await announcer.fence({ vips: [vip4], purpose });
+      finished.push(purpose);
+    }),
+  );
+  t.deepEqual(finished, ["first-claim", "takeover"]);
   announcer.close();
 });
 

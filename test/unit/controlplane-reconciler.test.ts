@@ -52,7 +52,11 @@ test("the one VIP is claimed in the vipd-control-plane Lease and announced; no S
   t.is(lease?.spec?.holderIdentity, SELF);
   t.is(lease?.metadata?.annotations?.["vipd.io/service"], CONTROL_PLANE_KEY);
   await w.reconciler.reconcile(CONTROL_PLANE_KEY);
-  t.deepEqual(w.dataPlane.log, ["fence", `announce ${CONTROL_PLANE_KEY}`], "probed before the claim");
+  t.deepEqual(
+    w.dataPlane.log,
+    ["fence first-claim", `announce ${CONTROL_PLANE_KEY}`],
+    "probed before the claim",
+  );
   t.deepEqual(w.dataPlane.holding(CONTROL_PLANE_KEY), [{ address: "198.51.100.100", family: 4 }]);
   t.deepEqual(w.status.writes, [], "there is no Service status to publish");
   t.deepEqual(
@@ -67,7 +71,11 @@ test("the local API server turns unhealthy: withdraw, then hand the Lease over (
   await w.reconciler.reconcile(CONTROL_PLANE_KEY);
   w.health.state = { eligible: false, reason: "the local API server failed 3 health check(s) in a row" };
   await w.reconciler.reconcile(CONTROL_PLANE_KEY);
-  t.deepEqual(w.dataPlane.log, ["fence", `announce ${CONTROL_PLANE_KEY}`, `withdraw ${CONTROL_PLANE_KEY}`]);
+  t.deepEqual(w.dataPlane.log, [
+    "fence first-claim",
+    `announce ${CONTROL_PLANE_KEY}`,
+    `withdraw ${CONTROL_PLANE_KEY}`,
+  ]);
   const lease = w.leases.leases.get("vipd-control-plane");
   t.truthy(lease, "the Lease stays for the next holder");
   t.is(lease?.spec?.holderIdentity, undefined, "without a holder, so candidates claim at once");

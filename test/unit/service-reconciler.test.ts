@@ -127,9 +127,13 @@ test("the first-ranked node claims a free Service, then announces and publishes 
   await w.reconciler.reconcile(KEY);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
   t.deepEqual(w.requeues, [[KEY, 0]], "a claim is followed by a run that announces");
-  t.deepEqual(w.dataPlane.log, ["fence"], "a first claim is fenced too");
+  t.deepEqual(w.dataPlane.log, ["fence first-claim"], "a first claim is fenced too");
   await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log, ["fence", "announce default/web"], "the claim's fence covers the install");
+  t.deepEqual(
+    w.dataPlane.log,
+    ["fence first-claim", "announce default/web"],
+    "the claim's fence covers the install",
+  );
   t.deepEqual(w.status.writes, [`192.0.2.10@${SELF}`]);
   t.deepEqual(w.reasons(), ["VIPAnnounced"]);
 });
@@ -228,7 +232,7 @@ test("a dead holder is taken over after a fresh read of its heartbeat and a quie
   const w = await deadHolder();
   await w.reconciler.reconcile(KEY);
   t.deepEqual(w.leases.calls, [`get vipd-node-${OTHER}`, `replace ${LEASE}`]);
-  t.deepEqual(w.dataPlane.log, ["fence"]);
+  t.deepEqual(w.dataPlane.log, ["fence takeover"]);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
 });
 
@@ -254,7 +258,7 @@ test("losing a claim race (409) changes nothing and runs again", async (t) => {
   const w = world();
   w.leases.failNext(FakeLeaseApi.status(409));
   await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log, ["fence"], "nothing put on the wire but the probe");
+  t.deepEqual(w.dataPlane.log, ["fence first-claim"], "nothing put on the wire but the probe");
   t.deepEqual(w.requeues, [[KEY, 0]]);
 });
 
@@ -456,13 +460,13 @@ test("a first claim a foreign host answers for: no claim, one VIPConflict naming
   t.deepEqual(w.requeues, [[KEY, 2000]], "the first wait");
   w.requeues.length = 0;
   await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log, ["fence"], "no probe while the quarantine runs");
+  t.deepEqual(w.dataPlane.log, ["fence first-claim"], "no probe while the quarantine runs");
   t.deepEqual(w.requeues, [[KEY, 2000]]);
   w.clock.now += 2000;
   renewedAt(w, w.clock.now - 100);
   w.requeues.length = 0;
   await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log, ["fence", "fence"], "probed again once it ended");
+  t.deepEqual(w.dataPlane.log, ["fence first-claim", "fence first-claim"], "probed again once it ended");
   t.deepEqual(w.requeues, [[KEY, 4000]], "the host still answers: the wait doubles");
   t.deepEqual(w.reasons(), ["VIPConflict"], "reported once, not on every retry");
   t.deepEqual(w.status.writes, [], "no status");
@@ -473,7 +477,7 @@ test("a first claim a foreign host answers for: no claim, one VIPConflict naming
   await w.reconciler.reconcile(KEY);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "the host let the address go: claimed");
   await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log.slice(2), ["fence", "announce default/web"]);
+  t.deepEqual(w.dataPlane.log.slice(2), ["fence first-claim", "announce default/web"]);
 });
 
 test("a first claim another agent's kernel answers for: no claim, no Event, probed again after P", async (t) => {
@@ -549,7 +553,7 @@ test("putting the VIPs back on a Lease that names this node (not after its own c
   w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: "192.0.2.10", mac: HOST_MAC }] };
   w.dataPlane.log.length = 0;
   await w.reconciler.reconcile(KEY);
-  t.deepEqual(w.dataPlane.log, ["fence"], "a host took the address meanwhile: not put back");
+  t.deepEqual(w.dataPlane.log, ["fence first-claim"], "a host took the address meanwhile: not put back");
   await w.reconciler.reconcile(KEY);
   t.false(w.leases.leases.has(LEASE), "and the Lease goes, as for a holder that sees one");
   t.true(w.reasons().includes("VIPConflict"));

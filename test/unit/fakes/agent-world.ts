@@ -94,8 +94,8 @@ export class FakeDataPlane implements DataPlane {
     return Promise.resolve();
   }
 
-  fence(): Promise<FenceResult> {
-    this.log.push("fence");
+  fence(options: { purpose: string }): Promise<FenceResult> {
+    this.log.push(`fence ${options.purpose}`);
     return Promise.resolve(this.fenceAnswer);
   }
 
