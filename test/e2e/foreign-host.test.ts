@@ -248,9 +248,7 @@ async function failover(
   const agent = agents.get(holder.name);
   if (agent === undefined) throw new Error(`no agent on ${holder.name}`);
   const before = await foreignHostCounts(holder);
-  const agentAnswersBefore = await Promise.all(
-    lab.nodes.map((node) => counter(node, "vipd_fences_total", 'result="agent"')),
-  );
+  const fencesBefore = { agent: await fences("agent"), quiet: await fences("quiet") };
   lab.signal(agent, options.kill);
   await agent.exited;
   t.teardown(() => {
@@ -272,26 +270,43 @@ async function failover(
   );
   t.deepEqual(await events(options.service, "VIPConflict"), [], "no agent was taken for a foreign host");
   t.is(await foreignHostCounts(holder), before, "no fence or holder saw a foreign host: no quarantine");
-  return { holder, agentAnswersBefore };
+  return { holder, fencesBefore };
 }
 
-test.serial("a polite handover (SIGTERM) between agents is no foreign host", async (t) => {
-  await failover(t, { service: "polite", vip: "198.51.100.242", kill: "SIGTERM" });
-});
+/** Each node's vipd_fences_total{result}, in lab.nodes order. */
+function fences(result: "quiet" | "agent"): Promise<number[]> {
+  return Promise.all(lab.nodes.map((node) => counter(node, "vipd_fences_total", `result="${result}"`)));
+}
+
+test.serial(
+  "a polite handover (SIGTERM) between agents is no foreign host, and is claimed unfenced",
+  async (t) => {
+    const { holder, fencesBefore } = await failover(t, {
+      service: "polite",
+      vip: "198.51.100.242",
+      kill: "SIGTERM",
+    });
+    const quiet = await fences("quiet");
+    const survivors = lab.nodes.flatMap((node, index) => (node === holder ? [] : [index]));
+    t.deepEqual(
+      survivors.map((index) => quiet[index]),
+      survivors.map((index) => fencesBefore.quiet[index]),
+      "the holder withdrew before it handed over: no probe delays the next one",
+    );
+  },
+);
 
 test.serial(
   "a SIGKILLed holder's kernel answers the takeover's fence as an agent: wait, no quarantine",
   async (t) => {
-    const { agentAnswersBefore } = await failover(t, {
+    const { fencesBefore } = await failover(t, {
       service: "crashed",
       vip: "198.51.100.243",
       kill: "SIGKILL",
     });
-    const after = await Promise.all(
-      lab.nodes.map((node) => counter(node, "vipd_fences_total", 'result="agent"')),
-    );
+    const after = await fences("agent");
     t.true(
-      after.some((count, index) => count > (agentAnswersBefore[index] ?? 0)),
+      after.some((count, index) => count > (fencesBefore.agent[index] ?? 0)),
       "the dead holder's address still answered, and was known for an agent's",
     );
   },
