@@ -12,6 +12,15 @@ import {
   type OwnHeartbeat,
   type WithdrawReason,
 } from "../election/decide.ts";
+import {
+  claimantOf,
+  foreignHostAnswered,
+  quarantinedUntil,
+  remembered,
+  type AgentMacs,
+  type Claimant,
+  type Quarantine,
+} from "../election/foreign-hosts.ts";
 import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { addressLeaseName, heartbeatLeaseName, legacyServiceLeaseName } from "../election/lease-names.ts";
 import type { Ownership, OwnedThing } from "../election/ownership.ts";
@@ -22,7 +31,7 @@ import { EVENT_REASONS } from "../kube/names.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
-import type { DataPlane } from "./data-plane.ts";
+import type { DataPlane, WireClaim } from "./data-plane.ts";
 import { isCordoned, type Eligibility, type NodeShape } from "./eligibility.ts";
 import type { FreshLeases } from "./fresh-leases.ts";
 import { canonicalAddress, type Vip } from "./service-intent.ts";
@@ -35,6 +44,8 @@ export interface LeaseView {
   liveNodes(): readonly string[];
   /** A live heartbeat lacks the per-address marker: a 0.1.0 agent runs. */
   legacyAgentLive(): boolean;
+  /** The MACs the agents publish on their heartbeats, and who publishes none. */
+  agentMacs(): AgentMacs;
 }
 
 /** Why an address is asked for, and by whom. */
@@ -100,7 +111,14 @@ interface AddressMemory {
   freeSince: number | null;
   /** The node seen clearing the Lease's holder when it became free (see ElectionInput.releasedBy). */
   releasedBy: string | null;
-  foreignClaimSeenAt: number | null;
+  agentClaimSeenAt: number | null;
+  /** A host that is no agent answered for the address (foreign-hosts.ts); null when none is remembered. */
+  quarantine: Quarantine | null;
+  /**
+   * The resourceVersion of the Lease this agent's last claim wrote, until the address is installed:
+   * that claim was fenced (or took a handover), so installing on it needs no probe of its own.
+   */
+  claimedVersion: string | null;
   /** The interface refusal last reported as an Event, so that each is reported once. */
   refusalReported: string | null;
   /** The Service the address last served here, to tell when it is withdrawn for good. */
@@ -116,7 +134,8 @@ const WITHDRAW_MESSAGES: Readonly<Record<WithdrawReason, string>> = {
   "held-by-other": "the ownership Lease names another node",
   "not-held": "the ownership Lease has no holder",
   "renewal-expired": "this node's heartbeat was not renewed within the renew deadline",
-  "foreign-claim-in-degraded-hold": "another MAC claimed the VIP while the API server was unreachable",
+  "agent-claim-in-degraded-hold": "another agent claimed the VIP while the API server was unreachable",
+  "foreign-host-claims-vip": "a host that is no vipd agent answers for the VIP",
   "held-by-legacy-agent": "a vipd 0.1.0 agent holds the Service's per-Service Lease",
   cordoned: "this node is cordoned and an uncordoned node can take over",
 };
@@ -143,19 +162,23 @@ export class AddressReconciler {
     for (const mode of ["confirmed", "degraded"] as const) options.metrics.vipsHeld.set({ mode }, 0);
   }
 
-  /** A frame from another MAC announced or answered for an address this node holds (rule 1). */
-  foreignClaimSeen(address: string, mac: string): void {
+  /**
+   * A frame from a MAC of another machine announced or answered for an address this node holds.
+   * Another agent's is rule 1(b)'s business; a foreign host's makes this node withdraw and
+   * quarantine the address.
+   */
+  foreignClaimSeen(address: string, claim: WireClaim): void {
     const o = this.#options;
-    this.#remember(address).foreignClaimSeenAt = o.clock();
-    o.metrics.conflictsSeen.inc();
-    o.log.warn("another MAC claims a VIP this node holds", { address, mac });
-    const demand = o.target.demand(address);
-    if (demand !== null) {
-      o.events.record(demand.service, {
-        type: "Warning",
-        reason: EVENT_REASONS.conflict,
-        message: `MAC ${mac} announces or answers for ${address}, held by ${o.node}`,
+    const claimant = this.#claimant(claim.mac, null);
+    o.metrics.conflictsSeen.inc({ claimant });
+    if (claimant === "agent") {
+      this.#remember(address).agentClaimSeenAt = o.clock();
+      o.log.info("another agent claims a VIP this node holds; the election decides", {
+        address,
+        mac: claim.mac,
       });
+    } else {
+      this.#foreignHostAnswered(address, claim);
     }
     o.requeue(addressWork(address), 0);
   }
@@ -172,6 +195,7 @@ export class AddressReconciler {
     const lease = o.fresh.current(addressLeaseName(vip));
     const holder = lease?.spec?.holderIdentity ?? null;
     observeHolder(memory, lease, now);
+    memory.quarantine = remembered(memory.quarantine, now);
     const choice = demand === null ? undefined : o.dataPlane.interfaceFor([vip], demand.interfaceOverride);
     this.#reportInterface(demand, memory, choice?.ok === false ? choice.reason : null);
     const eligibility: Eligibility =
@@ -202,7 +226,8 @@ export class AddressReconciler {
       holderSilentFor: holder === null || holder === o.node ? 0 : this.#silentFor(holder, now),
       ownHeartbeat: o.heartbeat(),
       announcing: o.dataPlane.holding(key) !== undefined,
-      foreignClaimSeenAt: memory.foreignClaimSeenAt,
+      agentClaimSeenAt: memory.agentClaimSeenAt,
+      quarantinedUntil: quarantinedUntil(memory.quarantine, now),
       legacy,
     });
     o.log.debug("decision", { address, ...decision });
@@ -237,21 +262,16 @@ export class AddressReconciler {
         await this.#withdraw(context, decision.reason, decision.release);
         return;
       case "claim":
-        await this.#claim(
-          context,
-          { kind: "address", vip: context.vip },
-          context.lease,
-          decision.takeoverFrom,
-        );
+        await this.#claim(context, { kind: "address", vip: context.vip }, context.lease, decision);
         return;
       case "claim-legacy": {
+        // The address Lease's claim probed the wire already; a dead holder's lock is fenced again.
         const service = parseServiceKey(decision.serviceKey);
-        await this.#claim(
-          context,
-          { kind: "legacy-service", service },
-          this.#legacyLease(service),
-          decision.takeoverFrom,
-        );
+        const { takeoverFrom } = decision;
+        await this.#claim(context, { kind: "legacy-service", service }, this.#legacyLease(service), {
+          takeoverFrom,
+          fence: takeoverFrom !== null,
+        });
         return;
       }
       case "release-legacy":
@@ -272,9 +292,15 @@ export class AddressReconciler {
 
   async #announce(context: RunContext, mode: AnnounceMode): Promise<void> {
     const o = this.#options;
+    const memory = this.#remember(context.address);
     const wasAnnouncing = o.dataPlane.holding(context.key) !== undefined;
     const installing = !wasAnnouncing || !o.dataPlane.intact(context.key);
+    // Putting the address on afresh on a Lease that names this node (a restart, a return after a
+    // lapse or a quarantine) claims it on the LAN as a claim does, and is probed like one.
+    const claimed = memory.claimedVersion !== null && memory.claimedVersion === leaseVersion(context.lease);
+    if (!wasAnnouncing && !claimed && !(await this.#fenceQuiet(context, null))) return;
     if (installing && !(await this.#confirmOwnership(context))) return;
+    memory.claimedVersion = null;
     const { newlyInstalled } = await o.dataPlane.announce({
       serviceKey: context.key,
       vips: [context.vip],
@@ -345,7 +371,9 @@ export class AddressReconciler {
       await o.dataPlane.withdraw(context.key);
       this.#countHeld(context.address, undefined);
       o.log.info("withdrawn", { address: context.address, reason });
-      o.metrics.elections.inc({ outcome: release === "keep" ? "withdrawn" : "handed_over" });
+      // Giving an address up to a foreign host hands it to nobody.
+      const handedOver = release !== "keep" && reason !== "foreign-host-claims-vip";
+      o.metrics.elections.inc({ outcome: handedOver ? "handed_over" : "withdrawn" });
       // A deleted Service has nobody left to read the Event.
       const service = context.demand?.service ?? this.#remember(context.address).servedFor;
       if (service !== null && o.target.exists(service)) {
@@ -377,28 +405,20 @@ export class AddressReconciler {
     context: RunContext,
     thing: OwnedThing,
     current: V1Lease | undefined,
-    takeoverFrom: string | null,
+    claim: { readonly takeoverFrom: string | null; readonly fence: boolean },
   ): Promise<void> {
     const o = this.#options;
+    const { takeoverFrom } = claim;
     const started = o.clock();
     if (takeoverFrom !== null && !(await this.#holderStillDead(takeoverFrom))) {
       o.requeue(context.key, 0);
       return;
     }
-    if (takeoverFrom !== null) {
-      const fence = await o.dataPlane.fence({ vips: [context.vip], interfaceName: context.interfaceName });
-      if (!fence.quiet) {
-        o.log.info("takeover fenced: the holder still answers on the wire", {
-          address: context.address,
-          holder: takeoverFrom,
-          mac: fence.answeredBy,
-        });
-        o.requeue(context.key, o.timings.retryPeriod);
-        return;
-      }
-    }
+    if (claim.fence && !(await this.#fenceQuiet(context, takeoverFrom))) return;
     try {
-      o.fresh.wrote(await o.ownership.claim(thing, current ?? null));
+      const written = await o.ownership.claim(thing, current ?? null);
+      o.fresh.wrote(written);
+      if (thing.kind === "address") this.#remember(context.address).claimedVersion = leaseVersion(written);
     } catch (error) {
       if (classifyApiError(error) !== "conflict") throw error;
       o.metrics.elections.inc({ outcome: "lost" });
@@ -415,6 +435,64 @@ export class AddressReconciler {
       from: takeoverFrom ?? "nobody",
     });
     o.requeue(context.key, 0);
+  }
+
+  // Rule 2's fence before a claim or a fresh install: true when nobody answered. Another agent's
+  // kernel answering (a dead holder's address not expired yet, a takeover under way) means wait and
+  // probe again; a host that is no agent means quarantine.
+  async #fenceQuiet(context: RunContext, holder: string | null): Promise<boolean> {
+    const o = this.#options;
+    const fence = await o.dataPlane.fence({
+      vips: [context.vip],
+      interfaceName: context.interfaceName,
+      purpose: holder === null ? "first-claim" : "takeover",
+    });
+    if (fence.quiet) {
+      o.metrics.fences.inc({ result: "quiet" });
+      return true;
+    }
+    const foreign = fence.answeredBy.filter((each) => this.#claimant(each.mac, holder) === "foreign-host");
+    if (foreign.length === 0) {
+      o.metrics.fences.inc({ result: "agent" });
+      o.log.info("fenced: another agent still answers for the VIP", {
+        address: context.address,
+        holder: holder ?? "nobody",
+        macs: fence.answeredBy.map((each) => each.mac).join(", "),
+      });
+      o.requeue(context.key, o.timings.retryPeriod);
+      return false;
+    }
+    o.metrics.fences.inc({ result: "foreign-host" });
+    for (const each of foreign) this.#foreignHostAnswered(context.address, each);
+    const until = quarantinedUntil(this.#remember(context.address).quarantine, o.clock());
+    o.requeue(context.key, until === null ? 0 : until - o.clock());
+    return false;
+  }
+
+  // Quarantine (foreign-hosts.ts), reported once per address and MAC while remembered.
+  #foreignHostAnswered(address: string, claim: WireClaim): void {
+    const o = this.#options;
+    const memory = this.#remember(address);
+    const now = o.clock();
+    const { quarantine, report } = foreignHostAnswered(memory.quarantine, claim, now);
+    memory.quarantine = quarantine;
+    o.log.warn("a host that is no vipd agent answers for a VIP; not serving it", {
+      address,
+      mac: claim.mac,
+      retryInMs: quarantine.until - now,
+    });
+    const service = o.target.demand(address)?.service ?? memory.servedFor;
+    if (!report || service === null) return;
+    o.events.record(service, {
+      type: "Warning",
+      reason: EVENT_REASONS.conflict,
+      message: `${claim.ip} is in use by MAC ${claim.mac}, which is no vipd agent of this cluster: ${o.node} does not serve it while that host answers`,
+    });
+  }
+
+  #claimant(mac: string, holder: string | null): Claimant {
+    const view = this.#options.view;
+    return claimantOf({ mac, agents: view.agentMacs(), liveNodes: view.liveNodes(), holder });
   }
 
   async #releaseLegacy(context: RunContext, service: ServiceRef): Promise<void> {
@@ -515,7 +593,9 @@ export class AddressReconciler {
         holderSeen: null,
         freeSince: null,
         releasedBy: null,
-        foreignClaimSeenAt: null,
+        agentClaimSeenAt: null,
+        quarantine: null,
+        claimedVersion: null,
         refusalReported: null,
         servedFor: null,
         claimedWhileCordoned: false,
@@ -524,6 +604,10 @@ export class AddressReconciler {
     }
     return memory;
   }
+}
+
+function leaseVersion(lease: V1Lease | undefined): string | null {
+  return lease?.metadata?.resourceVersion ?? null;
 }
 
 function vipOf(address: string): Vip {

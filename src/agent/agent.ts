@@ -157,6 +157,7 @@ export class Agent {
       node: config.nodeName,
       timings: config,
       clock: this.#clock,
+      macs: () => this.#dataPlane.macs(),
       onChange: (state) => {
         log.info("heartbeat state changed", { ...state });
         this.#enqueueAll();
@@ -302,9 +303,9 @@ export class Agent {
     });
     this.#watchInformers();
     this.#dataPlane.subscribe({
-      foreignClaim: (key, mac) => {
+      foreignClaim: (key, claim) => {
         const work = parseWork(key);
-        if (work.kind === "address") this.#addresses.foreignClaimSeen(work.address, mac);
+        if (work.kind === "address") this.#addresses.foreignClaimSeen(work.address, claim);
       },
       networkChanged: () => {
         // Netlink events come in bursts (an interface going down removes all its addresses); one

@@ -7,11 +7,18 @@ export type InterfaceChoice =
   | { readonly ok: true; readonly name: string; readonly carrier: boolean }
   | { readonly ok: false; readonly reason: string };
 
-export type FenceResult = { readonly quiet: true } | { readonly quiet: false; readonly answeredBy: string };
+/** Who claimed an address on the wire: a MAC that is none of this node's own interfaces. */
+export interface WireClaim {
+  readonly ip: string;
+  readonly mac: string;
+}
+
+export type FenceResult =
+  { readonly quiet: true } | { readonly quiet: false; readonly answeredBy: readonly WireClaim[] };
 
 export interface DataPlaneListener {
-  /** Another MAC announced or answered for a VIP of this Service. */
-  readonly foreignClaim: (serviceKey: string, mac: string) => void;
+  /** A MAC of none of this node's interfaces announced or answered for a VIP of this Service. */
+  readonly foreignClaim: (serviceKey: string, claim: WireClaim) => void;
   /** A link or address changed: carrier, an interface appearing, a VIP removed by someone else. */
   readonly networkChanged: () => void;
 }
@@ -37,8 +44,18 @@ export interface DataPlane {
   }): Promise<{ readonly newlyInstalled: boolean }>;
   /** Stops announcing and removes the Service's VIPs. Idempotent. */
   withdraw(serviceKey: string): Promise<void>;
-  /** Probes the wire for anyone answering for the VIPs (ARP probe / NDP solicitation), rule 2. */
-  fence(options: { readonly vips: readonly Vip[]; readonly interfaceName: string }): Promise<FenceResult>;
+  /**
+   * Probes the wire for anyone answering for the VIPs (ARP probe / NDP solicitation), rule 2: every
+   * MAC of another machine that answered. Throws if the interface is gone.
+   */
+  fence(options: {
+    readonly vips: readonly Vip[];
+    readonly interfaceName: string;
+    /** A takeover's probes are spaced by --fence-interval, a first claim's by the shorter one. */
+    readonly purpose: "takeover" | "first-claim";
+  }): Promise<FenceResult>;
+  /** The MACs of this node's VIP-capable interfaces, which its heartbeat publishes. */
+  macs(): readonly string[];
   /**
    * At start-up, once the Leases are known: removes vipd's own addresses that belong to no Service
    * this node holds (a previous run's leftovers), never touching an address vipd did not add.

@@ -3,6 +3,8 @@
 // addresses the cluster itself uses (the API server's, the Service CIDRs), the addresses Services
 // ask for, and the nodes' heartbeats.
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
+import type { AgentMacs } from "../election/foreign-hosts.ts";
+import { publishedMacs } from "../election/heartbeat.ts";
 import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import {
   ELECTION_PER_ADDRESS,
@@ -83,6 +85,8 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
   readonly #heartbeatHolders = new Map<string, string>();
   /** Nodes whose heartbeat lacks the per-address marker: vipd 0.1.0 agents. */
   readonly #legacyAgents = new Set<string>();
+  /** Heartbeat Lease name → the MACs it publishes, or null for none (a 0.1.0 agent). */
+  readonly #heartbeatMacs = new Map<string, readonly string[] | null>();
 
   constructor(options: InformerViewOptions) {
     this.#options = options;
@@ -127,11 +131,24 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
     if (previous !== undefined) this.#legacyAgents.delete(previous);
     if (deleted || holder == null) {
       this.#heartbeatHolders.delete(name);
+      this.#heartbeatMacs.delete(name);
       return;
     }
     this.#heartbeatHolders.set(name, holder);
+    this.#heartbeatMacs.set(name, publishedMacs(lease));
     if (lease.metadata?.annotations?.[HEARTBEAT_ANNOTATION_ELECTION] !== ELECTION_PER_ADDRESS)
       this.#legacyAgents.add(holder);
+  }
+
+  // Dead agents' MACs count too: a dead agent's kernel answers for its VIPs until they expire.
+  agentMacs(): AgentMacs {
+    const published = new Set<string>();
+    const withoutMacs: string[] = [];
+    for (const [name, macs] of this.#heartbeatMacs) {
+      if (macs === null) withoutMacs.push(this.#heartbeatHolders.get(name) ?? "");
+      else for (const mac of macs) published.add(mac);
+    }
+    return { published, withoutMacs };
   }
 
   nodeAddresses(): ReadonlySet<string> {

@@ -93,6 +93,7 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
       refreshMs: config.announceRefresh,
       fenceProbes: config.fenceProbes,
       fenceIntervalMs: config.fenceInterval,
+      firstClaimFenceIntervalMs: config.firstClaimFenceInterval,
     },
     onSent: (kind) => counters.sent?.(kind),
     onError: (message) => {

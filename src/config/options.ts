@@ -154,6 +154,13 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     default: "100ms",
     description: "spacing of the fence probes; a reply within the last interval still counts",
   },
+  firstClaimFenceInterval: {
+    flag: "first-claim-fence-interval",
+    placeholder: "<duration>",
+    default: "30ms",
+    description:
+      "spacing of the fence probes before a first claim (a new Service, a Lease nobody was seen to hand over); a host that answers later is still heard by the holder's own probes",
+  },
   resyncPeriod: {
     flag: "resync-period",
     placeholder: "<duration>",

@@ -115,6 +115,7 @@ export const runConfigShape = {
   announceRefresh: positiveDuration,
   fenceProbes: count,
   fenceInterval: positiveDuration,
+  firstClaimFenceInterval: positiveDuration,
   resyncPeriod: positiveDuration,
   kubeApiQps: z
     .string()

@@ -11,16 +11,23 @@
  * Rules, as implemented below:
  * - Announce (rule 1). The holder named by the ownership Lease announces while its own heartbeat
  *   renewal last *started* less than R ago (confirmed), or — if it was already announcing — while the
- *   API server has been unreachable ever since and no other MAC has claimed the VIP (degraded hold).
- *   It withdraws at once when the Lease names someone else, when the VIP interface loses carrier,
- *   when it stops being eligible, or when in degraded hold another MAC claims the VIP. A holder whose
+ *   API server has been unreachable ever since and no other agent's MAC has claimed the VIP (degraded
+ *   hold). It withdraws at once when the Lease names someone else, when the VIP interface loses
+ *   carrier, when it stops being eligible, when in degraded hold another agent's MAC claims the VIP,
+ *   or — confirmed or degraded — when a host that is no vipd agent answers for it (foreign-hosts.ts
+ *   tells the two apart): it then deletes the Lease if it can reach the API server. A holder whose
  *   confirmation lapsed while a renewal is in flight (a process resumed after a freeze: the overdue
  *   renewal starts before the lapse is noticed) waits for that attempt's answer, at most R after it
  *   started, instead of dropping the VIP for the few milliseconds the answer takes.
  * - Claim (rule 2). A candidate claims when the Lease has no holder, or when the holder's heartbeat
  *   resourceVersion has not changed for at least D on this agent's clock. Taking over from a holder
  *   requires a fence: the agent re-reads the heartbeat just before the compare-and-swap and probes the
- *   wire (ARP probe / NDP solicitation) and gives up if anyone answers for the VIP.
+ *   wire (ARP probe / NDP solicitation) and gives up if anyone answers for the VIP. A first claim (no
+ *   Lease, or one this agent never saw held) is fenced too, so that an address another machine uses
+ *   is never taken; only a Lease this agent saw its holder clear is claimed without one (a handover:
+ *   the holder withdrew first, and had probed the address while it held it). A candidate in
+ *   quarantine — a foreign host answered its probe, or made it withdraw — does not claim until the
+ *   quarantine ends; who answered, and how long the quarantine lasts, foreign-hosts.ts decides.
  * - Rank (rule 6). Candidates order themselves by rendezvous hash; the k-th waits k × claimStep after
  *   the opportunity arose, so the first-ranked usually wins without a conflict, and nothing reverts.
  *   A node seen clearing the holder of the Lease is left out of the ranking for that opportunity:
@@ -50,7 +57,7 @@
  *   holder, for at least D, the live candidates delete it in rank order, so Leases of deleted
  *   Services do not pile up after their holder died.
  *
- * Safety argument (why two nodes do not answer at once):
+ * Safety argument (why two nodes do not answer at once, nor a node and another machine):
  * 1. Usual case — the API server reachable by both. The holder's last successful renewal started at
  *    t0 and it stops announcing at t0 + R unless it renews again. That renewal's new resourceVersion
  *    is written after t0, so a candidate cannot have seen it before t0; the candidate's "unchanged
@@ -63,8 +70,8 @@
  *    agent died, the address expires after its valid lifetime (the dead-man switch) and the probe
  *    then meets silence.
  * 3. A lost probe, so both announce. The holder that cannot confirm ownership (degraded) withdraws
- *    on the first foreign announcement it sees; the confirmed one keeps the VIP. A holder that can
- *    confirm sees the new holder in the Lease and withdraws on that event.
+ *    on the first announcement by the other agent it sees; the confirmed one keeps the VIP. A holder
+ *    that can confirm sees the new holder in the Lease and withdraws on that event.
  * 4. The wait for a renewal in flight keeps an address up to R past that attempt's start without
  *    confirmation. A candidate that took over meanwhile passed the fence, so this node's kernel did
  *    not answer: its address had expired. The data plane neither refreshes nor re-announces an
@@ -72,18 +79,28 @@
  *    read of the Lease; so a resumed holder does not reclaim a VIP that moved while it was frozen.
  * 5. Concurrent claimers. Claims are compare-and-swap on the Lease's resourceVersion: one wins, the
  *    others get 409 Conflict, re-read and decide again.
- * 6. One address, one Lease. Every agent names an address's Lease the same way from the address
+ * 6. Foreign hosts: not two agents, but a node and a machine that uses the address. A candidate
+ *    probes before every claim but a handover's, so none takes an address a host answers for. A
+ *    holder probes at the end of every announcement round and withdraws on a foreign answer whatever
+ *    its mode (its confirmation says which agent may hold the VIP, not that the address is free on
+ *    the LAN); so a host that starts using a held VIP is answered over for at most one refresh period,
+ *    and one that took it during a handover for one round. The withdrawing holder deletes the Lease
+ *    rather than clearing its holder: a cleared holder reads as a handover, which the next-ranked
+ *    claims without probing, while a deleted Lease is a first claim, probed by whoever makes it.
+ *    Quarantine only ever removes an announcement or holds back a claim, so it adds nothing to points
+ *    1–5: no two agents answer at once with it any more than without it.
+ * 7. One address, one Lease. Every agent names an address's Lease the same way from the address
  *    alone, so Services racing for one address (two created in one apply, each agent's informers
  *    seeing them in another order) still contend for one Lease, and at most one node holds it.
- * 7. Which Service an address serves (the older, when two ask) only decides the Events, the status
+ * 8. Which Service an address serves (the older, when two ask) only decides the Events, the status
  *    and the rank order, never who may announce; so agents that see the Services differently for a
  *    moment still cannot put one address on two nodes.
- * 8. Mixed versions. Between new agents the address Lease arbitrates. Between a new agent and a
+ * 9. Mixed versions. Between new agents the address Lease arbitrates. Between a new agent and a
  *    0.1.0 agent the legacy lock does: the 0.1.0 agent announces only while it holds it, and a new
  *    agent only while it holds the address Lease and, while any 0.1.0 agent lives, every lock of the
  *    address. A lock is a Lease with one holder, so both cannot hold it at once. Once no 0.1.0 agent
  *    is left, locks are no longer needed, and the agents that hold them delete them.
- * 9. Cordon. A cordoned holder leaves by rule 5's handover: it takes its address off the wire before
+ * 10. Cordon. A cordoned holder leaves by rule 5's handover: it takes its address off the wire before
  *    it clears the holder, so no candidate sees the Lease free while it still answers. Ranking cordoned
  *    candidates last only orders the claimers, which case 5 keeps safe whatever order they act in.
  */
@@ -160,8 +177,13 @@ export interface ElectionInput {
   readonly ownHeartbeat: OwnHeartbeat;
   /** This agent currently has the VIPs on its interface and announces them. */
   readonly announcing: boolean;
-  /** Last time another MAC announced or answered for one of the VIPs; null if never. */
-  readonly foreignClaimSeenAt: number | null;
+  /** Last time another agent's MAC announced or answered for one of the VIPs; null if never. */
+  readonly agentClaimSeenAt: number | null;
+  /**
+   * End of this agent's quarantine of the VIPs (a host that is no agent answered for one of them),
+   * while it runs; null when there is none or it is over.
+   */
+  readonly quarantinedUntil: number | null;
   readonly legacy: LegacyLocks;
 }
 
@@ -173,7 +195,8 @@ export type WithdrawReason =
   | "held-by-other"
   | "not-held"
   | "renewal-expired"
-  | "foreign-claim-in-degraded-hold"
+  | "agent-claim-in-degraded-hold"
+  | "foreign-host-claims-vip"
   | "held-by-legacy-agent";
 
 /**
@@ -186,7 +209,12 @@ export type LeaseRelease = "keep" | "clear-holder" | "delete";
 export type Decision =
   | { readonly action: "announce"; readonly mode: "confirmed" | "degraded" }
   | { readonly action: "withdraw"; readonly reason: WithdrawReason; readonly release: LeaseRelease }
-  | { readonly action: "claim"; readonly takeoverFrom: string | null }
+  | {
+      readonly action: "claim";
+      readonly takeoverFrom: string | null;
+      /** Probe the wire first: every claim but that of a Lease seen handed over (see Claim above). */
+      readonly fence: boolean;
+    }
   /** Rule 8: take a 0.1.0 per-Service Lease of this address, as the address's holder. */
   | { readonly action: "claim-legacy"; readonly serviceKey: string; readonly takeoverFrom: string | null }
   /** Rule 8: this node holds a legacy lock of an address it does not hold; clear its holder. */
@@ -242,6 +270,15 @@ function decideAsHolder(input: ElectionInput): Decision {
   if (!input.wanted) return { action: "withdraw", reason: "service-not-served", release: "delete" };
   if (!input.carrier) return { action: "withdraw", reason: "carrier-lost", release: "clear-holder" };
   if (!input.selfEligible) return { action: "withdraw", reason: "not-eligible", release: "clear-holder" };
+  if (input.quarantinedUntil !== null) {
+    // Without the API server the Lease stays; once this node is confirmed again, still quarantined,
+    // this rule deletes it (a later re-announcement is probed first, by the caller).
+    return {
+      action: "withdraw",
+      reason: "foreign-host-claims-vip",
+      release: confirmed(input) ? "delete" : "keep",
+    };
+  }
   if (confirmed(input)) {
     if (cordonHandsOver(input)) return { action: "withdraw", reason: "cordoned", release: "clear-holder" };
     return gateOnLegacyLocks(input, { action: "announce", mode: "confirmed" });
@@ -256,8 +293,8 @@ function decideAsHolder(input: ElectionInput): Decision {
     }
     return { action: "withdraw", reason: "renewal-expired", release: "keep" };
   }
-  if (input.foreignClaimSeenAt !== null && input.foreignClaimSeenAt >= lastConfirmed) {
-    return { action: "withdraw", reason: "foreign-claim-in-degraded-hold", release: "keep" };
+  if (input.agentClaimSeenAt !== null && input.agentClaimSeenAt >= lastConfirmed) {
+    return { action: "withdraw", reason: "agent-claim-in-degraded-hold", release: "keep" };
   }
   return gateOnLegacyLocks(input, { action: "announce", mode: "degraded" });
 }
@@ -289,8 +326,12 @@ function whenRanked(input: ElectionInput, opportunityAt: number, act: Decision):
   return act;
 }
 
-function claimWhenRanked(input: ElectionInput, opportunityAt: number, takeoverFrom: string | null): Decision {
-  return whenRanked(input, opportunityAt, { action: "claim", takeoverFrom });
+function claimWhenRanked(
+  input: ElectionInput,
+  opportunityAt: number,
+  claim: { readonly takeoverFrom: string | null; readonly fence: boolean },
+): Decision {
+  return whenRanked(input, opportunityAt, { action: "claim", ...claim });
 }
 
 function collectWhenOrphaned(input: ElectionInput): Decision {
@@ -329,6 +370,13 @@ function decideAsCandidate(input: ElectionInput): Decision {
   if (!input.wanted) return collectWhenOrphaned(input);
   if (!input.carrier || !input.selfEligible) return { action: "idle", reason: "not eligible" };
   if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
+  if (input.quarantinedUntil !== null) {
+    return {
+      action: "wait",
+      until: input.quarantinedUntil,
+      reason: "quarantined: a host that is no vipd agent answers for the VIP",
+    };
+  }
   const blocking = lockHeldByLiveOther(input);
   if (blocking?.holder != null) {
     return {
@@ -339,13 +387,19 @@ function decideAsCandidate(input: ElectionInput): Decision {
     };
   }
   if (input.holder === null) {
-    return claimWhenRanked(withoutCandidate(input, input.releasedBy), input.freeSince ?? input.now, null);
+    return claimWhenRanked(withoutCandidate(input, input.releasedBy), input.freeSince ?? input.now, {
+      takeoverFrom: null,
+      fence: input.releasedBy === null,
+    });
   }
   const silentFor = input.holderSilentFor;
   const diedAt = input.now - silentFor + input.timings.leaseDuration;
   if (input.now < diedAt)
     return { action: "wait", until: diedAt, reason: `held by ${input.holder}`, untilSilent: input.holder };
-  return claimWhenRanked(withoutCandidate(input, input.holder), diedAt, input.holder);
+  return claimWhenRanked(withoutCandidate(input, input.holder), diedAt, {
+    takeoverFrom: input.holder,
+    fence: true,
+  });
 }
 
 export function decide(input: ElectionInput): Decision {

@@ -1,7 +1,9 @@
 // This node's heartbeat Lease (`vipd-node-<node>`): renewed every retry period with one write, so
 // the API load of liveness grows with nodes, not Services. It also keeps the facts rule 1 needs —
 // when the last successful renewal *started*, and whether the API server has been unreachable ever
-// since — and reports when they change what this node may do.
+// since — and reports when they change what this node may do. It carries the MACs of the node's
+// VIP-capable interfaces too, so that every agent can tell another agent on the wire from a foreign
+// host (foreign-hosts.ts): they ride on the renewal's one write, with no write of their own.
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import { classifyApiError, describeApiError, type ApiFailure } from "../kube/errors.ts";
 import type { LeaseApi } from "../kube/leases.ts";
@@ -15,6 +17,19 @@ import {
   LEASE_LABEL_NODE,
   labelValue,
 } from "./lease-names.ts";
+
+/** The heartbeat Lease's annotation with the node's MACs, comma-separated; 0.1.0 agents write none. */
+export const HEARTBEAT_ANNOTATION_MACS = "vipd.io/macs";
+
+/** The MACs a heartbeat Lease publishes, lower case; null when it publishes none (a 0.1.0 agent). */
+export function publishedMacs(lease: V1Lease): string[] | null {
+  const value = lease.metadata?.annotations?.[HEARTBEAT_ANNOTATION_MACS];
+  if (value === undefined) return null;
+  return value
+    .split(",")
+    .map((mac) => mac.trim().toLowerCase())
+    .filter((mac) => mac !== "");
+}
 
 export interface HeartbeatTimings {
   readonly leaseDuration: number;
@@ -35,6 +50,8 @@ export interface HeartbeatOptions {
    * same way (a 403 while RBAC propagates comes back every period, and is worth one log line).
    */
   readonly onFailure?: (failure: ApiFailure, error: unknown, repeated: boolean) => void;
+  /** The MACs of this node's VIP-capable interfaces, as of now; read for each write. */
+  readonly macs: () => readonly string[];
 }
 
 interface Reported {
@@ -171,6 +188,12 @@ export class Heartbeat {
     this.#options.onChange(this.state());
   }
 
+  #macAnnotation(): Record<string, string> {
+    const macs = this.#options.macs();
+    const published = [...new Set(macs.map((mac) => mac.toLowerCase()))].sort();
+    return { [HEARTBEAT_ANNOTATION_MACS]: published.join(",") };
+  }
+
   #fresh(): V1Lease {
     const now = new V1MicroTime();
     return {
@@ -182,7 +205,7 @@ export class Heartbeat {
           [LEASE_LABEL_COMPONENT]: HEARTBEAT_COMPONENT,
           [LEASE_LABEL_NODE]: labelValue(this.#options.node),
         },
-        annotations: { [HEARTBEAT_ANNOTATION_ELECTION]: ELECTION_PER_ADDRESS },
+        annotations: { [HEARTBEAT_ANNOTATION_ELECTION]: ELECTION_PER_ADDRESS, ...this.#macAnnotation() },
       },
       spec: {
         holderIdentity: this.#options.node,
@@ -203,6 +226,7 @@ export class Heartbeat {
         annotations: {
           ...current.metadata?.annotations,
           [HEARTBEAT_ANNOTATION_ELECTION]: ELECTION_PER_ADDRESS,
+          ...this.#macAnnotation(),
         },
       },
       spec: {

@@ -35,7 +35,15 @@ export class AgentMetrics {
 
   readonly conflictsSeen = new Counter({
     name: "vipd_conflicts_seen_total",
-    help: "Frames from another MAC announcing or answering for a VIP this node holds",
+    help: "Frames from another machine announcing or answering for a VIP this node holds, by claimant: agent (another vipd agent), foreign-host (none)",
+    labelNames: ["claimant"] as const,
+    registers: [this.registry],
+  });
+
+  readonly fences = new Counter({
+    name: "vipd_fences_total",
+    help: "Probes of the wire before a claim, by result: quiet, agent (another vipd agent answered: wait), foreign-host (quarantine)",
+    labelNames: ["result"] as const,
     registers: [this.registry],
   });
 

@@ -1,6 +1,6 @@
 // Announcing held VIPs on the wire, watching the wire for anyone else claiming them, and fencing
-// before a takeover (DESIGN.md sections 2 and 3). It owns no addresses: it only sends and reads
-// frames through one long-lived packet socket per interface.
+// before a claim (DESIGN.md sections 2 and 3). It owns no addresses: it only sends and reads frames
+// through one long-lived packet socket per interface.
 import {
   addressKey,
   arpProbe,
@@ -37,13 +37,24 @@ export interface AnnouncerOptions {
   readonly burstIntervalMs: number;
   readonly refreshMs: number;
   readonly fenceProbes: number;
+  /** Spacing of the probes of a takeover's fence: the old holder may still be there. */
   readonly fenceIntervalMs: number;
+  /**
+   * Spacing of the probes before a first claim: the usual answer is silence, and every claim waits
+   * for it, so it is kept short; a host that answers later still answers the holder's round probes.
+   */
+  readonly firstClaimFenceIntervalMs: number;
   /**
    * Whether the VIP is still on its interface. Later rounds are sent only while it is: an agent
    * resumed after a freeze longer than the address lifetime must not announce a VIP that expired
    * and may have moved to another node since.
    */
   readonly stillInstalled: (vip: AnnouncedVip) => boolean;
+  /**
+   * The MACs of all of this node's interfaces. Frames from them are never another claimant: with
+   * two interfaces on one LAN, Linux answers ARP for the VIP on the other one too.
+   */
+  readonly ownMacs: () => ReadonlySet<string>;
   readonly onForeignClaim: (ip: string, mac: string) => void;
   readonly onSent: (kind: "garp" | "na") => void;
   readonly onError: (message: string) => void;
@@ -65,9 +76,15 @@ const REFRESH_TICKS_PER_PERIOD = 5;
 
 interface FenceWaiter {
   readonly keys: ReadonlySet<string>;
-  readonly ownMac: string;
-  readonly answered: (mac: string) => void;
+  readonly answered: (claim: { readonly ip: string; readonly mac: string }) => void;
 }
+
+/** A takeover from a holder that may still be there, or a first claim of an address. */
+export type FencePurpose = "takeover" | "first-claim";
+
+export type FenceAnswer =
+  | { readonly quiet: true }
+  | { readonly quiet: false; readonly answeredBy: readonly { readonly ip: string; readonly mac: string }[] };
 
 /** Who claims an address in a frame: an ARP reply or announcement for it, or an advertisement. */
 export function claimIn(frame: Uint8Array): { ip: string; mac: string } | undefined {
@@ -134,37 +151,39 @@ export class Announcer {
 
   /**
    * Rule 2's wire fence: probes for the VIPs (RFC 5227 ARP probes, DAD-style solicitations) and
-   * reports the first MAC that answers for any of them, or quiet after the last probe's interval.
+   * reports every address and MAC heard claiming one of them up to the end of the interval in which
+   * the first was heard, or quiet after the last probe's interval. Who answered decides what the
+   * caller does (another agent: wait; a foreign host: quarantine), so all of them are told.
    */
   async fence(options: {
     readonly vips: readonly AnnouncedVip[];
-  }): Promise<{ quiet: true } | { quiet: false; answeredBy: string }> {
-    const [first] = options.vips;
-    if (first === undefined) return { quiet: true };
-    let answeredBy: string | undefined;
+    readonly purpose: FencePurpose;
+  }): Promise<FenceAnswer> {
+    if (options.vips.length === 0) return { quiet: true };
+    const intervalMs =
+      options.purpose === "takeover"
+        ? this.#options.fenceIntervalMs
+        : this.#options.firstClaimFenceIntervalMs;
+    const answeredBy = new Map<string, { readonly ip: string; readonly mac: string }>();
+    const byIp = new Map(options.vips.map((vip) => [addressKey(vip.ip), vip.ip]));
     const waiter: FenceWaiter = {
-      keys: new Set(options.vips.map((vip) => addressKey(vip.ip))),
-      ownMac: first.mac,
-      answered: (mac) => {
-        answeredBy ??= mac;
+      keys: new Set(byIp.keys()),
+      answered: (claim) => {
+        // Reported in the caller's spelling of the address.
+        const ip = byIp.get(addressKey(claim.ip)) ?? claim.ip;
+        answeredBy.set(`${ip} ${claim.mac}`, { ip, mac: claim.mac });
       },
     };
     this.#fences.add(waiter);
     try {
-      for (let probe = 0; probe < this.#options.fenceProbes && answeredBy === undefined; probe++) {
-        for (const vip of options.vips) {
-          const frame =
-            vip.family === 4
-              ? arpProbe({ mac: vip.mac, ip: vip.ip })
-              : duplicateAddressProbe({ mac: vip.mac, ip: vip.ip });
-          this.#send(vip, [frame]);
-        }
-        await new Promise((resolve) => setTimeout(resolve, this.#options.fenceIntervalMs));
+      for (let probe = 0; probe < this.#options.fenceProbes && answeredBy.size === 0; probe++) {
+        for (const vip of options.vips) this.#send(vip, [probeFrame(vip)]);
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
       }
     } finally {
       this.#fences.delete(waiter);
     }
-    return answeredBy === undefined ? { quiet: true } : { quiet: false, answeredBy };
+    return answeredBy.size === 0 ? { quiet: true } : { quiet: false, answeredBy: [...answeredBy.values()] };
   }
 
   close(): void {
@@ -231,18 +250,26 @@ export class Announcer {
     const fences = [...this.#fences].filter((waiter) => waiter.keys.has(key));
     if (held === undefined && fences.length === 0) return;
     const claim = claimIn(frame);
-    if (claim === undefined) return;
-    for (const waiter of fences) if (claim.mac !== waiter.ownMac) waiter.answered(claim.mac);
+    if (claim === undefined || this.#options.ownMacs().has(claim.mac)) return;
+    for (const waiter of fences) waiter.answered(claim);
     if (held !== undefined && claim.mac !== held.vip.mac)
       this.#options.onForeignClaim(held.vip.ip, claim.mac);
   }
 }
 
+function probeFrame(vip: AnnouncedVip): Buffer {
+  const probe = { mac: vip.mac, ip: vip.ip };
+  return vip.family === 4 ? arpProbe(probe) : duplicateAddressProbe(probe);
+}
+
 // Each ARP round carries both forms: some hosts update their caches only from requests, others
-// only from replies.
+// only from replies. Each round ends with a probe for the address (RFC 5227's ongoing conflict
+// detection, done actively): a host that has the address configured ignores announcements of it
+// (Linux drops a gratuitous ARP whose sender is one of its own addresses) but its kernel answers a
+// probe, and that answer is how a holder learns that a machine which is no agent uses its VIP.
 function roundFrames(vip: AnnouncedVip): Buffer[] {
   const announcement = { mac: vip.mac, ip: vip.ip };
   return vip.family === 4
-    ? [gratuitousArpRequest(announcement), gratuitousArpReply(announcement)]
-    : [unsolicitedNeighbourAdvertisement(announcement)];
+    ? [gratuitousArpRequest(announcement), gratuitousArpReply(announcement), probeFrame(vip)]
+    : [unsolicitedNeighbourAdvertisement(announcement), probeFrame(vip)];
 }

@@ -3,7 +3,13 @@
 // of DESIGN.md section 3), and the Announcer speaks for them on the wire.
 import type { DataPlane, DataPlaneListener, FenceResult, InterfaceChoice } from "../agent/data-plane.ts";
 import type { Vip } from "../agent/service-intent.ts";
-import { Announcer, type AnnouncedVip, type AnnouncerOptions, type FrameChannel } from "./announcer.ts";
+import {
+  Announcer,
+  type AnnouncedVip,
+  type AnnouncerOptions,
+  type FencePurpose,
+  type FrameChannel,
+} from "./announcer.ts";
 import { chooseInterface } from "./interface-choice.ts";
 import {
   VIPD_ADDRESS_PROTOCOL,
@@ -14,6 +20,7 @@ import {
   type NetlinkWatch,
 } from "./netlink.ts";
 import { PacketSocket } from "./packet-socket.ts";
+import { vipCapableMacs } from "./published-macs.ts";
 
 export interface NativeDataPlaneOptions {
   readonly netlink: Pick<
@@ -29,7 +36,12 @@ export interface NativeDataPlaneOptions {
   readonly addressLifetimeMs: number;
   readonly announce: Pick<
     AnnouncerOptions,
-    "burstCount" | "burstIntervalMs" | "refreshMs" | "fenceProbes" | "fenceIntervalMs"
+    | "burstCount"
+    | "burstIntervalMs"
+    | "refreshMs"
+    | "fenceProbes"
+    | "fenceIntervalMs"
+    | "firstClaimFenceIntervalMs"
   >;
   readonly onSent: (kind: "garp" | "na") => void;
   readonly onError: (message: string) => void;
@@ -87,9 +99,11 @@ export class NativeDataPlane implements DataPlane {
       ...options.announce,
       openChannel: options.openChannel ?? ((ifindex) => PacketSocket.open({ ifindex })),
       stillInstalled: (vip) => this.#present(vip.ip, vip.ifindex),
+      ownMacs: () =>
+        new Set(this.#readFacts().links.flatMap((link) => (link.mac === null ? [] : [link.mac]))),
       onForeignClaim: (ip, mac) => {
         const key = this.#serviceOf(ip);
-        if (key !== undefined) this.#listener?.foreignClaim(key, mac);
+        if (key !== undefined) this.#listener?.foreignClaim(key, { ip, mac });
       },
       onSent: options.onSent,
       onError: options.onError,
@@ -158,12 +172,24 @@ export class NativeDataPlane implements DataPlane {
     return Promise.resolve();
   }
 
-  async fence(options: { vips: readonly Vip[]; interfaceName: string }): Promise<FenceResult> {
+  async fence(options: {
+    vips: readonly Vip[];
+    interfaceName: string;
+    purpose: FencePurpose;
+  }): Promise<FenceResult> {
     const link = this.#readFacts().links.find((candidate) => candidate.name === options.interfaceName);
     if (link?.mac == null)
-      return { quiet: false, answeredBy: `no usable interface ${options.interfaceName}` };
+      throw new Error(`interface ${options.interfaceName} is gone or has no MAC address`);
     const mac = link.mac;
-    return this.#announcer.fence({ vips: options.vips.map((vip) => this.#announced(vip, link.index, mac)) });
+    return this.#announcer.fence({
+      vips: options.vips.map((vip) => this.#announced(vip, link.index, mac)),
+      purpose: options.purpose,
+    });
+  }
+
+  macs(): readonly string[] {
+    const facts = this.#readFacts();
+    return vipCapableMacs(facts.links, facts.addresses);
   }
 
   sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void> {

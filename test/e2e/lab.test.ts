@@ -290,6 +290,29 @@ test.serial("down() leaves no namespace and no process behind, and may be called
   t.throws(() => small.spawn(small.client.netns, ["true"]), { message: /is down/ });
 });
 
+test.serial("a host plugged into the LAN answers there, and goes with the lab", async (t) => {
+  const small = await up({ nodes: 1 });
+  const host = await small.addLanHost({
+    name: "host",
+    mac: "02:00:00:00:00:fe",
+    addresses: ["198.51.100.3/24"],
+  });
+  t.is(namespacesWithPrefix(small.prefix).length, 5);
+  const asked = await small.exec(small.client.netns, [
+    "arping",
+    "-c",
+    "1",
+    "-w",
+    "2",
+    "-I",
+    "eth0",
+    "198.51.100.3",
+  ]);
+  t.true(asked.stdout.toLowerCase().includes(host.mac), "its kernel answered the client over the LAN bridge");
+  await small.down();
+  t.deepEqual(namespacesWithPrefix(small.prefix), []);
+});
+
 for (const [signal, code] of [
   ["SIGTERM", 143],
   ["SIGINT", 130],

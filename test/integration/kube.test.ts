@@ -65,10 +65,12 @@ test.serial("heartbeat: created, then renewed with one write each time", async (
     node: "node1",
     timings: { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 },
     clock: () => performance.now(),
+    macs: () => ["02:00:00:00:00:0b"],
     onChange: () => undefined,
   });
   t.is(await heartbeat.renewOnce(), null);
   const first = await leases().get("vipd-node-node1");
+  t.is(first?.metadata?.annotations?.["vipd.io/macs"], "02:00:00:00:00:0b");
   t.is(await heartbeat.renewOnce(), null);
   const second = await leases().get("vipd-node-node1");
   t.is(second?.spec?.holderIdentity, "node1");

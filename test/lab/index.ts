@@ -14,10 +14,12 @@ import { namespacesWithPrefix, nextRunPrefix, sweepStale } from "./run-prefix.ts
 import { tearDownOnExit } from "./teardown.ts";
 import {
   API_ADDRESS,
+  createLanHost,
   createTopology,
   destroyTopology,
   topologyFor,
   type ClientAddresses,
+  type LanHost,
   type NodeAddresses,
   type Topology,
 } from "./topology.ts";
@@ -27,6 +29,7 @@ export type { AddressSample, AddressSampler } from "./address-sampler.ts";
 export type { CommandResult } from "./netns.ts";
 export type { Probe, ProbeOptions, ProbeSample } from "./probe.ts";
 export type { LabProcess, ProcessExit } from "./process.ts";
+export type { LanHost } from "./topology.ts";
 export type { WireFrame, WireObserver } from "./wire-observer.ts";
 export { monotonicNs } from "./clock.ts";
 export { namespacesWithPrefix, sweepStale } from "./run-prefix.ts";
@@ -70,6 +73,8 @@ export interface Lab {
   lanDown(node: LabNode): Promise<void>;
   lanUp(node: LabNode): Promise<void>;
   restartApiServer(): Promise<void>;
+  /** Plugs a machine that is no node into the LAN; teardown removes it with the lab. */
+  addLanHost(options: { name: string; mac: string; addresses: readonly string[] }): Promise<LanHost>;
   /** Starts probing from the client namespace; resolves once the first request is on its way. */
   probe(options: ProbeOptions): Promise<Probe>;
   /** Starts tcpdump on the client's eth0; resolves once it is capturing. */
@@ -207,6 +212,10 @@ function makeLab(parts: {
       usable();
       if (api === undefined) throw new Error("this lab has no API server (up({ apiServer: true }))");
       await api.restart();
+    },
+    addLanHost: (hostOptions) => {
+      usable();
+      return createLanHost(topology, hostOptions);
     },
     probe: (probeOptions) => {
       usable();

@@ -27,6 +27,13 @@ export interface ClientAddresses {
   readonly mac: string;
 }
 
+/** A machine on the LAN that is no node: no agent, no API server, just a kernel with addresses. */
+export interface LanHost {
+  readonly netns: string;
+  readonly ifname: "eth0";
+  readonly mac: string;
+}
+
 export interface Topology {
   readonly prefix: string;
   readonly lanNetns: string;
@@ -180,8 +187,34 @@ export async function createTopology(topology: Topology): Promise<void> {
   ]);
 }
 
-/** Synchronous, so exit and signal handlers can run it; only this topology's namespaces are touched. */
+/**
+ * Plugs a host into the LAN bridge: a namespace of the run (so teardown removes it with the rest) with
+ * eth0 on the bridge, the given MAC and addresses. The name is short letters and digits.
+ */
+export async function createLanHost(
+  topology: Topology,
+  options: { readonly name: string; readonly mac: string; readonly addresses: readonly string[] },
+): Promise<LanHost> {
+  const netns = `${topology.prefix}-${options.name}`;
+  if (!/^[a-z0-9]+$/.test(options.name) || netns.length > IFNAMSIZ)
+    throw new Error(`a LAN host needs a short name of letters and digits, not ${options.name}`);
+  await createNamespace(netns);
+  await plug({
+    netns,
+    ifname: "eth0",
+    bridgeNetns: topology.lanNetns,
+    bridge: topology.lanBridge,
+    peer: netns,
+    mac: options.mac,
+    addresses: options.addresses,
+  });
+  return { netns, ifname: "eth0", mac: options.mac };
+}
+
+/**
+ * Synchronous, so exit and signal handlers can run it. Every namespace of the run goes, the
+ * topology's and any host a test plugged in, and no other.
+ */
 export function destroyTopology(topology: Topology): void {
-  const existing = new Set(namespacesWithPrefix(topology.prefix));
-  for (const netns of topology.namespaces) if (existing.has(netns)) deleteNamespace(netns);
+  for (const netns of namespacesWithPrefix(topology.prefix)) deleteNamespace(netns);
 }

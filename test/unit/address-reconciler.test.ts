@@ -28,6 +28,10 @@ const LEASE = "vipd-ip-192.0.2.10";
 const THING = { kind: "address", vip: { address: ADDRESS, family: 4 } } as const;
 const [SELF = "", OTHER = ""] = rankCandidates(["node-a", "node-b"], KEY);
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000, claimStep: 250 };
+/** What OTHER's heartbeat publishes. */
+const OTHER_MAC = "02:00:00:00:00:12";
+/** A machine on the LAN that is no vipd agent. */
+const HOST_MAC = "02:00:00:00:00:fe";
 
 function lbService(annotations: Record<string, string> = {}): V1Service {
   return {
@@ -44,6 +48,7 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
   view.services.set(KEY, lbService());
   for (const name of [SELF, OTHER]) view.nodes.set(name, { metadata: { name } });
   view.live = [self === SELF ? OTHER : SELF];
+  view.agents = { published: new Set([OTHER_MAC]), withoutMacs: [] };
   const dataPlane = new FakeDataPlane();
   const status = new FakeStatusWriter(view);
   const events = new FakeEventRecorder();
@@ -137,6 +142,11 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
   };
 }
 
+/** This agent's heartbeat renewal last started at startedAt (and none is in flight). */
+function renewedAt(w: { heartbeat: { state: OwnHeartbeat } }, startedAt: number, apiUnreachable = false) {
+  w.heartbeat.state = { lastRenewalStartedAt: startedAt, apiUnreachable, renewalInFlightSince: null };
+}
+
 async function heldBySelf() {
   const w = world();
   await w.run();
@@ -169,9 +179,13 @@ test("the first-ranked node claims a free Service, then announces and publishes 
   await w.run();
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
   t.deepEqual(w.requeues, [[WORK, 0]], "a claim is followed by a run that announces");
-  t.deepEqual(w.dataPlane.log, [], "no fence for a Lease without holder");
+  t.deepEqual(w.dataPlane.log, ["fence first-claim"], "a first claim is fenced too");
   await w.run();
-  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`]);
+  t.deepEqual(
+    w.dataPlane.log,
+    ["fence first-claim", `announce ${WORK}`],
+    "the claim's fence covers the install",
+  );
   t.deepEqual(w.status.writes, [`192.0.2.10@${SELF}`]);
   t.deepEqual(w.reasons(), ["VIPAnnounced"]);
 });
@@ -270,16 +284,17 @@ test("a dead holder is taken over after a fresh read of its heartbeat and a quie
   const w = await deadHolder();
   await w.run();
   t.deepEqual(w.leases.calls, [`get vipd-node-${OTHER}`, `replace ${LEASE}`]);
-  t.deepEqual(w.dataPlane.log, ["fence"]);
+  t.deepEqual(w.dataPlane.log, ["fence takeover"]);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
 });
 
 test("a takeover is abandoned when the holder still answers on the wire", async (t) => {
   const w = await deadHolder();
-  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: "02:00:00:00:00:12" };
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: OTHER_MAC }] };
   await w.run();
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
   t.deepEqual(w.requeues, [[WORK, timings.retryPeriod]]);
+  t.deepEqual(w.reasons(), [], "another agent's kernel is the election's business: no VIPConflict");
 });
 
 test("a takeover is abandoned when the fresh read shows the heartbeat moved", async (t) => {
@@ -295,7 +310,7 @@ test("losing a claim race (409) changes nothing and runs again", async (t) => {
   const w = world();
   w.leases.failNext(FakeLeaseApi.status(409));
   await w.run();
-  t.deepEqual(w.dataPlane.log, []);
+  t.deepEqual(w.dataPlane.log, ["fence first-claim"], "nothing put on the wire but the probe");
   t.deepEqual(w.requeues, [[WORK, 0]]);
 });
 
@@ -340,10 +355,11 @@ test("degraded hold keeps announcing without touching the API", async (t) => {
   await w.run();
   t.true(w.dataPlane.held.has(WORK));
   t.deepEqual(w.leases.calls, []);
-  w.addresses.foreignClaimSeen(ADDRESS, "02:00:00:00:00:12");
+  w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: OTHER_MAC });
   await w.run();
-  t.false(w.dataPlane.held.has(WORK), "a foreign claim in degraded hold makes it yield");
-  t.true(w.reasons().includes("VIPConflict"));
+  t.false(w.dataPlane.held.has(WORK), "another agent's claim in degraded hold makes it yield");
+  t.false(w.reasons().includes("VIPConflict"), "an agent is no conflict to report");
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "the Lease cannot be written");
 });
 
 test("a deleted Service: the holder withdraws and deletes its Lease", async (t) => {
@@ -611,4 +627,120 @@ test("with --cordon-hands-over=false a cordon changes nothing", async (t) => {
   await w.run();
   await w.run();
   t.true(w.dataPlane.held.has(WORK));
+});
+
+// Issue 13: an address another machine on the LAN uses is neither taken nor kept.
+
+async function fenceCount(metrics: AgentMetrics, result: string): Promise<number> {
+  const { values } = await metrics.fences.get();
+  return values.find((each) => each.labels.result === result)?.value ?? 0;
+}
+
+test("a first claim a foreign host answers for: no claim, one VIPConflict naming MAC and address, retry after the quarantine", async (t) => {
+  const w = world();
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
+  await w.run();
+  t.false(w.leases.leases.has(LEASE), "not claimed");
+  t.deepEqual(w.reasons(), ["VIPConflict"]);
+  t.regex(w.events.events[0]?.message ?? "", /^192\.0\.2\.10 is in use by MAC 02:00:00:00:00:fe,/);
+  t.is(w.events.events[0]?.type, "Warning");
+  t.deepEqual(w.requeues, [[WORK, 2000]], "the first wait");
+  w.requeues.length = 0;
+  await w.run();
+  t.deepEqual(w.dataPlane.log, ["fence first-claim"], "no probe while the quarantine runs");
+  t.deepEqual(w.requeues, [[WORK, 2000]]);
+  w.clock.now += 2000;
+  renewedAt(w, w.clock.now - 100);
+  w.requeues.length = 0;
+  await w.run();
+  t.deepEqual(w.dataPlane.log, ["fence first-claim", "fence first-claim"], "probed again once it ended");
+  t.deepEqual(w.requeues, [[WORK, 4000]], "the host still answers: the wait doubles");
+  t.deepEqual(w.reasons(), ["VIPConflict"], "reported once, not on every retry");
+  t.deepEqual(w.status.writes, [], "no status");
+  t.is(await fenceCount(w.metrics, "foreign-host"), 2);
+  w.clock.now += 4000;
+  renewedAt(w, w.clock.now - 100);
+  w.dataPlane.fenceAnswer = { quiet: true };
+  await w.run();
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "the host let the address go: claimed");
+  await w.run();
+  t.deepEqual(w.dataPlane.log.slice(2), ["fence first-claim", `announce ${WORK}`]);
+});
+
+test("a first claim another agent's kernel answers for: no claim, no Event, probed again after P", async (t) => {
+  const w = world();
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: OTHER_MAC }] };
+  await w.run();
+  t.false(w.leases.leases.has(LEASE));
+  t.deepEqual(w.reasons(), []);
+  t.deepEqual(w.requeues, [[WORK, timings.retryPeriod]]);
+  t.is(await fenceCount(w.metrics, "agent"), 1);
+});
+
+test("while a live agent publishes no MACs (a 0.1.0 one), an unknown MAC is taken for it: wait, no quarantine", async (t) => {
+  const w = world();
+  w.view.agents = { published: new Set(), withoutMacs: [OTHER] };
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
+  await w.run();
+  t.deepEqual(w.reasons(), []);
+  t.deepEqual(w.requeues, [[WORK, timings.retryPeriod]]);
+});
+
+test("a Lease seen handed over is claimed without a fence: the holder withdrew first", async (t) => {
+  const w = await heldByFirstRanked();
+  const held = w.leases.leases.get(LEASE);
+  if (held === undefined) return t.fail("no Lease");
+  await w.first.clearHolder(held);
+  await w.run();
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
+  await w.run();
+  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`], "no probe before the claim or the install");
+});
+
+test("a holder that sees a foreign host answer for its VIP withdraws, deletes the Lease, and reports once", async (t) => {
+  const w = await heldBySelf();
+  w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
+  w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
+  await w.run();
+  t.false(w.dataPlane.held.has(WORK), "withdrawn although confirmed");
+  t.false(w.leases.leases.has(LEASE), "deleted: the next claim, anyone's, is a first claim and probed");
+  t.deepEqual(w.reasons(), ["VIPAnnounced", "VIPConflict", "VIPWithdrawn"]);
+  const { values } = await w.metrics.conflictsSeen.get();
+  t.deepEqual(
+    values.map((each) => [each.labels.claimant, each.value]),
+    [["foreign-host", 2]],
+  );
+  w.requeues.length = 0;
+  await w.addresses.reconcile(ADDRESS);
+  t.false(w.leases.leases.has(LEASE), "not claimed back while quarantined");
+  t.deepEqual(w.requeues, [[WORK, 2000]]);
+});
+
+test("a degraded holder withdraws on a foreign host too, keeps the Lease it cannot write, and deletes it once confirmed", async (t) => {
+  const w = await heldBySelf();
+  renewedAt(w, w.clock.now - 60_000, true);
+  w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
+  await w.addresses.reconcile(ADDRESS);
+  t.false(w.dataPlane.held.has(WORK));
+  t.deepEqual(w.leases.calls, []);
+  w.clock.now += 1000;
+  renewedAt(w, w.clock.now - 10);
+  await w.addresses.reconcile(ADDRESS);
+  t.false(w.leases.leases.has(LEASE));
+  t.false(w.dataPlane.held.has(WORK));
+});
+
+test("putting the VIPs back on a Lease that names this node (not after its own claim) is probed first", async (t) => {
+  const w = await heldBySelf();
+  renewedAt(w, w.clock.now - timings.renewDeadline);
+  await w.run();
+  t.false(w.dataPlane.held.has(WORK), "lapsed: withdrawn, Lease kept");
+  renewedAt(w, w.clock.now);
+  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
+  w.dataPlane.log.length = 0;
+  await w.run();
+  t.deepEqual(w.dataPlane.log, ["fence first-claim"], "a host took the address meanwhile: not put back");
+  await w.run();
+  t.false(w.leases.leases.has(LEASE), "and the Lease goes, as for a holder that sees one");
+  t.true(w.reasons().includes("VIPConflict"));
 });

@@ -2,6 +2,7 @@ import test from "ava";
 import { Announcer, claimIn, type AnnouncedVip, type FrameChannel } from "../../src/net/announcer.ts";
 import {
   arpProbe,
+  buildArp,
   duplicateAddressProbe,
   gratuitousArpReply,
   gratuitousArpRequest,
@@ -11,7 +12,10 @@ import {
 } from "../../src/net/packets.ts";
 
 const OWN = "02:00:00:00:00:0b";
+/** Another interface of this node, on the same LAN. */
+const OWN_SECOND = "02:00:00:00:01:0b";
 const OTHER = "02:00:00:00:00:0c";
+const THIRD = "02:00:00:00:00:0d";
 const vip4: AnnouncedVip = { ip: "198.51.100.200", family: 4, ifindex: 2, mac: OWN };
 const vip6: AnnouncedVip = { ip: "2001:db8:1::200", family: 6, ifindex: 2, mac: OWN };
 
@@ -38,7 +42,9 @@ class FakeChannel implements FrameChannel {
   }
 }
 
-function setup(options: { intervalMs?: number; installed?: () => boolean } = {}) {
+function setup(
+  options: { intervalMs?: number; installed?: () => boolean; fenceIntervalsMs?: [number, number] } = {},
+) {
   const channel = new FakeChannel();
   const claims: string[] = [];
   const sent: string[] = [];
@@ -48,8 +54,10 @@ function setup(options: { intervalMs?: number; installed?: () => boolean } = {})
     burstIntervalMs: options.intervalMs ?? 60_000,
     refreshMs: options.intervalMs ?? 60_000,
     stillInstalled: options.installed ?? (() => true),
+    ownMacs: () => new Set([OWN, OWN_SECOND]),
     fenceProbes: 3,
-    fenceIntervalMs: 1,
+    fenceIntervalMs: options.fenceIntervalsMs?.[0] ?? 1,
+    firstClaimFenceIntervalMs: options.fenceIntervalsMs?.[1] ?? 1,
     onForeignClaim: (ip, mac) => claims.push(`${ip} ${mac}`),
     onSent: (kind) => sent.push(kind),
     onError: (message) => {
@@ -59,32 +67,73 @@ function setup(options: { intervalMs?: number; installed?: () => boolean } = {})
   return { channel, claims, sent, announcer };
 }
 
-test("an IPv4 takeover round sends a gratuitous request and a gratuitous reply at once", (t) => {
+/** An ARP reply to a probe: what a Linux host that has the address sends back (sender = the address). */
+function probeReply(options: { mac: string; ip: string; to: string }): Buffer {
+  return buildArp({
+    destinationMac: options.to,
+    sourceMac: options.mac,
+    operation: "reply",
+    senderMac: options.mac,
+    senderIp: options.ip,
+    targetMac: options.to,
+    targetIp: "0.0.0.0",
+  });
+}
+
+test("an IPv4 takeover round sends a gratuitous request and reply at once, then a probe", (t) => {
   const { channel, sent, announcer } = setup();
   announcer.start(vip4);
   t.teardown(() => {
     announcer.close();
   });
+  const frames = channel.sent.map((frame) => parseArp(frame));
   t.deepEqual(
-    channel.sent.map((frame) => parseArp(frame)?.operation),
-    ["request", "reply"],
+    frames.map((frame) => frame?.operation),
+    ["request", "reply", "request"],
   );
-  t.true(
-    channel.sent.every(
-      (frame) => parseArp(frame)?.senderIp === vip4.ip && parseArp(frame)?.senderMac === OWN,
-    ),
-  );
+  t.true(frames.slice(0, 2).every((frame) => frame?.senderIp === vip4.ip && frame.senderMac === OWN));
+  t.like(frames[2], { senderIp: "0.0.0.0", targetIp: vip4.ip, senderMac: OWN });
   t.deepEqual(sent, ["garp"]);
 });
 
-test("an IPv6 takeover round sends an unsolicited advertisement with override", (t) => {
+test("an IPv6 takeover round sends an unsolicited advertisement with override, then a DAD probe", (t) => {
   const { channel, announcer } = setup();
   announcer.start(vip6);
   t.teardown(() => {
     announcer.close();
   });
-  const message = parseNeighbourMessage(channel.sent[0] ?? new Uint8Array());
-  t.like(message, { type: "advertisement", target: vip6.ip, override: true, solicited: false });
+  const [advertisement, probe] = channel.sent.map((frame) => parseNeighbourMessage(frame));
+  t.like(advertisement, { type: "advertisement", target: vip6.ip, override: true, solicited: false });
+  t.like(probe, { type: "solicitation", target: vip6.ip, sourceIp: "::" });
+});
+
+test("a host that answers a held VIP's round probe is reported: that is how a holder finds one", (t) => {
+  const { channel, claims, announcer } = setup();
+  channel.onSend = (frame) => {
+    if (parseArp(frame)?.senderIp === "0.0.0.0")
+      channel.hear(probeReply({ mac: OTHER, ip: vip4.ip, to: OWN }));
+  };
+  announcer.start(vip4);
+  t.teardown(() => {
+    announcer.close();
+  });
+  t.deepEqual(claims, [`${vip4.ip} ${OTHER}`]);
+});
+
+test("frames from another interface of this node are no one else's claims, held or fenced", async (t) => {
+  const { channel, claims, announcer } = setup();
+  announcer.start(vip4);
+  t.teardown(() => {
+    announcer.close();
+  });
+  channel.hear(probeReply({ mac: OWN_SECOND, ip: vip4.ip, to: OWN }));
+  channel.hear(unsolicitedNeighbourAdvertisement({ mac: OWN_SECOND, ip: vip6.ip }));
+  t.deepEqual(claims, []);
+  channel.onSend = (frame) => {
+    if (parseNeighbourMessage(frame)?.type === "solicitation")
+      channel.hear(unsolicitedNeighbourAdvertisement({ mac: OWN_SECOND, ip: vip6.ip }));
+  };
+  t.deepEqual(await announcer.fence({ vips: [vip6], purpose: "takeover" }), { quiet: true });
 });
 
 test("another MAC announcing a held VIP is reported; its probes and our own frames are not", (t) => {
@@ -115,7 +164,7 @@ test("a stopped VIP is no longer defended", (t) => {
 
 test("the fence is quiet when nobody answers its probes", async (t) => {
   const { channel, announcer } = setup();
-  t.deepEqual(await announcer.fence({ vips: [vip4, vip6] }), { quiet: true });
+  t.deepEqual(await announcer.fence({ vips: [vip4, vip6], purpose: "takeover" }), { quiet: true });
   t.is(channel.sent.length, 6, "three rounds of one probe per VIP");
   t.is(parseArp(channel.sent[0] ?? new Uint8Array())?.senderIp, "0.0.0.0");
   t.like(parseNeighbourMessage(channel.sent[1] ?? new Uint8Array()), {
@@ -131,8 +180,47 @@ test("the fence reports the MAC that still answers, and stops probing", async (t
     if (parseArp(frame)?.senderIp === "0.0.0.0")
       channel.hear(gratuitousArpReply({ mac: OTHER, ip: vip4.ip }));
   };
-  t.deepEqual(await announcer.fence({ vips: [vip4] }), { quiet: false, answeredBy: OTHER });
+  t.deepEqual(await announcer.fence({ vips: [vip4], purpose: "takeover" }), {
+    quiet: false,
+    answeredBy: [{ ip: vip4.ip, mac: OTHER }],
+  });
   t.is(channel.sent.length, 1);
+  announcer.close();
+});
+
+test("the fence reports every address and MAC heard in the interval of the first answer, once each", async (t) => {
+  const { channel, announcer } = setup();
+  channel.onSend = (frame) => {
+    if (parseArp(frame)?.senderIp === "0.0.0.0") {
+      channel.hear(probeReply({ mac: OTHER, ip: vip4.ip, to: OWN }));
+      channel.hear(probeReply({ mac: OTHER, ip: vip4.ip, to: OWN }));
+      channel.hear(probeReply({ mac: THIRD, ip: vip4.ip, to: OWN }));
+    }
+    if (parseNeighbourMessage(frame)?.type === "solicitation")
+      channel.hear(unsolicitedNeighbourAdvertisement({ mac: OTHER, ip: "2001:db8:1:0::200" }));
+  };
+  t.deepEqual(await announcer.fence({ vips: [vip4, vip6], purpose: "takeover" }), {
+    quiet: false,
+    answeredBy: [
+      { ip: vip4.ip, mac: OTHER },
+      { ip: vip4.ip, mac: THIRD },
+      { ip: vip6.ip, mac: OTHER },
+    ],
+  });
+  t.is(channel.sent.length, 2, "one round of probes");
+  announcer.close();
+});
+
+test("a first claim's fence is spaced by its own, shorter interval", async (t) => {
+  const { announcer } = setup({ fenceIntervalsMs: [50, 1] });
+  const finished: string[] = [];
+  await Promise.all(
+    (["takeover", "first-claim"] as const).map(async (purpose) => {
+      await announcer.fence({ vips: [vip4], purpose });
+      finished.push(purpose);
+    }),
+  );
+  t.deepEqual(finished, ["first-claim", "takeover"]);
   announcer.close();
 });
 

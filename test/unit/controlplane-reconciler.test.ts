@@ -61,7 +61,7 @@ test("the one VIP is claimed in its address Lease and announced; no Service is w
   t.is(lease?.spec?.holderIdentity, SELF);
   t.is(lease?.metadata?.annotations?.["vipd.io/address"], VIP);
   await w.run();
-  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`]);
+  t.deepEqual(w.dataPlane.log, ["fence first-claim", `announce ${WORK}`], "probed before the claim");
   t.deepEqual(w.dataPlane.holding(WORK), [{ address: VIP, family: 4 }]);
   t.deepEqual(w.status.writes, [], "there is no Service status to publish");
   t.deepEqual(
@@ -76,7 +76,7 @@ test("the local API server turns unhealthy: withdraw, then hand the Lease over (
   await w.run();
   w.health.state = { eligible: false, reason: "the local API server failed 3 health check(s) in a row" };
   await w.run();
-  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`, `withdraw ${WORK}`]);
+  t.deepEqual(w.dataPlane.log, ["fence first-claim", `announce ${WORK}`, `withdraw ${WORK}`]);
   const lease = w.leases.leases.get(LEASE);
   t.truthy(lease, "the Lease stays for the next holder");
   t.is(lease?.spec?.holderIdentity, undefined, "without a holder, so candidates claim at once");
@@ -131,6 +131,6 @@ test("a drained control-plane node hands the VIP to a live uncordoned control-pl
   w.view.live = ["cp2"];
   w.view.nodes.set(SELF, { metadata: { name: SELF, labels: controlPlane }, spec: { unschedulable: true } });
   await w.run();
-  t.deepEqual(w.dataPlane.log, [`announce ${WORK}`, `withdraw ${WORK}`]);
+  t.deepEqual(w.dataPlane.log, ["fence first-claim", `announce ${WORK}`, `withdraw ${WORK}`]);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
 });

@@ -35,7 +35,8 @@ const base: ElectionInput = {
   holderSilentFor: 0,
   ownHeartbeat: { lastRenewalStartedAt: NOW - 500, apiUnreachable: false, renewalInFlightSince: null },
   announcing: false,
-  foreignClaimSeenAt: null,
+  agentClaimSeenAt: null,
+  quarantinedUntil: null,
   legacy: NO_LEGACY_LOCKS,
 };
 
@@ -126,19 +127,45 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
     { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" },
   ],
   [
-    "degraded holder yields on a foreign claim seen since its last renewal",
-    { ...degradedHolder, foreignClaimSeenAt: NOW - 100 },
-    { action: "withdraw", reason: "foreign-claim-in-degraded-hold", release: "keep" },
+    "degraded holder yields on another agent's claim seen since its last renewal",
+    { ...degradedHolder, agentClaimSeenAt: NOW - 100 },
+    { action: "withdraw", reason: "agent-claim-in-degraded-hold", release: "keep" },
   ],
   [
-    "degraded holder ignores a foreign claim from before its last renewal",
-    { ...degradedHolder, foreignClaimSeenAt: NOW - 20_000 },
+    "degraded holder ignores another agent's claim from before its last renewal",
+    { ...degradedHolder, agentClaimSeenAt: NOW - 20_000 },
     { action: "announce", mode: "degraded" },
   ],
   [
-    "confirmed holder keeps the VIP despite a foreign claim (the other side yields)",
-    { ...asHolder, foreignClaimSeenAt: NOW - 100 },
+    "confirmed holder keeps the VIP despite another agent's claim (the other side yields)",
+    { ...asHolder, agentClaimSeenAt: NOW - 100 },
     { action: "announce", mode: "confirmed" },
+  ],
+  // rule 1 and foreign-hosts.ts: a host that is no agent answers for the VIP
+  [
+    "confirmed holder withdraws when a foreign host answers for its VIP, and deletes the Lease",
+    { ...asHolder, quarantinedUntil: NOW + 2000 },
+    { action: "withdraw", reason: "foreign-host-claims-vip", release: "delete" },
+  ],
+  [
+    "degraded holder withdraws too when a foreign host answers, and keeps the Lease it cannot write",
+    { ...degradedHolder, quarantinedUntil: NOW + 2000 },
+    { action: "withdraw", reason: "foreign-host-claims-vip", release: "keep" },
+  ],
+  [
+    "a holder that withdrew in degraded hold deletes the Lease once confirmed, still quarantined",
+    { ...asHolder, announcing: false, quarantinedUntil: NOW + 2000 },
+    { action: "withdraw", reason: "foreign-host-claims-vip", release: "delete" },
+  ],
+  [
+    "carrier loss beats quarantine: the holder hands over",
+    { ...asHolder, carrier: false, quarantinedUntil: NOW + 2000 },
+    { action: "withdraw", reason: "carrier-lost", release: "clear-holder" },
+  ],
+  [
+    "a holder of a Service no longer served deletes the Lease, quarantined or not",
+    { ...asHolder, wanted: false, quarantinedUntil: NOW + 2000 },
+    { action: "withdraw", reason: "service-not-served", release: "delete" },
   ],
   [
     "holder losing carrier hands over",
@@ -222,7 +249,16 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
     { action: "withdraw", reason: "not-held", release: "keep" },
   ],
   // rules 2 and 6: claiming a free Service
-  ["first-ranked claims a free Service at once", {}, { action: "claim", takeoverFrom: null }],
+  [
+    "first-ranked claims a free Service at once, after a fence (a first claim)",
+    {},
+    { action: "claim", takeoverFrom: null, fence: true },
+  ],
+  [
+    "a Lease that exists without a holder this agent ever saw is a first claim too, fenced",
+    { leaseExists: true },
+    { action: "claim", takeoverFrom: null, fence: true },
+  ],
   [
     "second-ranked waits one step",
     { self: second, otherCandidates: [first, third] },
@@ -236,12 +272,35 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "second-ranked claims once its step has passed",
     { self: second, otherCandidates: [first, third], freeSince: NOW - STEP },
-    { action: "claim", takeoverFrom: null },
+    { action: "claim", takeoverFrom: null, fence: true },
   ],
   [
-    "second-ranked claims at once when it saw the first-ranked hand the Service over",
-    { self: second, otherCandidates: [first, third], releasedBy: first },
-    { action: "claim", takeoverFrom: null },
+    "second-ranked claims at once, unfenced, when it saw the first-ranked hand the Service over",
+    { self: second, otherCandidates: [first, third], releasedBy: first, leaseExists: true },
+    { action: "claim", takeoverFrom: null, fence: false },
+  ],
+  [
+    "a quarantined candidate does not claim a free Service: it waits for the quarantine's end",
+    { quarantinedUntil: NOW + 4000 },
+    {
+      action: "wait",
+      until: NOW + 4000,
+      reason: "quarantined: a host that is no vipd agent answers for the VIP",
+    },
+  ],
+  [
+    "a quarantined candidate does not take over from a dead holder either",
+    { holder: third, freeSince: null, holderSilentFor: D, quarantinedUntil: NOW + 4000 },
+    {
+      action: "wait",
+      until: NOW + 4000,
+      reason: "quarantined: a host that is no vipd agent answers for the VIP",
+    },
+  ],
+  [
+    "a quarantined candidate still withdraws a VIP it announces without holding the Lease",
+    { announcing: true, quarantinedUntil: NOW + 4000 },
+    { action: "withdraw", reason: "not-held", release: "keep" },
   ],
   [
     "third-ranked waits one step, not two, when it saw the first-ranked hand the Service over",
@@ -262,7 +321,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "the uncordoned next-ranked claims at once when the first-ranked is cordoned",
     { self: second, otherCandidates: [first, third], cordoned: [first] },
-    { action: "claim", takeoverFrom: null },
+    { action: "claim", takeoverFrom: null, fence: true },
   ],
   [
     "the uncordoned third-ranked moves up one place when the first-ranked is cordoned",
@@ -287,7 +346,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "with every candidate cordoned the rendezvous order decides as usual",
     { cordoned: [first, second, third] },
-    { action: "claim", takeoverFrom: null },
+    { action: "claim", takeoverFrom: null, fence: true },
   ],
   [
     "a cordoned survivor waits for the uncordoned one when the holder died",
@@ -386,12 +445,12 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "a holder silent for D is taken over, with a fence",
     { holder: third, freeSince: null, holderSilentFor: D },
-    { action: "claim", takeoverFrom: third },
+    { action: "claim", takeoverFrom: third, fence: true },
   ],
   [
     "the dead holder is not counted in the ranking",
     { self: second, otherCandidates: [first, third], holder: first, freeSince: null, holderSilentFor: D },
-    { action: "claim", takeoverFrom: first },
+    { action: "claim", takeoverFrom: first, fence: true },
   ],
   [
     "the second-ranked survivor waits one step after the holder died",
@@ -466,7 +525,7 @@ const legacyTable: [string, Partial<ElectionInput>, Decision][] = [
   [
     "a dead holder's legacy lock does not stop a candidate",
     { legacy: { required: true, locks: [lock(second, D)] } },
-    { action: "claim", takeoverFrom: null },
+    { action: "claim", takeoverFrom: null, fence: true },
   ],
   [
     "a holder in degraded hold keeps announcing: it cannot write the lock it lacks",

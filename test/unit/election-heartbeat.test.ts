@@ -1,6 +1,6 @@
 import test from "ava";
 import type { OwnHeartbeat } from "../../src/election/decide.ts";
-import { Heartbeat, renewalTimeout } from "../../src/election/heartbeat.ts";
+import { Heartbeat, publishedMacs, renewalTimeout } from "../../src/election/heartbeat.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 };
@@ -9,14 +9,16 @@ function setup() {
   const leases = new FakeLeaseApi();
   const clock = { now: 1000 };
   const changes: OwnHeartbeat[] = [];
+  const macs = { now: ["02:00:00:00:00:0B", "02:00:00:00:00:0a"] };
   const heartbeat = new Heartbeat({
     leases,
     node: "node1",
     timings,
     clock: () => clock.now,
+    macs: () => macs.now,
     onChange: (state) => changes.push(state),
   });
-  return { leases, clock, changes, heartbeat };
+  return { leases, clock, changes, heartbeat, macs };
 }
 
 test("creates the Lease when missing, then renews it with one write and no read", async (t) => {
@@ -28,6 +30,27 @@ test("creates the Lease when missing, then renews it with one write and no read"
   t.is(lease?.spec?.holderIdentity, "node1");
   t.is(lease?.spec?.leaseDurationSeconds, 5);
   t.deepEqual(lease?.metadata?.labels, { "vipd.io/component": "heartbeat", "vipd.io/node": "node1" });
+  await heartbeat.stop({ release: false });
+});
+
+test("the node's MACs ride on the heartbeat's writes: on create, and changed by the next renewal alone", async (t) => {
+  const { leases, heartbeat, macs } = setup();
+  await heartbeat.renewOnce();
+  const created = leases.leases.get("vipd-node-node1");
+  t.is(created?.metadata?.annotations?.["vipd.io/macs"], "02:00:00:00:00:0a,02:00:00:00:00:0b");
+  macs.now = ["02:00:00:00:00:0c"];
+  leases.calls.length = 0;
+  await heartbeat.renewOnce();
+  t.deepEqual(leases.calls, ["replace vipd-node-node1"], "no write of its own");
+  const renewed = leases.leases.get("vipd-node-node1");
+  if (renewed === undefined) return t.fail("no heartbeat Lease");
+  t.deepEqual(publishedMacs(renewed), ["02:00:00:00:00:0c"]);
+  macs.now = [];
+  await heartbeat.renewOnce();
+  const none = leases.leases.get("vipd-node-node1");
+  if (none === undefined) return t.fail("no heartbeat Lease");
+  t.deepEqual(publishedMacs(none), [], "no VIP-capable interface is a list, and an empty one");
+  t.is(publishedMacs({ metadata: { name: "vipd-node-old" } }), null, "a 0.1.0 heartbeat publishes none");
   await heartbeat.stop({ release: false });
 });
 
@@ -139,6 +162,7 @@ test("a failure repeated with no success in between is reported as repeated", as
     node: "node1",
     timings,
     clock: () => 1000,
+    macs: () => [],
     onChange: () => undefined,
     onFailure: (failure, _error, repeated) => failures.push([failure, repeated]),
   });

@@ -136,3 +136,20 @@ test("the API server's addresses follow the kubeconfig and default/kubernetes as
   subject.serviceCidrChanged();
   t.deepEqual(subject.serviceCidrs(), [{ cidr: "192.0.2.0/24", name: "kubernetes" }]);
 });
+
+test("agents' MACs come from their heartbeat Leases; a heartbeat without the annotation is a 0.1.0 agent", (t) => {
+  const subject = view(() => []);
+  const withMacs = (node: string, macs: string): V1Lease => {
+    const lease = heartbeatLease(node);
+    return { ...lease, metadata: { ...lease.metadata, annotations: { "vipd.io/macs": macs } } };
+  };
+  subject.leaseChanged(withMacs("node2", "02:00:00:00:00:0C,02:00:00:00:01:0c"), false);
+  subject.leaseChanged(withMacs("node3", ""), false);
+  subject.leaseChanged(heartbeatLease("node4"), false);
+  t.deepEqual([...subject.agentMacs().published].sort(), ["02:00:00:00:00:0c", "02:00:00:00:01:0c"]);
+  t.deepEqual(subject.agentMacs().withoutMacs, ["node4"]);
+  subject.leaseChanged(withMacs("node4", "02:00:00:00:00:0e"), false);
+  subject.leaseChanged(withMacs("node2", ""), true);
+  t.deepEqual([...subject.agentMacs().published], ["02:00:00:00:00:0e"], "an upgrade and a deletion");
+  t.deepEqual(subject.agentMacs().withoutMacs, []);
+});

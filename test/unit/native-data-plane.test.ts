@@ -77,6 +77,7 @@ function dataPlane(table: FakeAddressTable, addressLifetimeMs: number): NativeDa
       refreshMs: 60_000,
       fenceProbes: 1,
       fenceIntervalMs: 1,
+      firstClaimFenceIntervalMs: 1,
     },
     onSent: () => undefined,
     onError: (message) => {

@@ -13,6 +13,7 @@ import type { ServiceView } from "../../../src/agent/service-publisher.ts";
 import type { ServicesTargetView } from "../../../src/agent/services-target.ts";
 import type { VipConflict } from "../../../src/agent/vip-claims.ts";
 import type { ServiceCidr } from "../../../src/kube/cluster-addresses.ts";
+import type { AgentMacs } from "../../../src/election/foreign-hosts.ts";
 import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
 import { parseServiceKey, type ServiceRef } from "../../../src/kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
@@ -27,6 +28,7 @@ export class FakeClusterView implements LeaseView, ServiceView, ServicesTargetVi
   readonly conflicts = new Map<string, VipConflict>();
   live: string[] = [];
   legacyAgents = false;
+  agents: AgentMacs = { published: new Set(), withoutMacs: [] };
   readonly #leases: FakeLeaseApi;
 
   constructor(leases: FakeLeaseApi) {
@@ -93,6 +95,10 @@ export class FakeClusterView implements LeaseView, ServiceView, ServicesTargetVi
     const intent = service === undefined ? undefined : this.intentOf(service);
     return intent?.serve === true ? intent.vips.map((vip) => vip.address) : [];
   }
+
+  agentMacs(): AgentMacs {
+    return this.agents;
+  }
 }
 
 export class FakeDataPlane implements DataPlane {
@@ -129,9 +135,13 @@ export class FakeDataPlane implements DataPlane {
     return Promise.resolve();
   }
 
-  fence(): Promise<FenceResult> {
-    this.log.push("fence");
+  fence(options: { purpose: string }): Promise<FenceResult> {
+    this.log.push(`fence ${options.purpose}`);
     return Promise.resolve(this.fenceAnswer);
+  }
+
+  macs(): readonly string[] {
+    return ["02:00:00:00:00:0b"];
   }
 
   sweep(): Promise<void> {
