@@ -107,7 +107,7 @@ async function hostReleases(address: string): Promise<void> {
 
 async function createService(t: ExecutionContext, name: string, vip: string): Promise<void> {
   const spec = vip.includes(":")
-    ? loadBalancerService({ name, annotations: { "vipd.io/loadBalancerIPs": vip } })
+    ? loadBalancerService({ name, annotations: { "vipd.io/loadBalancerIPs": vip }, ipFamilies: ["IPv6"] })
     : loadBalancerService({ name, loadBalancerIP: vip });
   await kubectl(["apply", "-f", "-"], spec);
   t.teardown(() => kubectl(["delete", "service", name, "--wait=false"]));
