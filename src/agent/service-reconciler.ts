@@ -16,7 +16,7 @@ import { parseServiceKey, type ServiceRef } from "../kube/service-ref.ts";
 import { statusShows, type ServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
-import type { DataPlane } from "./data-plane.ts";
+import type { DataPlane, ForeignAddress } from "./data-plane.ts";
 import {
   hasReadyLocalEndpoint,
   nodeEligibility,
@@ -162,7 +162,10 @@ export class ServiceReconciler {
     observeHolder(memory, lease, now);
     const vips = intent.serve ? intent.vips : [];
     const choice = wanted ? o.dataPlane.interfaceFor(vips, intent.interface) : undefined;
-    this.#report(ref, service, memory, this.#refusal(intent, conflict, choice));
+    // The node has a VIP's address from someone else: its kernel answers for it already, so it is
+    // no candidate, and as holder it withdraws (without touching that address) and hands over.
+    const foreign = wanted ? o.dataPlane.foreignAddresses(vips) : [];
+    this.#report(ref, service, memory, this.#refusal(intent, conflict, choice, foreign));
     const eligibility =
       o.target?.selfEligibility() ??
       serviceEligibility({
@@ -180,7 +183,7 @@ export class ServiceReconciler {
       timings: o.timings,
       serviceKey,
       wanted,
-      selfEligible: eligibility.eligible && choice?.ok === true,
+      selfEligible: eligibility.eligible && choice?.ok === true && foreign.length === 0,
       carrier: choice?.ok === true ? choice.carrier : true,
       otherCandidates,
       leaseExists: lease !== undefined,
@@ -449,6 +452,7 @@ export class ServiceReconciler {
     intent: ServiceIntent,
     conflict: VipConflict | null,
     choice: ReturnType<DataPlane["interfaceFor"]> | undefined,
+    foreign: readonly ForeignAddress[],
   ): Refusal | null {
     if (!intent.serve) {
       if (intent.reason !== "invalid") return null;
@@ -459,6 +463,14 @@ export class ServiceReconciler {
         type: "Warning",
         reason: EVENT_REASONS.conflict,
         message: `${intent.source}: ${conflict.address} is already used by the older Service ${conflict.heldBy}`,
+      };
+    }
+    if (foreign.length > 0) {
+      const where = foreign.map((each) => `${each.address}/${each.prefixLength} on ${each.interfaceName}`);
+      return {
+        type: "Warning",
+        reason: EVENT_REASONS.conflict,
+        message: `${this.#options.node}: ${where.join(", ")} was not added by vipd; this node does not serve the VIP while it is there`,
       };
     }
     if (choice !== undefined && !choice.ok) {

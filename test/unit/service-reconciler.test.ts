@@ -348,6 +348,29 @@ test("a holder whose Service becomes the newer of two with one VIP withdraws and
   t.deepEqual(w.reasons().slice(-2), ["VIPConflict", "VIPWithdrawn"]);
 });
 
+test("a VIP this node has from someone else: one VIPConflict Event naming the interface, nothing claimed", async (t) => {
+  const w = world();
+  w.dataPlane.foreign = [{ address: "192.0.2.10", prefixLength: 24, interfaceName: "eth0" }];
+  await w.reconciler.reconcile(KEY);
+  await w.reconciler.reconcile(KEY);
+  t.deepEqual(w.reasons(), ["VIPConflict"]);
+  t.regex(w.events.events[0]?.message ?? "", new RegExp(`^${SELF}: 192\\.0\\.2\\.10/24 on eth0 `));
+  t.deepEqual(w.leases.calls, []);
+  t.deepEqual(w.dataPlane.log, []);
+  w.dataPlane.foreign = [];
+  await w.reconciler.reconcile(KEY);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "a candidate again once it is gone");
+});
+
+test("a holder that finds a VIP's address configured by someone else withdraws and hands over", async (t) => {
+  const w = await heldBySelf();
+  w.dataPlane.foreign = [{ address: "192.0.2.10", prefixLength: 32, interfaceName: "eth0" }];
+  await w.reconciler.reconcile(KEY);
+  t.is(w.dataPlane.log.at(-1), "withdraw default/web");
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity ?? "", "", "the holder cleared");
+  t.deepEqual(w.reasons().slice(-2), ["VIPConflict", "VIPWithdrawn"]);
+});
+
 test("an interface this node cannot use: one InvalidVIP Event naming the node, nothing claimed", async (t) => {
   const w = world();
   w.dataPlane.interfaceProblem = "interface eth7 does not exist";
