@@ -6,7 +6,8 @@
 // An address vipd did not add is never touched. A VIP is added exclusively (NLM_F_EXCL), and only
 // when the node has no address equal to it at all: the kernel would accept a /32 beside someone's
 // /24 of the same address, so the address table is read first, and EEXIST is a conflict. Replacing
-// (the lifetime refresh) and deleting happen only to an address a fresh listing shows as vipd's.
+// (the lifetime refresh) and deleting happen only to an address a listing read a moment before
+// shows as vipd's.
 import {
   ForeignAddressError,
   type DataPlane,
@@ -77,14 +78,18 @@ function isMissing(error: unknown): boolean {
 // How long a listing of the addresses answers "is this VIP still there?" and "does the node have it
 // from someone else?". vipd's own changes are written into it as they are made and any other
 // change drops it, so the age only bounds what a missed or not-yet-read notification can hide; a
-// freeze past the address lifetime always outlasts it. Changing an existing address (a lifetime
-// refresh, a removal) reads afresh.
+// freeze past the address lifetime always outlasts it.
 const PRESENT_CACHE_MS = 500;
+// Changing an existing address (a lifetime refresh, a removal) must not act on an address someone
+// replaced meanwhile, so it reads the table again unless it was read this recently. No reading
+// closes that window, only narrows it; reading for every change would cost a handover of a
+// thousand Services two seconds (a listing of 1000 addresses takes 2 ms), this costs nothing.
+const CHANGE_CACHE_MS = 10;
 
 // Refreshing an IPv6 address makes Linux walk every multicast group of the interface, so a
 // thousand IPv6 VIPs take a good part of a second (npm run bench:data-path). A refresh yields to
 // the event loop after each slice of this many VIPs, so that heartbeats and watch events do not
-// wait behind it; each slice reads the addresses afresh, so that it only refreshes what is vipd's.
+// wait behind it; each slice reads the addresses again, so that it only refreshes what is vipd's.
 const REFRESH_SLICE = 64;
 
 function presentKey(ifindex: number, address: string): string {
@@ -322,7 +327,7 @@ export class NativeDataPlane implements DataPlane {
     const installed = this.#installed.get(serviceKey);
     if (installed === undefined) return;
     this.#installed.delete(serviceKey);
-    const listing = this.#readListing({ fresh: true });
+    const listing = this.#readListing(CHANGE_CACHE_MS);
     for (const vip of installed.vips) {
       this.#announcer.stop(vip.address);
       const key = vipKey(vip, installed.ifindex);
@@ -345,7 +350,7 @@ export class NativeDataPlane implements DataPlane {
     }
   }
 
-  // Only addresses a fresh listing shows as vipd's are extended. One that vanished (expired while
+  // Only addresses a recent listing shows as vipd's are extended. One that vanished (expired while
   // this process was frozen, or removed by someone) is put back only by a reconcile run, which
   // re-reads the Lease; one that someone replaced is theirs now. Between slices a Service may be
   // withdrawn or moved: each is looked up again before its turn, so that one withdrawn meanwhile is
@@ -356,7 +361,7 @@ export class NativeDataPlane implements DataPlane {
     try {
       let vanished = false;
       let sinceYield = 0;
-      let listing = this.#readListing({ fresh: true });
+      let listing = this.#readListing(CHANGE_CACHE_MS);
       for (const [key, installed] of [...this.#installed]) {
         if (this.#closed) return;
         if (this.#installed.get(key) !== installed) continue;
@@ -373,7 +378,7 @@ export class NativeDataPlane implements DataPlane {
         if (sinceYield >= REFRESH_SLICE) {
           sinceYield = 0;
           await new Promise((resolve) => setImmediate(resolve));
-          listing = this.#readListing({ fresh: true });
+          listing = this.#readListing(CHANGE_CACHE_MS);
         }
       }
       if (vanished) this.#listener?.networkChanged();
@@ -386,13 +391,12 @@ export class NativeDataPlane implements DataPlane {
     return this.#readListing().own.has(presentKey(ifindex, address));
   }
 
-  // A listing reused for a moment, so that a refresh of thousands of VIPs reads it once; each fresh
-  // one also drops record entries whose address is gone.
-  #readListing(options: { readonly fresh?: boolean } = {}): Listing {
+  // A listing reused for a moment, so that a refresh of thousands of VIPs reads it once a slice; each
+  // new one also drops record entries whose address is gone.
+  #readListing(maxAgeMs = PRESENT_CACHE_MS): Listing {
     const now = performance.now();
     const cached = this.#listing;
-    if (cached !== undefined && options.fresh !== true && now - cached.readAt <= PRESENT_CACHE_MS)
-      return cached;
+    if (cached !== undefined && now - cached.readAt <= maxAgeMs) return cached;
     const ownership = this.#options.ownership;
     const addresses = this.#options.netlink.listAddresses();
     ownership.prune(addresses);

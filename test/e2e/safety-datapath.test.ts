@@ -63,6 +63,16 @@ function stop(agent: LabProcess): void {
   }
 }
 
+/** Reads until done or the timeout, and hands back the last reading: the test asserts on it. */
+async function settle<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function eventually<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
@@ -157,10 +167,10 @@ for (const marking of ["kernel", "record"] as const) {
           ["apply", "-f", "-"],
           loadBalancerService({ name: service, loadBalancerIP: vip }),
         );
-        const events = await eventually(
+        const events = await settle(
           () => conflictEvents(service),
           (lines) => lines.length > 0,
-          { what: "VIPConflict", agents: agents.values() },
+          15_000,
         );
         // Three refresh periods and a claim attempt or two.
         await new Promise((resolve) => setTimeout(resolve, 7000));
@@ -176,11 +186,11 @@ for (const marking of ["kernel", "record"] as const) {
         );
         return events;
       });
-      t.is(watched.result.length, 1, "one Event, not one per run");
-      t.true(watched.result[0]?.startsWith(`${only.name}: ${vip}/32 on ${only.lanIf} `), watched.result[0]);
       t.deepEqual(watched.copies, ["/32 forever"], "the address was never re-lifetimed");
       t.deepEqual(watched.holders, [""], "nobody held the Lease");
       t.deepEqual(await copiesOn(only, vip), [{ prefixlen: 32, valid_life_time: FOREVER }]);
+      t.is(watched.result.length, 1, "one Event, not one per run");
+      t.true(watched.result[0]?.startsWith(`${only.name}: ${vip}/32 on ${only.lanIf} `), watched.result[0]);
     },
   );
 }
@@ -198,22 +208,30 @@ test.serial("a /24 of the VIP configured by hand on one node: it reports it and 
   t.teardown(() => lab.exec(owner.netns, ["ip", "addr", "del", `${vip}/24`, "dev", owner.lanIf]));
   const agents = agentsOn(t, lab.nodes, () => ["--address-lifetime=6s"]);
   t.teardown(() => cluster.kubectl(["delete", "service", service, "--wait=false"]));
+  // Every agent up and seeing the others' heartbeats, so that the ranking is the one computed above.
+  for (const each of lab.nodes)
+    await eventually(
+      () => readyz(each),
+      (code) => code === "200",
+      { what: `${each.name} ready`, agents: agents.values() },
+    );
+  await new Promise((resolve) => setTimeout(resolve, 2000));
   const watched = await watching({ of: owner, ip: vip, service }, async () => {
     await cluster.kubectl(["apply", "-f", "-"], loadBalancerService({ name: service, loadBalancerIP: vip }));
-    const events = await eventually(
+    const events = await settle(
       () => conflictEvents(service),
       (lines) => lines.some((line) => line.startsWith(`${owner.name}:`)),
-      { what: "VIPConflict", agents: agents.values() },
+      15_000,
     );
     await new Promise((resolve) => setTimeout(resolve, 7000));
     return events;
   });
+  t.deepEqual(watched.copies, ["/24 forever"], "no /32 beside it, nothing re-lifetimed");
+  t.false(watched.holders.includes(owner.name), `holders seen: ${watched.holders.join(", ")}`);
   t.true(
     watched.result.some((line) => line.startsWith(`${owner.name}: ${vip}/24 on ${owner.lanIf} `)),
     watched.result.join("\n"),
   );
-  t.deepEqual(watched.copies, ["/24 forever"], "no /32 beside it, nothing re-lifetimed");
-  t.false(watched.holders.includes(owner.name), `holders seen: ${watched.holders.join(", ")}`);
 });
 
 test.serial(
@@ -278,9 +296,11 @@ async function flap(of: LabNode, whileDown: () => Promise<void> = () => Promise.
 }
 
 // The kernel drops the IPv6 address and every route of a link that goes down, and does not put the
-// default route back when it comes up; the network configuration does, addresses first.
+// default route back when it comes up; the network configuration does, addresses first and the
+// route a moment later, by which time the agent has looked at the link that came back.
 async function putBack(of: LabNode): Promise<void> {
   await lab.exec(of.netns, ["ip", "addr", "replace", `${of.ipv6}/64`, "dev", of.lanIf, "nodad"]);
+  await new Promise((resolve) => setTimeout(resolve, 500));
   await lab.exec(of.netns, [
     ...["ip", "route", "replace", "default", "via", "198.51.100.1"],
     ...["dev", of.lanIf, "onlink"],
@@ -367,10 +387,10 @@ test.serial(
     const unready: string[] = [];
     await flap(holder, async () => {
       unready.push(
-        await eventually(
+        await settle(
           () => readyz(holder),
           (code) => code !== "200",
-          { what: `${holder.name} /readyz with eth0 down`, agents: agents.values() },
+          5000,
         ),
       );
     });
@@ -378,8 +398,8 @@ test.serial(
       await flap(holder);
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
-    t.deepEqual(unready, ["503"], "not ready while its packet socket cannot hear the wire");
     await takesOverAfterwards(t, { vip, service, agents, node: holder });
+    t.deepEqual(unready, ["503"], "not ready while its packet socket cannot hear the wire");
   },
 );
 
