@@ -331,13 +331,11 @@ export class NativeDataPlane implements DataPlane {
     for (const vip of installed.vips) {
       this.#announcer.stop(vip.address);
       const key = vipKey(vip, installed.ifindex);
-      const listed = listing.byAddress
-        .get(vip.address)
-        ?.find((address) => address.ifindex === key.ifindex && address.prefixLength === key.prefixLength);
+      const present = presentKey(key.ifindex, key.address);
       // Gone already, or no longer vipd's (replaced by hand): either way nothing of vipd's to delete.
-      if (listed !== undefined && this.#options.ownership.owns(listed)) this.#deleteAddress(key);
+      if (listing.own.has(present)) this.#deleteAddress(key);
       this.#options.ownership.removed(key);
-      listing.own.delete(presentKey(key.ifindex, key.address));
+      listing.own.delete(present);
     }
   }
 

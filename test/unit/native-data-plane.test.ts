@@ -189,6 +189,16 @@ for (const prefixLength of [32, 24]) {
   });
 }
 
+test("a VIP withdrawn right after it was added is removed", async (t) => {
+  const table = new FakeAddressTable();
+  const plane = dataPlane(table, 60_000);
+  t.teardown(() => plane.close());
+  await plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  await plane.withdraw(SERVICE);
+  t.deepEqual(table.log, [`add ${VIP.address}`, `delete ${VIP.address}`]);
+  t.is(table.find(VIP.address), undefined);
+});
+
 test("an exclusive add that meets EEXIST is a conflict, not an adoption", async (t) => {
   const table = new FakeAddressTable();
   const plane = dataPlane(table, 60_000);
