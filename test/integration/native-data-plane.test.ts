@@ -271,7 +271,11 @@ test.serial(
     t.deepEqual(value(output, 0), { quiet: false, answeredBy: PAIR.macB }, "B's kernel answers the probe");
     for (let round = 0; round < 3; round++) {
       const at = 1 + round * flap.length;
-      t.regex(String(value(output, at + 1)), /va \(.*ENETDOWN/, `round ${round}: unready while down`);
+      const unready = value(output, at + 1);
+      t.true(
+        typeof unready === "string" && unready.includes(PAIR.interfaceA),
+        `round ${round}: unready while down`,
+      );
       t.is(value(output, at + 3), null, `round ${round}: ready once up`);
       t.like(value(output, at + 4), { ok: false }, `round ${round}: no default route yet`);
       t.like(value(output, at + 8), { ok: true, name: PAIR.interfaceA }, `round ${round}: the route is back`);
