@@ -31,7 +31,7 @@ import { EVENT_REASONS } from "../kube/names.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
-import type { DataPlane, WireClaim } from "./data-plane.ts";
+import type { DataPlane, ForeignAddress, InterfaceChoice, WireClaim } from "./data-plane.ts";
 import { isCordoned, type Eligibility, type NodeShape } from "./eligibility.ts";
 import type { FreshLeases } from "./fresh-leases.ts";
 import { canonicalAddress, type Vip } from "./service-intent.ts";
@@ -197,7 +197,10 @@ export class AddressReconciler {
     observeHolder(memory, lease, now);
     memory.quarantine = remembered(memory.quarantine, now);
     const choice = demand === null ? undefined : o.dataPlane.interfaceFor([vip], demand.interfaceOverride);
-    this.#reportInterface(demand, memory, choice?.ok === false ? choice.reason : null);
+    // The node has the address from someone else: its kernel answers for it already, so it is no
+    // candidate, and as holder it withdraws (without touching that address) and hands over.
+    const foreign = demand === null ? [] : o.dataPlane.foreignAddresses([vip]);
+    this.#reportNodeRefusal(demand, memory, nodeRefusal(choice, foreign));
     const eligibility: Eligibility =
       demand === null
         ? { eligible: false, reason: "not asked for" }
@@ -214,7 +217,7 @@ export class AddressReconciler {
       timings: o.timings,
       rankKey: demand === null ? address : serviceKey(demand.service),
       wanted: demand !== null,
-      selfEligible: eligibility.eligible && choice?.ok === true,
+      selfEligible: eligibility.eligible && choice?.ok === true && foreign.length === 0,
       carrier: choice?.ok === true ? choice.carrier : true,
       otherCandidates,
       cordoned,
@@ -568,21 +571,23 @@ export class AddressReconciler {
     return false;
   }
 
-  // The interface is this node's own business, so each node says why it cannot carry the address.
-  #reportInterface(demand: AddressDemand | null, memory: AddressMemory, problem: string | null): void {
-    if (problem === memory.refusalReported) return;
-    memory.refusalReported = problem;
-    if (problem === null || demand === null) return;
+  // What the node itself has (its interfaces, an address someone else configured) is each node's
+  // own to report, so every node says why it does not carry the address.
+  #reportNodeRefusal(demand: AddressDemand | null, memory: AddressMemory, refusal: NodeRefusal | null): void {
+    const text = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
+    if (text === memory.refusalReported) return;
+    memory.refusalReported = text;
+    if (refusal === null || demand === null) return;
     const o = this.#options;
     o.log.warn("not serving", {
       address: demand.vip.address,
-      reason: EVENT_REASONS.invalid,
-      problems: problem,
+      reason: refusal.reason,
+      problems: refusal.message,
     });
     o.events.record(demand.service, {
       type: "Warning",
-      reason: EVENT_REASONS.invalid,
-      message: `${o.node}: ${problem}`,
+      reason: refusal.reason,
+      message: `${o.node}: ${refusal.message}`,
     });
   }
 
@@ -604,6 +609,26 @@ export class AddressReconciler {
     }
     return memory;
   }
+}
+
+interface NodeRefusal {
+  readonly reason: string;
+  readonly message: string;
+}
+
+function nodeRefusal(
+  choice: InterfaceChoice | undefined,
+  foreign: readonly ForeignAddress[],
+): NodeRefusal | null {
+  if (foreign.length > 0) {
+    const where = foreign.map((each) => `${each.address}/${each.prefixLength} on ${each.interfaceName}`);
+    return {
+      reason: EVENT_REASONS.conflict,
+      message: `${where.join(", ")} was not added by vipd; this node does not serve the VIP while it is there`,
+    };
+  }
+  if (choice !== undefined && !choice.ok) return { reason: EVENT_REASONS.invalid, message: choice.reason };
+  return null;
 }
 
 function leaseVersion(lease: V1Lease | undefined): string | null {

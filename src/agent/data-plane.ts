@@ -16,6 +16,25 @@ export interface WireClaim {
 export type FenceResult =
   { readonly quiet: true } | { readonly quiet: false; readonly answeredBy: readonly WireClaim[] };
 
+/** A VIP's address that the node has but vipd did not add: configured by hand, left by kube-vip, … */
+export interface ForeignAddress {
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly interfaceName: string;
+}
+
+/** announce() met a VIP that the node already has from someone else; it installed none of them. */
+export class ForeignAddressError extends Error {
+  readonly foreign: readonly ForeignAddress[];
+
+  constructor(foreign: readonly ForeignAddress[]) {
+    const where = foreign.map((each) => `${each.address}/${each.prefixLength} on ${each.interfaceName}`);
+    super(`not vipd's: ${where.join(", ")}`);
+    this.name = "ForeignAddressError";
+    this.foreign = foreign;
+  }
+}
+
 export interface DataPlaneListener {
   /** A MAC of none of this node's interfaces announced or answered for a VIP of this Service. */
   readonly foreignClaim: (serviceKey: string, claim: WireClaim) => void;
@@ -34,8 +53,16 @@ export interface DataPlane {
   /** Every VIP the Service holds is still on its interface (none expired or was removed). */
   intact(serviceKey: string): boolean;
   /**
+   * The VIPs' addresses that this node already has from someone else, on any interface and with any
+   * prefix length. Its kernel answers for them already, so the node must not serve them, and vipd
+   * never replaces, refreshes, adopts or removes such an address.
+   */
+  foreignAddresses(vips: readonly Vip[]): readonly ForeignAddress[];
+  /**
    * Installs (or refreshes) the VIPs on the interface and keeps announcing them. Idempotent; says
-   * whether anything was newly installed, which starts a takeover burst.
+   * whether anything was newly installed, which starts a takeover burst. Adds only addresses the node
+   * does not have: a VIP that foreignAddresses reports (or that appears meanwhile) makes it throw
+   * ForeignAddressError with none of the Service's VIPs installed.
    */
   announce(options: {
     readonly serviceKey: string;
@@ -62,7 +89,10 @@ export interface DataPlane {
    */
   sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void>;
   subscribe(listener: DataPlaneListener): void;
-  /** null while working, else what is broken (for /readyz). */
+  /**
+   * null while working, else what is broken (for /readyz): the notifications, or a packet socket
+   * that stopped receiving and is not open again yet (its interface went down or away).
+   */
   problem(): string | null;
   close(): Promise<void>;
 }

@@ -3,12 +3,14 @@
 // ends it (the agent waits and retries); what does end it — the metrics address taken, the data plane
 // failing, a bug — is logged as an error first, so a crash-looping pod says why.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { Agent } from "../agent/agent.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { useLocalApiServer } from "../controlplane/kube-config.ts";
 import { PooledKubeConfig } from "../kube/kube-config.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import { chooseAddressOwnership, type AddressOwnership } from "../net/address-ownership.ts";
 import { AUTO_INTERFACE } from "../net/interface-name.ts";
 import { NativeDataPlane } from "../net/native-data-plane.ts";
 import { Netlink } from "../net/netlink.ts";
@@ -16,6 +18,8 @@ import { readStrictArpFacts, strictArpProblem } from "../net/strict-arp.ts";
 import { EXIT_BAD_CONFIGURATION, EXIT_FAILED } from "./run-command.ts";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+// The host's, also inside a container: it changes with every boot, and so does the address table.
+const BOOT_ID = "/proc/sys/kernel/random/boot_id";
 
 /**
  * client-node's in-cluster loader does not fail outside a cluster: it builds a config for
@@ -70,6 +74,27 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
   ) {
     refuse(`--interface ${config.interface}: no such interface on this node`);
   }
+  let ownership: AddressOwnership;
+  try {
+    const chosen = chooseAddressOwnership({
+      marking: config.addressMarking,
+      netlink,
+      // One record per mode: a control-plane agent and a services agent may share a node.
+      recordFile: path.join(
+        config.stateDir,
+        `${config.controlPlane ? "control-plane" : "services"}.addresses`,
+      ),
+      bootId: readFileSync(BOOT_ID, "utf8").trim(),
+    });
+    ownership = chosen.ownership;
+    log.info("vipd's own addresses are told apart by", {
+      method: ownership.method,
+      reason: chosen.reason,
+      ...(ownership.method === "record" ? { stateDir: config.stateDir } : {}),
+    });
+  } catch (error) {
+    refuse(`cannot tell vipd's addresses from anyone else's: ${(error as Error).message}`);
+  }
   const strictArp = strictArpProblem(readStrictArpFacts());
   if (strictArp !== null) log.error(strictArp);
 
@@ -84,6 +109,7 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
   const counters: { sent?: (kind: "garp" | "na") => void } = {};
   const dataPlane = new NativeDataPlane({
     netlink,
+    ownership,
     configuredInterface: config.interface,
     allowOffSubnetVips: config.allowOffSubnetVips,
     addressLifetimeMs: config.addressLifetime,

@@ -124,6 +124,20 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     default: "30s",
     description: "valid lifetime of a VIP on the interface, refreshed by the holder (dead-man switch)",
   },
+  addressMarking: {
+    flag: "address-marking",
+    placeholder: "<auto|kernel|record>",
+    default: "auto",
+    description:
+      "how vipd tells its own addresses from anyone else's: kernel = its address protocol (IFA_PROTO, kept from Linux 6.1), record = a file in --state-dir, auto = kernel if a probe at start-up shows this kernel keeps it, else record",
+  },
+  stateDir: {
+    flag: "state-dir",
+    placeholder: "<path>",
+    default: "/run/vipd",
+    description:
+      "directory of the record of vipd's addresses (--address-marking record, or auto on kernels before 6.1): a tmpfs, mounted from the node so that a restarted agent finds it",
+  },
   announceCount: {
     flag: "announce-count",
     placeholder: "<n>",

@@ -3,6 +3,7 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { canonicalAddress, type Vip } from "../agent/service-intent.ts";
+import { ADDRESS_MARKINGS } from "../net/address-marking.ts";
 import { INTERFACE_NAME_PATTERN } from "../net/interface-name.ts";
 import { parseDuration } from "./duration.ts";
 
@@ -106,6 +107,8 @@ export const runConfigShape = {
   claimStep: positiveDuration,
   cordonHandsOver: onOff,
   addressLifetime: positiveDuration,
+  addressMarking: z.enum(ADDRESS_MARKINGS),
+  stateDir: z.string().regex(/^\//, { error: "must be an absolute path" }),
   announceCount: count,
   announceInterval: duration.pipe(
     z.number().min(MIN_ANNOUNCE_INTERVAL_MS, {

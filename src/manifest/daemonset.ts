@@ -1,6 +1,6 @@
 // The services-mode DaemonSet: one agent per node, on the node's own network, with the two
 // capabilities the data path needs and nothing else.
-import type { V1Container, V1DaemonSet, V1EnvVar, V1VolumeMount } from "@kubernetes/client-node";
+import type { V1Container, V1DaemonSet, V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { formatDuration } from "../config/duration.ts";
 import { envName, RUN_OPTIONS } from "../config/options.ts";
 import type { RunConfig, RunConfigKey } from "../config/schema.ts";
@@ -26,6 +26,17 @@ export function terminationGraceSeconds(retryPeriodMs: number): number {
     Math.ceil((HANDOVER_RETRY_PERIODS * retryPeriodMs) / 1000),
   );
 }
+
+// The record of vipd's addresses (--address-marking record, or auto on a kernel before 6.1) must
+// outlive the container, so that a restarted agent still knows which addresses are its own, and
+// must not outlive the node's boot, as the addresses do not: the node's /run, a tmpfs.
+const STATE_VOLUME = "state";
+const STATE_DIR = RUN_OPTIONS.stateDir.default ?? "/run/vipd";
+
+export const stateVolume: V1Volume = {
+  name: STATE_VOLUME,
+  hostPath: { path: STATE_DIR, type: "DirectoryOrCreate" },
+};
 
 export function env(key: RunConfigKey, value: string): V1EnvVar {
   return { name: envName(RUN_OPTIONS[key].flag), value };
@@ -84,6 +95,7 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
           ...(options.tolerations.length === 0 ? {} : { tolerations: [...options.tolerations] }),
           securityContext: { seccompProfile: { type: "RuntimeDefault" } },
           containers: [agentContainer({ image: options.image, env: agentEnv, metricsPort })],
+          volumes: [stateVolume],
         },
       },
     },
@@ -135,6 +147,6 @@ export function agentContainer(options: {
       runAsUser: 0,
       capabilities: { add: [...AGENT_CAPABILITIES], drop: ["ALL"] },
     },
-    ...(options.volumeMounts === undefined ? {} : { volumeMounts: [...options.volumeMounts] }),
+    volumeMounts: [{ name: STATE_VOLUME, mountPath: STATE_DIR }, ...(options.volumeMounts ?? [])],
   };
 }

@@ -6,7 +6,14 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { formatDuration } from "../config/duration.ts";
 import { RUN_OPTIONS } from "../config/options.ts";
 import type { RunConfigKey } from "../config/schema.ts";
-import { agentContainer, env, fromField, terminationGraceSeconds, timingEnv } from "./daemonset.ts";
+import {
+  agentContainer,
+  env,
+  fromField,
+  stateVolume,
+  terminationGraceSeconds,
+  timingEnv,
+} from "./daemonset.ts";
 import { APP_NAME, commonLabels } from "./identity.ts";
 import { checkedAgentConfig, DEFAULT_IMAGE } from "./options.ts";
 
@@ -115,7 +122,10 @@ export function staticPod(options: StaticPodOptions): V1Pod {
           volumeMounts: [{ name: KUBECONFIG_VOLUME, mountPath: options.kubeconfig, readOnly: true }],
         }),
       ],
-      volumes: [{ name: KUBECONFIG_VOLUME, hostPath: { path: options.kubeconfig, type: "File" } }],
+      volumes: [
+        stateVolume,
+        { name: KUBECONFIG_VOLUME, hostPath: { path: options.kubeconfig, type: "File" } },
+      ],
     },
   };
 }

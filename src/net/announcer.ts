@@ -1,6 +1,8 @@
 // Announcing held VIPs on the wire, watching the wire for anyone else claiming them, and fencing
-// before a claim (DESIGN.md sections 2 and 3). It owns no addresses: it only sends and reads frames
-// through one long-lived packet socket per interface.
+// before a claim (DESIGN.md sections 2 and 3). It owns no addresses: it only sends and reads
+// frames through one long-lived packet socket per interface. A socket whose interface goes down or
+// away stops receiving (ENETDOWN); it is closed, and opened again once the interface is up, on its
+// new index if it was created again: a node that cannot hear the wire would fence blind.
 import {
   addressKey,
   arpProbe,
@@ -56,6 +58,8 @@ export interface AnnouncerOptions {
    */
   readonly ownMacs: () => ReadonlySet<string>;
   readonly onForeignClaim: (ip: string, mac: string) => void;
+  /** The interface's state now (not as cached): whether a lost socket can be opened again. */
+  readonly linkState: (ifindex: number) => "up" | "down" | "gone";
   readonly onSent: (kind: "garp" | "na") => void;
   readonly onError: (message: string) => void;
 }
@@ -101,6 +105,8 @@ export function claimIn(frame: Uint8Array): { ip: string; mac: string } | undefi
 export class Announcer {
   readonly #options: AnnouncerOptions;
   readonly #channels = new Map<number, FrameChannel>();
+  /** Interfaces whose socket stopped receiving and is not open again yet, with the error. */
+  readonly #lost = new Map<number, string>();
   /** By addressKey, so that any spelling of an address finds it. */
   readonly #held = new Map<string, Held>();
   readonly #fences = new Set<FenceWaiter>();
@@ -186,10 +192,24 @@ export class Announcer {
     return answeredBy.size === 0 ? { quiet: true } : { quiet: false, answeredBy: [...answeredBy.values()] };
   }
 
+  /** Interfaces whose socket stopped receiving and is not open again yet, with the error. */
+  lost(): ReadonlyMap<number, string> {
+    return this.#lost;
+  }
+
+  /**
+   * Opens the lost sockets of the interfaces that are up again and forgets those of interfaces that
+   * are gone; a link changed, or notifications were lost.
+   */
+  recover(): void {
+    for (const ifindex of [...this.#lost.keys()]) this.#recover(ifindex);
+  }
+
   close(): void {
     for (const held of [...this.#held.values()]) this.stop(held.vip.ip);
     for (const channel of this.#channels.values()) channel.close();
     this.#channels.clear();
+    this.#lost.clear();
   }
 
   #refreshTickMs(): number {
@@ -227,18 +247,46 @@ export class Announcer {
   #channel(ifindex: number): FrameChannel {
     let channel = this.#channels.get(ifindex);
     if (channel === undefined) {
-      channel = this.#options.openChannel(ifindex);
-      channel.receive({
+      const opened = this.#options.openChannel(ifindex);
+      opened.receive({
         onFrame: (frame, details) => {
           if (!details.outgoing) this.#heard(frame);
         },
         onError: (error) => {
           this.#options.onError(`receiving on interface ${ifindex}: ${error.message}`);
+          this.#lose(ifindex, opened, error.message);
         },
       });
-      this.#channels.set(ifindex, channel);
+      this.#channels.set(ifindex, opened);
+      this.#lost.delete(ifindex);
+      channel = opened;
     }
     return channel;
+  }
+
+  // Any receive error ends the socket: after ENETDOWN it hears nothing until its interface is up
+  // again, and one bound to a deleted interface never will.
+  #lose(ifindex: number, channel: FrameChannel, message: string): void {
+    if (this.#channels.get(ifindex) !== channel) return;
+    channel.close();
+    this.#channels.delete(ifindex);
+    this.#lost.set(ifindex, message);
+    // The interface may be up again already (a quick flap), and then no later link change would
+    // come to reopen it.
+    this.#recover(ifindex);
+  }
+
+  #recover(ifindex: number): void {
+    const state = this.#options.linkState(ifindex);
+    if (state === "gone") this.#lost.delete(ifindex);
+    if (state !== "up") return;
+    try {
+      this.#channel(ifindex);
+    } catch (error) {
+      this.#options.onError(
+        `reopening the packet socket of interface ${ifindex}: ${(error as Error).message}`,
+      );
+    }
   }
 
   #heard(frame: Buffer): void {

@@ -1,8 +1,23 @@
-// The DataPlane of a real node: VIPs go on and off the interface over rtnetlink, marked with vipd's
-// address protocol and given a valid lifetime that the holder keeps refreshing (the dead-man switch
-// of DESIGN.md section 3), and the Announcer speaks for them on the wire.
-import type { DataPlane, DataPlaneListener, FenceResult, InterfaceChoice } from "../agent/data-plane.ts";
+// The DataPlane of a real node: VIPs go on and off the interface over rtnetlink, known as vipd's by
+// their mark or the record (address-ownership.ts) and given a valid lifetime that the holder keeps
+// refreshing (the dead-man switch of DESIGN.md section 3), and the Announcer speaks for them on the
+// wire.
+//
+// An address vipd did not add is never touched. A VIP is added exclusively (NLM_F_EXCL), and only
+// when the node has no address equal to it at all: the kernel would accept a /32 beside someone's
+// /24 of the same address, so the address table is read first, and EEXIST is a conflict. Replacing
+// (the lifetime refresh) and deleting happen only to an address a listing read a moment before
+// shows as vipd's.
+import {
+  ForeignAddressError,
+  type DataPlane,
+  type DataPlaneListener,
+  type FenceResult,
+  type ForeignAddress,
+  type InterfaceChoice,
+} from "../agent/data-plane.ts";
 import type { Vip } from "../agent/service-intent.ts";
+import type { AddressOwnership } from "./address-ownership.ts";
 import {
   Announcer,
   type AnnouncedVip,
@@ -12,11 +27,12 @@ import {
 } from "./announcer.ts";
 import { chooseInterface } from "./interface-choice.ts";
 import {
-  VIPD_ADDRESS_PROTOCOL,
   watchNetlink,
   type Address,
+  type AddressKey,
   type Link,
   type Netlink,
+  type NetlinkEvent,
   type NetlinkWatch,
 } from "./netlink.ts";
 import { PacketSocket } from "./packet-socket.ts";
@@ -27,6 +43,8 @@ export interface NativeDataPlaneOptions {
     Netlink,
     "listLinks" | "listAddresses" | "addAddress" | "deleteAddress" | "defaultRouteInterface"
   >;
+  /** How vipd tells its addresses from anyone else's. */
+  readonly ownership: AddressOwnership;
   /** The interface's packet socket; PacketSocket.open unless a test records frames instead. */
   readonly openChannel?: (ifindex: number) => FrameChannel;
   /** --interface; undefined for the default route's interface. */
@@ -53,6 +71,15 @@ interface Installed {
   readonly mac: string;
 }
 
+/** One reading of the node's address table. */
+interface Listing {
+  readonly readAt: number;
+  /** By VIP address: every address equal to it, on any interface, with any prefix length. */
+  readonly byAddress: ReadonlyMap<string, readonly Address[]>;
+  /** presentKey of vipd's own host addresses, kept current with vipd's own changes. */
+  readonly own: Set<string>;
+}
+
 function hostPrefix(vip: Vip): number {
   return vip.family === 4 ? 32 : 128;
 }
@@ -62,19 +89,29 @@ function isMissing(error: unknown): boolean {
   return code === "EADDRNOTAVAIL" || code === "ENOENT" || code === "ENODEV";
 }
 
-// How long a listing of the addresses answers "is this VIP still there?". vipd's own additions are
-// written into it as they are made and any removal drops it, so the age only bounds what a missed
-// or not-yet-read notification can hide; a freeze past the address lifetime always outlasts it.
+// How long a listing of the addresses answers "is this VIP still there?" and "does the node have it
+// from someone else?". vipd's own changes are written into it as they are made and any other
+// change drops it, so the age only bounds what a missed or not-yet-read notification can hide; a
+// freeze past the address lifetime always outlasts it.
 const PRESENT_CACHE_MS = 500;
+// Changing an existing address (a lifetime refresh, a removal) must not act on an address someone
+// replaced meanwhile, so it reads the table again unless it was read this recently. No reading
+// closes that window, only narrows it; reading for every change would cost a handover of a
+// thousand Services two seconds (a listing of 1000 addresses takes 2 ms), this costs nothing.
+const CHANGE_CACHE_MS = 10;
 
 // Refreshing an IPv6 address makes Linux walk every multicast group of the interface, so a
 // thousand IPv6 VIPs take a good part of a second (npm run bench:data-path). A refresh yields to
 // the event loop after each slice of this many VIPs, so that heartbeats and watch events do not
-// wait behind it.
+// wait behind it; each slice reads the addresses again, so that it only refreshes what is vipd's.
 const REFRESH_SLICE = 64;
 
 function presentKey(ifindex: number, address: string): string {
   return `${ifindex} ${address}`;
+}
+
+function vipKey(vip: Vip, ifindex: number): AddressKey {
+  return { ifindex, address: vip.address, prefixLength: hostPrefix(vip) };
 }
 
 export class NativeDataPlane implements DataPlane {
@@ -86,10 +123,10 @@ export class NativeDataPlane implements DataPlane {
   #watch: NetlinkWatch | undefined;
   /** Links, the node's own addresses (not VIPs) and the default route: what interface choice reads. */
   #facts: { links: Link[]; addresses: Address[]; defaultRoute: number | null } | undefined;
-  #problem: string | null = null;
+  #watchProblem: string | null = null;
   /** Addresses vipd deleted whose notification has not been read yet. */
   readonly #removing = new Set<string>();
-  #presentCache: { readonly readAt: number; readonly addresses: Set<string> } | undefined;
+  #listing: Listing | undefined;
   #refreshing = false;
   #closed = false;
 
@@ -104,6 +141,11 @@ export class NativeDataPlane implements DataPlane {
       onForeignClaim: (ip, mac) => {
         const key = this.#serviceOf(ip);
         if (key !== undefined) this.#listener?.foreignClaim(key, { ip, mac });
+      },
+      linkState: (ifindex) => {
+        const link = options.netlink.listLinks().find((candidate) => candidate.index === ifindex);
+        if (link === undefined) return "gone";
+        return link.up ? "up" : "down";
       },
       onSent: options.onSent,
       onError: options.onError,
@@ -128,6 +170,10 @@ export class NativeDataPlane implements DataPlane {
     return choice.ok ? { ok: true, name: choice.name, carrier: choice.carrier } : choice;
   }
 
+  foreignAddresses(vips: readonly Vip[]): readonly ForeignAddress[] {
+    return this.#foreignIn(this.#readListing(), vips);
+  }
+
   holding(serviceKey: string): readonly Vip[] | undefined {
     return this.#installed.get(serviceKey)?.vips;
   }
@@ -145,6 +191,8 @@ export class NativeDataPlane implements DataPlane {
     const link = this.#readFacts().links.find((candidate) => candidate.name === options.interfaceName);
     if (link?.mac == null)
       throw new Error(`interface ${options.interfaceName} is gone or has no MAC address`);
+    const foreign = this.#foreignIn(this.#readListing(), options.vips);
+    if (foreign.length > 0) throw new ForeignAddressError(foreign);
     const previous = this.#installed.get(options.serviceKey);
     const same =
       previous?.ifindex === link.index &&
@@ -152,15 +200,23 @@ export class NativeDataPlane implements DataPlane {
       previous.vips.every((vip, index) => vip.address === options.vips[index]?.address);
     if (previous !== undefined && !same) this.#remove(options.serviceKey);
     let newlyInstalled = !same;
-    for (const vip of options.vips) {
-      // Someone may have flushed the address (`ip addr flush`): put it back and announce it again.
-      // An address that is there is left to the lifetime refresh: a write per reconcile would be a
-      // netlink write per Service per event.
-      if (same && this.#present(vip.address, link.index)) continue;
-      if (same) newlyInstalled = true;
-      this.#install(vip, link.index);
-    }
     this.#installed.set(options.serviceKey, { vips: options.vips, ifindex: link.index, mac: link.mac });
+    try {
+      for (const vip of options.vips) {
+        // Someone may have flushed the address (`ip addr flush`): put it back and announce it again.
+        // An address that is there is left to the lifetime refresh: a write per reconcile would be a
+        // netlink write per Service per event.
+        if (same && this.#present(vip.address, link.index)) continue;
+        if (same) newlyInstalled = true;
+        this.#install(vip, link.index);
+      }
+    } catch (error) {
+      // A Service installed afresh is installed whole or not at all, so that no VIP is left that
+      // nobody withdraws; one held already stays held with the VIP that failed missing, which
+      // intact() reports to the next run.
+      if (!same) this.#remove(options.serviceKey);
+      throw error;
+    }
     if (newlyInstalled) {
       for (const vip of options.vips) this.#announcer.start(this.#announced(vip, link.index, link.mac));
     }
@@ -194,11 +250,16 @@ export class NativeDataPlane implements DataPlane {
 
   sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void> {
     const keep = new Set([...owned.values()].flat().map((vip) => vip.address));
-    for (const address of this.#options.netlink.listAddresses()) {
-      if (address.protocol !== VIPD_ADDRESS_PROTOCOL || keep.has(address.address)) continue;
+    const ownership = this.#options.ownership;
+    const addresses = this.#options.netlink.listAddresses();
+    ownership.prune(addresses);
+    for (const address of addresses) {
+      if (!ownership.owns(address) || keep.has(address.address)) continue;
       this.#deleteAddress(address);
+      ownership.removed(address);
       this.#options.onError(`removed stale VIP ${address.address} left by an earlier run`);
     }
+    this.#listing = undefined;
     return Promise.resolve();
   }
 
@@ -206,27 +267,31 @@ export class NativeDataPlane implements DataPlane {
     this.#listener = listener;
     this.#watch = watchNetlink({
       onEvent: (event) => {
-        // vipd's own additions and lifetime refreshes are in the cache already and change nothing a
-        // reconcile needs to see again: with thousands of VIPs, reacting to them would turn every
-        // refresh into a listing of every address and another round of reconciles.
+        if (this.#ownChange(event)) return;
+        this.#listing = undefined;
+        if (event.type !== "address" || !this.#options.ownership.owns(event)) this.#facts = undefined;
         if (event.type === "overrun") this.#removing.clear();
-        const ownVip = event.type === "address" && event.protocol === VIPD_ADDRESS_PROTOCOL;
-        if (ownVip && event.action === "new") return;
-        // Likewise the removals vipd made itself; one the kernel made (an expired lifetime) is news.
-        if (ownVip && this.#removing.delete(presentKey(event.ifindex, event.address))) return;
-        this.#presentCache = undefined;
-        if (!ownVip) this.#facts = undefined;
+        // A socket lost with its interface opens again once the interface is up.
+        if (event.type === "link" || event.type === "overrun") this.#announcer.recover();
         listener.networkChanged();
       },
       onError: (error) => {
-        this.#problem = `netlink notifications: ${error.message}`;
-        this.#options.onError(this.#problem);
+        this.#watchProblem = `netlink notifications: ${error.message}`;
+        this.#options.onError(this.#watchProblem);
       },
     });
   }
 
   problem(): string | null {
-    return this.#problem;
+    if (this.#watchProblem !== null) return this.#watchProblem;
+    const lost = [...this.#announcer.lost()];
+    if (lost.length === 0) return null;
+    const links = this.#options.netlink.listLinks();
+    const described = lost.map(([ifindex, error]) => {
+      const name = links.find((link) => link.index === ifindex)?.name ?? `interface ${ifindex}`;
+      return `${name} (${error})`;
+    });
+    return `packet socket not receiving, reopened once its interface is up: ${described.join(", ")}`;
   }
 
   close(): Promise<void> {
@@ -237,62 +302,100 @@ export class NativeDataPlane implements DataPlane {
     return Promise.resolve();
   }
 
+  // vipd's own additions, lifetime refreshes and removals are in the listing already and change
+  // nothing a reconcile needs to see again: with thousands of VIPs, reacting to them would turn
+  // every refresh into a listing of every address and another round of reconciles. A removal the
+  // kernel made (an expired lifetime) is news.
+  #ownChange(event: NetlinkEvent): boolean {
+    if (event.type !== "address") return false;
+    if (event.action === "del") return this.#removing.delete(presentKey(event.ifindex, event.address));
+    return this.#options.ownership.owns(event);
+  }
+
+  // The record is written before the address is added, so that an agent that crashes right after
+  // the add still finds the address as its own; if the add fails, the entry goes again.
   #install(vip: Vip, ifindex: number): void {
+    const key = vipKey(vip, ifindex);
+    const listing = this.#readListing();
+    if (listing.own.has(presentKey(ifindex, vip.address))) {
+      // vipd's own from before (kept by the restart sweep): adopted, with a fresh lifetime.
+      this.#write(vip, ifindex, { replace: true });
+      return;
+    }
+    const ownership = this.#options.ownership;
+    ownership.adding(key);
+    try {
+      this.#write(vip, ifindex, { replace: false });
+    } catch (error) {
+      ownership.removed(key);
+      if ((error as { code?: unknown }).code !== "EEXIST") throw error;
+      // Someone added the address since the table was read.
+      this.#listing = undefined;
+      const foreign = this.#foreignIn(this.#readListing(), [vip]);
+      throw new ForeignAddressError(
+        foreign.length > 0 ? foreign : [{ ...key, interfaceName: this.#linkName(ifindex) }],
+      );
+    }
+    listing.own.add(presentKey(ifindex, vip.address));
+  }
+
+  #write(vip: Vip, ifindex: number, options: { readonly replace: boolean }): void {
     const lifetime = Math.ceil(this.#options.addressLifetimeMs / 1000);
     this.#options.netlink.addAddress({
-      ifindex,
-      address: vip.address,
-      prefixLength: hostPrefix(vip),
-      protocol: VIPD_ADDRESS_PROTOCOL,
+      ...vipKey(vip, ifindex),
+      protocol: this.#options.ownership.protocol,
       validLifetime: lifetime,
       // IPv6 VIPs are never preferred, so they never become a source address or a node IP.
       preferredLifetime: vip.family === 6 ? 0 : lifetime,
       nodad: vip.family === 6,
-      replace: true,
+      replace: options.replace,
     });
-    this.#presentCache?.addresses.add(presentKey(ifindex, vip.address));
   }
 
   #remove(serviceKey: string): void {
     const installed = this.#installed.get(serviceKey);
     if (installed === undefined) return;
     this.#installed.delete(serviceKey);
+    const listing = this.#readListing(CHANGE_CACHE_MS);
     for (const vip of installed.vips) {
       this.#announcer.stop(vip.address);
-      this.#deleteAddress({
-        ifindex: installed.ifindex,
-        address: vip.address,
-        prefixLength: hostPrefix(vip),
-      });
+      const key = vipKey(vip, installed.ifindex);
+      const present = presentKey(key.ifindex, key.address);
+      // Gone already, or no longer vipd's (replaced by hand): either way nothing of vipd's to delete.
+      if (listing.own.has(present)) this.#deleteAddress(key);
+      this.#options.ownership.removed(key);
+      listing.own.delete(present);
     }
   }
 
-  #deleteAddress(key: { ifindex: number; address: string; prefixLength: number }): void {
+  #deleteAddress(key: AddressKey): void {
     try {
       this.#options.netlink.deleteAddress(key);
       this.#removing.add(presentKey(key.ifindex, key.address));
     } catch (error) {
       if (!isMissing(error)) throw error;
     }
-    this.#presentCache?.addresses.delete(presentKey(key.ifindex, key.address));
   }
 
-  // Only addresses still present are extended. One that vanished (expired while this process was
-  // frozen, or removed by someone) is put back only by a reconcile run, which re-reads the Lease.
-  // Between slices a Service may be withdrawn or moved: each is looked up again before its turn, so
-  // that one withdrawn meanwhile is neither refreshed nor taken for an address that vanished.
+  // Only addresses a recent listing shows as vipd's are extended. One that vanished (expired while
+  // this process was frozen, or removed by someone) is put back only by a reconcile run, which
+  // re-reads the Lease; one that someone replaced is theirs now. Between slices a Service may be
+  // withdrawn or moved: each is looked up again before its turn, so that one withdrawn meanwhile is
+  // neither refreshed nor taken for an address that vanished.
   async #refreshLifetimes(): Promise<void> {
     if (this.#refreshing) return;
     this.#refreshing = true;
     try {
       let vanished = false;
       let sinceYield = 0;
+      let listing = this.#readListing(CHANGE_CACHE_MS);
       for (const [key, installed] of [...this.#installed]) {
         if (this.#closed) return;
         if (this.#installed.get(key) !== installed) continue;
         try {
           for (const vip of installed.vips) {
-            if (this.#present(vip.address, installed.ifindex)) this.#install(vip, installed.ifindex);
+            if (listing.own.has(presentKey(installed.ifindex, vip.address)))
+              this.#write(vip, installed.ifindex, { replace: true });
             else vanished = true;
           }
         } catch (error) {
@@ -302,6 +405,7 @@ export class NativeDataPlane implements DataPlane {
         if (sinceYield >= REFRESH_SLICE) {
           sinceYield = 0;
           await new Promise((resolve) => setImmediate(resolve));
+          listing = this.#readListing(CHANGE_CACHE_MS);
         }
       }
       if (vanished) this.#listener?.networkChanged();
@@ -310,18 +414,47 @@ export class NativeDataPlane implements DataPlane {
     }
   }
 
-  // A fresh listing, reused for a moment so that a refresh of thousands of VIPs reads it once.
   #present(address: string, ifindex: number): boolean {
+    return this.#readListing().own.has(presentKey(ifindex, address));
+  }
+
+  // A listing reused for a moment, so that a refresh of thousands of VIPs reads it once a slice; each
+  // new one also drops record entries whose address is gone.
+  #readListing(maxAgeMs = PRESENT_CACHE_MS): Listing {
     const now = performance.now();
-    if (this.#presentCache === undefined || now - this.#presentCache.readAt > PRESENT_CACHE_MS) {
-      this.#presentCache = {
-        readAt: now,
-        addresses: new Set(
-          this.#options.netlink.listAddresses().map((each) => presentKey(each.ifindex, each.address)),
-        ),
-      };
+    const cached = this.#listing;
+    if (cached !== undefined && now - cached.readAt <= maxAgeMs) return cached;
+    const ownership = this.#options.ownership;
+    const addresses = this.#options.netlink.listAddresses();
+    ownership.prune(addresses);
+    const byAddress = new Map<string, Address[]>();
+    const own = new Set<string>();
+    for (const address of addresses) {
+      const same = byAddress.get(address.address);
+      if (same === undefined) byAddress.set(address.address, [address]);
+      else same.push(address);
+      const host = address.prefixLength === (address.family === 4 ? 32 : 128);
+      if (host && ownership.owns(address)) own.add(presentKey(address.ifindex, address.address));
     }
-    return this.#presentCache.addresses.has(presentKey(ifindex, address));
+    this.#listing = { readAt: now, byAddress, own };
+    return this.#listing;
+  }
+
+  #foreignIn(listing: Listing, vips: readonly Vip[]): ForeignAddress[] {
+    const ownership = this.#options.ownership;
+    return vips.flatMap((vip) =>
+      (listing.byAddress.get(vip.address) ?? [])
+        .filter((address) => !ownership.owns(address))
+        .map((address) => ({
+          address: address.address,
+          prefixLength: address.prefixLength,
+          interfaceName: this.#linkName(address.ifindex),
+        })),
+    );
+  }
+
+  #linkName(ifindex: number): string {
+    return this.#readFacts().links.find((link) => link.index === ifindex)?.name ?? `interface ${ifindex}`;
   }
 
   #serviceOf(ip: string): string | undefined {
@@ -337,9 +470,10 @@ export class NativeDataPlane implements DataPlane {
 
   #readFacts(): { links: Link[]; addresses: Address[]; defaultRoute: number | null } {
     const netlink = this.#options.netlink;
+    const ownership = this.#options.ownership;
     this.#facts ??= {
       links: netlink.listLinks(),
-      addresses: netlink.listAddresses().filter((address) => address.protocol !== VIPD_ADDRESS_PROTOCOL),
+      addresses: netlink.listAddresses().filter((address) => !ownership.owns(address)),
       defaultRoute: netlink.defaultRouteInterface(4) ?? netlink.defaultRouteInterface(6),
     };
     return this.#facts;

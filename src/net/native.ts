@@ -64,6 +64,8 @@ export interface RawNewAddress extends RawAddressKey {
 export type RawNetlinkEvent =
   | (RawLink & { readonly type: "link"; readonly action: "new" | "del" })
   | (RawAddress & { readonly type: "address"; readonly action: "new" | "del" })
+  /** Default routes only (prefix length 0): the monitor drops every other route change. */
+  | { readonly type: "route"; readonly action: "new" | "del"; readonly route: RawRoute }
   | { readonly type: "overrun" };
 
 /** 0 asks for both families. */

@@ -153,6 +153,8 @@ export interface ConnectedPrefix {
 export type NetlinkEvent =
   | (Link & { readonly type: "link"; readonly action: "new" | "del" })
   | (Address & { readonly type: "address"; readonly action: "new" | "del" })
+  /** A default route (prefix length 0) of any table; other routes are not reported. */
+  | { readonly type: "route"; readonly action: "new" | "del"; readonly route: Route }
   /** The kernel dropped notifications (socket buffer full): list again to catch up. */
   | { readonly type: "overrun" };
 
@@ -295,8 +297,8 @@ export interface NetlinkWatch {
 }
 
 /**
- * Subscribes to link and IPv4/IPv6 address changes on a socket of its own, delivered on the event
- * loop. It keeps the process alive until closed.
+ * Subscribes to link, IPv4/IPv6 address and default-route changes on a socket of its own,
+ * delivered on the event loop. It keeps the process alive until closed.
  */
 export function watchNetlink(listeners: {
   readonly onEvent: (event: NetlinkEvent) => void;
@@ -312,6 +314,8 @@ export function watchNetlink(listeners: {
           listeners.onEvent({ ...toLink(event), type: "link", action: event.action });
         } else if (event?.type === "address") {
           listeners.onEvent({ ...toAddress(event), type: "address", action: event.action });
+        } else if (event?.type === "route") {
+          listeners.onEvent({ type: "route", action: event.action, route: toRoute(event.route) });
         } else if (event !== undefined) {
           listeners.onEvent(event);
         }

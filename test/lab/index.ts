@@ -17,6 +17,7 @@ import {
   createLanHost,
   createTopology,
   destroyTopology,
+  replugLan,
   topologyFor,
   type ClientAddresses,
   type LanHost,
@@ -72,6 +73,11 @@ export interface Lab {
   /** The node's eth0 loses carrier (NO-CARRIER), as when its switch port or cable fails. */
   lanDown(node: LabNode): Promise<void>;
   lanUp(node: LabNode): Promise<void>;
+  /**
+   * The node's eth0 is deleted and created again (a VLAN or bond recreated): a new index, the same
+   * name, MAC and addresses, up. Its default route is gone; the caller puts it back, as ifup would.
+   */
+  recreateLan(node: LabNode): Promise<void>;
   restartApiServer(): Promise<void>;
   /** Plugs a machine that is no node into the LAN; teardown removes it with the lab. */
   addLanHost(options: { name: string; mac: string; addresses: readonly string[] }): Promise<LanHost>;
@@ -208,6 +214,10 @@ function makeLab(parts: {
     },
     lanDown: (node) => setPeer(topology.lanNetns, node.lanPeer, "down"),
     lanUp: (node) => setPeer(topology.lanNetns, node.lanPeer, "up"),
+    recreateLan: async (node) => {
+      usable();
+      await replugLan(topology, node);
+    },
     restartApiServer: async () => {
       usable();
       if (api === undefined) throw new Error("this lab has no API server (up({ apiServer: true }))");

@@ -144,6 +144,28 @@ async function plug(options: {
   await ip("-n", netns, "link", "set", ifname, "up");
 }
 
+function plugLan(topology: Topology, node: NodeAddresses): Promise<void> {
+  return plug({
+    netns: node.netns,
+    ifname: node.lanIf,
+    bridgeNetns: topology.lanNetns,
+    bridge: topology.lanBridge,
+    peer: node.lanPeer,
+    mac: node.mac,
+    addresses: [`${node.ipv4}/24`, `${node.ipv6}/64`],
+  });
+}
+
+/**
+ * Deletes the node's LAN link and creates it again, with its name, MAC and addresses, on the bridge
+ * and up: what recreating a VLAN or a bond does, with a new interface index. The default route went
+ * with the old link and is not put back.
+ */
+export async function replugLan(topology: Topology, node: NodeAddresses): Promise<void> {
+  await ip("-n", node.netns, "link", "del", node.lanIf);
+  await plugLan(topology, node);
+}
+
 export async function createTopology(topology: Topology): Promise<void> {
   // One at a time: `ip netns add` sets up the shared /run/netns mount on first use, and concurrent
   // first uses race for it.
@@ -154,15 +176,7 @@ export async function createTopology(topology: Topology): Promise<void> {
   const { client } = topology;
   await Promise.all([
     ...topology.nodes.map(async (node) => {
-      await plug({
-        netns: node.netns,
-        ifname: node.lanIf,
-        bridgeNetns: topology.lanNetns,
-        bridge: topology.lanBridge,
-        peer: node.lanPeer,
-        mac: node.mac,
-        addresses: [`${node.ipv4}/24`, `${node.ipv6}/64`],
-      });
+      await plugLan(topology, node);
       await plug({
         netns: node.netns,
         ifname: node.mgmtIf,

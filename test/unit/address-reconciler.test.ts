@@ -744,3 +744,26 @@ test("putting the VIPs back on a Lease that names this node (not after its own c
   t.false(w.leases.leases.has(LEASE), "and the Lease goes, as for a holder that sees one");
   t.true(w.reasons().includes("VIPConflict"));
 });
+
+test("a VIP this node has from someone else: one VIPConflict Event naming the interface, nothing claimed", async (t) => {
+  const w = world();
+  w.dataPlane.foreign = [{ address: ADDRESS, prefixLength: 24, interfaceName: "eth0" }];
+  await w.run();
+  await w.run();
+  t.deepEqual(w.reasons(), ["VIPConflict"]);
+  t.regex(w.events.events[0]?.message ?? "", new RegExp(`^${SELF}: 192\\.0\\.2\\.10/24 on eth0 `));
+  t.deepEqual(w.leases.calls, []);
+  t.deepEqual(w.dataPlane.log, []);
+  w.dataPlane.foreign = [];
+  await w.run();
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "a candidate again once it is gone");
+});
+
+test("a holder that finds a VIP's address configured by someone else withdraws and hands over", async (t) => {
+  const w = await heldBySelf();
+  w.dataPlane.foreign = [{ address: ADDRESS, prefixLength: 32, interfaceName: "eth0" }];
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity ?? "", "", "the holder cleared");
+  t.deepEqual(w.reasons().slice(-2), ["VIPConflict", "VIPWithdrawn"]);
+});

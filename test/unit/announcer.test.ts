@@ -21,35 +21,60 @@ const vip6: AnnouncedVip = { ip: "2001:db8:1::200", family: 6, ifindex: 2, mac: 
 
 class FakeChannel implements FrameChannel {
   readonly sent: Uint8Array[] = [];
+  closed = false;
   onSend: (frame: Uint8Array) => void = () => undefined;
   #deliver: (frame: Buffer, details: { outgoing: boolean }) => void = () => undefined;
+  #fail: (error: Error) => void = () => undefined;
 
   send(frame: Uint8Array): void {
     this.sent.push(frame);
     this.onSend(frame);
   }
 
-  receive(listeners: { onFrame: (frame: Buffer, details: { outgoing: boolean }) => void }): void {
+  receive(listeners: {
+    onFrame: (frame: Buffer, details: { outgoing: boolean }) => void;
+    onError: (error: Error) => void;
+  }): void {
     this.#deliver = listeners.onFrame;
+    this.#fail = listeners.onError;
   }
 
   hear(frame: Buffer, outgoing = false): void {
     this.#deliver(frame, { outgoing });
   }
 
+  /** The kernel's receive error, as when the interface goes down (ENETDOWN). */
+  fail(error: Error): void {
+    this.#fail(error);
+  }
+
   close(): void {
     this.sent.length = 0;
+    this.closed = true;
   }
 }
 
+type LinkState = "up" | "down" | "gone";
+
 function setup(
-  options: { intervalMs?: number; installed?: () => boolean; fenceIntervalsMs?: [number, number] } = {},
+  options: {
+    intervalMs?: number;
+    installed?: () => boolean;
+    fenceIntervalsMs?: [number, number];
+    linkState?: () => LinkState;
+  } = {},
 ) {
   const channel = new FakeChannel();
+  const opened: FakeChannel[] = [];
   const claims: string[] = [];
   const sent: string[] = [];
+  const errors: string[] = [];
   const announcer = new Announcer({
-    openChannel: () => channel,
+    openChannel: () => {
+      const next = opened.length === 0 ? channel : new FakeChannel();
+      opened.push(next);
+      return next;
+    },
     burstCount: 3,
     burstIntervalMs: options.intervalMs ?? 60_000,
     refreshMs: options.intervalMs ?? 60_000,
@@ -59,12 +84,14 @@ function setup(
     fenceIntervalMs: options.fenceIntervalsMs?.[0] ?? 1,
     firstClaimFenceIntervalMs: options.fenceIntervalsMs?.[1] ?? 1,
     onForeignClaim: (ip, mac) => claims.push(`${ip} ${mac}`),
+    linkState: options.linkState ?? (() => "up"),
     onSent: (kind) => sent.push(kind),
     onError: (message) => {
-      throw new Error(message);
+      if (options.linkState === undefined) throw new Error(message);
+      errors.push(message);
     },
   });
-  return { channel, claims, sent, announcer };
+  return { channel, opened, claims, sent, errors, announcer };
 }
 
 /** An ARP reply to a probe: what a Linux host that has the address sends back (sender = the address). */
@@ -284,4 +311,54 @@ test("a claim is recognised whatever the spelling, and reported in the held VIP'
   });
   channel.hear(unsolicitedNeighbourAdvertisement({ mac: OTHER, ip: "2001:db8:1::200" }));
   t.deepEqual(claims, [`2001:db8:1:0:0::200 ${OTHER}`]);
+});
+
+const netDown = Object.assign(new Error("poll(AF_PACKET) failed: ENETDOWN"), { code: "ENETDOWN" });
+const otherClaim = () => gratuitousArpReply({ mac: OTHER, ip: vip4.ip });
+
+test("a socket that stops receiving while its interface is up again is reopened at once", (t) => {
+  const { channel, opened, claims, errors, announcer } = setup({ linkState: () => "up" });
+  t.teardown(() => {
+    announcer.close();
+  });
+  announcer.start(vip4);
+  channel.fail(netDown);
+  t.true(channel.closed, "the socket that failed is closed");
+  t.is(opened.length, 2, "and another one opened");
+  t.is(announcer.lost().size, 0);
+  t.is(errors.length, 1);
+  opened[1]?.hear(otherClaim());
+  t.deepEqual(claims, [`${vip4.ip} ${OTHER}`], "the new socket hears the wire");
+});
+
+test("a socket lost while its interface is down stays lost until the interface is up", (t) => {
+  let state: LinkState = "down";
+  const { channel, opened, claims, announcer } = setup({ linkState: () => state });
+  t.teardown(() => {
+    announcer.close();
+  });
+  announcer.start(vip4);
+  channel.fail(netDown);
+  t.is(opened.length, 1, "nothing reopened on a down interface");
+  t.deepEqual([...announcer.lost().keys()], [vip4.ifindex]);
+  announcer.recover();
+  t.is(opened.length, 1, "still down");
+  state = "up";
+  announcer.recover();
+  t.is(opened.length, 2);
+  t.is(announcer.lost().size, 0);
+  opened[1]?.hear(otherClaim());
+  t.deepEqual(claims, [`${vip4.ip} ${OTHER}`]);
+});
+
+test("a socket whose interface is gone is closed and forgotten, not reported as broken", (t) => {
+  const { channel, opened, announcer } = setup({ linkState: () => "gone" });
+  t.teardown(() => {
+    announcer.close();
+  });
+  announcer.start(vip4);
+  channel.fail(netDown);
+  t.true(channel.closed);
+  t.is(opened.length, 1);
+  t.is(announcer.lost().size, 0);
 });

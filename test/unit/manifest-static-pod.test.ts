@@ -42,9 +42,11 @@ test("host network, two capabilities and nothing else, not privileged, system-no
 test("the admin kubeconfig comes from the host, read-only, at the path the agent reads", (t) => {
   const { pod: printed, container } = pod({ kubeconfig: "/etc/kubernetes/super-admin.conf" });
   t.deepEqual(printed.spec?.volumes, [
+    { name: "state", hostPath: { path: "/run/vipd", type: "DirectoryOrCreate" } },
     { name: "kubeconfig", hostPath: { path: "/etc/kubernetes/super-admin.conf", type: "File" } },
   ]);
   t.deepEqual(container.volumeMounts, [
+    { name: "state", mountPath: "/run/vipd" },
     { name: "kubeconfig", mountPath: "/etc/kubernetes/super-admin.conf", readOnly: true },
   ]);
   t.is(variables(container)["VIPD_KUBECONFIG"], "/etc/kubernetes/super-admin.conf");

@@ -114,6 +114,9 @@ test("the default DaemonSet: host network, two capabilities, read-only, probes a
     capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
   });
   t.deepEqual(container.ports, [{ name: "metrics", containerPort: 9559, protocol: "TCP" }]);
+  // The record of vipd's addresses, where a restarted agent finds it: the node's /run (a tmpfs).
+  t.deepEqual(pod?.volumes, [{ name: "state", hostPath: { path: "/run/vipd", type: "DirectoryOrCreate" } }]);
+  t.deepEqual(container.volumeMounts, [{ name: "state", mountPath: "/run/vipd" }]);
   t.deepEqual(container.livenessProbe?.httpGet, { path: "/healthz", port: "metrics" });
   t.deepEqual(container.readinessProbe?.httpGet, { path: "/readyz", port: "metrics" });
   t.deepEqual(daemon.spec?.template.metadata?.annotations, {

@@ -1,6 +1,8 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
+import { ForeignAddressError } from "../../src/agent/data-plane.ts";
 import type { FrameChannel } from "../../src/net/announcer.ts";
-import { NativeDataPlane } from "../../src/net/native-data-plane.ts";
+import { KernelMark } from "../../src/net/address-ownership.ts";
+import { NativeDataPlane, type NativeDataPlaneOptions } from "../../src/net/native-data-plane.ts";
 import {
   VIPD_ADDRESS_PROTOCOL,
   type AddAddressOptions,
@@ -22,35 +24,44 @@ const LAN: Link = {
 
 /** The kernel's address table as far as the data plane sees it, with a log of every change. */
 class FakeAddressTable {
+  /** By ifindex, address and prefix length, as the kernel tells addresses apart. */
   readonly addresses = new Map<string, Address>();
   readonly log: string[] = [];
+  links: Link[] = [LAN];
 
   listLinks(): Link[] {
-    return [LAN];
+    return this.links;
   }
 
   listAddresses(): Address[] {
     return [...this.addresses.values()];
   }
 
-  addAddress(options: AddAddressOptions): void {
-    this.log.push(`add ${options.address}`);
-    this.addresses.set(options.address, {
-      ifindex: options.ifindex,
-      family: options.address.includes(":") ? 6 : 4,
-      address: options.address,
-      prefixLength: options.prefixLength,
-      protocol: options.protocol,
-      validLifetime: options.validLifetime,
-      preferredLifetime: options.preferredLifetime,
+  /** The host-prefix address on the LAN, if any. */
+  find(address: string): Address | undefined {
+    return this.addresses.get(`${LAN.index} ${address}/${address.includes(":") ? 128 : 32}`);
+  }
+
+  configure(address: Omit<Address, "family" | "flags" | "label">): void {
+    this.addresses.set(`${address.ifindex} ${address.address}/${address.prefixLength}`, {
+      ...address,
+      family: address.address.includes(":") ? 6 : 4,
       flags: [],
       label: "",
     });
   }
 
-  deleteAddress(key: { address: string }): void {
+  addAddress(options: AddAddressOptions): void {
+    this.log.push(`${options.replace === true ? "replace" : "add"} ${options.address}`);
+    const key = `${options.ifindex} ${options.address}/${options.prefixLength}`;
+    if (options.replace !== true && this.addresses.has(key))
+      throw Object.assign(new Error("RTM_NEWADDR failed: EEXIST"), { code: "EEXIST" });
+    this.configure(options);
+  }
+
+  deleteAddress(key: { ifindex: number; address: string; prefixLength: number }): void {
     this.log.push(`delete ${key.address}`);
-    this.addresses.delete(key.address);
+    this.addresses.delete(`${key.ifindex} ${key.address}/${key.prefixLength}`);
   }
 
   defaultRouteInterface(): number | null {
@@ -64,9 +75,14 @@ const silentChannel: FrameChannel = {
   close: () => undefined,
 };
 
-function dataPlane(table: FakeAddressTable, addressLifetimeMs: number): NativeDataPlane {
+function dataPlane(
+  table: FakeAddressTable,
+  addressLifetimeMs: number,
+  overrides: Partial<Pick<NativeDataPlaneOptions, "openChannel" | "onError">> = {},
+): NativeDataPlane {
   return new NativeDataPlane({
     netlink: table,
+    ownership: new KernelMark(),
     openChannel: () => silentChannel,
     configuredInterface: undefined,
     allowOffSubnetVips: false,
@@ -83,6 +99,7 @@ function dataPlane(table: FakeAddressTable, addressLifetimeMs: number): NativeDa
     onError: (message) => {
       throw new Error(message);
     },
+    ...overrides,
   });
 }
 
@@ -93,7 +110,8 @@ async function holdMany(plane: NativeDataPlane, count: number): Promise<void> {
     await plane.announce({ serviceKey: `default/s${index}`, vips: [vipOf(index)], interfaceName: LAN.name });
 }
 
-test("a lifetime refresh of many VIPs lets the event loop turn between slices", async (t) => {
+// Alone, not beside the other tests of this file: it counts what runs between two turns of the event loop.
+test.serial("a lifetime refresh of many VIPs lets the event loop turn between slices", async (t) => {
   const table = new FakeAddressTable();
   // A refresh every 20 ms.
   const plane = dataPlane(table, 60);
@@ -106,17 +124,17 @@ test("a lifetime refresh of many VIPs lets the event loop turn between slices", 
     if (turning) setImmediate(turn);
   };
   setImmediate(turn);
-  while (table.log.filter((entry) => entry.startsWith("add")).length < 900)
+  while (table.log.filter((entry) => entry.startsWith("replace")).length < 900)
     await new Promise((resolve) => setTimeout(resolve, 5));
   turning = false;
   const longestRun = table.log
     .join("\n")
     .split("turn")
-    .map((between) => between.split("\n").filter((entry) => entry.startsWith("add")).length);
+    .map((between) => between.split("\n").filter((entry) => entry.startsWith("replace")).length);
   t.true(Math.max(...longestRun) <= 64, `at most one slice between turns, saw ${Math.max(...longestRun)}`);
   t.true(
-    table.log.every((entry) => entry === "turn" || entry.startsWith("add")),
-    "a refresh only adds",
+    table.log.every((entry) => entry === "turn" || entry.startsWith("replace")),
+    "a refresh only replaces",
   );
 });
 
@@ -132,8 +150,144 @@ test("a Service withdrawn while a refresh is under way is not put back by it", a
   await plane.withdraw("default/s299");
   const withdrawnAt = table.log.indexOf(`delete ${last}`);
   while (table.log.length < withdrawnAt + 600) await new Promise((resolve) => setTimeout(resolve, 5));
-  t.false(table.log.slice(withdrawnAt).includes(`add ${last}`));
-  t.false(table.addresses.has(last));
+  t.false(
+    table.log.slice(withdrawnAt).some((entry) => entry === `add ${last}` || entry === `replace ${last}`),
+  );
+  t.is(table.find(last), undefined);
   t.is(plane.holding("default/s299"), undefined);
-  t.is(table.addresses.get(vipOf(0).address)?.protocol, VIPD_ADDRESS_PROTOCOL);
+  t.is(table.find(vipOf(0).address)?.protocol, VIPD_ADDRESS_PROTOCOL);
+});
+
+const SERVICE = "default/web";
+const VIP = { address: "198.51.100.70", family: 4 as const };
+const FOREVER = { protocol: 0, validLifetime: Infinity, preferredLifetime: Infinity };
+
+function foreignSetup(t: ExecutionContext, configured: Parameters<FakeAddressTable["configure"]>[0]) {
+  const table = new FakeAddressTable();
+  table.configure(configured);
+  const plane = dataPlane(table, 60_000);
+  t.teardown(() => plane.close());
+  return { table, plane };
+}
+
+for (const prefixLength of [32, 24]) {
+  test(`a VIP the node has from someone else as /${prefixLength} is reported and never added`, async (t) => {
+    const { table, plane } = foreignSetup(t, {
+      ifindex: LAN.index,
+      address: VIP.address,
+      prefixLength,
+      ...FOREVER,
+    });
+    t.deepEqual(plane.foreignAddresses([VIP]), [
+      { address: VIP.address, prefixLength, interfaceName: LAN.name },
+    ]);
+    const error = await t.throwsAsync(
+      async () => plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name }),
+      { instanceOf: ForeignAddressError },
+    );
+    t.deepEqual(error.foreign, plane.foreignAddresses([VIP]));
+    t.is(plane.holding(SERVICE), undefined);
+    await plane.withdraw(SERVICE);
+    await plane.sweep(new Map());
+    t.deepEqual(table.log, [], "nothing added, replaced or deleted");
+  });
+}
+
+test("a VIP withdrawn right after it was added is removed", async (t) => {
+  const table = new FakeAddressTable();
+  const plane = dataPlane(table, 60_000);
+  t.teardown(() => plane.close());
+  await plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  await plane.withdraw(SERVICE);
+  t.deepEqual(table.log, [`add ${VIP.address}`, `delete ${VIP.address}`]);
+  t.is(table.find(VIP.address), undefined);
+});
+
+test("an exclusive add that meets EEXIST is a conflict, not an adoption", async (t) => {
+  const table = new FakeAddressTable();
+  const plane = dataPlane(table, 60_000);
+  t.teardown(() => plane.close());
+  t.deepEqual(plane.foreignAddresses([VIP]), [], "read before anyone added it");
+  // Added by someone between the data plane's reading of the table and its own add.
+  table.configure({ ifindex: LAN.index, address: VIP.address, prefixLength: 32, ...FOREVER });
+  await t.throwsAsync(
+    async () => plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name }),
+    {
+      instanceOf: ForeignAddressError,
+    },
+  );
+  t.deepEqual(table.log, [`add ${VIP.address}`], "one exclusive add, no replace");
+  t.is(table.find(VIP.address)?.validLifetime, Infinity);
+});
+
+test("an address of vipd's that someone replaces by hand is theirs: not refreshed, not deleted", async (t) => {
+  const table = new FakeAddressTable();
+  // A refresh every 20 ms.
+  const plane = dataPlane(table, 60);
+  t.teardown(() => plane.close());
+  await plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  t.true(plane.intact(SERVICE));
+  // `ip addr replace 198.51.100.70/32 dev lan0`: permanent, protocol 0.
+  table.configure({ ifindex: LAN.index, address: VIP.address, prefixLength: 32, ...FOREVER });
+  table.log.length = 0;
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  t.false(plane.intact(SERVICE));
+  t.is(plane.foreignAddresses([VIP]).length, 1);
+  await plane.withdraw(SERVICE);
+  t.deepEqual(table.log, []);
+  t.is(table.find(VIP.address)?.validLifetime, Infinity);
+});
+
+test("the restart sweep removes vipd's stale addresses and nobody else's", async (t) => {
+  const table = new FakeAddressTable();
+  const own = { ifindex: LAN.index, prefixLength: 32, protocol: VIPD_ADDRESS_PROTOCOL };
+  table.configure({ ...own, address: "198.51.100.80", validLifetime: 20, preferredLifetime: 20 });
+  table.configure({ ...own, address: "198.51.100.81", validLifetime: 20, preferredLifetime: 20 });
+  // Marked, but permanent: vipd never adds such an address.
+  table.configure({ ...own, address: "198.51.100.82", validLifetime: Infinity, preferredLifetime: Infinity });
+  table.configure({ ...FOREVER, ifindex: LAN.index, address: "198.51.100.83", prefixLength: 32 });
+  table.configure({
+    ifindex: LAN.index,
+    address: "198.51.100.84",
+    prefixLength: 32,
+    protocol: 0,
+    validLifetime: 20,
+    preferredLifetime: 20,
+  });
+  const plane = dataPlane(table, 60_000, { onError: () => undefined });
+  t.teardown(() => plane.close());
+  await plane.sweep(new Map([["default/kept", [{ address: "198.51.100.81", family: 4 }]]]));
+  t.deepEqual(table.log, ["delete 198.51.100.80"]);
+  await plane.announce({
+    serviceKey: "default/kept",
+    vips: [{ address: "198.51.100.81", family: 4 }],
+    interfaceName: LAN.name,
+  });
+  t.deepEqual(table.log.slice(1), ["replace 198.51.100.81"], "its own address adopted with a fresh lifetime");
+});
+
+test("problem() names the interface whose packet socket stopped receiving", async (t) => {
+  const table = new FakeAddressTable();
+  let fail: (error: Error) => void = () => undefined;
+  const opened: string[] = [];
+  const plane = dataPlane(table, 60_000, {
+    openChannel: () => {
+      opened.push("open");
+      return {
+        send: () => undefined,
+        receive: (listeners) => {
+          fail = listeners.onError;
+        },
+        close: () => undefined,
+      };
+    },
+    onError: () => undefined,
+  });
+  t.teardown(() => plane.close());
+  await plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  t.is(plane.problem(), null);
+  table.links = [{ ...LAN, up: false, carrier: false, operstate: "down" }];
+  fail(new Error("poll(AF_PACKET) failed: ENETDOWN"));
+  t.regex(plane.problem() ?? "", /lan0/);
+  t.deepEqual(opened, ["open"]);
 });

@@ -9,7 +9,7 @@
 
 namespace vipd {
 
-// JS class NetlinkMonitor: link and address notifications delivered on the event loop.
+// JS class NetlinkMonitor: link, address and default-route notifications delivered on the event loop.
 // new NetlinkMonitor(callback) subscribes at once; callback(error, event) gets each change, an
 // { type: 'overrun' } event when the kernel dropped notifications, or an error.
 class MonitorBinding : public Napi::ObjectWrap<MonitorBinding> {
@@ -22,6 +22,7 @@ class MonitorBinding : public Napi::ObjectWrap<MonitorBinding> {
   void CloseNow();
   void OnReadable(int status);
   void Deliver(Napi::Value error, Napi::Value event);
+  void DeliverOverrun(Napi::Env env);
   Napi::Value EventToJs(Napi::Env env, const nlmsghdr& message);
 
   std::unique_ptr<NetlinkSocket> socket_;

@@ -74,7 +74,9 @@ void PacketBinding::OnReadable(int status) {
   // Holds the object for the whole drain even if the callback closes it.
   [[maybe_unused]] const Napi::Object self = Value();
   if (status < 0) {
-    Deliver({ToJsError(env, SystemError(-status, "uv_poll")).Value()});
+    // The socket's pending error: ENETDOWN when the interface went down or away. After a deletion
+    // the socket stays bound to an index that no longer exists, so the owner opens a new one.
+    Deliver({ToJsError(env, SystemError(-status, "poll(AF_PACKET)")).Value()});
     return;
   }
   for (int count = 0; count < kFramesPerWakeup && channel_; ++count) {
@@ -82,7 +84,7 @@ void PacketBinding::OnReadable(int status) {
     try {
       frame = channel_->Receive(buffer_);
     } catch (const SystemError& error) {
-      // Such as ENETDOWN once when the interface goes away; the socket itself stays usable.
+      // Such as ENETDOWN once when the interface goes down.
       Deliver({ToJsError(env, error).Value()});
       return;
     }

@@ -1,7 +1,12 @@
 // Fakes for unit tests of the reconcile loops: the informer caches, the data plane, the status
 // writer and the event recorder, all in memory, recording what the loops did.
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
-import type { DataPlane, FenceResult, InterfaceChoice } from "../../../src/agent/data-plane.ts";
+import type {
+  DataPlane,
+  FenceResult,
+  ForeignAddress,
+  InterfaceChoice,
+} from "../../../src/agent/data-plane.ts";
 import type { LeaseView } from "../../../src/agent/address-reconciler.ts";
 import {
   intentOptions,
@@ -109,10 +114,16 @@ export class FakeDataPlane implements DataPlane {
   /** Services whose addresses someone removed from the interface. */
   readonly vanished = new Set<string>();
   fenceAnswer: FenceResult = { quiet: true };
+  /** Addresses equal to a VIP that someone else configured on this node. */
+  foreign: ForeignAddress[] = [];
 
   interfaceFor(): InterfaceChoice {
     if (this.interfaceProblem !== null) return { ok: false, reason: this.interfaceProblem };
     return { ok: true, name: "eth0", carrier: this.carrier };
+  }
+
+  foreignAddresses(vips: readonly Vip[]): readonly ForeignAddress[] {
+    return this.foreign.filter((each) => vips.some((vip) => vip.address === each.address));
   }
 
   intact(serviceKey: string): boolean {
