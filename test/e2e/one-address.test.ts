@@ -48,22 +48,6 @@ function bothAsking(round: number, vip: string): string {
   return JSON.stringify({ apiVersion: "v1", kind: "List", items });
 }
 
-async function waitFor<T>(
-  what: string,
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  agents: Iterable<LabProcess>,
-): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`${what}: still ${JSON.stringify(value)}\n${cluster.agentLogs(agents, 3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 test.serial(
   `two Services asking for one address in one apply, ${ROUNDS} rounds: never on two nodes`,
   async (t) => {
@@ -87,11 +71,10 @@ test.serial(
         `round ${round}: the Lease names the node that answers`,
       );
       // The older keeps the address (by creation second, then by name): exactly one is told so.
-      const status = await waitFor(
-        `round ${round}: status`,
+      const status = await cluster.eventually(
         async () => [await statusOf(`race-a-${round}`), await statusOf(`race-b-${round}`)],
         (shown) => shown.filter((each) => each === vip).length === 1 && shown.includes(""),
-        agents.values(),
+        { what: `round ${round}: status` },
       );
       t.is(status.filter((each) => each === vip).length, 1, `round ${round}: one Service is served`);
       await cluster.kubectl(["delete", "service", `race-a-${round}`, `race-b-${round}`]);
@@ -141,7 +124,7 @@ test.serial(
       await new Promise((resolve) => setTimeout(resolve, 4000));
     }
     // Once no 0.1.0 agent is left, their per-Service Leases go.
-    await waitFor("0.1.0 Leases removed", legacyLeases, (names) => names.length === 0, agents.values());
+    await cluster.eventually(legacyLeases, (names) => names.length === 0, { what: "0.1.0 Leases removed" });
     for (const vip of vips) t.not(await cluster.addressHolder(vip), "", `${vip} has an address Lease`);
     const endedAt = process.hrtime.bigint();
     const samples = await Promise.all(

@@ -11,6 +11,7 @@ import path from "node:path";
 import { rankCandidates } from "../../src/election/ranking.ts";
 import { doubleAnswers, overlaps } from "../lab/analysis.ts";
 import { loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
+import { eventually as eventuallyIn } from "../lab/eventually.ts";
 import { up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
 
 let lab: Lab;
@@ -73,21 +74,12 @@ async function settle<T>(read: () => Promise<T>, done: (value: T) => boolean, ti
   }
 }
 
-async function eventually<T>(
+function eventually<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
   options: { what: string; agents: Iterable<LabProcess>; timeoutMs?: number },
 ): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(
-        `${options.what}: still ${JSON.stringify(value)}\n${cluster.agentLogs(options.agents)}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return eventuallyIn(read, done, { ...options, context: () => cluster.agentLogs(options.agents) });
 }
 
 /** The node's addresses equal to ip: prefix length and valid lifetime (0xffffffff: forever). */
@@ -195,44 +187,55 @@ for (const marking of ["kernel", "record"] as const) {
   );
 }
 
-test.serial("a /24 of the VIP configured by hand on one node: it reports it and never claims", async (t) => {
-  const vip = "198.51.100.70";
-  const owner = node(1);
-  // A Service for which the node with the address would be the first to claim.
-  const nodes = lab.nodes.map((each) => each.name);
-  const service =
-    Array.from({ length: 100 }, (_, index) => `by-hand-subnet-${index}`).find(
-      (name) => rankCandidates(nodes, `default/${name}`)[0] === owner.name,
-    ) ?? "";
-  await lab.exec(owner.netns, ["ip", "addr", "add", `${vip}/24`, "dev", owner.lanIf]);
-  t.teardown(() => lab.exec(owner.netns, ["ip", "addr", "del", `${vip}/24`, "dev", owner.lanIf]));
-  const agents = agentsOn(t, lab.nodes, () => ["--address-lifetime=6s"]);
-  t.teardown(() => cluster.kubectl(["delete", "service", service, "--wait=false"]));
-  // Every agent up and seeing the others' heartbeats, so that the ranking is the one computed above.
-  for (const each of lab.nodes)
-    await eventually(
-      () => readyz(each),
-      (code) => code === "200",
-      { what: `${each.name} ready`, agents: agents.values() },
+test.serial(
+  "a /24 of the VIP configured by hand on one node: it reports it, and no node claims",
+  async (t) => {
+    const vip = "198.51.100.70";
+    const owner = node(1);
+    // A Service for which the node with the address would be the first to claim.
+    const nodes = lab.nodes.map((each) => each.name);
+    const service =
+      Array.from({ length: 100 }, (_, index) => `by-hand-subnet-${index}`).find(
+        (name) => rankCandidates(nodes, `default/${name}`)[0] === owner.name,
+      ) ?? "";
+    await lab.exec(owner.netns, ["ip", "addr", "add", `${vip}/24`, "dev", owner.lanIf]);
+    t.teardown(() => lab.exec(owner.netns, ["ip", "addr", "del", `${vip}/24`, "dev", owner.lanIf]));
+    const agents = agentsOn(t, lab.nodes, () => ["--address-lifetime=6s"]);
+    t.teardown(() => cluster.kubectl(["delete", "service", service, "--wait=false"]));
+    // Every agent up and seeing the others' heartbeats, so that the ranking is the one computed above.
+    for (const each of lab.nodes)
+      await eventually(
+        () => readyz(each),
+        (code) => code === "200",
+        { what: `${each.name} ready`, agents: agents.values() },
+      );
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const watched = await watching({ of: owner, ip: vip, service }, async () => {
+      await cluster.kubectl(
+        ["apply", "-f", "-"],
+        loadBalancerService({ name: service, loadBalancerIP: vip }),
+      );
+      const events = await settle(
+        () => conflictEvents(service),
+        (lines) => lines.some((line) => line.startsWith(`${owner.name}:`)),
+        15_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 7000));
+      return events;
+    });
+    t.deepEqual(watched.copies, ["/24 forever"], "no /32 beside it, nothing re-lifetimed");
+    t.false(watched.holders.includes(owner.name), `holders seen: ${watched.holders.join(", ")}`);
+    t.deepEqual(
+      watched.holders.filter((holder) => holder !== ""),
+      [],
+      "no other node claims either: its probe hears the owner's kernel answer for the address",
     );
-  await new Promise((resolve) => setTimeout(resolve, 2000));
-  const watched = await watching({ of: owner, ip: vip, service }, async () => {
-    await cluster.kubectl(["apply", "-f", "-"], loadBalancerService({ name: service, loadBalancerIP: vip }));
-    const events = await settle(
-      () => conflictEvents(service),
-      (lines) => lines.some((line) => line.startsWith(`${owner.name}:`)),
-      15_000,
+    t.true(
+      watched.result.some((line) => line.startsWith(`${owner.name}: ${vip}/24 on ${owner.lanIf} `)),
+      watched.result.join("\n"),
     );
-    await new Promise((resolve) => setTimeout(resolve, 7000));
-    return events;
-  });
-  t.deepEqual(watched.copies, ["/24 forever"], "no /32 beside it, nothing re-lifetimed");
-  t.false(watched.holders.includes(owner.name), `holders seen: ${watched.holders.join(", ")}`);
-  t.true(
-    watched.result.some((line) => line.startsWith(`${owner.name}: ${vip}/24 on ${owner.lanIf} `)),
-    watched.result.join("\n"),
-  );
-});
+  },
+);
 
 test.serial(
   "record, forced: a restarted agent sweeps its own stale VIP, keeps the one it holds, leaves addresses configured by hand",

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { V1Service } from "@kubernetes/client-node";
 import { BUNDLE } from "../../scripts/build.ts";
 import { canonicalAddress } from "../../src/agent/service-intent.ts";
+import { eventually } from "./eventually.ts";
 import { addressLeaseName } from "../../src/election/lease-names.ts";
 import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
 import type { ApiServer } from "./apiserver.ts";
@@ -243,25 +244,21 @@ export async function prepareCluster(
       }
     },
     leaseHolder: async (service) => {
-      const object = JSON.parse(
-        await kubectl(["get", "service", "-n", service.namespace ?? "default", service.name, "-o", "json"]),
-      ) as V1Service;
+      const found = await kubectl([
+        ...["get", "service", "-n", service.namespace ?? "default", service.name],
+        ...["-o", "json", "--ignore-not-found"],
+      ]);
+      // A Service not created yet, or deleted already, has no address to hold.
+      if (found.trim() === "") return "";
+      const object = JSON.parse(found) as V1Service;
       // An address the agents refuse to read has no Lease.
       const [first] = requestedAddresses(object);
       return first === undefined || typeof canonicalAddress(first) === "string" ? "" : addressHolder(first);
     },
     addressHolder,
     agentLogs,
-    eventually: async (read, done, options) => {
-      const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-      for (;;) {
-        const value = await read();
-        if (done(value)) return value;
-        if (Date.now() > deadline)
-          throw new Error(`${options.what}: still ${JSON.stringify(value)}\n${agentLogs(started, 3000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    },
+    eventually: (read, done, options) =>
+      eventually(read, done, { ...options, context: () => agentLogs(started, 3000) }),
     node,
   };
 }
