@@ -38,7 +38,13 @@ import { FreshLeases } from "./fresh-leases.ts";
 import { InformerClusterView, isHeartbeat, KUBERNETES_SERVICE_KEY } from "./informer-view.ts";
 import { legacyLeasesToDelete } from "./legacy-leases.ts";
 import { ServicePublisher } from "./service-publisher.ts";
-import { intentOptions, serviceIntent, type ServiceIntent, type Vip } from "./service-intent.ts";
+import {
+  canonicalAddress,
+  intentOptions,
+  serviceIntent,
+  type ServiceIntent,
+  type Vip,
+} from "./service-intent.ts";
 import { ServicesTarget } from "./services-target.ts";
 import { SilenceWatch } from "./silence-watch.ts";
 import { WorkQueue } from "./work-queue.ts";
@@ -63,6 +69,15 @@ const RECONCILE_CONCURRENCY = 8;
 // Services: a thousand connections in TIME-WAIT per agent, every request timing out). Long enough
 // for a busy API server, short enough that a request into a cut network is retried.
 const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * The address an ownership Lease elects a holder for, in canonical form; undefined for any other
+ * Lease, and for one whose annotation is no address (written by hand: it elects nothing).
+ */
+function addressOf(lease: V1Lease): string | undefined {
+  const vip = canonicalAddress(lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS] ?? "");
+  return typeof vip === "string" ? undefined : vip.address;
+}
 
 function refOf(service: V1Service): ServiceRef {
   return { namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" };
@@ -345,7 +360,7 @@ export class Agent {
       .map((lease) => this.#fresh.current(lease.metadata?.name ?? "") ?? lease)
       .filter((lease) => !isHeartbeat(lease) && lease.spec?.holderIdentity === this.#config.nodeName);
     for (const lease of held) {
-      const address = lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS];
+      const address = addressOf(lease);
       if (address !== undefined) await this.#dataPlane.withdraw(addressWork(address));
     }
     await Promise.all(held.map((lease) => this.#handOver(lease)));
@@ -412,7 +427,7 @@ export class Agent {
       }
       return;
     }
-    const address = lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS];
+    const address = addressOf(lease);
     if (address !== undefined) {
       this.#queue.add(addressWork(address));
       const keeper = this.#controlPlane === undefined ? this.#view.keeperOf(address) : null;
@@ -495,7 +510,7 @@ export class Agent {
     const owned = new Map<string, readonly Vip[]>();
     for (const lease of this.#informers.leases.list()) {
       if (lease.spec?.holderIdentity !== this.#config.nodeName) continue;
-      const address = lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS];
+      const address = addressOf(lease);
       const legacyService = lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE];
       const addresses =
         address !== undefined
@@ -579,7 +594,7 @@ export class Agent {
       for (const address of this.#view.addressesOf(ref)) this.#queue.add(addressWork(address));
     }
     for (const lease of this.#informers.leases.list()) {
-      const address = lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS];
+      const address = addressOf(lease);
       if (address !== undefined) this.#queue.add(addressWork(address));
     }
   }
