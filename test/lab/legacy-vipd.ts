@@ -8,7 +8,8 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-export const LEGACY_COMMIT = "24da8b3";
+export const LEGACY_COMMIT = "24da8b359281b3f4724fd99a73e5ecda16f6c6b9";
+const CACHE_NAME = `vipd-0.1.0-${LEGACY_COMMIT.slice(0, 7)}`;
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 function run(
@@ -34,20 +35,33 @@ function run(
   });
 }
 
-/** The path of vipd 0.1.0's bundle, building it first if this machine has not yet. */
-export async function legacyVipdProgram(options: { log?: (line: string) => void } = {}): Promise<string> {
-  const log = options.log ?? (() => undefined);
-  const directory = join(homedir(), ".cache", "vipd", `vipd-0.1.0-${LEGACY_COMMIT}`);
-  const bundle = join(directory, "dist", "vipd.js");
-  if (existsSync(bundle)) return bundle;
+// A shallow clone lacks the commit; its origin may still have it.
+async function haveLegacyCommit(log: (line: string) => void): Promise<void> {
+  const present = () => run("git", ["cat-file", "-e", `${LEGACY_COMMIT}^{commit}`], ROOT, log);
   try {
-    await run("git", ["cat-file", "-e", `${LEGACY_COMMIT}^{commit}`], ROOT, log);
+    await present();
+    return;
+  } catch {
+    log(`commit ${LEGACY_COMMIT} is not in this clone; fetching it from origin`);
+  }
+  try {
+    await run("git", ["fetch", "--quiet", "origin", LEGACY_COMMIT], ROOT, log);
+    await present();
   } catch (error) {
     throw new Error(
-      `the rolling-upgrade test builds vipd 0.1.0 from commit ${LEGACY_COMMIT} of this repository, which this clone lacks (a shallow clone?): clone with full history`,
+      `the rolling-upgrade test builds vipd 0.1.0 from commit ${LEGACY_COMMIT} of this repository, which this clone lacks and its origin did not give: clone with full history`,
       { cause: error },
     );
   }
+}
+
+/** The path of vipd 0.1.0's bundle, building it first if this machine has not yet. */
+export async function legacyVipdProgram(options: { log?: (line: string) => void } = {}): Promise<string> {
+  const log = options.log ?? (() => undefined);
+  const directory = join(homedir(), ".cache", "vipd", CACHE_NAME);
+  const bundle = join(directory, "dist", "vipd.js");
+  if (existsSync(bundle)) return bundle;
+  await haveLegacyCommit(log);
   const building = `${directory}.building-${process.pid}`;
   await rm(building, { recursive: true, force: true });
   await mkdir(building, { recursive: true });
