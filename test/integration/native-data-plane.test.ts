@@ -256,10 +256,10 @@ test.serial(
       linkA("down"),
       { do: "untilProblem", present: true, timeoutMs: 3000 },
       linkA("up"),
-      { do: "untilProblem", present: false, timeoutMs: 3000 },
-      // What an agent reads as soon as the link is up, before the route is back.
-      { do: "interfaceFor", vips: [v4("198.51.100.73")] },
       { do: "ip", args: ["addr", "replace", `${PAIR.ipv6A}/64`, "dev", PAIR.interfaceA, "nodad"] },
+      { do: "untilProblem", present: false, timeoutMs: 3000 },
+      // What an agent reads once the link and its addresses are back, before the route is.
+      { do: "interfaceFor", vips: [v4("198.51.100.73")] },
       defaultRoute,
       { do: "wait", ms: 200 },
       { do: "interfaceFor", vips: [v4("198.51.100.73")] },
@@ -280,8 +280,8 @@ test.serial(
         typeof unready === "string" && unready.includes(PAIR.interfaceA),
         `round ${round}: unready while down`,
       );
-      t.is(value(output, at + 3), null, `round ${round}: ready once up`);
-      t.like(value(output, at + 4), { ok: false }, `round ${round}: no default route yet`);
+      t.is(value(output, at + 4), null, `round ${round}: ready once up`);
+      t.like(value(output, at + 5), { ok: false }, `round ${round}: no default route yet`);
       t.like(value(output, at + 8), { ok: true, name: PAIR.interfaceA }, `round ${round}: the route is back`);
       t.deepEqual(
         value(output, at + 9),
@@ -328,7 +328,8 @@ test.serial(
         { do: "ip", args: ["addr", "add", `${PAIR.ipv4A}/24`, "dev", PAIR.interfaceA] },
         { do: "ip", args: ["addr", "add", `${PAIR.ipv6A}/64`, "dev", PAIR.interfaceA, "nodad"] },
         linkA("up"),
-        { do: "wait", ms: 200 },
+        // Past the kernel's deferred operstate change, whose notification comes up to a second later.
+        { do: "wait", ms: 1200 },
         { do: "interfaceFor", vips: [v4("198.51.100.73")] },
         defaultRoute,
         { do: "wait", ms: 200 },
