@@ -138,8 +138,6 @@ export interface LegacyLocks {
   readonly locks: readonly LegacyLock[];
 }
 
-export const NO_LEGACY_LOCKS: LegacyLocks = { required: false, locks: [] };
-
 export interface ElectionInput {
   readonly self: string;
   readonly now: number;

@@ -30,11 +30,11 @@ export interface OwnershipOptions {
   readonly leaseDuration: number;
 }
 
-export function ownershipLeaseNameOf(thing: OwnedThing): string {
+function ownershipLeaseNameOf(thing: OwnedThing): string {
   return thing.kind === "address" ? addressLeaseName(thing.vip) : legacyServiceLeaseName(thing.service);
 }
 
-export function ownershipMetadata(thing: OwnedThing): {
+function ownershipMetadata(thing: OwnedThing): {
   labels: Record<string, string>;
   annotations: Record<string, string>;
 } {

@@ -8,7 +8,7 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-export const LEGACY_COMMIT = "24da8b359281b3f4724fd99a73e5ecda16f6c6b9";
+const LEGACY_COMMIT = "24da8b359281b3f4724fd99a73e5ecda16f6c6b9";
 const CACHE_NAME = `vipd-0.1.0-${LEGACY_COMMIT.slice(0, 7)}`;
 const ROOT = new URL("../..", import.meta.url).pathname;
 

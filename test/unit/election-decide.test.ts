@@ -1,10 +1,10 @@
 import test from "ava";
 import {
   decide,
-  NO_LEGACY_LOCKS,
   type Decision,
   type ElectionInput,
   type LegacyLock,
+  type LegacyLocks,
 } from "../../src/election/decide.ts";
 import { rankCandidates } from "../../src/election/ranking.ts";
 
@@ -16,6 +16,9 @@ const SERVICE = "default/web";
 
 // node ranks for SERVICE, computed once so the tables read as "the first-ranked", "the second-ranked".
 const [first = "", second = "", third = ""] = rankCandidates(["a", "b", "c"], SERVICE);
+
+/** No 0.1.0 agent and no 0.1.0 Lease: the usual case once an upgrade is over. */
+const NO_LEGACY_LOCKS: LegacyLocks = { required: false, locks: [] };
 
 const base: ElectionInput = {
   self: first,
