@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["dist/", "node_modules/", "build/", "**/build/", "bench/results/", "test/kube-apiserver/"],
+    ignores: ["dist/", "node_modules/", "build/", "**/build/", "bench/results/", "lab/kube-apiserver/"],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

@@ -3,9 +3,9 @@
 // client shows who answers; then the holder is stopped politely, and then its whole node dies, and
 // each time the demo prints what the client measured. `--keep` leaves everything running.
 import { Command } from "commander";
-import { outages } from "../test/lab/analysis.ts";
-import { loadBalancerService, prepareCluster, type Cluster } from "../test/lab/agents.ts";
-import { monotonicNs, up, type Lab, type LabProcess, type Probe } from "../test/lab/index.ts";
+import { outages } from "../lab/analysis.ts";
+import { loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
+import { monotonicNs, up, type Lab, type LabProcess, type Probe } from "../lab/index.ts";
 
 const VIP = "198.51.100.10";
 const PROBE_TIMEOUT_MS = 200;

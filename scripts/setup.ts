@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
-import { ensureKubeBinaries } from "../test/lab/apiserver-build.ts";
+import { ensureKubeBinaries } from "../lab/apiserver-build.ts";
 import { BUNDLE, buildBundle } from "./build.ts";
 
 interface DebianTool {

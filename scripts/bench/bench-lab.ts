@@ -3,8 +3,8 @@
 // agents' own metrics endpoints.
 import { CoreV1Api, KubeConfig, type V1Service } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { loadBalancerService, prepareCluster, type Cluster } from "../../test/lab/agents.ts";
-import { up, type Lab, type LabNode, type LabProcess } from "../../test/lab/index.ts";
+import { loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import { up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 import { agentArgs, type TimingProfile } from "./profiles.ts";
 import { watchServiceStatus, type StatusWatch } from "./status-watch.ts";
 

@@ -9,8 +9,8 @@ import {
   type DoubleAnswer,
   type Holding,
   type Overlap,
-} from "../../test/lab/analysis.ts";
-import type { AddressSample, ProbeSample, WireFrame } from "../../test/lab/index.ts";
+} from "../../lab/analysis.ts";
+import type { AddressSample, ProbeSample, WireFrame } from "../../lab/index.ts";
 import type { ProbeRun } from "./results.ts";
 import type { StatusChange } from "./status-watch.ts";
 

@@ -2,7 +2,7 @@
 // its own VIP, the client probe every 5 ms, the wire observer and the address sampler, then the
 // fault, the way back, and the figures.
 import { setTimeout as sleep } from "node:timers/promises";
-import { monotonicNs, type LabNode, type LabProcess } from "../../test/lab/index.ts";
+import { monotonicNs, type LabNode, type LabProcess } from "../../lab/index.ts";
 import { BENCH_NAMESPACE, serviceBody, type BenchLab } from "./bench-lab.ts";
 import { analyzeRepetition, type Isolation } from "./failover-analysis.ts";
 import type { Progress } from "./progress.ts";

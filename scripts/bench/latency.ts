@@ -2,7 +2,7 @@
 // that each figure is the agents' reaction to one event, not a queue: the probe is running before
 // the Service is created, and the clock starts when the create request is sent.
 import { setTimeout as sleep } from "node:timers/promises";
-import { monotonicNs } from "../../test/lab/index.ts";
+import { monotonicNs } from "../../lab/index.ts";
 import { BENCH_NAMESPACE, serviceBody, type BenchLab } from "./bench-lab.ts";
 import { PROBE_INTERVAL_MS } from "./failover.ts";
 import type { Progress } from "./progress.ts";

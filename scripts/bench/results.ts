@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { cpus, release } from "node:os";
 import { dirname, join } from "node:path";
-import type { ClaimRun, DoubleAnswer, Holding, Overlap } from "../../test/lab/analysis.ts";
+import type { ClaimRun, DoubleAnswer, Holding, Overlap } from "../../lab/analysis.ts";
 import type { RequestRate } from "./api-requests.ts";
 import type { Isolation } from "./failover-analysis.ts";
 import type { TimingProfile } from "./profiles.ts";

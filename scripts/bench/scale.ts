@@ -3,7 +3,7 @@
 // own request counters, the agents' CPU time, memory and event-loop lag are read. A first window
 // with no agents at all measures what the API server does on its own.
 import { setTimeout as sleep } from "node:timers/promises";
-import { monotonicNs } from "../../test/lab/index.ts";
+import { monotonicNs } from "../../lab/index.ts";
 import { eventLoopLag, gaugeValue } from "./agent-metrics.ts";
 import {
   isWrite,

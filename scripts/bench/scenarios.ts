@@ -2,7 +2,7 @@
 // found it (all agents running, all links up, the API server serving), and does so while the
 // observers still watch, because a node or an agent coming back is a moment of risk too.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { LabNode, LabProcess } from "../../test/lab/index.ts";
+import type { LabNode, LabProcess } from "../../lab/index.ts";
 import type { BenchLab } from "./bench-lab.ts";
 import type { TimingProfile } from "./profiles.ts";
 import type { ScenarioName } from "./scenario-catalogue.ts";

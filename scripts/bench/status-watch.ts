@@ -3,7 +3,7 @@
 // monotonic time it arrived. The watch is re-opened after errors, because one scenario stops the
 // API server under it.
 import { CoreV1Api, Watch, type KubeConfig, type V1Service } from "@kubernetes/client-node";
-import { monotonicNs } from "../../test/lab/index.ts";
+import { monotonicNs } from "../../lab/index.ts";
 
 export interface StatusChange {
   readonly atNs: number;

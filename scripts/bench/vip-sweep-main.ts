@@ -10,8 +10,8 @@
 import { readFileSync } from "node:fs";
 import { isIPv6 } from "node:net";
 import { parseArgs } from "node:util";
-import { canonicalIp } from "../../test/lab/ip-address.ts";
-import { monotonicNs } from "../../test/lab/clock.ts";
+import { canonicalIp } from "../../lab/ip-address.ts";
+import { monotonicNs } from "../../lab/clock.ts";
 import { PacketSocket } from "../../src/net/packet-socket.ts";
 import {
   BROADCAST_MAC,

@@ -2,7 +2,7 @@
 // for, and collects when each first answered.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Lab, LabProcess } from "../../test/lab/index.ts";
+import type { Lab, LabProcess } from "../../lab/index.ts";
 
 const SWEEP_MAIN = new URL("vip-sweep-main.ts", import.meta.url).pathname;
 

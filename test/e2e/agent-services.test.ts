@@ -5,7 +5,7 @@
 // address no scenario may touch. The agents run as the ServiceAccount of manifests/rbac.yaml, not as
 // admin, so a verb the manifests forgot fails a scenario here.
 import test from "ava";
-import { doubleAnswers, overlaps } from "../lab/analysis.ts";
+import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
 import {
   agentHttp as agentHttpOf,
   loadBalancerService,
@@ -13,8 +13,8 @@ import {
   ownershipLeaseOf,
   prepareCluster,
   type Cluster,
-} from "../lab/agents.ts";
-import { up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
+} from "../../lab/agents.ts";
+import { up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;

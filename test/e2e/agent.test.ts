@@ -2,9 +2,9 @@
 // wire and publishes status; when the holder goes away — politely, with its node, or only its agent —
 // another node serves, and at no moment do two MACs answer for the VIP.
 import test, { type ExecutionContext } from "ava";
-import { doubleAnswers, overlaps } from "../lab/analysis.ts";
-import { loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
-import { up, type Lab, type LabNode, type LabProcess, type Probe, type ProbeSample } from "../lab/index.ts";
+import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
+import { loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import { up, type Lab, type LabNode, type LabProcess, type Probe, type ProbeSample } from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;

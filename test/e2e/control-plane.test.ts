@@ -5,9 +5,9 @@
 // healthy; at no moment do two nodes answer for it. The gaps are logged, not asserted: timings are
 // the benchmarks' business.
 import test, { type ExecutionContext } from "ava";
-import { doubleAnswers, overlaps } from "../lab/analysis.ts";
-import { startControlPlane, type ControlPlane } from "../lab/control-plane.ts";
-import { monotonicNs, up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
+import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
+import { startControlPlane, type ControlPlane } from "../../lab/control-plane.ts";
+import { monotonicNs, up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 
 const VIP = "198.51.100.100";
 // Generous: a takeover needs the holder's heartbeat to go silent for the lease duration (5 s), and

@@ -6,9 +6,9 @@
 import test, { type ExecutionContext } from "ava";
 // Waits, as a scenario's length: how long the client waited at most is a benchmark figure.
 import { setTimeout as hold } from "node:timers/promises";
-import { doubleAnswers, outages, overlaps } from "../lab/analysis.ts";
-import { agentHttp, loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
-import { up, type Lab, type LabNode, type LabProcess, type Probe, type ProbeSample } from "../lab/index.ts";
+import { doubleAnswers, outages, overlaps } from "../../lab/analysis.ts";
+import { agentHttp, loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import { up, type Lab, type LabNode, type LabProcess, type Probe, type ProbeSample } from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;

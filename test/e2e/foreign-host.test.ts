@@ -5,9 +5,9 @@
 // whose address the host starts to use gives it up and stays off it; and a failover between agents,
 // whose kernels answer for a VIP too until it moves, is never taken for a foreign host.
 import test, { type ExecutionContext } from "ava";
-import { overlaps } from "../lab/analysis.ts";
-import { loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
-import { eventually as eventuallyIn } from "../lab/eventually.ts";
+import { overlaps } from "../../lab/analysis.ts";
+import { loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import { eventually as eventuallyIn } from "../../lab/eventually.ts";
 import {
   monotonicNs,
   up,
@@ -16,7 +16,7 @@ import {
   type LabNode,
   type LabProcess,
   type LanHost,
-} from "../lab/index.ts";
+} from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;

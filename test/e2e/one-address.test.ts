@@ -4,10 +4,10 @@
 // And a rolling upgrade from vipd 0.1.0 (per-Service Leases) replaces the agents one by one without
 // ever putting an address on two nodes, while every address keeps answering.
 import test from "ava";
-import { doubleAnswers, outages, overlaps } from "../lab/analysis.ts";
-import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
-import { up, type Lab, type LabProcess } from "../lab/index.ts";
-import { legacyVipdProgram } from "../lab/legacy-vipd.ts";
+import { doubleAnswers, outages, overlaps } from "../../lab/analysis.ts";
+import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import { up, type Lab, type LabProcess } from "../../lab/index.ts";
+import { legacyVipdProgram } from "../../lab/legacy-vipd.ts";
 
 let lab: Lab;
 let cluster: Cluster;

@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { rankCandidates } from "../../src/election/ranking.ts";
-import { doubleAnswers, overlaps } from "../lab/analysis.ts";
-import { loadBalancerService, prepareCluster, type Cluster } from "../lab/agents.ts";
-import { eventually as eventuallyIn } from "../lab/eventually.ts";
-import { up, type Lab, type LabNode, type LabProcess } from "../lab/index.ts";
+import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
+import { loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import { eventually as eventuallyIn } from "../../lab/eventually.ts";
+import { up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;

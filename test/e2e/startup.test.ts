@@ -15,8 +15,8 @@ import {
   prepareCluster,
   vipdRunArgv,
   type Cluster,
-} from "../lab/agents.ts";
-import { up, type Lab, type LabNode, type LabProcess, type ProcessExit } from "../lab/index.ts";
+} from "../../lab/agents.ts";
+import { up, type Lab, type LabNode, type LabProcess, type ProcessExit } from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;

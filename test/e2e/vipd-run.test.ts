@@ -4,8 +4,8 @@
 import test from "ava";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { vipdProgram } from "../lab/agents.ts";
-import { up, type Lab } from "../lab/index.ts";
+import { vipdProgram } from "../../lab/agents.ts";
+import { up, type Lab } from "../../lab/index.ts";
 
 const VIPD = vipdProgram();
 let lab: Lab;

@@ -15,8 +15,8 @@ import {
   setHeaderOptions,
   type V1Service,
 } from "@kubernetes/client-node";
-import { ensureKubeBinaries } from "../lab/apiserver-build.ts";
-import { startApiServer, type ApiServer } from "../lab/apiserver.ts";
+import { ensureKubeBinaries } from "../../lab/apiserver-build.ts";
+import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 
 function clients(kubeconfigPath: string) {
   const kubeConfig = new KubeConfig();
@@ -56,7 +56,7 @@ interface Started {
 
 /** Starts an API server in a separate Node process, which the test then kills. */
 async function startInChildProcess(): Promise<{ owner: ReturnType<typeof spawn>; started: Started }> {
-  const launcher = new URL("../lab/apiserver.ts", import.meta.url).href;
+  const launcher = new URL("../../lab/apiserver.ts", import.meta.url).href;
   const script = [
     `const { startApiServer } = await import(${JSON.stringify(launcher)});`,
     "const api = await startApiServer();",

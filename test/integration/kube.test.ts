@@ -10,7 +10,7 @@ import { KubeEventRecorder } from "../../src/kube/events.ts";
 import { SharedInformer } from "../../src/kube/informer.ts";
 import { KubeLeaseApi } from "../../src/kube/leases.ts";
 import { KubeServiceStatusWriter, statusShows } from "../../src/kube/service-status.ts";
-import { startApiServer, type ApiServer } from "../lab/apiserver.ts";
+import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 
 const NAMESPACE = "vipd-system";
 let api: ApiServer;

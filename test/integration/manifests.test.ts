@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { dump, loadAll } from "js-yaml";
-import { startApiServer, type ApiServer } from "../lab/apiserver.ts";
+import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const MANIFESTS = ["rbac.yaml", "daemonset.yaml", "vipd.yaml"];

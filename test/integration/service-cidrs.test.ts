@@ -6,7 +6,7 @@ import test from "ava";
 import { KubeConfig, type V1ServiceCIDR } from "@kubernetes/client-node";
 import { serviceCidrs } from "../../src/kube/cluster-addresses.ts";
 import { createAgentInformers, servesServiceCidrs } from "../../src/kube/informers.ts";
-import { startApiServer } from "../lab/apiserver.ts";
+import { startApiServer } from "../../lab/apiserver.ts";
 
 test.before(() => {
   if (process.getuid?.() !== 0) throw new Error("these tests need root");

@@ -1,8 +1,8 @@
 // One failover repetition reduced to its figures: outage from answer arrivals, takeover and status
 // times, and overlaps of the VIP on two nodes, less the times one of them was off the LAN.
 import test from "ava";
-import type { Overlap } from "../lab/analysis.ts";
-import type { AddressSample, ProbeSample } from "../lab/index.ts";
+import type { Overlap } from "../../lab/analysis.ts";
+import type { AddressSample, ProbeSample } from "../../lab/index.ts";
 import {
   analyzeRepetition,
   audibleOverlaps,

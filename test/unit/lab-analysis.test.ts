@@ -1,9 +1,9 @@
 // The lab's readings of its observations: what the end-to-end tests conclude depends on them.
 import test from "ava";
-import { holdsAddress, type AddressSample } from "../lab/address-sampler.ts";
-import { claimRuns, doubleAnswers, holdings, outages, overlaps, servedBy } from "../lab/analysis.ts";
-import type { ProbeSample } from "../lab/probe.ts";
-import { parseTcpdumpLine, type WireFrame } from "../lab/wire-observer.ts";
+import { holdsAddress, type AddressSample } from "../../lab/address-sampler.ts";
+import { claimRuns, doubleAnswers, holdings, outages, overlaps, servedBy } from "../../lab/analysis.ts";
+import type { ProbeSample } from "../../lab/probe.ts";
+import { parseTcpdumpLine, type WireFrame } from "../../lab/wire-observer.ts";
 
 const MS = 1e6;
 const VIP = "198.51.100.200";

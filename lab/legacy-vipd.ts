@@ -10,7 +10,7 @@ import { join } from "node:path";
 
 const LEGACY_COMMIT = "24da8b359281b3f4724fd99a73e5ecda16f6c6b9";
 const CACHE_NAME = `vipd-0.1.0-${LEGACY_COMMIT.slice(0, 7)}`;
-const ROOT = new URL("../..", import.meta.url).pathname;
+const ROOT = new URL("..", import.meta.url).pathname;
 
 function run(
   command: string,

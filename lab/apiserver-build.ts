@@ -1,5 +1,5 @@
 // Builds kube-apiserver, etcd and kubectl (one binary, vipd-testcluster) from the Go module in
-// test/kube-apiserver, once per version of that module: the cache key hashes go.mod, go.sum and the
+// lab/kube-apiserver, once per version of that module: the cache key hashes go.mod, go.sum and the
 // Go sources, and the build lands in a temporary directory that is renamed into place only when
 // complete, so an interrupted build is never mistaken for a finished one.
 import { spawn } from "node:child_process";
@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-export const MODULE_DIR = new URL("../kube-apiserver/", import.meta.url).pathname;
+export const MODULE_DIR = new URL("./kube-apiserver/", import.meta.url).pathname;
 const PROGRESS_INTERVAL_MS = 10_000;
 
 export interface KubeBinaries {

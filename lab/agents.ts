@@ -4,15 +4,15 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { V1Service } from "@kubernetes/client-node";
-import { BUNDLE } from "../../scripts/build.ts";
-import { canonicalAddress } from "../../src/agent/service-intent.ts";
+import { BUNDLE } from "../scripts/build.ts";
+import { canonicalAddress } from "../src/agent/service-intent.ts";
 import { eventually } from "./eventually.ts";
-import { addressLeaseName } from "../../src/election/lease-names.ts";
-import { NODE_FLAGS } from "../../src/cli/node-flags.ts";
+import { addressLeaseName } from "../src/election/lease-names.ts";
+import { NODE_FLAGS } from "../src/cli/node-flags.ts";
 import type { ApiServer } from "./apiserver.ts";
 import type { Lab, LabNode, LabProcess } from "./index.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
+const ROOT = new URL("..", import.meta.url).pathname;
 
 /**
  * The program lab agents run: the bundle that ships (`npm run lab:setup` builds it). One older than
@@ -268,7 +268,7 @@ export async function prepareCluster(
  * as admin, so a verb the manifests forgot fails a scenario.
  */
 export async function manifestRbacKubeconfig(api: ApiServer): Promise<string> {
-  const rbac = readFileSync(new URL("../../manifests/rbac.yaml", import.meta.url), "utf8");
+  const rbac = readFileSync(new URL("../manifests/rbac.yaml", import.meta.url), "utf8");
   const applied = await api.kubectl(["apply", "-f", "-"], { input: rbac });
   if (applied.code !== 0) throw new Error(`applying manifests/rbac.yaml: ${applied.stderr}`);
   return api.serviceAccountKubeconfig({ namespace: AGENT_NAMESPACE, name: "vipd", server: api.internalUrl });
