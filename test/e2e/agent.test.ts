@@ -4,7 +4,14 @@
 import test, { type ExecutionContext } from "ava";
 import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
 import { loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
-import { up, type Lab, type LabNode, type LabProcess, type Probe, type ProbeSample } from "../../lab/index.ts";
+import {
+  up,
+  type Lab,
+  type LabNode,
+  type LabProcess,
+  type Probe,
+  type ProbeSample,
+} from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;

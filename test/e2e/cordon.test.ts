@@ -8,7 +8,14 @@ import test, { type ExecutionContext } from "ava";
 import { setTimeout as hold } from "node:timers/promises";
 import { doubleAnswers, outages, overlaps } from "../../lab/analysis.ts";
 import { agentHttp, loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
-import { up, type Lab, type LabNode, type LabProcess, type Probe, type ProbeSample } from "../../lab/index.ts";
+import {
+  up,
+  type Lab,
+  type LabNode,
+  type LabProcess,
+  type Probe,
+  type ProbeSample,
+} from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;

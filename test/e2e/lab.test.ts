@@ -5,7 +5,14 @@ import test from "ava";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { claimRuns, doubleAnswers, holdings, outages, overlaps, servedBy } from "../../lab/analysis.ts";
-import { monotonicNs, namespacesWithPrefix, sweepStale, up, type Lab, type LabNode } from "../../lab/index.ts";
+import {
+  monotonicNs,
+  namespacesWithPrefix,
+  sweepStale,
+  up,
+  type Lab,
+  type LabNode,
+} from "../../lab/index.ts";
 
 const VIP = "198.51.100.200";
 const VIP6 = "2001:db8:1::200";

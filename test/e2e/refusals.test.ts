@@ -9,7 +9,12 @@
 // so a verb the ClusterRole lacks (the ServiceCIDR informer's) fails here.
 import test from "ava";
 import { claims } from "../../lab/analysis.ts";
-import { loadBalancerService, manifestRbacKubeconfig, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import {
+  loadBalancerService,
+  manifestRbacKubeconfig,
+  prepareCluster,
+  type Cluster,
+} from "../../lab/agents.ts";
 import { up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 import { API_ADDRESS } from "../../lab/topology.ts";
 
