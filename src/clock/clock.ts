@@ -1,5 +1,5 @@
 // The one source of time and timers in the agent. Everything that waits or measures takes a Clock,
-// so that unit tests drive time by hand (test/unit/support/fake-clock.ts) instead of sleeping.
+// so that unit tests drive time by hand (test/unit/fakes/clock.ts) instead of sleeping.
 
 /** Cancels a timer; calling it after the timer fired, or twice, does nothing. */
 export type Cancel = () => void;
