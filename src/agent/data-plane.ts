@@ -50,6 +50,8 @@ export interface DataPlane {
   interfaceFor(vips: readonly Vip[], override: string | undefined): InterfaceChoice;
   /** The VIPs this node has installed and announces for the Service, or undefined if none. */
   holding(serviceKey: string): readonly Vip[] | undefined;
+  /** The key of everything this node has installed and announces. */
+  heldKeys(): readonly string[];
   /** Every VIP the Service holds is still on its interface (none expired or was removed). */
   intact(serviceKey: string): boolean;
   /**

@@ -64,11 +64,18 @@ export class WorkQueue {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  stop(): void {
+  /**
+   * Takes no more keys, drops what is queued and resolves once every run in progress has ended. A
+   * run that is still going when the agent hands its addresses over could put one back on the wire
+   * after the handover took it off (client-go's leader election warns of the same).
+   */
+  drain(): Promise<void> {
     this.#stopped = true;
     for (const { timer } of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     this.#ready.clear();
+    this.#dirtyWhileRunning.clear();
+    return this.idle();
   }
 
   #pump(): void {
@@ -102,7 +109,7 @@ export class WorkQueue {
       this.addAfter(key, Math.min(this.#backoff.initialMs * 2 ** (failures - 1), this.#backoff.maxMs));
     } finally {
       this.#running.delete(key);
-      if (this.#dirtyWhileRunning.delete(key)) this.#ready.add(key);
+      if (this.#dirtyWhileRunning.delete(key) && !this.#stopped) this.#ready.add(key);
       this.#pump();
     }
   }

@@ -5,16 +5,18 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { Agent } from "../agent/agent.ts";
+import { systemClock } from "../clock/clock.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { useLocalApiServer } from "../controlplane/kube-config.ts";
 import { PooledKubeConfig } from "../kube/kube-config.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
+import { AgentMetrics } from "../metrics/metrics.ts";
 import { chooseAddressOwnership, type AddressOwnership } from "../net/address-ownership.ts";
 import { AUTO_INTERFACE } from "../net/interface-name.ts";
 import { NativeDataPlane } from "../net/native-data-plane.ts";
 import { Netlink } from "../net/netlink.ts";
 import { readStrictArpFacts, strictArpProblem } from "../net/strict-arp.ts";
+import { composeAgent } from "./compose-agent.ts";
 import { EXIT_BAD_CONFIGURATION, EXIT_FAILED } from "./run-command.ts";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -106,7 +108,7 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
     refuse(`cannot load the kubeconfig: ${(error as Error).message}`);
   }
 
-  const counters: { sent?: (kind: "garp" | "na") => void } = {};
+  const metrics = new AgentMetrics();
   const dataPlane = new NativeDataPlane({
     netlink,
     ownership,
@@ -121,15 +123,14 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
       fenceIntervalMs: config.fenceInterval,
       firstClaimFenceIntervalMs: config.firstClaimFenceInterval,
     },
-    onSent: (kind) => counters.sent?.(kind),
+    onSent: (kind) => {
+      metrics.announcementsSent.inc({ kind });
+    },
     onError: (message) => {
       log.warn(message);
     },
   });
-  const agent = new Agent({ config, kubeConfig, dataPlane, log });
-  counters.sent = (kind) => {
-    agent.metrics.announcementsSent.inc({ kind });
-  };
+  const agent = composeAgent({ config, kubeConfig, dataPlane, metrics, clock: systemClock, log });
 
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -138,7 +139,7 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
       stopping = true;
       log.info(`${signal}: handing over`);
       agent
-        .shutdown()
+        .stop()
         .then(() => process.exit(0))
         .catch((error: unknown) => {
           log.error("shutdown failed", { error: describeFailure(error) });

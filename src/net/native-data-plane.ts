@@ -178,6 +178,10 @@ export class NativeDataPlane implements DataPlane {
     return this.#installed.get(serviceKey)?.vips;
   }
 
+  heldKeys(): readonly string[] {
+    return [...this.#installed.keys()];
+  }
+
   intact(serviceKey: string): boolean {
     const installed = this.#installed.get(serviceKey);
     return installed?.vips.every((vip) => this.#present(vip.address, installed.ifindex)) ?? false;

@@ -109,7 +109,7 @@ test("a --vip that is a node address: nothing claimed or added, and an Event on 
     nodeAddresses: () => new Set(["198.51.100.11"]),
     log: fakes.silentLogger,
     recorder: w.events,
-    wake: () => undefined,
+    informers: [],
     check: () => Promise.resolve(null),
   });
   t.is(mode.target.demand("198.51.100.11"), null);

@@ -88,7 +88,7 @@ test("a failing key is retried with backoff until it succeeds", async (t) => {
   await queue.idle();
   t.deepEqual(errors, ["a", "a"]);
   t.is(attempts, 3);
-  queue.stop();
+  await queue.drain();
 });
 
 test("addAfter keeps the earliest wake-up", async (t) => {
@@ -99,13 +99,13 @@ test("addAfter keeps the earliest wake-up", async (t) => {
   while (processed.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
   await queue.idle();
   t.deepEqual(processed, ["a"]);
-  queue.stop();
+  await queue.drain();
 });
 
-test("stop drops queued work and pending wake-ups", async (t) => {
+test("drain drops queued work and pending wake-ups", async (t) => {
   const { queue, processed } = recorder();
   queue.addAfter("a", 1);
-  queue.stop();
+  await queue.drain();
   queue.add("b");
   await new Promise((resolve) => setTimeout(resolve, 10));
   t.deepEqual(processed, []);
@@ -122,4 +122,33 @@ test("runs that need no I/O let the event loop turn between batches", async (t) 
   t.true(seenByATimer <= 8, `the event loop turned only after ${String(seenByATimer)} runs`);
   await queue.idle();
   t.is(processed.length, 100);
+});
+
+test("drain resolves only once the run in progress has ended, and does not run its key again", async (t) => {
+  let finish = (): void => undefined;
+  let runs = 0;
+  const { queue } = recorder({
+    work: () => {
+      runs += 1;
+      return new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+    },
+  });
+  queue.add("a");
+  while (runs === 0) await new Promise((resolve) => setImmediate(resolve));
+  // Changed while running: without the drain it would run once more.
+  queue.add("a");
+  let drained = false;
+  const draining = queue.drain().then(() => {
+    drained = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.false(drained, "the run in progress is still going");
+  finish();
+  await draining;
+  t.is(runs, 1);
+  queue.add("b");
+  await new Promise((resolve) => setImmediate(resolve));
+  t.is(runs, 1, "nothing is taken after the drain");
 });

@@ -134,6 +134,10 @@ export class FakeDataPlane implements DataPlane {
     return this.held.get(serviceKey);
   }
 
+  heldKeys(): readonly string[] {
+    return [...this.held.keys()];
+  }
+
   announce(options: { serviceKey: string; vips: readonly Vip[] }): Promise<{ newlyInstalled: boolean }> {
     const newlyInstalled = !this.held.has(options.serviceKey) || this.vanished.delete(options.serviceKey);
     this.held.set(options.serviceKey, options.vips);

@@ -1,0 +1,146 @@
+// Services mode: LoadBalancer Services ask for addresses. It reads Services, EndpointSlices and,
+// where the API server serves them, ServiceCIDRs; each address it serves is elected by the address
+// loops through ServicesTarget, and each Service is told about its addresses by ServicePublisher.
+import type { V1Service } from "@kubernetes/client-node";
+import type { Clock } from "../clock/clock.ts";
+import { classifyApiError, describeApiError } from "../kube/errors.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import { allInformers, type AgentInformers, type InformerLifecycle } from "../kube/informers.ts";
+import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
+import type { Logger } from "../log/logger.ts";
+import type { AgentMetrics } from "../metrics/metrics.ts";
+import type { ServingTarget } from "./address-reconciler.ts";
+import { KUBERNETES_SERVICE_KEY, type InformerClusterView } from "./informer-view.ts";
+import type { ServicePublisher } from "./service-publisher.ts";
+import type { ServingMode, WorkIntake } from "./serving-mode.ts";
+import { addressWork, serviceWork } from "./work-keys.ts";
+
+export interface ServicesModeOptions {
+  readonly informers: AgentInformers;
+  readonly view: InformerClusterView;
+  readonly target: ServingTarget;
+  readonly publisher: ServicePublisher;
+  readonly events: EventRecorder;
+  /** Whether the API server serves networking.k8s.io/v1 ServiceCIDRs (asked once, at start-up). */
+  readonly servesServiceCidrs: () => Promise<boolean>;
+  readonly retryPeriod: number;
+  readonly clock: Clock;
+  readonly metrics: AgentMetrics;
+  readonly log: Logger;
+}
+
+function refOf(service: V1Service): ServiceRef {
+  return { namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" };
+}
+
+export class ServicesMode implements ServingMode {
+  readonly target: ServingTarget;
+  readonly events: EventRecorder;
+  readonly readiness = [];
+  readonly #options: ServicesModeOptions;
+  /** Found out at start-up: older API servers serve no ServiceCIDRs, and VIPs go unchecked there. */
+  #servesServiceCidrs = false;
+
+  constructor(options: ServicesModeOptions) {
+    this.#options = options;
+    this.target = options.target;
+    this.events = options.events;
+  }
+
+  // The ServiceCIDR informer starts once discovery says the API server serves them; the others are
+  // retrying meanwhile, so an API server that is not there yet is waited for once, not twice.
+  async start(intake: WorkIntake): Promise<void> {
+    this.#watch(intake);
+    const { informers } = this.#options;
+    await Promise.all(this.informers().map((informer) => informer.start()));
+    this.#servesServiceCidrs = await this.#discoverServiceCidrs();
+    if (this.#servesServiceCidrs) await informers.serviceCidrs.start();
+    await Promise.all(this.informers().map((informer) => informer.whenSynced()));
+  }
+
+  stop(): void {
+    // Nothing of its own runs: the informers are stopped with the agent's.
+  }
+
+  informers(): readonly InformerLifecycle[] {
+    return allInformers(this.#options.informers, { serviceCidrs: this.#servesServiceCidrs });
+  }
+
+  everything(): readonly string[] {
+    const { informers, view } = this.#options;
+    return informers.services.list().flatMap((service) => {
+      const ref = refOf(service);
+      return [serviceWork(ref), ...view.addressesOf(ref).map(addressWork)];
+    });
+  }
+
+  addressesOf(service: ServiceRef): readonly string[] {
+    return this.#options.view.addressesOf(service);
+  }
+
+  servedBy(address: string): readonly string[] {
+    const keeper = this.#options.view.keeperOf(address);
+    return keeper === null ? [] : [serviceWork(parseServiceKey(keeper))];
+  }
+
+  reconcileService(service: ServiceRef): Promise<void> {
+    return this.#options.publisher.reconcile(service);
+  }
+
+  #watch(intake: WorkIntake): void {
+    const { informers, view } = this.#options;
+    // The index of which Service asks for which address follows the Service; whatever may have
+    // changed for the other Services and addresses runs again.
+    const serviceChanged = (service: V1Service, deleted: boolean): void => {
+      const changed = view.serviceChanged(service, deleted);
+      for (const address of changed.addresses) intake.add(addressWork(address));
+      for (const key of changed.services) intake.add(serviceWork(parseServiceKey(key)));
+      intake.add(serviceWork(refOf(service)));
+    };
+    // The API server's addresses or the Service CIDRs changed: every Service may now be refused, or
+    // no longer, and the index of which Service claims which address has to read them again.
+    const clusterAddressesChanged = (): void => {
+      for (const service of informers.services.list()) serviceChanged(service, false);
+      intake.all();
+    };
+    for (const event of ["add", "update", "delete"] as const) {
+      informers.services.on(event, (service) => {
+        serviceChanged(service, event === "delete");
+        if (serviceKey(refOf(service)) === KUBERNETES_SERVICE_KEY) clusterAddressesChanged();
+      });
+      informers.endpointSlices.on(event, (slice) => {
+        const key = view.endpointSliceChanged(slice, event === "delete");
+        if (key === undefined) return;
+        for (const address of view.addressesOf(parseServiceKey(key))) intake.add(addressWork(address));
+        if (key === KUBERNETES_SERVICE_KEY) clusterAddressesChanged();
+      });
+      informers.serviceCidrs.on(event, () => {
+        view.serviceCidrChanged();
+        clusterAddressesChanged();
+      });
+    }
+  }
+
+  async #discoverServiceCidrs(): Promise<boolean> {
+    const { clock, log, metrics, retryPeriod } = this.#options;
+    let reported = "";
+    for (;;) {
+      try {
+        const served = await this.#options.servesServiceCidrs();
+        if (!served)
+          log.warn(
+            "the API server serves no networking.k8s.io/v1 ServiceCIDRs (Kubernetes 1.33 and later): VIPs are not checked against the Service CIDRs",
+          );
+        return served;
+      } catch (error) {
+        metrics.apiErrors.inc({ operation: "discovery", failure: classifyApiError(error) });
+        const problem = describeApiError(error);
+        if (problem !== reported) {
+          reported = problem;
+          log.warn("could not read whether the API server serves ServiceCIDRs; retrying", { error: problem });
+        }
+        await clock.sleep(retryPeriod);
+      }
+    }
+  }
+}

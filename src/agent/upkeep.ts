@@ -1,0 +1,82 @@
+// Housekeeping of vipd's Leases, on every resync: the heartbeat of a node that left the cluster,
+// and 0.1.0's per-Service Leases once no 0.1.0 agent is left (decide.ts rule 8). What goes is
+// decided by the pure functions of stale-heartbeats.ts and legacy-leases.ts.
+import type { V1Lease } from "@kubernetes/client-node";
+import type { Clock } from "../clock/clock.ts";
+import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
+import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
+import type { Ownership } from "../election/ownership.ts";
+import { staleHeartbeats } from "../election/stale-heartbeats.ts";
+import { describeApiError } from "../kube/errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { isHeartbeat } from "./informer-view.ts";
+import { legacyLeasesToDelete } from "./legacy-leases.ts";
+
+export interface UpkeepOptions {
+  readonly node: string;
+  readonly leaseDuration: number;
+  readonly clock: Clock;
+  readonly cachedLeases: () => readonly V1Lease[];
+  readonly nodeNames: () => ReadonlySet<string>;
+  readonly liveNodes: () => readonly string[];
+  readonly legacyAgentLive: () => boolean;
+  readonly tracker: HeartbeatTracker;
+  readonly ownership: Pick<Ownership, "remove">;
+  readonly log: Logger;
+}
+
+export class Upkeep {
+  readonly #options: UpkeepOptions;
+
+  constructor(options: UpkeepOptions) {
+    this.#options = options;
+  }
+
+  async collectLegacyLeases(): Promise<void> {
+    const o = this.#options;
+    const now = o.clock.now();
+    const doomed = legacyLeasesToDelete({
+      self: o.node,
+      legacyAgentLive: o.legacyAgentLive(),
+      leaseDuration: o.leaseDuration,
+      leases: o
+        .cachedLeases()
+        .filter((lease) => lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE] !== undefined),
+      silentFor: (node) => o.tracker.silentFor(node, now),
+    });
+    for (const lease of doomed) {
+      try {
+        await o.ownership.remove(lease);
+        o.log.info("removed a 0.1.0 per-Service Lease: no 0.1.0 agent is left", {
+          lease: lease.metadata?.name,
+        });
+      } catch (error) {
+        o.log.debug("could not remove a 0.1.0 Lease", { error: describeApiError(error) });
+      }
+    }
+  }
+
+  async collectStaleHeartbeats(): Promise<void> {
+    const o = this.#options;
+    const now = o.clock.now();
+    const heartbeats = o.cachedLeases().filter(isHeartbeat);
+    const stale = staleHeartbeats({
+      self: o.node,
+      leaseDuration: o.leaseDuration,
+      heartbeats: heartbeats.map((lease) => lease.spec?.holderIdentity ?? ""),
+      nodes: o.nodeNames(),
+      liveNodes: o.liveNodes(),
+      silentFor: (node) => o.tracker.silentFor(node, now),
+    });
+    for (const lease of heartbeats.filter((each) => stale.includes(each.spec?.holderIdentity ?? ""))) {
+      try {
+        await o.ownership.remove(lease);
+        o.log.info("deleted the heartbeat of a node that left the cluster", {
+          node: lease.spec?.holderIdentity,
+        });
+      } catch (error) {
+        o.log.warn("could not delete a stale heartbeat", { error: describeApiError(error) });
+      }
+    }
+  }
+}

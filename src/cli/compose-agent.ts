@@ -1,0 +1,308 @@
+// The composition root of `vipd run`: builds every collaborator of the agent once, from the one
+// validated configuration, and wires them together. Nothing else constructs them; the modules
+// themselves only take what they are given.
+import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Service } from "@kubernetes/client-node";
+import type { Clock } from "../clock/clock.ts";
+import type { RunConfig } from "../config/schema.ts";
+import { ControlPlaneMode, controlPlaneInformers } from "../controlplane/mode.ts";
+import { Heartbeat, renewalTimeout } from "../election/heartbeat.ts";
+import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
+import { addressLeaseName } from "../election/lease-names.ts";
+import { Ownership } from "../election/ownership.ts";
+import { classifyApiError, describeApiError } from "../kube/errors.ts";
+import { KubeEventRecorder } from "../kube/events.ts";
+import { createAgentInformers, servesServiceCidrs } from "../kube/informers.ts";
+import { KubeLeaseApi } from "../kube/leases.ts";
+import { RequestLimiter } from "../kube/request-limiter.ts";
+import { KubeServiceStatusWriter } from "../kube/service-status.ts";
+import type { Logger } from "../log/logger.ts";
+import type { AgentMetrics } from "../metrics/metrics.ts";
+import { startHttpEndpoint, type HealthCheck } from "../metrics/server.ts";
+import { AddressReconciler } from "../agent/address-reconciler.ts";
+import { Agent } from "../agent/agent.ts";
+import type { DataPlane } from "../agent/data-plane.ts";
+import { FreshLeases } from "../agent/fresh-leases.ts";
+import { Handover } from "../agent/handover.ts";
+import { InformerClusterView } from "../agent/informer-view.ts";
+import { Lifecycle } from "../agent/lifecycle.ts";
+import { ServicePublisher } from "../agent/service-publisher.ts";
+import { canonicalAddress, intentOptions, serviceIntent } from "../agent/service-intent.ts";
+import type { ServingMode } from "../agent/serving-mode.ts";
+import { ServicesMode } from "../agent/services-mode.ts";
+import { ServicesTarget } from "../agent/services-target.ts";
+import { SilenceWatch } from "../agent/silence-watch.ts";
+import { Upkeep } from "../agent/upkeep.ts";
+import { parseWork, serviceWork } from "../agent/work-keys.ts";
+
+export interface AgentParts {
+  readonly config: RunConfig;
+  readonly kubeConfig: KubeConfig;
+  readonly dataPlane: DataPlane;
+  readonly metrics: AgentMetrics;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+// The deadline of every request but the heartbeat's. A renewal is worth nothing once the retry
+// period is over, but a claim, a status write or an Event is as good late as early, and cutting
+// them short under load made things worse: an HTTP/1.1 request that is aborted takes its connection
+// with it, so a busy API server was sent a new TLS handshake for each retry (seen with 4000
+// Services: a thousand connections in TIME-WAIT per agent, every request timing out). Long enough
+// for a busy API server, short enough that a request into a cut network is retried.
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export function composeAgent(parts: AgentParts): Lifecycle {
+  const { config, kubeConfig, dataPlane, metrics, clock, log } = parts;
+  const node = config.nodeName;
+  const now = (): number => clock.now();
+  const timeoutMs = REQUEST_TIMEOUT_MS;
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  const limiter = new RequestLimiter({
+    qps: config.kubeApiQps,
+    burst: config.kubeApiBurst,
+    onWaiting: (waiting) => {
+      metrics.apiRequestsWaiting.set(waiting);
+    },
+  });
+  const leases = new KubeLeaseApi({ api: coordination, namespace: config.namespace, timeoutMs, limiter });
+  const informers = createAgentInformers({
+    kubeConfig,
+    namespace: config.namespace,
+    listTimeoutMs: 30_000,
+    // At start-up these are the API server not up yet, or this agent's RBAC not applied or not
+    // propagated yet (401, 403): retried, counted, and logged once per change of reason.
+    onFailure: ({ kind, error, retryInMs, repeated }) => {
+      metrics.apiErrors.inc({ operation: "list-watch", failure: classifyApiError(error) });
+      if (!repeated)
+        log.warn(`${kind} informer: list or watch failed; retrying`, {
+          error: describeApiError(error),
+          retryInMs,
+        });
+    },
+    onRecovered: (kind) => {
+      log.info(`${kind} informer: listing and watching again`);
+    },
+    onError: (message) => {
+      log.warn(message);
+    },
+  });
+  // Late-bound: the heartbeat wakes every loop, and the loops need the heartbeat's state.
+  const wakeAll = { all: (): void => undefined };
+  const heartbeat = new Heartbeat({
+    // Its own client, outside the limit: a heartbeat queued behind a burst of claims would look
+    // like a dead node to every other agent.
+    leases: new KubeLeaseApi({
+      api: coordination,
+      namespace: config.namespace,
+      timeoutMs: renewalTimeout(config),
+    }),
+    node,
+    timings: config,
+    clock: now,
+    macs: () => dataPlane.macs(),
+    onChange: (state) => {
+      log.info("heartbeat state changed", { ...state });
+      wakeAll.all();
+    },
+    onFailure: (failure, error, repeated) => {
+      metrics.apiErrors.inc({ operation: "heartbeat", failure });
+      if (!repeated) log.warn("heartbeat renewal failed", { failure, error: describeApiError(error) });
+    },
+  });
+  const tracker = new HeartbeatTracker();
+  const ownership = new Ownership({ leases, node, leaseDuration: config.leaseDuration });
+  const fresh = new FreshLeases((name) => informers.leases.get(name, config.namespace));
+  const intentOf = (service: V1Service) => serviceIntent(service, intentOptions(config, view));
+  const view: InformerClusterView = new InformerClusterView({
+    informers,
+    namespace: config.namespace,
+    self: node,
+    tracker,
+    clock: now,
+    leaseDuration: config.leaseDuration,
+    intentOf,
+    kubeconfigServer: kubeConfig.getCurrentCluster()?.server,
+  });
+  const events = new KubeEventRecorder({
+    api: core,
+    node,
+    timeoutMs,
+    involvedKind: config.vip === undefined ? "Service" : "Node",
+    limiter,
+    onDropped: () => {
+      metrics.eventsDropped.inc();
+    },
+    onError: (message) => {
+      log.warn(message);
+    },
+  });
+  // The loops requeue through the agent's queue, which is built once they are.
+  const queue = { addAfter: (_key: string, _delayMs: number): void => undefined };
+  const requeue = (key: string, delayMs: number): void => {
+    queue.addAfter(key, delayMs);
+  };
+  const silenceWatch = new SilenceWatch({
+    leaseDuration: config.leaseDuration,
+    clock: now,
+    silentFor: (other, at) => tracker.silentFor(other, at),
+    wake: (keys) => {
+      for (const key of keys) requeue(key, 0);
+    },
+  });
+  const mode: ServingMode =
+    config.vip === undefined
+      ? new ServicesMode({
+          informers,
+          view,
+          target: new ServicesTarget({ node, view, intentOf }),
+          publisher: new ServicePublisher({
+            node,
+            leaseDuration: config.leaseDuration,
+            renewDeadline: config.renewDeadline,
+            clock: now,
+            view,
+            intentOf,
+            fresh,
+            heartbeat: () => heartbeat.state(),
+            dataPlane,
+            status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter }),
+            events,
+            log,
+            requeue,
+          }),
+          events,
+          servesServiceCidrs: () => servesServiceCidrs(kubeConfig, REQUEST_TIMEOUT_MS),
+          retryPeriod: config.retryPeriod,
+          clock,
+          metrics,
+          log,
+        })
+      : new ControlPlaneMode({
+          node,
+          vips: config.vip,
+          health: {
+            url: config.healthUrl,
+            periodMs: config.healthPeriod,
+            failureThreshold: config.healthFailureThreshold,
+          },
+          kubeConfig,
+          informers: controlPlaneInformers(informers),
+          nodes: (name) => view.node(name),
+          nodeAddresses: () => view.nodeAddresses(),
+          log,
+          recorder: events,
+        });
+  const addresses = new AddressReconciler({
+    node,
+    timings: config,
+    cordonHandsOver: config.cordonHandsOver,
+    clock: now,
+    view,
+    target: mode.target,
+    heartbeat: () => heartbeat.state(),
+    tracker,
+    leases,
+    ownership,
+    fresh,
+    events: mode.events,
+    dataPlane,
+    metrics,
+    log,
+    requeue,
+    wakeWhenSilent: (other, key) => {
+      silenceWatch.wakeWhenSilent(other, key);
+    },
+    serviceTouched: (service) => {
+      requeue(serviceWork(service), 0);
+    },
+  });
+  const upkeep = new Upkeep({
+    node,
+    leaseDuration: config.leaseDuration,
+    clock,
+    cachedLeases: () => informers.leases.list(),
+    nodeNames: () => new Set(informers.nodes.list().map((each) => each.metadata?.name ?? "")),
+    liveNodes: () => view.liveNodes(),
+    legacyAgentLive: () => view.legacyAgentLive(),
+    tracker,
+    ownership,
+    log,
+  });
+  const agent = new Agent({
+    node,
+    informers,
+    view,
+    tracker,
+    mode,
+    addresses,
+    dataPlane,
+    membershipChanged: () => void upkeep.collectLegacyLeases(),
+    clock,
+    metrics,
+    log,
+  });
+  wakeAll.all = () => {
+    agent.all();
+  };
+  queue.addAfter = (key, delayMs) => {
+    agent.addAfter(key, delayMs);
+  };
+  const heartbeatProblem = (): string | null => {
+    const started = heartbeat.state().lastRenewalStartedAt;
+    if (started === null) return "not renewed yet";
+    const age = clock.now() - started;
+    metrics.heartbeatAge.set(age / 1000);
+    if (age < config.renewDeadline) return null;
+    return `last renewed ${(age / 1000).toFixed(1)}s ago (renew deadline ${config.renewDeadline / 1000}s)`;
+  };
+  const unsyncedInformers = (): string | null => {
+    const waiting = mode
+      .informers()
+      .filter((informer) => !informer.synced)
+      .map((informer) => informer.kind);
+    return waiting.length === 0 ? null : `not synced: ${waiting.join(", ")}`;
+  };
+  const readiness: HealthCheck[] = [
+    { name: "informers", problem: unsyncedInformers },
+    { name: "heartbeat", problem: heartbeatProblem },
+    { name: "data-plane", problem: () => dataPlane.problem() },
+  ];
+  return new Lifecycle({
+    node,
+    agent,
+    mode,
+    heartbeat,
+    dataPlane,
+    handover: new Handover({
+      node,
+      cachedLeases: () => informers.leases.list(),
+      leaseNameOf: (key) => {
+        const work = parseWork(key);
+        if (work.kind !== "address") return undefined;
+        const vip = canonicalAddress(work.address);
+        return typeof vip === "string" ? undefined : addressLeaseName(vip);
+      },
+      fresh,
+      leases,
+      ownership,
+      dataPlane,
+      metrics,
+      log,
+    }),
+    upkeep,
+    silenceWatch,
+    cachedLeases: () => informers.leases.list(),
+    serveHttp: (checks) =>
+      startHttpEndpoint({
+        listen: config.metricsAddr,
+        registry: metrics.registry,
+        liveness: [{ name: "event-loop", problem: () => null }],
+        readiness: checks,
+      }),
+    readiness,
+    resyncPeriod: config.resyncPeriod,
+    clock,
+    log,
+  });
+}
