@@ -103,7 +103,13 @@ export class Agent implements WorkIntake {
     dataPlane.subscribe({
       foreignClaim: (key, claim) => {
         const work = parseWork(key);
-        if (work.kind === "address") addresses.foreignClaimSeen(work.address, claim);
+        if (work.kind !== "address") return;
+        addresses.foreignClaimSeen(work.address, claim).catch((error: unknown) => {
+          this.#options.log.warn("a claim heard on the wire could not be acted on", {
+            address: work.address,
+            error: describeApiError(error),
+          });
+        });
       },
       networkChanged: () => {
         // Netlink events come in bursts (an interface going down removes all its addresses); one

@@ -18,6 +18,7 @@ import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
 import { startHttpEndpoint, type HealthCheck } from "../metrics/server.ts";
+import { AddressExecutor } from "../agent/address-executor.ts";
 import { AddressReconciler } from "../agent/address-reconciler.ts";
 import { Agent } from "../agent/agent.ts";
 import type { DataPlane } from "../agent/data-plane.ts";
@@ -194,28 +195,35 @@ export function composeAgent(parts: AgentParts): Lifecycle {
           recorder: events,
         });
   const addresses = new AddressReconciler({
-    node,
-    timings: config,
-    cordonHandsOver: config.cordonHandsOver,
-    clock: now,
+    settings: { self: node, timings: config, cordonHandsOver: config.cordonHandsOver },
+    clock,
     view,
     target: mode.target,
-    heartbeat: () => heartbeat.state(),
-    tracker,
-    leases,
-    ownership,
-    fresh,
-    events: mode.events,
-    dataPlane,
-    metrics,
+    sources: { heartbeat: () => heartbeat.state(), tracker, fresh, dataPlane },
+    executor: new AddressExecutor({
+      node,
+      retryPeriod: config.retryPeriod,
+      clock,
+      leases,
+      ownership,
+      fresh,
+      tracker,
+      dataPlane,
+      events: mode.events,
+      exists: (service) => mode.target.exists(service),
+      queue: {
+        requeue,
+        wakeWhenSilent: (other, key) => {
+          silenceWatch.wakeWhenSilent(other, key);
+        },
+        touch: (service) => {
+          requeue(serviceWork(service), 0);
+        },
+      },
+      metrics,
+      log,
+    }),
     log,
-    requeue,
-    wakeWhenSilent: (other, key) => {
-      silenceWatch.wakeWhenSilent(other, key);
-    },
-    serviceTouched: (service) => {
-      requeue(serviceWork(service), 0);
-    },
   });
   const upkeep = new Upkeep({
     node,

@@ -1,6 +1,5 @@
 import test from "ava";
 import type { V1Service } from "@kubernetes/client-node";
-import { AddressReconciler } from "../../src/agent/address-reconciler.ts";
 import { FreshLeases } from "../../src/agent/fresh-leases.ts";
 import { ServicePublisher } from "../../src/agent/service-publisher.ts";
 import { ServicesTarget } from "../../src/agent/services-target.ts";
@@ -18,6 +17,7 @@ import {
   FakeStatusWriter,
   silentLogger,
 } from "./fakes/agent-world.ts";
+import { addressLoop } from "./fakes/address-loop.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const KEY = "default/web";
@@ -69,11 +69,11 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
   };
   const intentOf = (service: V1Service) => view.intentOf(service);
   const requeue = (key: string, delay: number) => requeues.push([key, delay]);
-  const addresses = new AddressReconciler({
+  const addresses = addressLoop({
     node: self,
     timings,
     cordonHandsOver: options.cordonHandsOver ?? true,
-    clock: () => clock.now,
+    now: () => clock.now,
     view,
     target: new ServicesTarget({ node: self, view, intentOf }),
     heartbeat: () => heartbeat.state,
@@ -355,7 +355,7 @@ test("degraded hold keeps announcing without touching the API", async (t) => {
   await w.run();
   t.true(w.dataPlane.held.has(WORK));
   t.deepEqual(w.leases.calls, []);
-  w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: OTHER_MAC });
+  await w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: OTHER_MAC });
   await w.run();
   t.false(w.dataPlane.held.has(WORK), "another agent's claim in degraded hold makes it yield");
   t.false(w.reasons().includes("VIPConflict"), "an agent is no conflict to report");
@@ -699,8 +699,8 @@ test("a Lease seen handed over is claimed without a fence: the holder withdrew f
 
 test("a holder that sees a foreign host answer for its VIP withdraws, deletes the Lease, and reports once", async (t) => {
   const w = await heldBySelf();
-  w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
-  w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
+  await w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
+  await w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
   await w.run();
   t.false(w.dataPlane.held.has(WORK), "withdrawn although confirmed");
   t.false(w.leases.leases.has(LEASE), "deleted: the next claim, anyone's, is a first claim and probed");
@@ -719,7 +719,7 @@ test("a holder that sees a foreign host answer for its VIP withdraws, deletes th
 test("a degraded holder withdraws on a foreign host too, keeps the Lease it cannot write, and deletes it once confirmed", async (t) => {
   const w = await heldBySelf();
   renewedAt(w, w.clock.now - 60_000, true);
-  w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
+  await w.addresses.foreignClaimSeen(ADDRESS, { ip: ADDRESS, mac: HOST_MAC });
   await w.addresses.reconcile(ADDRESS);
   t.false(w.dataPlane.held.has(WORK));
   t.deepEqual(w.leases.calls, []);

@@ -2,7 +2,6 @@
 // with the control-plane target supplying the one VIP and the local API server's health.
 import test from "ava";
 import { KubeConfig } from "@kubernetes/client-node";
-import { AddressReconciler } from "../../src/agent/address-reconciler.ts";
 import type { Eligibility } from "../../src/agent/eligibility.ts";
 import { FreshLeases } from "../../src/agent/fresh-leases.ts";
 import { addressWork } from "../../src/agent/work-keys.ts";
@@ -12,6 +11,7 @@ import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
 import { Ownership } from "../../src/election/ownership.ts";
 import { AgentMetrics } from "../../src/metrics/metrics.ts";
 import * as fakes from "./fakes/agent-world.ts";
+import { addressLoop } from "./fakes/address-loop.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const SELF = "cp1";
@@ -37,8 +37,8 @@ function controlPlaneWorld() {
     nodeAddresses: () => new Set(["198.51.100.11"]),
     onInvalid: () => undefined,
   });
-  const addresses = new AddressReconciler({
-    ...{ node: SELF, timings, cordonHandsOver: true, clock: () => now, view, leases, dataPlane, target },
+  const addresses = addressLoop({
+    ...{ node: SELF, timings, cordonHandsOver: true, now: () => now, view, leases, dataPlane, target },
     log: fakes.silentLogger,
     heartbeat: () => ({ lastRenewalStartedAt: now - 100, apiUnreachable: false, renewalInFlightSince: null }),
     tracker: new HeartbeatTracker(),
