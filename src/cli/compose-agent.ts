@@ -161,7 +161,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
             node,
             leaseDuration: config.leaseDuration,
             renewDeadline: config.renewDeadline,
-            clock: now,
+            clock,
             view,
             intentOf,
             fresh,

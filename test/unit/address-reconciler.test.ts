@@ -17,7 +17,7 @@ import {
   FakeStatusWriter,
   silentLogger,
 } from "./fakes/agent-world.ts";
-import { addressLoop } from "./fakes/address-loop.ts";
+import { addressLoop, readOnlyClock } from "./fakes/address-loop.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const KEY = "default/web";
@@ -93,7 +93,7 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
     node: self,
     leaseDuration: timings.leaseDuration,
     renewDeadline: timings.renewDeadline,
-    clock: () => clock.now,
+    clock: readOnlyClock(() => clock.now),
     view,
     intentOf,
     fresh,

@@ -40,7 +40,7 @@ export interface AddressLoopFakes {
   readonly serviceTouched: (service: ServiceRef) => void;
 }
 
-function readOnlyClock(now: () => number): Clock {
+export function readOnlyClock(now: () => number): Clock {
   const noTimers = (): never => {
     throw new Error("the address loop sets no timers");
   };

@@ -1,0 +1,188 @@
+// The pure step of a Service's loop (service-publisher.ts): what the Service is told. Its status is
+// written by the node that announces its first address and lists every one of its addresses some
+// live node holds; it is cleared by the node that wrote it once the Service no longer asks, and by
+// one agent (the first-ranked live node) when nobody has held the first address for a lease
+// duration. A refusal is logged once per change and recorded as an Event by one agent.
+import type { V1Service } from "@kubernetes/client-node";
+import type { OwnHeartbeat } from "../election/decide.ts";
+import { rankCandidates } from "../election/ranking.ts";
+import type { ServiceEvent } from "../kube/events.ts";
+import { ANNOTATION_HOLDER, EVENT_REASONS } from "../kube/names.ts";
+import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
+import { statusShows } from "../kube/service-status.ts";
+import { refusalOf, refusalRecording, type Refusal } from "./refusals.ts";
+import type { ServiceIntent } from "./service-intent.ts";
+import type { VipConflict } from "./vip-claims.ts";
+
+/** What one run remembers of a Service for the next. */
+export interface ServiceMemory {
+  /** When this agent first saw the Service's first address without a holder; null while held. */
+  readonly unheldSince: number | null;
+  /** The refusal last logged, so that each is reported once, not on every run. */
+  readonly refusalReported: string | null;
+  /** Its Event is settled: recorded by this agent, or left to the one that records it. */
+  readonly refusalSettled: boolean;
+}
+
+export const NOTHING_TOLD: ServiceMemory = {
+  unheldSince: null,
+  refusalReported: null,
+  refusalSettled: false,
+};
+
+export interface ServiceStepSettings {
+  readonly self: string;
+  readonly leaseDuration: number;
+  readonly renewDeadline: number;
+}
+
+/** One of the Service's addresses as this run sees it. */
+export interface AddressSeen {
+  readonly address: string;
+  /** This node has it installed and announces it. */
+  readonly announcing: boolean;
+  /** Its ownership Lease names another live node. */
+  readonly heldByLiveOther: boolean;
+  /** The node its ownership Lease names, or null. */
+  readonly holder: string | null;
+}
+
+export interface ServiceObservation {
+  readonly now: number;
+  readonly ref: ServiceRef;
+  readonly service: V1Service;
+  readonly intent: ServiceIntent;
+  /** An address of the Service's VIPs that an older Service asks for too. */
+  readonly conflict: VipConflict | null;
+  /** The Service's addresses, first first. */
+  readonly addresses: readonly AddressSeen[];
+  /** A 0.1.0 agent holds the Service's per-Service Lease and is live: it writes the status itself. */
+  readonly legacyHeldByLiveOther: boolean;
+  readonly ownHeartbeat: OwnHeartbeat;
+  readonly liveNodes: readonly string[];
+  /** How long this agent has been reconciling. */
+  readonly runningFor: number;
+}
+
+export type Published = { readonly ips: readonly string[]; readonly holder: string } | null;
+
+export type ServiceStep =
+  | { readonly kind: "log-refusal"; readonly refusal: Refusal }
+  | { readonly kind: "record"; readonly event: ServiceEvent }
+  | { readonly kind: "publish"; readonly published: Published }
+  | { readonly kind: "requeue"; readonly afterMs: number };
+
+export interface ServiceStepResult {
+  readonly memory: ServiceMemory;
+  readonly plan: readonly ServiceStep[];
+}
+
+export function stepService(
+  settings: ServiceStepSettings,
+  seen: ServiceObservation,
+  before: ServiceMemory,
+): ServiceStepResult {
+  const { intent } = seen;
+  const conflict = intent.serve ? seen.conflict : null;
+  const refusal = refusalOf({ node: settings.self, intent, conflict, choice: undefined, perNode: false });
+  const told = tellRefusal(settings, seen, before, refusal);
+  const memory = told.memory;
+  const plan: ServiceStep[] = [...told.plan];
+  const publish = (published: Published): void => {
+    if (!statusShows(seen.service, published)) plan.push({ kind: "publish", published });
+  };
+  const [primary] = seen.addresses;
+  if (!intent.serve || conflict !== null) {
+    clearWhenNoLongerAsked(settings, seen, publish);
+    return { memory: { ...memory, unheldSince: null }, plan };
+  }
+  if (primary === undefined) return { memory, plan };
+  if (primary.holder === settings.self) {
+    const confirmed = isConfirmed(settings, seen);
+    if (primary.announcing && confirmed) {
+      const ips = seen.addresses.filter((each) => each.announcing || each.heldByLiveOther);
+      publish({ ips: ips.map((each) => each.address), holder: settings.self });
+    }
+    return { memory: { ...memory, unheldSince: null }, plan };
+  }
+  if (primary.holder !== null || seen.legacyHeldByLiveOther)
+    return { memory: { ...memory, unheldSince: null }, plan };
+  // Nobody has held the Service's first address for longer than D: its status must stop pointing
+  // at an address nobody answers for. A holder that is only cut off from the API server still
+  // names itself in the Lease, so this never clears the status of a Service served in degraded hold.
+  const unheldSince = memory.unheldSince ?? seen.now;
+  const after = { ...memory, unheldSince };
+  if (statusShows(seen.service, null)) return { memory: after, plan };
+  const unheldFor = seen.now - unheldSince;
+  if (unheldFor < settings.leaseDuration) {
+    plan.push({ kind: "requeue", afterMs: settings.leaseDuration - unheldFor });
+    return { memory: after, plan };
+  }
+  if (!firstRanked(settings, seen)) return { memory: after, plan };
+  plan.push(
+    { kind: "publish", published: null },
+    {
+      kind: "record",
+      event: {
+        type: "Warning",
+        reason: EVENT_REASONS.noEligibleNode,
+        message: `no node has held ${seen.addresses.map((each) => each.address).join(", ")} for ${settings.leaseDuration / 1000}s; status cleared`,
+      },
+    },
+  );
+  return { memory: after, plan };
+}
+
+// The node that wrote the status clears it; if that node is gone, the first-ranked live one does.
+// A status without vipd's holder annotation is another load balancer's, and is left alone.
+function clearWhenNoLongerAsked(
+  settings: ServiceStepSettings,
+  seen: ServiceObservation,
+  publish: (published: Published) => void,
+): void {
+  const writer = seen.service.metadata?.annotations?.[ANNOTATION_HOLDER];
+  if (writer === undefined) return;
+  const orphaned = writer !== settings.self && !seen.liveNodes.includes(writer);
+  if (writer === settings.self || (orphaned && firstRanked(settings, seen))) publish(null);
+}
+
+function tellRefusal(
+  settings: ServiceStepSettings,
+  seen: ServiceObservation,
+  before: ServiceMemory,
+  refusal: Refusal | null,
+): ServiceStepResult {
+  const text = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
+  const changed = text !== before.refusalReported;
+  const memory = changed ? { ...before, refusalReported: text, refusalSettled: false } : before;
+  const plan: ServiceStep[] = changed && refusal !== null ? [{ kind: "log-refusal", refusal }] : [];
+  if (refusal === null || memory.refusalSettled) return { memory, plan };
+  const recording = refusalRecording({
+    scope: refusal.scope,
+    self: settings.self,
+    liveNodes: seen.liveNodes,
+    serviceKey: serviceKey(seen.ref),
+    runningFor: seen.runningFor,
+    leaseDuration: settings.leaseDuration,
+  });
+  if (recording.action === "wait")
+    return { memory, plan: [...plan, { kind: "requeue", afterMs: recording.forMs }] };
+  const { type, reason, message } = refusal;
+  return {
+    memory: { ...memory, refusalSettled: true },
+    plan:
+      recording.action === "record" ? [...plan, { kind: "record", event: { type, reason, message } }] : plan,
+  };
+}
+
+function firstRanked(settings: ServiceStepSettings, seen: ServiceObservation): boolean {
+  const [first] = rankCandidates([settings.self, ...seen.liveNodes], serviceKey(seen.ref));
+  return first === settings.self;
+}
+
+// The status says "served" only while this node's heartbeat is renewed: a holder in degraded hold
+// keeps serving but does not write what it cannot confirm.
+function isConfirmed(settings: ServiceStepSettings, seen: ServiceObservation): boolean {
+  const started = seen.ownHeartbeat.lastRenewalStartedAt;
+  return started !== null && seen.now - started < settings.renewDeadline;
+}

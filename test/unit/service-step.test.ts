@@ -1,0 +1,184 @@
+import test from "ava";
+import type { V1Service } from "@kubernetes/client-node";
+import {
+  NOTHING_TOLD,
+  stepService,
+  type ServiceMemory,
+  type ServiceObservation,
+  type ServiceStep,
+} from "../../src/agent/service-step.ts";
+import { rankCandidates } from "../../src/election/ranking.ts";
+
+const D = 5000;
+const NOW = 100_000;
+const REF = { namespace: "default", name: "web" };
+const [first = "", second = ""] = rankCandidates(["a", "b"], "default/web");
+/** A node the Service's ranking puts above this one. */
+const above =
+  ["c", "d", "e", "f", "g", "h"].find((node) => rankCandidates([first, node], "default/web")[0] === node) ??
+  "";
+const settings = { self: first, leaseDuration: D, renewDeadline: 3000 };
+const V4 = { address: "192.0.2.10", family: 4 } as const;
+const V6 = { address: "2001:db8::10", family: 6 } as const;
+
+function service(status: { ips: string[]; holder: string } | null = null): V1Service {
+  return {
+    metadata: { ...REF, uid: "u1", annotations: status === null ? {} : { "vipd.io/holder": status.holder } },
+    spec: { type: "LoadBalancer" },
+    status: { loadBalancer: { ingress: (status?.ips ?? []).map((ip) => ({ ip, ipMode: "VIP" })) } },
+  };
+}
+
+const base: ServiceObservation = {
+  now: NOW,
+  ref: REF,
+  service: service(),
+  intent: { serve: true, vips: [V4, V6], source: "spec.loadBalancerIP", interface: undefined },
+  conflict: null,
+  addresses: [
+    { address: V4.address, announcing: true, heldByLiveOther: false, holder: first },
+    { address: V6.address, announcing: false, heldByLiveOther: true, holder: second },
+  ],
+  legacyHeldByLiveOther: false,
+  ownHeartbeat: { lastRenewalStartedAt: NOW - 500, apiUnreachable: false, renewalInFlightSince: null },
+  liveNodes: [second],
+  runningFor: 10 * D,
+};
+
+const unheld = [
+  { address: V4.address, announcing: false, heldByLiveOther: false, holder: null },
+  { address: V6.address, announcing: false, heldByLiveOther: false, holder: null },
+];
+
+function summary(plan: readonly ServiceStep[]): string[] {
+  return plan.map((each) => {
+    if (each.kind === "publish")
+      return each.published === null
+        ? "clear status"
+        : `status ${each.published.ips.join(",")} by ${each.published.holder}`;
+    if (each.kind === "record") return `event ${each.event.reason}`;
+    if (each.kind === "requeue") return `again in ${each.afterMs}`;
+    return `log ${each.refusal.reason}`;
+  });
+}
+
+const table: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, string[]][] = [
+  [
+    "the holder of the first address writes every held address",
+    {},
+    {},
+    [`status ${V4.address},${V6.address} by ${first}`],
+  ],
+  [
+    "a status already showing it is not written again",
+    { service: service({ ips: [V4.address, V6.address], holder: first }) },
+    {},
+    [],
+  ],
+  [
+    "a holder whose heartbeat is past the renew deadline writes nothing",
+    { ownHeartbeat: { lastRenewalStartedAt: NOW - 4000, apiUnreachable: true, renewalInFlightSince: null } },
+    {},
+    [],
+  ],
+  [
+    "another node holds the first address: it writes, not this one",
+    { addresses: [...base.addresses].reverse().map((each) => ({ ...each, holder: second })) },
+    {},
+    [],
+  ],
+  [
+    "a 0.1.0 agent serves the Service under its own Lease",
+    { addresses: unheld, legacyHeldByLiveOther: true },
+    {},
+    [],
+  ],
+  ["unheld, status empty: nothing to clear", { addresses: unheld }, {}, []],
+  [
+    "unheld for less than D: looked at again when D is up",
+    { addresses: unheld, service: service({ ips: [V4.address], holder: second }) },
+    { unheldSince: NOW - 1000 },
+    [`again in ${D - 1000}`],
+  ],
+  [
+    "unheld for D: the first-ranked live node clears the status and says why",
+    { addresses: unheld, service: service({ ips: [V4.address], holder: second }) },
+    { unheldSince: NOW - D },
+    ["clear status", "event NoEligibleNode"],
+  ],
+  [
+    "unheld for D: a node ranked lower leaves it to the first",
+    { addresses: unheld, service: service({ ips: [V4.address], holder: second }), liveNodes: [above] },
+    { unheldSince: NOW - D },
+    [],
+  ],
+  [
+    "no longer asked: the node that wrote the status clears it",
+    {
+      intent: { serve: false, reason: "not-load-balancer" },
+      service: service({ ips: [V4.address], holder: first }),
+    },
+    {},
+    ["clear status"],
+  ],
+  [
+    "no longer asked, written by a node that is gone: the first-ranked clears it",
+    {
+      intent: { serve: false, reason: "not-load-balancer" },
+      service: service({ ips: [V4.address], holder: "gone" }),
+    },
+    {},
+    ["clear status"],
+  ],
+  [
+    "no longer asked, written by a live other node: left to it",
+    {
+      intent: { serve: false, reason: "not-load-balancer" },
+      service: service({ ips: [V4.address], holder: second }),
+    },
+    {},
+    [],
+  ],
+  [
+    "an invalid Service: logged, and recorded once by the first-ranked",
+    { intent: { serve: false, reason: "invalid", problems: ["bad"] } },
+    {},
+    ["log InvalidVIP", "event InvalidVIP"],
+  ],
+  [
+    "an invalid Service at start-up: logged, and the Event waits until the others are seen",
+    { intent: { serve: false, reason: "invalid", problems: ["bad"] }, runningFor: 1000 },
+    {},
+    ["log InvalidVIP", `again in ${D - 1000}`],
+  ],
+  [
+    "the same refusal, settled: nothing",
+    { intent: { serve: false, reason: "invalid", problems: ["bad"] } },
+    { refusalReported: "InvalidVIP: bad", refusalSettled: true },
+    [],
+  ],
+  [
+    "an address an older Service uses: refused as a conflict",
+    { conflict: { address: V4.address, heldBy: "default/old" } },
+    {},
+    ["log VIPConflict", "event VIPConflict"],
+  ],
+];
+
+for (const [name, seen, memory, expected] of table) {
+  test(`service step: ${name}`, (t) => {
+    const result = stepService(settings, { ...base, ...seen }, { ...NOTHING_TOLD, ...memory });
+    t.deepEqual(summary(result.plan), expected);
+  });
+}
+
+test("service step: the first run without a holder starts the clock; a holder stops it", (t) => {
+  const started = stepService(
+    settings,
+    { ...base, addresses: unheld, service: service({ ips: [V4.address], holder: second }) },
+    NOTHING_TOLD,
+  );
+  t.is(started.memory.unheldSince, NOW);
+  t.deepEqual(summary(started.plan), [`again in ${D}`]);
+  t.is(stepService(settings, base, started.memory).memory.unheldSince, null);
+});
