@@ -9,6 +9,7 @@ import {
   type V1Service,
 } from "@kubernetes/client-node";
 import type { Server } from "node:http";
+import { systemClock } from "../clock/clock.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { ControlPlaneMode } from "../controlplane/mode.ts";
 import { Heartbeat, renewalTimeout } from "../election/heartbeat.ts";
@@ -130,6 +131,7 @@ export class Agent {
     const limiter = new RequestLimiter({
       qps: config.kubeApiQps,
       burst: config.kubeApiBurst,
+      clock: systemClock,
       onWaiting: (waiting) => {
         this.metrics.apiRequestsWaiting.set(waiting);
       },
@@ -144,6 +146,7 @@ export class Agent {
       kubeConfig,
       namespace: config.namespace,
       listTimeoutMs: 30_000,
+      clock: systemClock,
       // At start-up these are the API server not up yet, or this agent's RBAC not applied or not
       // propagated yet (401, 403): retried, counted, and logged once per change of reason.
       onFailure: ({ kind, error, retryInMs, repeated }) => {
@@ -200,6 +203,7 @@ export class Agent {
     });
     this.#queue = new WorkQueue({
       concurrency: RECONCILE_CONCURRENCY,
+      clock: systemClock,
       // Informer events queue keys from the first list on; they wait for start() to open the gate.
       process: (key) => (this.#deciding ? this.#run(key) : Promise.resolve()),
       onError: (key, error) => {
@@ -209,7 +213,7 @@ export class Agent {
     });
     this.#silenceWatch = new SilenceWatch({
       leaseDuration: config.leaseDuration,
-      clock: this.#clock,
+      clock: { ...systemClock, now: this.#clock },
       silentFor: (node, now) => this.#tracker.silentFor(node, now),
       wake: (keys) => {
         for (const key of keys) this.#queue.add(key);
@@ -219,6 +223,7 @@ export class Agent {
       api: core,
       node: config.nodeName,
       timeoutMs,
+      clock: systemClock,
       involvedKind: config.vip === undefined ? "Service" : "Node",
       limiter,
       onDropped: () => {

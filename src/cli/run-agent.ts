@@ -6,6 +6,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Agent } from "../agent/agent.ts";
+import { systemClock } from "../clock/clock.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { useLocalApiServer } from "../controlplane/kube-config.ts";
 import { PooledKubeConfig } from "../kube/kube-config.ts";
@@ -113,6 +114,7 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
     configuredInterface: config.interface,
     allowOffSubnetVips: config.allowOffSubnetVips,
     addressLifetimeMs: config.addressLifetime,
+    clock: systemClock,
     announce: {
       burstCount: config.announceCount,
       burstIntervalMs: config.announceInterval,

@@ -4,6 +4,7 @@
 // election, fencing, degraded hold, handover, data plane — is services mode's, unchanged.
 import type { KubeConfig, V1Node } from "@kubernetes/client-node";
 import type { Vip } from "../agent/service-intent.ts";
+import { systemClock } from "../clock/clock.ts";
 import { CONTROL_PLANE_REF } from "../election/lease-names.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { AgentInformers, InformerLifecycle } from "../kube/informers.ts";
@@ -43,9 +44,12 @@ export class ControlPlaneMode {
     const events = new NodeEvents({ node: options.node, recorder: options.recorder });
     this.events = events;
     this.#health = new ApiServerHealth({
-      check: options.check ?? httpsHealthCheck({ url: options.health.url, kubeConfig: options.kubeConfig }),
+      check:
+        options.check ??
+        httpsHealthCheck({ url: options.health.url, kubeConfig: options.kubeConfig, clock: systemClock }),
       periodMs: options.health.periodMs,
       failureThreshold: options.health.failureThreshold,
+      clock: systemClock,
       onChange: (state) => {
         if (state.eligible) log.info("local API server healthy", { url: options.health.url.href });
         else log.warn("local API server unhealthy", { url: options.health.url.href, reason: state.reason });
