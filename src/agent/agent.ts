@@ -62,6 +62,7 @@ export class Agent implements WorkIntake {
     this.#options = options;
     this.#queue = new WorkQueue({
       concurrency: RECONCILE_CONCURRENCY,
+      clock: options.clock,
       // Informer events queue keys from the first list on; they wait for open() to open the gate.
       process: (key) => (this.#deciding ? this.#run(key) : Promise.resolve()),
       onError: (key, error) => {

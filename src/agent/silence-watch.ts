@@ -6,33 +6,24 @@
 // about once per D: with 1000 Services on 3 nodes, over a hundred runs a second per agent doing
 // nothing. Watching the node instead costs one timer per node. A wake-up is only a hint: the loop
 // it runs re-decides from the tracker, so an early or spurious one is harmless.
+import type { Cancel, Clock } from "../clock/clock.ts";
 
 export interface SilenceWatchOptions {
   readonly leaseDuration: number;
-  readonly clock: () => number;
+  /** The clock the tracker's silences are counted on. */
+  readonly clock: Clock;
   /** How long the node's heartbeat has been seen unchanged (HeartbeatTracker.silentFor). */
   readonly silentFor: (node: string, now: number) => number;
   /** Runs the loops of these Services again. */
   readonly wake: (serviceKeys: readonly string[]) => void;
-  /** setTimeout, replaceable in unit tests; returns a cancel function. */
-  readonly schedule?: (callback: () => void, delayMs: number) => () => void;
-}
-
-function scheduleWithTimer(callback: () => void, delayMs: number): () => void {
-  const timer = setTimeout(callback, delayMs);
-  return () => {
-    clearTimeout(timer);
-  };
 }
 
 export class SilenceWatch {
   readonly #options: SilenceWatchOptions;
-  readonly #schedule: (callback: () => void, delayMs: number) => () => void;
-  readonly #waiting = new Map<string, { keys: Set<string>; cancel: () => void }>();
+  readonly #waiting = new Map<string, { keys: Set<string>; cancel: Cancel }>();
 
   constructor(options: SilenceWatchOptions) {
     this.#options = options;
-    this.#schedule = options.schedule ?? scheduleWithTimer;
   }
 
   /** Runs the Service's loop again once `node` has been silent for D. */
@@ -55,21 +46,18 @@ export class SilenceWatch {
     this.#waiting.clear();
   }
 
-  #arm(node: string): () => void {
+  #arm(node: string): Cancel {
     const { leaseDuration, clock, silentFor } = this.#options;
-    return this.#schedule(
-      () => {
-        this.#check(node);
-      },
-      Math.max(0, leaseDuration - silentFor(node, clock())),
-    );
+    return clock.after(leaseDuration - silentFor(node, clock.now()), () => {
+      this.#check(node);
+    });
   }
 
   #check(node: string): void {
     const waiting = this.#waiting.get(node);
     if (waiting === undefined) return;
     const { leaseDuration, clock, silentFor } = this.#options;
-    if (silentFor(node, clock()) < leaseDuration) {
+    if (silentFor(node, clock.now()) < leaseDuration) {
       waiting.cancel = this.#arm(node);
       return;
     }

@@ -2,11 +2,15 @@
 // times is processed once; a key is never processed by two workers at once (a change that arrives
 // while it runs queues it again); a later wake-up keeps only the earliest deadline; and a key whose
 // processing throws is retried with per-key exponential backoff.
+import type { Cancel, Clock } from "../clock/clock.ts";
+
 export interface WorkQueueOptions {
   readonly concurrency: number;
   readonly process: (key: string) => Promise<void>;
   readonly onError: (key: string, error: unknown) => void;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** Times addAfter's wake-ups and the retries' backoff. */
+  readonly clock: Clock;
 }
 
 export class WorkQueue {
@@ -15,7 +19,7 @@ export class WorkQueue {
   readonly #ready = new Set<string>();
   readonly #running = new Set<string>();
   readonly #dirtyWhileRunning = new Set<string>();
-  readonly #timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  readonly #timers = new Map<string, { at: number; cancel: Cancel }>();
   readonly #failures = new Map<string, number>();
   readonly #idleWaiters: (() => void)[] = [];
   #stopped = false;
@@ -43,15 +47,16 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const at = performance.now() + delayMs;
+    const { clock } = this.#options;
+    const at = clock.now() + delayMs;
     const existing = this.#timers.get(key);
     if (existing !== undefined && existing.at <= at) return;
-    clearTimeout(existing?.timer);
-    const timer = setTimeout(() => {
+    existing?.cancel();
+    const cancel = clock.after(delayMs, () => {
       this.#timers.delete(key);
       this.add(key);
-    }, delayMs);
-    this.#timers.set(key, { at, timer });
+    });
+    this.#timers.set(key, { at, cancel });
   }
 
   get length(): number {
@@ -71,7 +76,7 @@ export class WorkQueue {
    */
   drain(): Promise<void> {
     this.#stopped = true;
-    for (const { timer } of this.#timers.values()) clearTimeout(timer);
+    for (const { cancel } of this.#timers.values()) cancel();
     this.#timers.clear();
     this.#ready.clear();
     this.#dirtyWhileRunning.clear();
@@ -85,6 +90,7 @@ export class WorkQueue {
     // A run that needs no I/O ends within microtasks. Started straight from the end of the last one,
     // thousands of them would run back to back and hold up the heartbeat's timers and sockets for a
     // second (seen with 5000 Services); starting each batch from setImmediate lets the loop turn.
+    // That is a yield, not a wait: no time passes in it, so it is no timer of the Clock's.
     this.#startScheduled = true;
     setImmediate(() => {
       this.#startScheduled = false;

@@ -62,6 +62,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
   const limiter = new RequestLimiter({
     qps: config.kubeApiQps,
     burst: config.kubeApiBurst,
+    clock,
     onWaiting: (waiting) => {
       metrics.apiRequestsWaiting.set(waiting);
     },
@@ -71,6 +72,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     kubeConfig,
     namespace: config.namespace,
     listTimeoutMs: 30_000,
+    clock,
     // At start-up these are the API server not up yet, or this agent's RBAC not applied or not
     // propagated yet (401, 403): retried, counted, and logged once per change of reason.
     onFailure: ({ kind, error, retryInMs, repeated }) => {
@@ -131,6 +133,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     timeoutMs,
     involvedKind: config.vip === undefined ? "Service" : "Node",
     limiter,
+    clock,
     onDropped: () => {
       metrics.eventsDropped.inc();
     },
@@ -145,7 +148,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
   };
   const silenceWatch = new SilenceWatch({
     leaseDuration: config.leaseDuration,
-    clock: now,
+    clock,
     silentFor: (other, at) => tracker.silentFor(other, at),
     wake: (keys) => {
       for (const key of keys) requeue(key, 0);
@@ -193,6 +196,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
           nodeAddresses: () => view.nodeAddresses(),
           log,
           recorder: events,
+          clock,
         });
   const addresses = new AddressReconciler({
     settings: { self: node, timings: config, cordonHandsOver: config.cordonHandsOver },

@@ -115,6 +115,7 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
     configuredInterface: config.interface,
     allowOffSubnetVips: config.allowOffSubnetVips,
     addressLifetimeMs: config.addressLifetime,
+    clock: systemClock,
     announce: {
       burstCount: config.announceCount,
       burstIntervalMs: config.announceInterval,

@@ -5,6 +5,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Eligibility } from "../agent/eligibility.ts";
+import type { Cancel, Clock } from "../clock/clock.ts";
 
 /** One health check: null when the API server answered healthy, else what went wrong. */
 export type HealthCheck = (timeoutMs: number) => Promise<string | null>;
@@ -50,6 +51,8 @@ export interface ApiServerHealthOptions {
   readonly check: HealthCheck;
   readonly periodMs: number;
   readonly failureThreshold: number;
+  /** Spaces the checks. */
+  readonly clock: Clock;
   /** Called when the API server becomes healthy or stops being so. */
   readonly onChange: (state: Eligibility) => void;
 }
@@ -58,7 +61,7 @@ export interface ApiServerHealthOptions {
 export class ApiServerHealth {
   readonly #options: ApiServerHealthOptions;
   readonly #threshold: HealthThreshold;
-  #timer: NodeJS.Timeout | undefined;
+  #cancelNext: Cancel = () => undefined;
   #running = false;
 
   constructor(options: ApiServerHealthOptions) {
@@ -78,29 +81,35 @@ export class ApiServerHealth {
 
   stop(): void {
     this.#running = false;
-    clearTimeout(this.#timer);
+    this.#cancelNext();
   }
 
   async #checkOnce(): Promise<void> {
-    const started = performance.now();
+    const { clock } = this.#options;
+    const started = clock.now();
     const problem = await this.#options
       .check(this.#options.periodMs)
       .catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
     if (!this.#running) return;
     if (this.#threshold.record(problem)) this.#options.onChange(this.#threshold.state);
-    const wait = Math.max(0, this.#options.periodMs - (performance.now() - started));
-    this.#timer = setTimeout(() => void this.#checkOnce(), wait);
+    this.#cancelNext = clock.after(
+      this.#options.periodMs - (clock.now() - started),
+      () => void this.#checkOnce(),
+    );
   }
 }
 
 /**
  * A GET of the health URL (https, or http for an API server's insecure test port) with the kubeconfig's TLS settings and credentials: its CA, its client
  * certificate or token, and its tls-server-name, since a kubeadm serving certificate names
- * "kubernetes" and the node's addresses but not 127.0.0.1. Anything but 200 is a failure.
+ * "kubernetes" and the node's addresses but not 127.0.0.1. Anything but 200 is a failure, and so is
+ * no whole answer within the timeout (a deadline for the check, not for each silence on its socket,
+ * so that an API server trickling its answer cannot stretch a check past its period).
  */
 export function httpsHealthCheck(options: {
   readonly url: URL;
   readonly kubeConfig: KubeConfig;
+  readonly clock: Clock;
 }): HealthCheck {
   return async (timeoutMs) => {
     const requestOptions: RequestOptions = {};
@@ -108,28 +117,29 @@ export function httpsHealthCheck(options: {
     // A fresh connection per check: a kept-alive one could outlive the listener it measures.
     return new Promise((resolve) => {
       const request = options.url.protocol === "http:" ? httpRequest : httpsRequest;
-      const req = request(
-        options.url,
-        { ...requestOptions, agent: false, timeout: timeoutMs },
-        (response) => {
-          let body = "";
-          response.setEncoding("utf8");
-          response.on("data", (chunk: string) => {
-            if (body.length < 200) body += chunk;
-          });
-          response.on("end", () => {
-            resolve(response.statusCode === 200 ? null : `HTTP ${response.statusCode}: ${body.trim()}`);
-          });
-          response.on("error", (error) => {
-            resolve(error.message);
-          });
-        },
-      );
-      req.on("timeout", () => {
-        req.destroy(new Error(`no answer within ${timeoutMs}ms`));
+      const req = request(options.url, { ...requestOptions, agent: false }, (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          if (body.length < 200) body += chunk;
+        });
+        response.on("end", () => {
+          settle(response.statusCode === 200 ? null : `HTTP ${response.statusCode}: ${body.trim()}`);
+        });
+        response.on("error", (error) => {
+          settle(error.message);
+        });
       });
+      const cancelDeadline = options.clock.after(timeoutMs, () => {
+        settle(`no answer within ${timeoutMs}ms`);
+        req.destroy();
+      });
+      const settle = (problem: string | null) => {
+        cancelDeadline();
+        resolve(problem);
+      };
       req.on("error", (error) => {
-        resolve(error.message);
+        settle(error.message);
       });
       req.end();
     });

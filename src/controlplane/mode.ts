@@ -7,6 +7,7 @@ import type { KubeConfig, V1Node } from "@kubernetes/client-node";
 import type { Vip } from "../agent/service-intent.ts";
 import type { ServingMode, WorkIntake } from "../agent/serving-mode.ts";
 import { addressWork } from "../agent/work-keys.ts";
+import type { Clock } from "../clock/clock.ts";
 import { CONTROL_PLANE_REF } from "../election/lease-names.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { AgentInformers, InformerLifecycle } from "../kube/informers.ts";
@@ -31,6 +32,7 @@ export interface ControlPlaneModeOptions {
   readonly log: Logger;
   /** The agent's Event recorder; control-plane Events go on this node's Node object. */
   readonly recorder: EventRecorder;
+  readonly clock: Clock;
   /** Replaces the HTTPS check, for tests. */
   readonly check?: HealthCheck;
 }
@@ -56,9 +58,12 @@ export class ControlPlaneMode implements ServingMode {
     const events = new NodeEvents({ node: options.node, recorder: options.recorder });
     this.events = events;
     this.#health = new ApiServerHealth({
-      check: options.check ?? httpsHealthCheck({ url: options.health.url, kubeConfig: options.kubeConfig }),
+      check:
+        options.check ??
+        httpsHealthCheck({ url: options.health.url, kubeConfig: options.kubeConfig, clock: options.clock }),
       periodMs: options.health.periodMs,
       failureThreshold: options.health.failureThreshold,
+      clock: options.clock,
       onChange: (state) => {
         if (state.eligible) log.info("local API server healthy", { url: options.health.url.href });
         else log.warn("local API server unhealthy", { url: options.health.url.href, reason: state.reason });

@@ -6,6 +6,7 @@
 // broadcaster keeps 1000 too) new ones are dropped rather than queued without end.
 import { randomBytes } from "node:crypto";
 import { PatchStrategy, type ConfigurationOptions, type CoreV1Api } from "@kubernetes/client-node";
+import type { Clock } from "../clock/clock.ts";
 import { describeApiError } from "./errors.ts";
 import type { RequestLimiter } from "./request-limiter.ts";
 import { requestOptions } from "./request-options.ts";
@@ -26,6 +27,8 @@ export interface KubeEventRecorderOptions {
   readonly node: string;
   readonly timeoutMs: number;
   readonly onError: (message: string) => void;
+  /** Times the aggregation window (timestamps written into Events are wall-clock Dates). */
+  readonly clock: Clock;
   readonly aggregationWindowMs?: number;
   /**
    * What the Events are about: Services (services mode), or Nodes (control-plane mode, which has no
@@ -54,10 +57,11 @@ export class KubeEventRecorder implements EventRecorder {
   readonly #maxPending: number;
   #pending = 0;
   #dropping = false;
-  #prunedAt = performance.now();
+  #prunedAt: number;
 
   constructor(options: KubeEventRecorderOptions) {
     this.#options = options;
+    this.#prunedAt = options.clock.now();
     this.#windowMs = options.aggregationWindowMs ?? 10 * 60_000;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
   }
@@ -97,7 +101,7 @@ export class KubeEventRecorder implements EventRecorder {
   }
 
   async #send(service: ServiceRef & { readonly uid?: string }, event: ServiceEvent): Promise<void> {
-    const now = performance.now();
+    const now = this.#options.clock.now();
     this.#prune(now);
     const key = `${service.namespace}/${service.name}/${event.reason}/${event.message}`;
     const found = this.#recent.get(key);

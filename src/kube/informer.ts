@@ -11,7 +11,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
 } from "@kubernetes/client-node";
-import { setTimeout as sleep } from "node:timers/promises";
+import type { Cancel, Clock } from "../clock/clock.ts";
 import { describeApiError } from "./errors.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
@@ -32,6 +32,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly list: () => Promise<KubernetesListObject<T>>;
   readonly labelSelector?: string;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** Times the restarts after a failure, and ListWatch's own reconnects. */
+  readonly clock: Clock;
   /** A list or watch failed; it is retried after retryInMs. */
   readonly onFailure?: (failure: InformerFailure) => void;
   /** The list and watch work again after failures. */
@@ -49,7 +51,7 @@ export class SharedInformer<T extends KubernetesObject> {
   #delayMs: number;
   #isSynced = false;
   #stopped = false;
-  #restartTimer: NodeJS.Timeout | undefined;
+  #cancelRestart: Cancel = () => undefined;
   #errors = 0;
   /** How the failures since the last success went wrong, to report each change once. */
   #failing: string | null = null;
@@ -69,7 +71,7 @@ export class SharedInformer<T extends KubernetesObject> {
       undefined,
       // ListWatch backs off up to 30 s between reconnects on its own; after an API server restart
       // that would leave the agent blind for that long, so its delays are capped like ours.
-      { delayFn: (ms) => sleep(Math.min(ms, maxDelayMs)) },
+      { delayFn: (ms) => options.clock.sleep(Math.min(ms, maxDelayMs)) },
     );
     this.#listWatch.on("error", (error: unknown) => {
       this.#failed(error);
@@ -99,7 +101,7 @@ export class SharedInformer<T extends KubernetesObject> {
    */
   async start(): Promise<void> {
     this.#stopped = false;
-    clearTimeout(this.#restartTimer);
+    this.#cancelRestart();
     const errorsBefore = this.#errors;
     try {
       await this.#listWatch.start();
@@ -135,7 +137,7 @@ export class SharedInformer<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#restartTimer);
+    this.#cancelRestart();
     await this.#listWatch.stop();
   }
 
@@ -156,11 +158,11 @@ export class SharedInformer<T extends KubernetesObject> {
 
   #scheduleRestart(): void {
     if (this.#stopped) return;
-    clearTimeout(this.#restartTimer);
+    this.#cancelRestart();
     const delay = this.#delayMs;
     this.#delayMs = Math.min(this.#delayMs * 2, this.#backoff.maxMs);
-    this.#restartTimer = setTimeout(() => {
+    this.#cancelRestart = this.#options.clock.after(delay, () => {
       void this.start();
-    }, delay);
+    });
   }
 }

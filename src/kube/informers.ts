@@ -11,6 +11,7 @@ import {
   type V1Service,
   type V1ServiceCIDR,
 } from "@kubernetes/client-node";
+import type { Clock } from "../clock/clock.ts";
 import { LEASE_LABEL_COMPONENT } from "../election/lease-names.ts";
 import { classifyApiError } from "./errors.ts";
 import { SharedInformer, type InformerFailure } from "./informer.ts";
@@ -33,13 +34,14 @@ export interface InformerFactoryOptions {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
   readonly listTimeoutMs: number;
+  readonly clock: Clock;
   readonly onFailure: (failure: InformerFailure) => void;
   readonly onRecovered: (kind: string) => void;
   readonly onError: (message: string) => void;
 }
 
 export function createAgentInformers(options: InformerFactoryOptions): AgentInformers {
-  const { kubeConfig, namespace } = options;
+  const { kubeConfig, namespace, clock } = options;
   const reports = {
     onFailure: options.onFailure,
     onRecovered: options.onRecovered,
@@ -55,6 +57,7 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
     services: new SharedInformer({
       kind: "Service",
       kubeConfig,
+      clock,
       path: "/api/v1/services",
       list: () => core.listServiceForAllNamespaces({}, deadline()),
       ...reports,
@@ -62,6 +65,7 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
     endpointSlices: new SharedInformer({
       kind: "EndpointSlice",
       kubeConfig,
+      clock,
       path: "/apis/discovery.k8s.io/v1/endpointslices",
       list: () => discovery.listEndpointSliceForAllNamespaces({}, deadline()),
       ...reports,
@@ -69,6 +73,7 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
     nodes: new SharedInformer({
       kind: "Node",
       kubeConfig,
+      clock,
       path: "/api/v1/nodes",
       list: () => core.listNode({}, deadline()),
       ...reports,
@@ -76,6 +81,7 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
     leases: new SharedInformer({
       kind: "Lease",
       kubeConfig,
+      clock,
       path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
       list: () => coordination.listNamespacedLease({ namespace, labelSelector }, deadline()),
       labelSelector,
@@ -84,6 +90,7 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
     serviceCidrs: new SharedInformer({
       kind: "ServiceCIDR",
       kubeConfig,
+      clock,
       path: "/apis/networking.k8s.io/v1/servicecidrs",
       list: () => networking.listServiceCIDR({}, deadline()),
       ...reports,

@@ -7,6 +7,8 @@
 // Two lanes: the reconcile loop's requests go before Events, which are advisory. The heartbeat is
 // not limited at all (it never asks): it is the one write whose lateness makes other nodes take
 // this node's Services, and it costs one request per retry period.
+import type { Clock } from "../clock/clock.ts";
+
 export type RequestLane = "reconcile" | "events";
 
 export interface RequestLimiterOptions {
@@ -14,9 +16,8 @@ export interface RequestLimiterOptions {
   readonly qps: number;
   /** Requests allowed at once after a quiet spell. */
   readonly burst: number;
-  readonly clock?: () => number;
-  /** Runs the callback after delayMs; a timer that does not keep the process alive by default. */
-  readonly schedule?: (callback: () => void, delayMs: number) => void;
+  /** Refills the tokens and wakes the requests held back. */
+  readonly clock: Clock;
   /** Told the number of held-back requests whenever it changes (for a gauge). */
   readonly onWaiting?: (waiting: number) => void;
 }
@@ -24,8 +25,7 @@ export interface RequestLimiterOptions {
 export class RequestLimiter {
   readonly #qps: number;
   readonly #burst: number;
-  readonly #clock: () => number;
-  readonly #schedule: (callback: () => void, delayMs: number) => void;
+  readonly #clock: Clock;
   readonly #onWaiting: (waiting: number) => void;
   readonly #waiting: Record<RequestLane, (() => void)[]> = { reconcile: [], events: [] };
   #tokens: number;
@@ -35,11 +35,10 @@ export class RequestLimiter {
   constructor(options: RequestLimiterOptions) {
     this.#qps = options.qps;
     this.#burst = options.burst;
-    this.#clock = options.clock ?? (() => performance.now());
-    this.#schedule = options.schedule ?? unrefTimer;
+    this.#clock = options.clock;
     this.#onWaiting = options.onWaiting ?? (() => undefined);
     this.#tokens = options.burst;
-    this.#refilledAt = this.#clock();
+    this.#refilledAt = this.#clock.now();
   }
 
   /** Resolves when a request of the lane may be sent; FIFO within a lane. */
@@ -62,7 +61,7 @@ export class RequestLimiter {
   }
 
   #refill(): void {
-    const now = this.#clock();
+    const now = this.#clock.now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#qps);
     this.#refilledAt = now;
   }
@@ -71,10 +70,15 @@ export class RequestLimiter {
     if (this.#wakeScheduled || this.waiting === 0) return;
     this.#wakeScheduled = true;
     const delayMs = Math.max(0, ((1 - this.#tokens) / this.#qps) * 1000);
-    this.#schedule(() => {
-      this.#wakeScheduled = false;
-      this.#release();
-    }, delayMs);
+    // A queue of Events must not keep a stopping agent alive.
+    this.#clock.after(
+      delayMs,
+      () => {
+        this.#wakeScheduled = false;
+        this.#release();
+      },
+      { keepAlive: false },
+    );
   }
 
   #release(): void {
@@ -89,9 +93,4 @@ export class RequestLimiter {
     if (this.waiting !== before) this.#onWaiting(this.waiting);
     this.#scheduleWake();
   }
-}
-
-// A queue of Events must not keep a stopping agent alive.
-function unrefTimer(callback: () => void, delayMs: number): void {
-  setTimeout(callback, delayMs).unref();
 }

@@ -3,6 +3,7 @@
 // frames through one long-lived packet socket per interface. A socket whose interface goes down or
 // away stops receiving (ENETDOWN); it is closed, and opened again once the interface is up, on its
 // new index if it was created again: a node that cannot hear the wire would fence blind.
+import { every, type Cancel, type Clock } from "../clock/clock.ts";
 import {
   addressKey,
   arpProbe,
@@ -34,6 +35,8 @@ export interface AnnouncedVip {
 
 export interface AnnouncerOptions {
   readonly openChannel: (ifindex: number) => FrameChannel;
+  /** Spaces the rounds of a burst, the refreshes and the probes of a fence. */
+  readonly clock: Clock;
   /** Rounds sent on takeover, one at once and the rest `burstIntervalMs` apart. */
   readonly burstCount: number;
   readonly burstIntervalMs: number;
@@ -69,7 +72,7 @@ interface Held {
   readonly key: string;
   /** A round's frames, built once: they do not change while the VIP is held. */
   readonly round: readonly Buffer[];
-  readonly burst: NodeJS.Timeout[];
+  readonly burst: Cancel[];
   nextRefreshAt: number;
 }
 
@@ -110,7 +113,7 @@ export class Announcer {
   /** By addressKey, so that any spelling of an address finds it. */
   readonly #held = new Map<string, Held>();
   readonly #fences = new Set<FenceWaiter>();
-  #refreshTimer: NodeJS.Timeout | undefined;
+  #cancelRefresh: Cancel | undefined;
 
   constructor(options: AnnouncerOptions) {
     this.#options = options;
@@ -122,36 +125,36 @@ export class Announcer {
    */
   start(vip: AnnouncedVip): void {
     this.stop(vip.ip);
-    const { burstCount, burstIntervalMs, refreshMs } = this.#options;
+    const { burstCount, burstIntervalMs, refreshMs, clock } = this.#options;
     const held: Held = {
       vip,
       key: addressKey(vip.ip),
       round: roundFrames(vip),
       burst: [],
-      nextRefreshAt: performance.now() + refreshMs - this.#refreshTickMs(),
+      nextRefreshAt: clock.now() + refreshMs - this.#refreshTickMs(),
     };
     this.#held.set(held.key, held);
     this.#round(held);
     for (let round = 1; round < burstCount; round++) {
       held.burst.push(
-        setTimeout(() => {
+        clock.after(round * burstIntervalMs, () => {
           this.#laterRound(held);
-        }, round * burstIntervalMs),
+        }),
       );
     }
-    this.#refreshTimer ??= setInterval(() => {
+    this.#cancelRefresh ??= every(clock, this.#refreshTickMs(), () => {
       this.#refreshDue();
-    }, this.#refreshTickMs());
+    });
   }
 
   stop(ip: string): void {
     const held = this.#held.get(addressKey(ip));
     if (held === undefined) return;
-    for (const timer of held.burst) clearTimeout(timer);
+    for (const cancel of held.burst) cancel();
     this.#held.delete(held.key);
     if (this.#held.size === 0) {
-      clearInterval(this.#refreshTimer);
-      this.#refreshTimer = undefined;
+      this.#cancelRefresh?.();
+      this.#cancelRefresh = undefined;
     }
   }
 
@@ -184,7 +187,7 @@ export class Announcer {
     try {
       for (let probe = 0; probe < this.#options.fenceProbes && answeredBy.size === 0; probe++) {
         for (const vip of options.vips) this.#send(vip, [probeFrame(vip)]);
-        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        await this.#options.clock.sleep(intervalMs);
       }
     } finally {
       this.#fences.delete(waiter);
@@ -217,7 +220,7 @@ export class Announcer {
   }
 
   #refreshDue(): void {
-    const now = performance.now();
+    const now = this.#options.clock.now();
     for (const held of this.#held.values()) {
       if (held.nextRefreshAt > now) continue;
       held.nextRefreshAt = now + this.#options.refreshMs - this.#refreshTickMs();

@@ -17,6 +17,7 @@ import {
   type InterfaceChoice,
 } from "../agent/data-plane.ts";
 import type { Vip } from "../agent/service-intent.ts";
+import { every, type Cancel, type Clock } from "../clock/clock.ts";
 import type { AddressOwnership } from "./address-ownership.ts";
 import {
   Announcer,
@@ -52,6 +53,8 @@ export interface NativeDataPlaneOptions {
   /** --allow-off-subnet-vips. */
   readonly allowOffSubnetVips: boolean;
   readonly addressLifetimeMs: number;
+  /** Times the lifetime refreshes, the age of a listing and, through the Announcer, the wire. */
+  readonly clock: Clock;
   readonly announce: Pick<
     AnnouncerOptions,
     | "burstCount"
@@ -118,7 +121,7 @@ export class NativeDataPlane implements DataPlane {
   readonly #options: NativeDataPlaneOptions;
   readonly #installed = new Map<string, Installed>();
   readonly #announcer: Announcer;
-  readonly #refreshTimer: NodeJS.Timeout;
+  readonly #cancelRefresh: Cancel;
   #listener: DataPlaneListener | undefined;
   #watch: NetlinkWatch | undefined;
   /** Links, the node's own addresses (not VIPs) and the default route: what interface choice reads. */
@@ -134,6 +137,7 @@ export class NativeDataPlane implements DataPlane {
     this.#options = options;
     this.#announcer = new Announcer({
       ...options.announce,
+      clock: options.clock,
       openChannel: options.openChannel ?? ((ifindex) => PacketSocket.open({ ifindex })),
       stillInstalled: (vip) => this.#present(vip.ip, vip.ifindex),
       ownMacs: () =>
@@ -151,9 +155,9 @@ export class NativeDataPlane implements DataPlane {
       onError: options.onError,
     });
     // Three refreshes per lifetime: a live holder's address never comes close to expiring.
-    this.#refreshTimer = setInterval(() => {
+    this.#cancelRefresh = every(options.clock, options.addressLifetimeMs / 3, () => {
       void this.#refreshLifetimes();
-    }, options.addressLifetimeMs / 3);
+    });
   }
 
   interfaceFor(vips: readonly Vip[], override: string | undefined): InterfaceChoice {
@@ -300,7 +304,7 @@ export class NativeDataPlane implements DataPlane {
 
   close(): Promise<void> {
     this.#closed = true;
-    clearInterval(this.#refreshTimer);
+    this.#cancelRefresh();
     this.#watch?.close();
     this.#announcer.close();
     return Promise.resolve();
@@ -408,6 +412,7 @@ export class NativeDataPlane implements DataPlane {
         sinceYield += installed.vips.length;
         if (sinceYield >= REFRESH_SLICE) {
           sinceYield = 0;
+          // A yield, not a wait: no time passes in it, so it is no timer of the Clock's.
           await new Promise((resolve) => setImmediate(resolve));
           listing = this.#readListing(CHANGE_CACHE_MS);
         }
@@ -425,7 +430,7 @@ export class NativeDataPlane implements DataPlane {
   // A listing reused for a moment, so that a refresh of thousands of VIPs reads it once a slice; each
   // new one also drops record entries whose address is gone.
   #readListing(maxAgeMs = PRESENT_CACHE_MS): Listing {
-    const now = performance.now();
+    const now = this.#options.clock.now();
     const cached = this.#listing;
     if (cached !== undefined && now - cached.readAt <= maxAgeMs) return cached;
     const ownership = this.#options.ownership;

@@ -3,6 +3,7 @@
 // through an API server restart.
 import test from "ava";
 import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Service } from "@kubernetes/client-node";
+import { systemClock } from "../../src/clock/clock.ts";
 import { Heartbeat } from "../../src/election/heartbeat.ts";
 import { Ownership } from "../../src/election/ownership.ts";
 import { classifyApiError } from "../../src/kube/errors.ts";
@@ -127,6 +128,7 @@ test.serial("events: a repeat within the window bumps the count of the same Even
     api: core,
     node: "node1",
     timeoutMs: 5000,
+    clock: systemClock,
     onError: (message) => errors.push(message),
   });
   const event = {
@@ -153,6 +155,7 @@ test.serial("informer: lists, watches, and keeps watching across an API server r
     kind: "Service",
     kubeConfig,
     path: "/api/v1/services",
+    clock: systemClock,
     list: () => core.listServiceForAllNamespaces(),
     backoff: { initialMs: 100, maxMs: 1000 },
   });
@@ -186,6 +189,7 @@ test.serial(
       kind: "Service",
       kubeConfig: asAccount,
       path: "/api/v1/services",
+      clock: systemClock,
       list: () => core.listServiceForAllNamespaces(),
       backoff: { initialMs: 50, maxMs: 200 },
       onFailure: ({ error, repeated }) => failures.push({ failure: classifyApiError(error), repeated }),

@@ -4,6 +4,7 @@
 // ready with the API turned off, as its own ClusterIP allocator needs it.)
 import test from "ava";
 import { KubeConfig, type V1ServiceCIDR } from "@kubernetes/client-node";
+import { systemClock } from "../../src/clock/clock.ts";
 import { serviceCidrs } from "../../src/kube/cluster-addresses.ts";
 import { createAgentInformers, servesServiceCidrs } from "../../src/kube/informers.ts";
 import { startApiServer } from "../../lab/apiserver.ts";
@@ -30,6 +31,7 @@ test.serial(
         kubeConfig,
         namespace: "vipd-system",
         listTimeoutMs: 10_000,
+        clock: systemClock,
         onError: (message) => errors.push(message),
         onFailure: (failure) => errors.push(`${failure.kind}: ${String(failure.error)}`),
         onRecovered: () => undefined,

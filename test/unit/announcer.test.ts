@@ -10,6 +10,7 @@ import {
   parseNeighbourMessage,
   unsolicitedNeighbourAdvertisement,
 } from "../../src/net/packets.ts";
+import { FakeClock } from "./fakes/clock.ts";
 
 const OWN = "02:00:00:00:00:0b";
 /** Another interface of this node, on the same LAN. */
@@ -69,7 +70,9 @@ function setup(
   const claims: string[] = [];
   const sent: string[] = [];
   const errors: string[] = [];
+  const clock = new FakeClock();
   const announcer = new Announcer({
+    clock,
     openChannel: () => {
       const next = opened.length === 0 ? channel : new FakeChannel();
       opened.push(next);
@@ -81,8 +84,8 @@ function setup(
     stillInstalled: options.installed ?? (() => true),
     ownMacs: () => new Set([OWN, OWN_SECOND]),
     fenceProbes: 3,
-    fenceIntervalMs: options.fenceIntervalsMs?.[0] ?? 1,
-    firstClaimFenceIntervalMs: options.fenceIntervalsMs?.[1] ?? 1,
+    fenceIntervalMs: options.fenceIntervalsMs?.[0] ?? 100,
+    firstClaimFenceIntervalMs: options.fenceIntervalsMs?.[1] ?? 30,
     onForeignClaim: (ip, mac) => claims.push(`${ip} ${mac}`),
     linkState: options.linkState ?? (() => "up"),
     onSent: (kind) => sent.push(kind),
@@ -91,7 +94,13 @@ function setup(
       errors.push(message);
     },
   });
-  return { channel, opened, claims, sent, errors, announcer };
+  /** A fence run to its end on the fake clock. */
+  const fence = async (fenceOptions: Parameters<Announcer["fence"]>[0]) => {
+    const answer = announcer.fence(fenceOptions);
+    await clock.tick(3 * Math.max(...(options.fenceIntervalsMs ?? [100, 30])));
+    return answer;
+  };
+  return { channel, opened, claims, sent, errors, announcer, clock, fence };
 }
 
 /** An ARP reply to a probe: what a Linux host that has the address sends back (sender = the address). */
@@ -148,7 +157,7 @@ test("a host that answers a held VIP's round probe is reported: that is how a ho
 });
 
 test("frames from another interface of this node are no one else's claims, held or fenced", async (t) => {
-  const { channel, claims, announcer } = setup();
+  const { channel, claims, announcer, fence } = setup();
   announcer.start(vip4);
   t.teardown(() => {
     announcer.close();
@@ -160,7 +169,7 @@ test("frames from another interface of this node are no one else's claims, held 
     if (parseNeighbourMessage(frame)?.type === "solicitation")
       channel.hear(unsolicitedNeighbourAdvertisement({ mac: OWN_SECOND, ip: vip6.ip }));
   };
-  t.deepEqual(await announcer.fence({ vips: [vip6], purpose: "takeover" }), { quiet: true });
+  t.deepEqual(await fence({ vips: [vip6], purpose: "takeover" }), { quiet: true });
 });
 
 test("another MAC announcing a held VIP is reported; its probes and our own frames are not", (t) => {
@@ -189,9 +198,17 @@ test("a stopped VIP is no longer defended", (t) => {
   announcer.close();
 });
 
-test("the fence is quiet when nobody answers its probes", async (t) => {
-  const { channel, announcer } = setup();
-  t.deepEqual(await announcer.fence({ vips: [vip4, vip6], purpose: "takeover" }), { quiet: true });
+test("the fence is quiet when nobody answers its probes, after the last probe's interval", async (t) => {
+  const { channel, announcer, clock } = setup();
+  let answer: unknown;
+  const fenced = announcer
+    .fence({ vips: [vip4, vip6], purpose: "takeover" })
+    .then((quiet) => (answer = quiet));
+  await clock.tick(299);
+  t.is(answer, undefined, "still listening after the third probe");
+  await clock.tick(1);
+  await fenced;
+  t.deepEqual(answer, { quiet: true });
   t.is(channel.sent.length, 6, "three rounds of one probe per VIP");
   t.is(parseArp(channel.sent[0] ?? new Uint8Array())?.senderIp, "0.0.0.0");
   t.like(parseNeighbourMessage(channel.sent[1] ?? new Uint8Array()), {
@@ -202,12 +219,12 @@ test("the fence is quiet when nobody answers its probes", async (t) => {
 });
 
 test("the fence reports the MAC that still answers, and stops probing", async (t) => {
-  const { channel, announcer } = setup();
+  const { channel, announcer, fence } = setup();
   channel.onSend = (frame) => {
     if (parseArp(frame)?.senderIp === "0.0.0.0")
       channel.hear(gratuitousArpReply({ mac: OTHER, ip: vip4.ip }));
   };
-  t.deepEqual(await announcer.fence({ vips: [vip4], purpose: "takeover" }), {
+  t.deepEqual(await fence({ vips: [vip4], purpose: "takeover" }), {
     quiet: false,
     answeredBy: [{ ip: vip4.ip, mac: OTHER }],
   });
@@ -216,7 +233,7 @@ test("the fence reports the MAC that still answers, and stops probing", async (t
 });
 
 test("the fence reports every address and MAC heard in the interval of the first answer, once each", async (t) => {
-  const { channel, announcer } = setup();
+  const { channel, announcer, fence } = setup();
   channel.onSend = (frame) => {
     if (parseArp(frame)?.senderIp === "0.0.0.0") {
       channel.hear(probeReply({ mac: OTHER, ip: vip4.ip, to: OWN }));
@@ -226,7 +243,7 @@ test("the fence reports every address and MAC heard in the interval of the first
     if (parseNeighbourMessage(frame)?.type === "solicitation")
       channel.hear(unsolicitedNeighbourAdvertisement({ mac: OTHER, ip: "2001:db8:1:0::200" }));
   };
-  t.deepEqual(await announcer.fence({ vips: [vip4, vip6], purpose: "takeover" }), {
+  t.deepEqual(await fence({ vips: [vip4, vip6], purpose: "takeover" }), {
     quiet: false,
     answeredBy: [
       { ip: vip4.ip, mac: OTHER },
@@ -239,15 +256,17 @@ test("the fence reports every address and MAC heard in the interval of the first
 });
 
 test("a first claim's fence is spaced by its own, shorter interval", async (t) => {
-  const { announcer } = setup({ fenceIntervalsMs: [50, 1] });
+  const { announcer, clock } = setup({ fenceIntervalsMs: [50, 1] });
   const finished: string[] = [];
-  await Promise.all(
+  const fences = Promise.all(
     (["takeover", "first-claim"] as const).map(async (purpose) => {
       await announcer.fence({ vips: [vip4], purpose });
-      finished.push(purpose);
+      finished.push(`${purpose}@${clock.now()}`);
     }),
   );
-  t.deepEqual(finished, ["first-claim", "takeover"]);
+  await clock.tick(150);
+  await fences;
+  t.deepEqual(finished, ["first-claim@3", "takeover@150"]);
   announcer.close();
 });
 
@@ -261,10 +280,10 @@ test("claimIn reads who claims an address from a frame", (t) => {
   t.is(claimIn(duplicateAddressProbe({ mac: OTHER, ip: vip6.ip })), undefined);
 });
 
-test("later rounds go out only while the VIP is still on its interface", async (t) => {
+test("later rounds go out only while the VIP is still on its interface", (t) => {
   const installed = { now: true, asked: 0 };
-  const { sent, announcer } = setup({
-    intervalMs: 5,
+  const { sent, announcer, clock } = setup({
+    intervalMs: 1000,
     installed: () => {
       installed.asked += 1;
       return installed.now;
@@ -273,34 +292,50 @@ test("later rounds go out only while the VIP is still on its interface", async (
   t.teardown(() => {
     announcer.close();
   });
-  const until = async (condition: () => boolean) => {
-    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-  };
   announcer.start(vip4);
-  await until(() => sent.length >= 3);
+  clock.advance(2000);
+  t.true(sent.length >= 3, "the burst went out");
   installed.now = false;
   const before = { sent: sent.length, asked: installed.asked };
-  await until(() => installed.asked >= before.asked + 2);
+  clock.advance(5000);
+  t.true(installed.asked >= before.asked + 2, "later rounds were due and asked about");
   t.is(sent.length, before.sent, "nothing announced for an address that expired or was removed");
 });
 
-test("every held VIP is refreshed from the one refresh timer, and a stopped one no longer", async (t) => {
-  const { channel, announcer } = setup({ intervalMs: 5 });
+test("every held VIP is refreshed from the one refresh timer, and a stopped one no longer", (t) => {
+  const { channel, announcer, clock } = setup({ intervalMs: 1000 });
   t.teardown(() => {
     announcer.close();
   });
   const vips = [vip4, vip6, { ...vip6, ip: "2001:db8:1::201" }];
-  const roundsOf = (ip: string) =>
-    channel.sent.filter(
-      (frame) => claimIn(Buffer.from(frame))?.ip === ip && parseArp(frame)?.operation !== "reply",
-    ).length;
+  const roundsAt = new Map<string, number[]>(vips.map((vip) => [vip.ip, []]));
+  // One announcement per round: the gratuitous request (not its reply) or the advertisement.
+  channel.onSend = (frame) => {
+    const ip = claimIn(Buffer.from(frame))?.ip;
+    if (ip !== undefined && parseArp(frame)?.operation !== "reply") roundsAt.get(ip)?.push(clock.now());
+  };
   for (const vip of vips) announcer.start(vip);
-  while (!vips.every((vip) => roundsOf(vip.ip) >= 5)) await new Promise((resolve) => setTimeout(resolve, 5));
+  clock.advance(2000);
+  t.is(clock.pending().length, 1, "once the bursts are over, one timer for all of them");
+  clock.advance(8000);
+  for (const vip of vips) {
+    const refreshes = (roundsAt.get(vip.ip) ?? []).filter((at) => at > 2000);
+    const gaps = refreshes.slice(1).map((at, index) => at - (refreshes[index] ?? 0));
+    t.true(refreshes.length >= 8, `${vip.ip} refreshed ${refreshes.length} times in 8 s`);
+    // At least every refresh period, and at most one of its five ticks sooner.
+    t.true(
+      gaps.every((gap) => gap >= 800 && gap <= 1000),
+      `${vip.ip}: ${gaps.join(", ")}`,
+    );
+  }
   announcer.stop(vip4.ip);
-  const stoppedAt = roundsOf(vip4.ip);
-  const othersAt = roundsOf(vip6.ip);
-  while (roundsOf(vip6.ip) < othersAt + 3) await new Promise((resolve) => setTimeout(resolve, 5));
-  t.is(roundsOf(vip4.ip), stoppedAt);
+  const stoppedAt = roundsAt.get(vip4.ip)?.length;
+  const othersAt = roundsAt.get(vip6.ip)?.length ?? 0;
+  clock.advance(3000);
+  t.is(roundsAt.get(vip4.ip)?.length, stoppedAt);
+  t.true((roundsAt.get(vip6.ip)?.length ?? 0) >= othersAt + 3);
+  for (const vip of vips) announcer.stop(vip.ip);
+  t.deepEqual(clock.pending(), [], "no timer once nothing is held");
 });
 
 test("a claim is recognised whatever the spelling, and reported in the held VIP's", (t) => {

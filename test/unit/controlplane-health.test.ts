@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Eligibility } from "../../src/agent/eligibility.ts";
 import { ApiServerHealth, HealthThreshold, httpsHealthCheck } from "../../src/controlplane/health.ts";
+import { FakeClock } from "./fakes/clock.ts";
 
 // Each row: the outcomes of checks in order (null = healthy answer), and eligibility after each.
 const rows: { name: string; threshold: number; checks: (string | null)[]; eligible: boolean[] }[] = [
@@ -62,31 +63,59 @@ test("HealthThreshold: record says when eligibility changed, and the reason name
   t.false(threshold.record("connection refused"));
 });
 
-test("ApiServerHealth runs the check every period and reports changes", async (t) => {
+test("ApiServerHealth runs the check every period and reports changes, until stopped", async (t) => {
+  const clock = new FakeClock();
   const answers: (string | null)[] = [null, "down", "down", null];
   const changes: Eligibility[] = [];
   let calls = 0;
-  let reachedEnd: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (reachedEnd = resolve));
   const health = new ApiServerHealth({
     check: () => {
       calls += 1;
-      if (calls === answers.length) reachedEnd();
       return Promise.resolve(answers[calls - 1] ?? null);
     },
-    periodMs: 5,
+    periodMs: 1000,
     failureThreshold: 2,
+    clock,
     onChange: (state) => changes.push(state),
   });
   await health.start();
   t.true(health.state().eligible, "start resolves after the first check");
-  await done;
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  health.stop();
+  for (const at of [1000, 2000, 3000]) {
+    await clock.tickTo(at - 1);
+    t.is(calls, at / 1000, `no check before ${at} ms`);
+    await clock.tickTo(at);
+    t.is(calls, at / 1000 + 1, `a check at ${at} ms`);
+  }
   t.deepEqual(
     changes.map((change) => change.eligible),
     [true, false, true],
   );
+  health.stop();
+  await clock.tickTo(3999);
+  await clock.tickTo(10_000);
+  t.is(calls, 4, "no check after stop");
+});
+
+test("ApiServerHealth counts a slow check's time into the period", async (t) => {
+  const clock = new FakeClock();
+  const startedAt: number[] = [];
+  const health = new ApiServerHealth({
+    check: async () => {
+      startedAt.push(clock.now());
+      await clock.sleep(300);
+      return null;
+    },
+    periodMs: 1000,
+    failureThreshold: 1,
+    clock,
+    onChange: () => undefined,
+  });
+  const started = health.start();
+  await clock.tickTo(300);
+  await started;
+  await clock.tickTo(2999);
+  t.deepEqual(startedAt, [0, 1000, 2000]);
+  health.stop();
 });
 
 test("ApiServerHealth counts a check that throws as a failure", async (t) => {
@@ -94,6 +123,7 @@ test("ApiServerHealth counts a check that throws as a failure", async (t) => {
     check: () => Promise.reject(new Error("boom")),
     periodMs: 1000,
     failureThreshold: 1,
+    clock: new FakeClock(),
     onChange: () => undefined,
   });
   await health.start();
@@ -129,26 +159,48 @@ test("httpsHealthCheck: 200 is healthy, and the kubeconfig's credentials are sen
     response.end("ok");
   });
   t.teardown(() => server.close());
-  const check = httpsHealthCheck({ url, kubeConfig: kubeConfigFor(url) });
+  const clock = new FakeClock();
+  const check = httpsHealthCheck({ url, kubeConfig: kubeConfigFor(url), clock });
   t.is(await check(1000), null);
   t.is(authorization, "Bearer secret-token");
+  t.deepEqual(clock.pending(), [], "the check's deadline is cancelled once it is answered");
 });
 
-test("httpsHealthCheck: another status, a refused connection and a timeout are failures", async (t) => {
-  const { server, url } = await serve((request, response) => {
-    if (request.url === "/hang") return;
+test("httpsHealthCheck: another status and a refused connection are failures", async (t) => {
+  const { server, url } = await serve((_request, response) => {
     response.statusCode = 500;
     response.end("[-]etcd failed");
+  });
+  t.teardown(() => server.close());
+  const check = (target: URL) =>
+    httpsHealthCheck({ url: target, kubeConfig: kubeConfigFor(target), clock: new FakeClock() });
+  t.regex((await check(url)(1000)) ?? "", /HTTP 500: \[-\]etcd failed/);
+  const closed = new URL(url);
+  closed.port = "1";
+  t.regex((await check(closed)(1000)) ?? "", /ECONNREFUSED/);
+});
+
+test("httpsHealthCheck: no whole answer by the deadline is a failure, however much of it came", async (t) => {
+  const arrived = Promise.withResolvers<undefined>();
+  const { server, url } = await serve((_request, response) => {
+    // Headers and part of a body, then nothing: the deadline is the check's, not the socket's.
+    response.write("partial");
+    arrived.resolve(undefined);
   });
   // The hanging request's connection would keep close() waiting.
   t.teardown(() => {
     server.closeAllConnections();
     server.close();
   });
-  const check = (target: URL) => httpsHealthCheck({ url: target, kubeConfig: kubeConfigFor(target) });
-  t.regex((await check(url)(1000)) ?? "", /HTTP 500: \[-\]etcd failed/);
-  t.regex((await check(new URL("/hang", url))(50)) ?? "", /no answer within 50ms/);
-  const closed = new URL(url);
-  closed.port = "1";
-  t.regex((await check(closed)(1000)) ?? "", /ECONNREFUSED/);
+  const clock = new FakeClock();
+  let problem: string | null | undefined;
+  const checked = httpsHealthCheck({ url, kubeConfig: kubeConfigFor(url), clock })(50).then(
+    (answer) => (problem = answer),
+  );
+  await arrived.promise;
+  await clock.tick(49);
+  t.is(problem, undefined, "still waiting just before the deadline");
+  await clock.tick(1);
+  await checked;
+  t.regex(problem ?? "", /no answer within 50ms/);
 });

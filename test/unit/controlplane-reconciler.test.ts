@@ -12,6 +12,7 @@ import { Ownership } from "../../src/election/ownership.ts";
 import { AgentMetrics } from "../../src/metrics/metrics.ts";
 import * as fakes from "./fakes/agent-world.ts";
 import { addressLoop } from "./fakes/address-loop.ts";
+import { FakeClock } from "./fakes/clock.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const SELF = "cp1";
@@ -110,6 +111,7 @@ test("a --vip that is a node address: nothing claimed or added, and an Event on 
     log: fakes.silentLogger,
     recorder: w.events,
     informers: [],
+    clock: new FakeClock(),
     check: () => Promise.resolve(null),
   });
   t.is(mode.target.demand("198.51.100.11"), null);

@@ -1,6 +1,7 @@
 import type { CoreV1Api } from "@kubernetes/client-node";
 import test from "ava";
 import { KubeEventRecorder } from "../../src/kube/events.ts";
+import { FakeClock, flushEventLoop } from "./fakes/clock.ts";
 
 interface Call {
   readonly verb: "create" | "patch";
@@ -27,21 +28,24 @@ function fakeApi() {
 }
 
 const service = { namespace: "default", name: "web" };
-const settled = () => new Promise((resolve) => setImmediate(resolve));
+const settled = flushEventLoop;
+const sentCounts = (calls: readonly Call[]) => calls.map((call) => [call.verb, call.body.count]);
 
 /** A recorder on the fake API, with what it logs and how many Events it dropped. */
-function recorderOn(options: { maxPending?: number } = {}) {
+function recorderOn(options: { maxPending?: number; aggregationWindowMs?: number } = {}) {
   const { api, calls } = fakeApi();
   const seen = { errors: [] as string[], dropped: 0 };
+  const clock = new FakeClock();
   const recorder = new KubeEventRecorder({
     api,
     node: "node1",
     timeoutMs: 1000,
+    clock,
     ...options,
     onError: (message) => seen.errors.push(message),
     onDropped: () => (seen.dropped += 1),
   });
-  return { recorder, calls, seen };
+  return { recorder, calls, seen, clock };
 }
 
 test("past the backlog, Events are dropped and counted, with one log line per burst", async (t) => {
@@ -83,12 +87,26 @@ test("a repeat within the aggregation window bumps the count of the same Event",
   recorder.record(service, event);
   recorder.record(service, event);
   await settled();
-  t.deepEqual(
-    calls.map((call) => [call.verb, call.body.count]),
-    [
-      ["create", 1],
-      ["patch", 2],
-      ["patch", 3],
-    ],
-  );
+  t.deepEqual(sentCounts(calls), [
+    ["create", 1],
+    ["patch", 2],
+    ["patch", 3],
+  ]);
+});
+
+test("a repeat once the aggregation window has passed is a new Event", async (t) => {
+  const { recorder, calls, clock } = recorderOn({ aggregationWindowMs: 60_000 });
+  const event = { type: "Warning", reason: "InvalidVIP", message: "x" } as const;
+  recorder.record(service, event);
+  clock.advance(60_000);
+  recorder.record(service, event);
+  // The window runs from the last repeat.
+  clock.advance(60_001);
+  recorder.record(service, event);
+  await settled();
+  t.deepEqual(sentCounts(calls), [
+    ["create", 1],
+    ["patch", 2],
+    ["create", 1],
+  ]);
 });

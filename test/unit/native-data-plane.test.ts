@@ -9,6 +9,7 @@ import {
   type Address,
   type Link,
 } from "../../src/net/netlink.ts";
+import { FakeClock, flushEventLoop } from "./fakes/clock.ts";
 
 const LAN: Link = {
   index: 2,
@@ -78,9 +79,10 @@ const silentChannel: FrameChannel = {
 function dataPlane(
   table: FakeAddressTable,
   addressLifetimeMs: number,
-  overrides: Partial<Pick<NativeDataPlaneOptions, "openChannel" | "onError">> = {},
+  overrides: Partial<Pick<NativeDataPlaneOptions, "openChannel" | "onError" | "clock">> = {},
 ): NativeDataPlane {
   return new NativeDataPlane({
+    clock: new FakeClock(),
     netlink: table,
     ownership: new KernelMark(),
     openChannel: () => silentChannel,
@@ -110,12 +112,35 @@ async function holdMany(plane: NativeDataPlane, count: number): Promise<void> {
     await plane.announce({ serviceKey: `default/s${index}`, vips: [vipOf(index)], interfaceName: LAN.name });
 }
 
+const LIFETIME_MS = 60_000;
+/** The data plane refreshes lifetimes three times a lifetime. */
+const REFRESH_MS = LIFETIME_MS / 3;
+
+/**
+ * Turns the event loop until a turn adds no replace to the log: a refresh yields between its slices
+ * (setImmediate) and needs no time, so the one under way has then ended.
+ */
+async function refreshEnded(table: FakeAddressTable): Promise<void> {
+  const replaces = () => table.log.filter((entry) => entry.startsWith("replace")).length;
+  for (;;) {
+    const before = replaces();
+    await flushEventLoop();
+    if (replaces() === before) return;
+  }
+}
+
+/** A data plane on a fake clock, to be moved on by refresh periods. */
+function refreshing(t: ExecutionContext) {
+  const table = new FakeAddressTable();
+  const clock = new FakeClock();
+  const plane = dataPlane(table, LIFETIME_MS, { clock });
+  t.teardown(() => plane.close());
+  return { table, clock, plane };
+}
+
 // Alone, not beside the other tests of this file: it counts what runs between two turns of the event loop.
 test.serial("a lifetime refresh of many VIPs lets the event loop turn between slices", async (t) => {
-  const table = new FakeAddressTable();
-  // A refresh every 20 ms.
-  const plane = dataPlane(table, 60);
-  t.teardown(() => plane.close());
+  const { table, clock, plane } = refreshing(t);
   await holdMany(plane, 300);
   table.log.length = 0;
   let turning = true;
@@ -124,9 +149,12 @@ test.serial("a lifetime refresh of many VIPs lets the event loop turn between sl
     if (turning) setImmediate(turn);
   };
   setImmediate(turn);
-  while (table.log.filter((entry) => entry.startsWith("replace")).length < 900)
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let refresh = 0; refresh < 3; refresh++) {
+    clock.advance(REFRESH_MS);
+    await refreshEnded(table);
+  }
   turning = false;
+  t.is(table.log.filter((entry) => entry.startsWith("replace")).length, 900, "three refreshes of 300");
   const longestRun = table.log
     .join("\n")
     .split("turn")
@@ -138,18 +166,39 @@ test.serial("a lifetime refresh of many VIPs lets the event loop turn between sl
   );
 });
 
+test("lifetimes are refreshed three times a lifetime, not before", async (t) => {
+  const { table, clock, plane } = refreshing(t);
+  await holdMany(plane, 1);
+  table.log.length = 0;
+  clock.advance(REFRESH_MS - 1);
+  await refreshEnded(table);
+  t.deepEqual(table.log, []);
+  clock.advance(1);
+  await refreshEnded(table);
+  t.deepEqual(table.log, [`replace ${vipOf(0).address}`]);
+  await plane.close();
+  clock.advance(10 * REFRESH_MS);
+  await refreshEnded(table);
+  t.is(table.log.length, 1, "none after close");
+});
+
 test("a Service withdrawn while a refresh is under way is not put back by it", async (t) => {
-  const table = new FakeAddressTable();
-  const plane = dataPlane(table, 60);
-  t.teardown(() => plane.close());
+  const { table, clock, plane } = refreshing(t);
   await holdMany(plane, 300);
   const last = vipOf(299).address;
   table.log.length = 0;
-  // Withdraw the last Service once the refresh has done its first slice and yielded.
-  while (table.log.length < 64) await new Promise((resolve) => setImmediate(resolve));
+  clock.advance(REFRESH_MS);
+  // The refresh has done its first slice and yielded: withdraw the last Service.
+  t.is(table.log.length, 64);
   await plane.withdraw("default/s299");
   const withdrawnAt = table.log.indexOf(`delete ${last}`);
-  while (table.log.length < withdrawnAt + 600) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.true(withdrawnAt >= 0);
+  await refreshEnded(table);
+  for (let refresh = 0; refresh < 2; refresh++) {
+    clock.advance(REFRESH_MS);
+    await refreshEnded(table);
+  }
+  t.is(table.log.length, withdrawnAt + 1 + 235 + 2 * 299, "the rest of that refresh and two more");
   t.false(
     table.log.slice(withdrawnAt).some((entry) => entry === `add ${last}` || entry === `replace ${last}`),
   );
@@ -221,20 +270,23 @@ test("an exclusive add that meets EEXIST is a conflict, not an adoption", async 
 });
 
 test("an address of vipd's that someone replaces by hand is theirs: not refreshed, not deleted", async (t) => {
-  const table = new FakeAddressTable();
-  // A refresh every 20 ms.
-  const plane = dataPlane(table, 60);
-  t.teardown(() => plane.close());
+  const { table, clock, plane } = refreshing(t);
+  const KEPT = { address: "198.51.100.71", family: 4 as const };
   await plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  await plane.announce({ serviceKey: "default/kept", vips: [KEPT], interfaceName: LAN.name });
   t.true(plane.intact(SERVICE));
   // `ip addr replace 198.51.100.70/32 dev lan0`: permanent, protocol 0.
   table.configure({ ifindex: LAN.index, address: VIP.address, prefixLength: 32, ...FOREVER });
   table.log.length = 0;
-  await new Promise((resolve) => setTimeout(resolve, 600));
+  for (let refresh = 0; refresh < 3; refresh++) {
+    clock.advance(REFRESH_MS);
+    await refreshEnded(table);
+  }
+  t.deepEqual(table.log, Array(3).fill(`replace ${KEPT.address}`), "only the other VIP was refreshed");
   t.false(plane.intact(SERVICE));
   t.is(plane.foreignAddresses([VIP]).length, 1);
   await plane.withdraw(SERVICE);
-  t.deepEqual(table.log, []);
+  t.deepEqual(table.log.slice(3), []);
   t.is(table.find(VIP.address)?.validLifetime, Infinity);
 });
 

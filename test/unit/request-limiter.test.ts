@@ -1,35 +1,23 @@
 import test from "ava";
 import { RequestLimiter, type RequestLane } from "../../src/kube/request-limiter.ts";
+import { FakeClock } from "./fakes/clock.ts";
 
-/** A limiter on a hand-driven clock; `granted` lists what got through, in order. */
+/** A limiter on a fake clock; `granted` lists what got through, in order. */
 function harness(options: { qps: number; burst: number }) {
-  const clock = { now: 0 };
-  const timers: { at: number; callback: () => void }[] = [];
+  const clock = new FakeClock();
   const waitingSeen: number[] = [];
   const limiter = new RequestLimiter({
     ...options,
-    clock: () => clock.now,
-    schedule: (callback, delayMs) => timers.push({ at: clock.now + delayMs, callback }),
+    clock,
     onWaiting: (waiting) => waitingSeen.push(waiting),
   });
   const granted: string[] = [];
   const request = (name: string, lane: RequestLane = "reconcile") => {
     void limiter.acquire(lane).then(() => granted.push(name));
   };
-  const advanceTo = async (at: number) => {
-    for (;;) {
-      timers.sort((a, b) => a.at - b.at);
-      const next = timers[0];
-      if (next === undefined || next.at > at) break;
-      timers.shift();
-      clock.now = next.at;
-      next.callback();
-    }
-    clock.now = at;
-    // Let the resolved acquisitions run their continuations.
-    await new Promise((resolve) => setImmediate(resolve));
-  };
-  return { limiter, granted, request, advanceTo, waitingSeen, timers };
+  // tick lets the resolved acquisitions run their continuations.
+  const advanceTo = (at: number) => clock.tickTo(at);
+  return { limiter, granted, request, advanceTo, waitingSeen, clock };
 }
 
 test("a burst goes at once; the rest drains at the sustained rate", async (t) => {
@@ -93,4 +81,12 @@ test("the waiting count is reported as it changes, down to 0", async (t) => {
   request("c");
   await advanceTo(300);
   t.deepEqual(waitingSeen, [1, 2, 1, 0]);
+});
+
+test("held-back requests do not keep the process alive", async (t) => {
+  const { request, advanceTo, clock } = harness({ qps: 10, burst: 1 });
+  request("a");
+  request("b");
+  await advanceTo(0);
+  t.deepEqual(clock.pending(), [{ at: 100, keepAlive: false }]);
 });

@@ -1,7 +1,9 @@
 import test from "ava";
 import { WorkQueue } from "../../src/agent/work-queue.ts";
+import { FakeClock, flushEventLoop } from "./fakes/clock.ts";
 
 function recorder(options: { concurrency?: number; work?: (key: string) => Promise<void> } = {}) {
+  const clock = new FakeClock();
   const processed: string[] = [];
   const errors: string[] = [];
   const queue = new WorkQueue({
@@ -11,9 +13,10 @@ function recorder(options: { concurrency?: number; work?: (key: string) => Promi
       await (options.work ?? (() => Promise.resolve()))(key);
     },
     onError: (key) => errors.push(key),
-    backoff: { initialMs: 1, maxMs: 4 },
+    backoff: { initialMs: 100, maxMs: 400 },
+    clock,
   });
-  return { queue, processed, errors };
+  return { queue, processed, errors, clock };
 }
 
 test("a key queued many times while waiting for a worker is processed once", async (t) => {
@@ -48,7 +51,7 @@ test("a key is never processed by two workers at once; a change during a run run
     },
   });
   queue.add("a");
-  await new Promise((resolve) => setImmediate(resolve));
+  await flushEventLoop();
   t.deepEqual(processed, ["a"], "running");
   queue.add("a");
   queue.add("a");
@@ -75,39 +78,69 @@ test("concurrency bounds the keys in flight", async (t) => {
   t.is(most, 2);
 });
 
-test("a failing key is retried with backoff until it succeeds", async (t) => {
+test("a failing key is retried with capped exponential backoff until it succeeds", async (t) => {
   let attempts = 0;
-  const { queue, errors } = recorder({
+  const { queue, errors, clock } = recorder({
     work: () => {
       attempts += 1;
-      return attempts < 3 ? Promise.reject(new Error("boom")) : Promise.resolve();
+      return attempts < 5 ? Promise.reject(new Error("boom")) : Promise.resolve();
     },
   });
   queue.add("a");
-  while (attempts < 3) await new Promise((resolve) => setTimeout(resolve, 2));
+  await clock.tick(0);
+  t.is(attempts, 1);
+  // Retries 100, 200, 400 and (capped) 400 ms after each failure.
+  for (const [retryAt, attemptsThen] of [
+    [100, 2],
+    [300, 3],
+    [700, 4],
+    [1100, 5],
+  ] as const) {
+    await clock.tickTo(retryAt - 1);
+    t.is(attempts, attemptsThen - 1, `not retried before ${retryAt} ms`);
+    await clock.tickTo(retryAt);
+    t.is(attempts, attemptsThen, `retried at ${retryAt} ms`);
+  }
   await queue.idle();
-  t.deepEqual(errors, ["a", "a"]);
-  t.is(attempts, 3);
+  t.deepEqual(errors, ["a", "a", "a", "a"]);
+  t.deepEqual(clock.pending(), [], "no retry after the success");
   await queue.drain();
 });
 
 test("addAfter keeps the earliest wake-up", async (t) => {
-  const { queue, processed } = recorder();
+  const { queue, processed, clock } = recorder();
   queue.addAfter("a", 60_000);
-  queue.addAfter("a", 1);
+  queue.addAfter("a", 1000);
   queue.addAfter("a", 30_000);
-  while (processed.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
-  await queue.idle();
+  await clock.tickTo(999);
+  t.deepEqual(processed, []);
+  await clock.tickTo(1000);
   t.deepEqual(processed, ["a"]);
+  await clock.tickTo(60_000);
+  await queue.idle();
+  t.deepEqual(processed, ["a"], "the later wake-ups were dropped");
   await queue.drain();
 });
 
+test("addAfter of no delay queues the key at once", async (t) => {
+  const { queue, processed, clock } = recorder();
+  queue.addAfter("a", 0);
+  t.deepEqual(clock.pending(), [], "no timer");
+  await queue.idle();
+  t.deepEqual(processed, ["a"]);
+});
+
 test("drain drops queued work and pending wake-ups", async (t) => {
-  const { queue, processed } = recorder();
-  queue.addAfter("a", 1);
+  const { queue, processed, clock } = recorder();
+  queue.add("a");
+  queue.addAfter("b", 1000);
   await queue.drain();
-  queue.add("b");
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  queue.add("c");
+  queue.addAfter("d", 1000);
+  t.deepEqual(clock.pending(), []);
+  await clock.tickTo(999);
+  t.deepEqual(processed, []);
+  await clock.tickTo(1001);
   t.deepEqual(processed, []);
 });
 
