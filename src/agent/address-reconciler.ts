@@ -26,7 +26,7 @@ import { addressLeaseName, heartbeatLeaseName, legacyServiceLeaseName } from "..
 import type { Ownership, OwnedThing } from "../election/ownership.ts";
 import { classifyApiError } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
-import type { LeaseApi } from "../kube/leases.ts";
+import { leaseVersionOf, type LeaseApi } from "../kube/leases.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
@@ -396,7 +396,7 @@ export class AddressReconciler {
         await this.#releaseLegacy(context, parseServiceKey(lock.serviceKey));
       }
       if (context.lease === undefined) return;
-      if (release === "delete") await o.ownership.remove(context.lease);
+      if (release === "delete") await o.ownership.remove(leaseVersionOf(context.lease));
       else o.fresh.wrote(await o.ownership.clearHolder(context.lease));
     } catch (error) {
       if (classifyApiError(error) !== "conflict") throw error;
@@ -517,7 +517,7 @@ export class AddressReconciler {
     const o = this.#options;
     if (context.lease === undefined) return;
     try {
-      await o.ownership.remove(context.lease);
+      await o.ownership.remove(leaseVersionOf(context.lease));
       o.log.info("removed the ownership Lease of an address nobody asks for", {
         address: context.address,
         reason,

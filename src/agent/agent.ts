@@ -25,7 +25,7 @@ import {
   type AgentInformers,
   type InformerLifecycle,
 } from "../kube/informers.ts";
-import { KubeLeaseApi } from "../kube/leases.ts";
+import { KubeLeaseApi, leaseVersionOf } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
@@ -541,7 +541,7 @@ export class Agent {
     });
     for (const lease of doomed) {
       try {
-        await this.#ownership.remove(lease);
+        await this.#ownership.remove(leaseVersionOf(lease));
         this.#log.info("removed a 0.1.0 per-Service Lease: no 0.1.0 agent is left", {
           lease: lease.metadata?.name,
         });
@@ -564,7 +564,7 @@ export class Agent {
     });
     for (const lease of heartbeats.filter((each) => stale.includes(each.spec?.holderIdentity ?? ""))) {
       try {
-        await this.#leases.delete(lease.metadata?.name ?? "", lease.metadata?.resourceVersion ?? "");
+        await this.#leases.delete(leaseVersionOf(lease));
         this.#log.info("deleted the heartbeat of a node that left the cluster", {
           node: lease.spec?.holderIdentity,
         });

@@ -6,7 +6,7 @@
 // host (foreign-hosts.ts): they ride on the renewal's one write, with no write of their own.
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import { classifyApiError, describeApiError, type ApiFailure } from "../kube/errors.ts";
-import type { LeaseApi } from "../kube/leases.ts";
+import { leaseVersionOf, type LeaseApi } from "../kube/leases.ts";
 import type { OwnHeartbeat } from "./decide.ts";
 import {
   ELECTION_PER_ADDRESS,
@@ -152,9 +152,8 @@ export class Heartbeat {
     this.#running = false;
     clearTimeout(this.#loopTimer);
     clearTimeout(this.#lapseTimer);
-    const resourceVersion = this.#lease?.metadata?.resourceVersion;
-    if (options.release && resourceVersion !== undefined) {
-      await this.#options.leases.delete(this.name, resourceVersion);
+    if (options.release && this.#lease !== null) {
+      await this.#options.leases.delete(leaseVersionOf(this.#lease));
     }
   }
 

@@ -8,7 +8,7 @@ import { Ownership } from "../../src/election/ownership.ts";
 import { classifyApiError } from "../../src/kube/errors.ts";
 import { KubeEventRecorder } from "../../src/kube/events.ts";
 import { SharedInformer } from "../../src/kube/informer.ts";
-import { KubeLeaseApi } from "../../src/kube/leases.ts";
+import { KubeLeaseApi, leaseVersionOf } from "../../src/kube/leases.ts";
 import { KubeServiceStatusWriter, statusShows } from "../../src/kube/service-status.ts";
 import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 
@@ -95,7 +95,7 @@ test.serial(
     t.true(["node-a", "node-b"].includes(stored?.spec?.holderIdentity ?? ""));
     t.is(stored?.metadata?.annotations?.["vipd.io/address"], "2001:db8:1::10");
     t.is(stored?.metadata?.labels?.["vipd.io/component"], "ownership");
-    const removal = await t.throwsAsync(a.remove(created));
+    const removal = await t.throwsAsync(a.remove(leaseVersionOf(created)));
     t.is(classifyApiError(removal), "conflict", "removal from a stale read is refused");
   },
 );
