@@ -9,6 +9,7 @@ import {
   type V1Service,
 } from "@kubernetes/client-node";
 import type { Server } from "node:http";
+import { systemClock } from "../clock/clock.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { ControlPlaneMode } from "../controlplane/mode.ts";
 import { Heartbeat, renewalTimeout } from "../election/heartbeat.ts";
@@ -171,7 +172,7 @@ export class Agent {
       }),
       node: config.nodeName,
       timings: config,
-      clock: this.#clock,
+      clock: systemClock,
       macs: () => this.#dataPlane.macs(),
       onChange: (state) => {
         log.info("heartbeat state changed", { ...state });
@@ -364,9 +365,8 @@ export class Agent {
       if (address !== undefined) await this.#dataPlane.withdraw(addressWork(address));
     }
     await Promise.all(held.map((lease) => this.#handOver(lease)));
-    await this.#heartbeat.stop({ release: true }).catch((error: unknown) => {
-      this.#log.warn("could not delete the heartbeat Lease", { error: describeApiError(error) });
-    });
+    const release = await this.#heartbeat.stop({ release: true });
+    if (release.outcome === "failed") this.#log.warn("could not delete the heartbeat Lease", { ...release });
     await Promise.all(this.#activeInformers().map((informer) => informer.stop()));
     await this.#dataPlane.close();
     const http = this.#http;
