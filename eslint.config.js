@@ -30,10 +30,9 @@ export default tseslint.config(
   },
   {
     // The Clock (src/clock/clock.ts) is the agent's one source of time, so that unit tests drive
-    // time by hand. election/heartbeat.ts is still exempt until it moves onto it with its release
-    // race (issue 14).
+    // time by hand.
     files: ["src/**/*.ts"],
-    ignores: ["src/clock/**", "src/election/heartbeat.ts"],
+    ignores: ["src/clock/**"],
     rules: {
       "no-restricted-globals": [
         "error",

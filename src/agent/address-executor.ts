@@ -9,7 +9,7 @@ import type { Ownership } from "../election/ownership.ts";
 import type { Clock } from "../clock/clock.ts";
 import { classifyApiError } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
-import type { LeaseApi } from "../kube/leases.ts";
+import { leaseVersionOf, type LeaseApi } from "../kube/leases.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
@@ -219,7 +219,7 @@ export class AddressExecutor {
         return;
       case "release":
         try {
-          if (step.release === "delete") await o.ownership.remove(step.lease);
+          if (step.release === "delete") await o.ownership.remove(leaseVersionOf(step.lease));
           else o.fresh.wrote(await o.ownership.clearHolder(step.lease));
         } catch (error) {
           if (classifyApiError(error) !== "conflict") throw error;
@@ -228,7 +228,7 @@ export class AddressExecutor {
         return;
       case "collect":
         try {
-          await o.ownership.remove(step.lease);
+          await o.ownership.remove(leaseVersionOf(step.lease));
           o.log.info("removed the ownership Lease of an address nobody asks for", {
             address: target.address,
             reason: step.reason,

@@ -9,7 +9,6 @@ import type { Server } from "node:http";
 import type { Cancel, Clock } from "../clock/clock.ts";
 import type { Heartbeat } from "../election/heartbeat.ts";
 import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
-import { describeApiError } from "../kube/errors.ts";
 import type { InformerLifecycle } from "../kube/informers.ts";
 import { parseServiceKey } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
@@ -102,12 +101,12 @@ export class Lifecycle {
     o.silenceWatch.stop();
     await o.agent.drain();
     await o.handover.run();
-    const released = await o.heartbeat.stop({ release: true }).then(
-      () => null,
-      (error: unknown) => error,
-    );
-    if (released !== null)
-      o.log.warn("could not delete the heartbeat Lease", { error: describeApiError(released) });
+    const released = await o.heartbeat.stop({ release: true });
+    if (released.outcome === "failed")
+      o.log.warn("could not delete the heartbeat Lease", {
+        failure: released.failure,
+        error: released.error,
+      });
     await Promise.all(o.mode.informers().map((informer: InformerLifecycle) => informer.stop()));
     await o.dataPlane.close();
     const http = this.#http;

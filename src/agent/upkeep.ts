@@ -8,6 +8,7 @@ import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
 import type { Ownership } from "../election/ownership.ts";
 import { staleHeartbeats } from "../election/stale-heartbeats.ts";
 import { describeApiError } from "../kube/errors.ts";
+import { leaseVersionOf } from "../kube/leases.ts";
 import type { Logger } from "../log/logger.ts";
 import { isHeartbeat } from "./informer-view.ts";
 import { legacyLeasesToDelete } from "./legacy-leases.ts";
@@ -46,7 +47,7 @@ export class Upkeep {
     });
     for (const lease of doomed) {
       try {
-        await o.ownership.remove(lease);
+        await o.ownership.remove(leaseVersionOf(lease));
         o.log.info("removed a 0.1.0 per-Service Lease: no 0.1.0 agent is left", {
           lease: lease.metadata?.name,
         });
@@ -70,7 +71,7 @@ export class Upkeep {
     });
     for (const lease of heartbeats.filter((each) => stale.includes(each.spec?.holderIdentity ?? ""))) {
       try {
-        await o.ownership.remove(lease);
+        await o.ownership.remove(leaseVersionOf(lease));
         o.log.info("deleted the heartbeat of a node that left the cluster", {
           node: lease.spec?.holderIdentity,
         });

@@ -102,7 +102,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     }),
     node,
     timings: config,
-    clock: now,
+    clock,
     macs: () => dataPlane.macs(),
     onChange: (state) => {
       log.info("heartbeat state changed", { ...state });

@@ -5,8 +5,9 @@
 // VIP-capable interfaces too, so that every agent can tell another agent on the wire from a foreign
 // host (foreign-hosts.ts): they ride on the renewal's one write, with no write of their own.
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
+import type { Cancel, Clock } from "../clock/clock.ts";
 import { classifyApiError, describeApiError, type ApiFailure } from "../kube/errors.ts";
-import type { LeaseApi } from "../kube/leases.ts";
+import { leaseVersionOf, type LeaseApi } from "../kube/leases.ts";
 import type { OwnHeartbeat } from "./decide.ts";
 import {
   ELECTION_PER_ADDRESS,
@@ -41,8 +42,8 @@ export interface HeartbeatOptions {
   readonly leases: LeaseApi;
   readonly node: string;
   readonly timings: HeartbeatTimings;
-  /** Monotonic milliseconds. */
-  readonly clock: () => number;
+  /** Times the renewals and the lapse of confirmation; renewTime stays wall-clock, for people. */
+  readonly clock: Clock;
   /** Called when the node becomes or stops being confirmed, or the API server's reachability flips. */
   readonly onChange: (state: OwnHeartbeat) => void;
   /**
@@ -53,6 +54,17 @@ export interface HeartbeatOptions {
   /** The MACs of this node's VIP-capable interfaces, as of now; read for each write. */
   readonly macs: () => readonly string[];
 }
+
+/**
+ * What stop() did with the Lease. `released`: this node's Lease is gone (deleted, or found gone at
+ * the delete); `gone`: there was none to delete; `held-by-other`: it names another node now, and is
+ * that node's; `kept`: no release was asked for; `failed`: the API server refused or did not answer,
+ * and the Lease lapses after the lease duration instead.
+ */
+export type HeartbeatRelease =
+  | { readonly outcome: "released" | "gone" | "kept" }
+  | { readonly outcome: "held-by-other"; readonly holder: string | null }
+  | { readonly outcome: "failed"; readonly failure: ApiFailure; readonly error: string };
 
 interface Reported {
   readonly confirmed: boolean;
@@ -81,8 +93,10 @@ export class Heartbeat {
   /** How the last attempt failed; null after a success. */
   #lastFailure: string | null = null;
   #reported: Reported = { confirmed: false, apiUnreachable: false };
-  #lapseTimer: NodeJS.Timeout | undefined;
-  #loopTimer: NodeJS.Timeout | undefined;
+  #cancelLapse: Cancel | undefined;
+  #cancelLoop: Cancel | undefined;
+  /** The renewal under way, if any: a release waits for it, or its write would race the delete. */
+  #renewal: Promise<ApiFailure | null> | undefined;
   #running = false;
 
   constructor(options: HeartbeatOptions) {
@@ -99,8 +113,14 @@ export class Heartbeat {
   }
 
   /** One renewal (create if missing); on a conflict it re-reads once and tries again. */
-  async renewOnce(): Promise<ApiFailure | null> {
-    const startedAt = this.#options.clock();
+  renewOnce(): Promise<ApiFailure | null> {
+    const renewal = this.#renew();
+    this.#renewal = renewal;
+    return renewal;
+  }
+
+  async #renew(): Promise<ApiFailure | null> {
+    const startedAt = this.#options.clock.now();
     this.#renewalInFlightSince = startedAt;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -138,24 +158,55 @@ export class Heartbeat {
     if (this.#running) return;
     this.#running = true;
     const loop = async (): Promise<void> => {
-      const startedAt = this.#options.clock();
+      const { clock, timings } = this.#options;
+      const startedAt = clock.now();
       await this.renewOnce();
       if (!this.#running) return;
-      const wait = Math.max(0, startedAt + this.#options.timings.retryPeriod - this.#options.clock());
-      this.#loopTimer = setTimeout(() => void loop(), wait);
+      this.#cancelLoop = clock.after(startedAt + timings.retryPeriod - clock.now(), () => void loop());
     };
     void loop();
   }
 
-  /** Stops renewing; with release, deletes the Lease so others need not wait a lease duration. */
-  async stop(options: { release: boolean }): Promise<void> {
+  /**
+   * Stops renewing; with release, deletes this node's Lease so that others need not wait a lease
+   * duration for it. The renewal in flight settles first: a delete at the version it started from
+   * gets 409 Conflict once the renewal lands, and the Lease would outlive the agent by that wait.
+   */
+  async stop(options: { release: boolean }): Promise<HeartbeatRelease> {
     this.#running = false;
-    clearTimeout(this.#loopTimer);
-    clearTimeout(this.#lapseTimer);
-    const resourceVersion = this.#lease?.metadata?.resourceVersion;
-    if (options.release && resourceVersion !== undefined) {
-      await this.#options.leases.delete(this.name, resourceVersion);
+    this.#cancelLoop?.();
+    await this.#renewal;
+    // Only now: the renewal that settles reports, which arms the lapse timer again.
+    this.#cancelLapse?.();
+    if (!options.release) return { outcome: "kept" };
+    return this.#release().catch((error: unknown) => ({
+      outcome: "failed",
+      failure: classifyApiError(error),
+      error: describeApiError(error),
+    }));
+  }
+
+  // A compare-and-swap delete at the version last written or read. On a conflict another writer
+  // changed the Lease (a new agent of this node, an operator): it is read once more, and deleted at
+  // its fresh version only while it still names this node, as client-go's release re-reads. With no
+  // version to start from (nothing written yet, or the last renewal found the Lease changed or
+  // gone) that read comes first.
+  async #release(): Promise<HeartbeatRelease> {
+    const { leases, node } = this.#options;
+    if (this.#lease !== null) {
+      try {
+        await leases.delete(leaseVersionOf(this.#lease));
+        return { outcome: "released" };
+      } catch (error) {
+        if (classifyApiError(error) !== "conflict") throw error;
+      }
     }
+    const current = await leases.get(this.name);
+    if (current === null) return { outcome: "gone" };
+    const holder = current.spec?.holderIdentity ?? null;
+    if (holder !== node) return { outcome: "held-by-other", holder };
+    await leases.delete(leaseVersionOf(current));
+    return { outcome: "released" };
   }
 
   // A busy event loop can run the success of a late renewal before the lapse timer: confirmation
@@ -163,25 +214,23 @@ export class Heartbeat {
   // hold or claim, but no change was reported, so nothing would wake them when it is back. Counting
   // the lapse as reported makes this renewal report the return.
   #forgetUnseenLapse(): void {
+    const { clock, timings } = this.#options;
     const previous = this.#lastRenewalStartedAt;
-    if (previous === null || this.#options.clock() < previous + this.#options.timings.renewDeadline) return;
+    if (previous === null || clock.now() < previous + timings.renewDeadline) return;
     this.#reported = { ...this.#reported, confirmed: false };
   }
 
   #report(): void {
-    const now = this.#options.clock();
+    const { clock, timings } = this.#options;
+    const now = clock.now();
     const { lastRenewalStartedAt, apiUnreachable } = this.state();
-    const { renewDeadline } = this.#options.timings;
-    const confirmed = lastRenewalStartedAt !== null && now - lastRenewalStartedAt < renewDeadline;
-    clearTimeout(this.#lapseTimer);
+    const confirmed = lastRenewalStartedAt !== null && now - lastRenewalStartedAt < timings.renewDeadline;
+    this.#cancelLapse?.();
     if (confirmed) {
       // Rule 1 ends confirmation at start + R even if no attempt finishes by then (a hung request).
-      this.#lapseTimer = setTimeout(
-        () => {
-          this.#report();
-        },
-        lastRenewalStartedAt + renewDeadline - now,
-      );
+      this.#cancelLapse = clock.after(lastRenewalStartedAt + timings.renewDeadline - now, () => {
+        this.#report();
+      });
     }
     if (confirmed === this.#reported.confirmed && apiUnreachable === this.#reported.apiUnreachable) return;
     this.#reported = { confirmed, apiUnreachable };

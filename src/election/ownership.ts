@@ -4,7 +4,7 @@
 // 409 Conflict (rule 2). A Lease is written only when ownership changes, never to renew it: liveness
 // comes from the holder's heartbeat.
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
-import type { LeaseApi } from "../kube/leases.ts";
+import type { LeaseApi, LeaseVersion } from "../kube/leases.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import {
   addressLeaseName,
@@ -96,14 +96,7 @@ export class Ownership {
   }
 
   /** Removes a Lease nobody needs any more, only at the version the decision was made on. */
-  remove(current: V1Lease): Promise<void> {
-    const name = current.metadata?.name;
-    const resourceVersion = current.metadata?.resourceVersion;
-    if (name === undefined || resourceVersion === undefined) {
-      return Promise.reject(
-        new Error("an ownership Lease without a name or resourceVersion cannot be removed"),
-      );
-    }
-    return this.#options.leases.delete(name, resourceVersion);
+  remove(version: LeaseVersion): Promise<void> {
+    return this.#options.leases.delete(version);
   }
 }

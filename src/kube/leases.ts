@@ -6,6 +6,34 @@ import { classifyApiError } from "./errors.ts";
 import type { RequestLimiter } from "./request-limiter.ts";
 import { requestOptions } from "./request-options.ts";
 
+declare const leaseVersionBrand: unique symbol;
+
+/**
+ * One version of one Lease: what a compare-and-swap delete names. Only leaseVersionOf makes one, so
+ * neither part is ever empty — an empty name would address the whole collection of Leases.
+ */
+export interface LeaseVersion {
+  readonly name: string;
+  readonly resourceVersion: string;
+  readonly [leaseVersionBrand]: true;
+}
+
+/** A Lease without a name or resourceVersion: one built by hand, never one the API server returned. */
+export class UnversionedLeaseError extends Error {
+  constructor() {
+    super("a Lease without a name or resourceVersion cannot be deleted");
+    this.name = "UnversionedLeaseError";
+  }
+}
+
+/** The version of a Lease as read or written; throws UnversionedLeaseError when it lacks one. */
+export function leaseVersionOf(lease: V1Lease): LeaseVersion {
+  const name = lease.metadata?.name ?? "";
+  const resourceVersion = lease.metadata?.resourceVersion ?? "";
+  if (name === "" || resourceVersion === "") throw new UnversionedLeaseError();
+  return { name, resourceVersion } as LeaseVersion;
+}
+
 export interface LeaseApi {
   /** The Lease, or null when it does not exist. */
   get(name: string): Promise<V1Lease | null>;
@@ -13,7 +41,7 @@ export interface LeaseApi {
   /** Replaces the Lease if its metadata.resourceVersion is still current (409 otherwise). */
   replace(lease: V1Lease): Promise<V1Lease>;
   /** Deletes the Lease if it still has this resourceVersion; a missing Lease is not an error. */
-  delete(name: string, resourceVersion: string): Promise<void>;
+  delete(version: LeaseVersion): Promise<void>;
 }
 
 export interface KubeLeaseApiOptions {
@@ -58,7 +86,7 @@ export class KubeLeaseApi implements LeaseApi {
     );
   }
 
-  async delete(name: string, resourceVersion: string): Promise<void> {
+  async delete({ name, resourceVersion }: LeaseVersion): Promise<void> {
     try {
       await this.#api.deleteNamespacedLease(
         { name, namespace: this.#namespace, body: { preconditions: { resourceVersion } } },

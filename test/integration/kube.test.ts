@@ -1,15 +1,21 @@
-// vipd's Kubernetes layer against a real API server: compare-and-swap Leases, the heartbeat and
-// ownership writes, status and annotation patches, Event aggregation, and an informer that lives
-// through an API server restart.
+// vipd's Kubernetes layer against a real API server: compare-and-swap Leases, the heartbeat and its
+// release (racing a renewal, or another writer), ownership writes, status and annotation patches,
+// Event aggregation, and an informer that lives through an API server restart.
 import test from "ava";
-import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Service } from "@kubernetes/client-node";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1Lease,
+  type V1Service,
+} from "@kubernetes/client-node";
 import { systemClock } from "../../src/clock/clock.ts";
 import { Heartbeat } from "../../src/election/heartbeat.ts";
 import { Ownership } from "../../src/election/ownership.ts";
-import { classifyApiError } from "../../src/kube/errors.ts";
+import { classifyApiError, describeApiError } from "../../src/kube/errors.ts";
 import { KubeEventRecorder } from "../../src/kube/events.ts";
 import { SharedInformer } from "../../src/kube/informer.ts";
-import { KubeLeaseApi } from "../../src/kube/leases.ts";
+import { KubeLeaseApi, leaseVersionOf, type LeaseApi, type LeaseVersion } from "../../src/kube/leases.ts";
 import { KubeServiceStatusWriter, statusShows } from "../../src/kube/service-status.ts";
 import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 
@@ -65,7 +71,7 @@ test.serial("heartbeat: created, then renewed with one write each time", async (
     leases: leases(),
     node: "node1",
     timings: { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 },
-    clock: () => performance.now(),
+    clock: systemClock,
     macs: () => ["02:00:00:00:00:0b"],
     onChange: () => undefined,
   });
@@ -76,8 +82,127 @@ test.serial("heartbeat: created, then renewed with one write each time", async (
   const second = await leases().get("vipd-node-node1");
   t.is(second?.spec?.holderIdentity, "node1");
   t.not(second?.metadata?.resourceVersion, first?.metadata?.resourceVersion);
-  await heartbeat.stop({ release: true });
+  t.deepEqual(await heartbeat.stop({ release: true }), { outcome: "released" });
   t.is(await leases().get("vipd-node-node1"), null, "a polite stop deletes the heartbeat");
+});
+
+/**
+ * The real Lease API, with the timing of one renewal arranged: its write reaches the API server at
+ * once, and its answer is held back until let go, so that stop() finds it in flight.
+ */
+class AnswerHeld implements LeaseApi {
+  readonly #api = leases();
+  #held: { written: () => void; answer: Promise<void> } | null = null;
+
+  /** Holds the next replace's answer; resolves once its write is stored. */
+  holdNextReplace(): { written: Promise<void>; letGo: () => void } {
+    let written = (): void => undefined;
+    let letGo = (): void => undefined;
+    const stored = new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    const answer = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    this.#held = { written, answer };
+    return { written: stored, letGo };
+  }
+
+  get(name: string): Promise<V1Lease | null> {
+    return this.#api.get(name);
+  }
+
+  create(lease: V1Lease): Promise<V1Lease> {
+    return this.#api.create(lease);
+  }
+
+  async replace(lease: V1Lease): Promise<V1Lease> {
+    const held = this.#held;
+    this.#held = null;
+    const stored = await this.#api.replace(lease);
+    held?.written();
+    await held?.answer;
+    return stored;
+  }
+
+  delete(version: LeaseVersion): Promise<void> {
+    return this.#api.delete(version);
+  }
+}
+
+function heartbeat(node: string, api: LeaseApi): Heartbeat {
+  return new Heartbeat({
+    leases: api,
+    node,
+    timings: { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 },
+    clock: systemClock,
+    macs: () => [],
+    onChange: () => undefined,
+  });
+}
+
+/** What stop() returned, or how it threw (the 0.1.0 heartbeat threw on a conflict). */
+async function stopped(stopping: Promise<unknown>): Promise<unknown> {
+  return stopping.then(
+    (outcome) => outcome,
+    (error: unknown) => ({ threw: describeApiError(error) }),
+  );
+}
+
+test.serial(
+  "heartbeat release: a stop during a renewal in flight still deletes the heartbeat Lease",
+  async (t) => {
+    const api = new AnswerHeld();
+    const beat = heartbeat("release-inflight", api);
+    t.is(await beat.renewOnce(), null, "created");
+    const held = api.holdNextReplace();
+    beat.start();
+    await held.written;
+    const stopping = beat.stop({ release: true });
+    held.letGo();
+    const outcome = await stopped(stopping);
+    t.is(
+      await leases().get("vipd-node-release-inflight"),
+      null,
+      "other agents need not wait a lease duration",
+    );
+    t.deepEqual(outcome, { outcome: "released" });
+  },
+);
+
+test.serial(
+  "heartbeat release: a Lease another writer changed, still naming this node, is read again and deleted",
+  async (t) => {
+    const beat = heartbeat("release-moved", leases());
+    t.is(await beat.renewOnce(), null);
+    const current = await leases().get("vipd-node-release-moved");
+    if (current === null) return t.fail("no heartbeat Lease");
+    const changed = await leases().replace({
+      ...current,
+      metadata: {
+        ...current.metadata,
+        annotations: { ...current.metadata?.annotations, operator: "was here" },
+      },
+    });
+    t.not(changed.metadata?.resourceVersion, current.metadata?.resourceVersion);
+    const outcome = await stopped(beat.stop({ release: true }));
+    t.is(await leases().get("vipd-node-release-moved"), null);
+    t.deepEqual(outcome, { outcome: "released" });
+  },
+);
+
+test.serial("heartbeat release: a Lease that names another node now is left to that node", async (t) => {
+  const beat = heartbeat("release-other", leases());
+  t.is(await beat.renewOnce(), null);
+  const current = await leases().get("vipd-node-release-other");
+  if (current === null) return t.fail("no heartbeat Lease");
+  await leases().replace({ ...current, spec: { ...current.spec, holderIdentity: "node-other" } });
+  t.deepEqual(await stopped(beat.stop({ release: true })), {
+    outcome: "held-by-other",
+    holder: "node-other",
+  });
+  const left = await leases().get("vipd-node-release-other");
+  t.is(left?.spec?.holderIdentity, "node-other");
 });
 
 test.serial(
@@ -96,7 +221,7 @@ test.serial(
     t.true(["node-a", "node-b"].includes(stored?.spec?.holderIdentity ?? ""));
     t.is(stored?.metadata?.annotations?.["vipd.io/address"], "2001:db8:1::10");
     t.is(stored?.metadata?.labels?.["vipd.io/component"], "ownership");
-    const removal = await t.throwsAsync(a.remove(created));
+    const removal = await t.throwsAsync(a.remove(leaseVersionOf(created)));
     t.is(classifyApiError(removal), "conflict", "removal from a stale read is refused");
   },
 );

@@ -1,20 +1,71 @@
 import test from "ava";
+import type { V1Lease } from "@kubernetes/client-node";
+import type { Cancel, Clock } from "../../src/clock/clock.ts";
 import type { OwnHeartbeat } from "../../src/election/decide.ts";
-import { Heartbeat, publishedMacs, renewalTimeout } from "../../src/election/heartbeat.ts";
+import {
+  Heartbeat,
+  publishedMacs,
+  renewalTimeout,
+  type HeartbeatRelease,
+} from "../../src/election/heartbeat.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 };
+const NAME = "vipd-node-node1";
 
-function setup() {
-  const leases = new FakeLeaseApi();
-  const clock = { now: 1000 };
+// A hand-driven Clock whose time can also move without firing the timers due by then (`time =`):
+// these tests need a lapse timer that is late, as a real one is on a busy event loop, which the
+// shared FakeClock (test/unit/fakes/clock.ts) does not allow by design.
+class TestClock implements Clock {
+  time = 1000;
+  readonly #timers = new Set<{ readonly at: number; readonly callback: () => void }>();
+
+  now(): number {
+    return this.time;
+  }
+
+  after(delayMs: number, callback: () => void): Cancel {
+    const timer = { at: this.time + Math.max(0, delayMs), callback };
+    this.#timers.add(timer);
+    return () => {
+      this.#timers.delete(timer);
+    };
+  }
+
+  sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.after(delayMs, resolve);
+    });
+  }
+
+  /** Timers armed and not yet fired or cancelled. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time on by delayMs, firing the timers due by then, earliest first. */
+  advance(delayMs: number): void {
+    const until = this.time + delayMs;
+    for (;;) {
+      const due = [...this.#timers].filter((timer) => timer.at <= until).sort((a, b) => a.at - b.at)[0];
+      if (due === undefined) break;
+      this.#timers.delete(due);
+      this.time = due.at;
+      due.callback();
+    }
+    this.time = until;
+  }
+}
+
+function setup(leases = new FakeLeaseApi()) {
+  const clock = new TestClock();
   const changes: OwnHeartbeat[] = [];
   const macs = { now: ["02:00:00:00:00:0B", "02:00:00:00:00:0a"] };
   const heartbeat = new Heartbeat({
     leases,
     node: "node1",
     timings,
-    clock: () => clock.now,
+    clock,
     macs: () => macs.now,
     onChange: (state) => changes.push(state),
   });
@@ -58,7 +109,7 @@ test("a renewal counts from when it started, not when it finished, and is in fli
   const { clock, heartbeat } = setup();
   const renewal = heartbeat.renewOnce();
   t.is(heartbeat.state().renewalInFlightSince, 1000);
-  clock.now = 1800;
+  clock.time = 1800;
   await renewal;
   t.is(heartbeat.state().lastRenewalStartedAt, 1000);
   t.is(heartbeat.state().renewalInFlightSince, null);
@@ -79,7 +130,7 @@ test("the API server counts as unreachable only while every failure since the la
   const { leases, clock, heartbeat } = setup();
   await heartbeat.renewOnce();
   leases.failNext(FakeLeaseApi.unreachable());
-  clock.now = 2000;
+  clock.time = 2000;
   t.is(await heartbeat.renewOnce(), "unreachable");
   t.deepEqual(heartbeat.state(), {
     lastRenewalStartedAt: 1000,
@@ -95,7 +146,7 @@ test("the API server counts as unreachable only while every failure since the la
   leases.failNext(FakeLeaseApi.unreachable());
   await heartbeat.renewOnce();
   t.false(heartbeat.state().apiUnreachable, "the refusal since the last success still counts");
-  clock.now = 9000;
+  clock.time = 9000;
   t.is(await heartbeat.renewOnce(), null);
   t.deepEqual(heartbeat.state(), {
     lastRenewalStartedAt: 9000,
@@ -108,10 +159,10 @@ test("the API server counts as unreachable only while every failure since the la
 test("reports only changes of what the node may do", async (t) => {
   const { leases, clock, changes, heartbeat } = setup();
   await heartbeat.renewOnce();
-  clock.now = 1500;
+  clock.time = 1500;
   await heartbeat.renewOnce();
   t.is(changes.length, 1, "confirmed once; a second renewal changes nothing");
-  clock.now = 5000;
+  clock.time = 5000;
   leases.failNext(FakeLeaseApi.unreachable());
   await heartbeat.renewOnce();
   t.deepEqual(changes.at(-1), {
@@ -127,7 +178,7 @@ test("a renewal that ends a lapse its timer has not reported yet still reports t
   const { clock, changes, heartbeat } = setup();
   await heartbeat.renewOnce();
   t.is(changes.length, 1);
-  clock.now = 1000 + timings.renewDeadline;
+  clock.time = 1000 + timings.renewDeadline;
   await heartbeat.renewOnce();
   t.is(changes.length, 2, "reconciles that saw the lapse by the clock must be woken");
   t.deepEqual(changes.at(-1), {
@@ -135,18 +186,171 @@ test("a renewal that ends a lapse its timer has not reported yet still reports t
     apiUnreachable: false,
     renewalInFlightSince: null,
   });
-  clock.now = 4000 + timings.renewDeadline - 1;
+  clock.time = 4000 + timings.renewDeadline - 1;
   await heartbeat.renewOnce();
   t.is(changes.length, 2, "a renewal before the lapse changes nothing");
   await heartbeat.stop({ release: false });
 });
 
-test("stop with release deletes the Lease with its resourceVersion as precondition", async (t) => {
-  const { leases, heartbeat } = setup();
+interface ReleaseCase {
+  readonly name: string;
+  /** What happens to the Lease between the heartbeat's last renewal and its stop. */
+  readonly meanwhile: (leases: FakeLeaseApi, heartbeat: Heartbeat) => unknown;
+  readonly release?: boolean;
+  readonly outcome: HeartbeatRelease;
+  readonly calls: readonly string[];
+  readonly holder: string | null;
+}
+
+function rewrite(leases: FakeLeaseApi, change: (lease: V1Lease) => V1Lease): Promise<V1Lease> {
+  const lease = leases.leases.get(NAME);
+  if (lease === undefined) throw new Error("no heartbeat Lease");
+  return leases.replace(change(lease));
+}
+
+const releases: readonly ReleaseCase[] = [
+  {
+    name: "untouched since its renewal: deleted at the version it wrote",
+    meanwhile: () => undefined,
+    outcome: { outcome: "released" },
+    calls: ["delete"],
+    holder: null,
+  },
+  {
+    name: "changed by another writer, still naming this node: read once more and deleted",
+    meanwhile: (leases) => {
+      leases.touch(NAME);
+    },
+    outcome: { outcome: "released" },
+    calls: ["delete", "get", "delete"],
+    holder: null,
+  },
+  {
+    name: "now naming another node: left to that node",
+    meanwhile: (leases) =>
+      rewrite(leases, (lease) => ({ ...lease, spec: { ...lease.spec, holderIdentity: "node2" } })),
+    outcome: { outcome: "held-by-other", holder: "node2" },
+    calls: ["delete", "get"],
+    holder: "node2",
+  },
+  {
+    name: "deleted by someone else after a change: nothing to do",
+    meanwhile: (leases) => {
+      leases.touch(NAME);
+      leases.leases.delete(NAME);
+    },
+    outcome: { outcome: "released" },
+    calls: ["delete"],
+    holder: null,
+  },
+  {
+    name: "found deleted by the last renewal: the one read finds it gone",
+    meanwhile: async (leases, heartbeat) => {
+      leases.leases.delete(NAME);
+      await heartbeat.renewOnce();
+    },
+    outcome: { outcome: "gone" },
+    calls: ["get"],
+    holder: null,
+  },
+  {
+    name: "the API server does not answer the delete: a typed failure, and the Lease lapses",
+    meanwhile: (leases) => {
+      leases.failNext(FakeLeaseApi.unreachable());
+    },
+    outcome: { outcome: "failed", failure: "unreachable", error: "fetch failed" },
+    calls: ["delete"],
+    holder: "node1",
+  },
+  {
+    name: "the re-read after a conflict is refused: a typed failure",
+    meanwhile: (leases) => {
+      leases.touch(NAME);
+      leases.failNext(FakeLeaseApi.status(403));
+    },
+    outcome: { outcome: "failed", failure: "forbidden", error: "HTTP 403: status 403" },
+    calls: ["delete"],
+    holder: "node1",
+  },
+  {
+    name: "no release asked for: the Lease stays",
+    meanwhile: () => undefined,
+    release: false,
+    outcome: { outcome: "kept" },
+    calls: [],
+    holder: "node1",
+  },
+];
+
+for (const each of releases) {
+  test(`release: ${each.name}`, async (t) => {
+    const { leases, heartbeat } = setup();
+    await heartbeat.renewOnce();
+    await each.meanwhile(leases, heartbeat);
+    leases.calls.length = 0;
+    t.deepEqual(await heartbeat.stop({ release: each.release ?? true }), each.outcome);
+    t.deepEqual(
+      leases.calls,
+      each.calls.map((call) => `${call} ${NAME}`),
+    );
+    t.is(leases.leases.get(NAME)?.spec?.holderIdentity ?? null, each.holder);
+  });
+}
+
+test("release: with nothing written yet, a Lease of this node from an earlier run is read and deleted", async (t) => {
+  const earlier = setup();
+  await earlier.heartbeat.renewOnce();
+  const { leases, heartbeat } = setup(earlier.leases);
+  leases.calls.length = 0;
+  t.deepEqual(await heartbeat.stop({ release: true }), { outcome: "released" });
+  t.deepEqual(leases.calls, [`get ${NAME}`, `delete ${NAME}`]);
+  t.false(leases.leases.has(NAME));
+});
+
+/** Writes a renewal at once but answers it only when let go: a renewal in flight, as the heartbeat sees it. */
+class AnswerHeldLeaseApi extends FakeLeaseApi {
+  #held: Promise<void> | null = null;
+  #letGo: () => void = () => undefined;
+  #wrote: () => void = () => undefined;
+  /** Resolves once the held replace is written. */
+  written: Promise<void> = Promise.resolve();
+
+  holdNextReplace(): void {
+    this.#held = new Promise((resolve) => {
+      this.#letGo = resolve;
+    });
+    this.written = new Promise((resolve) => {
+      this.#wrote = resolve;
+    });
+  }
+
+  letGo(): void {
+    this.#letGo();
+  }
+
+  override async replace(lease: V1Lease): Promise<V1Lease> {
+    const written = await super.replace(lease);
+    const held = this.#held;
+    this.#held = null;
+    this.#wrote();
+    await held;
+    return written;
+  }
+}
+
+test("release waits for the renewal in flight and deletes at the version that renewal wrote", async (t) => {
+  const leases = new AnswerHeldLeaseApi();
+  const { clock, heartbeat } = setup(leases);
   await heartbeat.renewOnce();
-  await heartbeat.stop({ release: true });
-  t.false(leases.leases.has("vipd-node-node1"));
-  t.is(leases.calls.at(-1), "delete vipd-node-node1");
+  leases.holdNextReplace();
+  heartbeat.start();
+  await leases.written;
+  const stopped = heartbeat.stop({ release: true });
+  leases.letGo();
+  t.deepEqual(await stopped, { outcome: "released" });
+  t.false(leases.leases.has(NAME), "a delete at the version before the renewal would have met a 409");
+  clock.advance(10 * timings.retryPeriod);
+  t.is(clock.pending, 0, "no renewal and no lapse timer are left after stop");
 });
 
 test("a renewal may take until P before R: slow ones still count, and a holder waiting on one hears of its failure in time", (t) => {
@@ -161,7 +365,7 @@ test("a failure repeated with no success in between is reported as repeated", as
     leases,
     node: "node1",
     timings,
-    clock: () => 1000,
+    clock: new TestClock(),
     macs: () => [],
     onChange: () => undefined,
     onFailure: (failure, _error, repeated) => failures.push([failure, repeated]),

@@ -1,6 +1,7 @@
 import test from "ava";
 import { classifyApiError } from "../../src/kube/errors.ts";
 import { Ownership } from "../../src/election/ownership.ts";
+import { leaseVersionOf } from "../../src/kube/leases.ts";
 import { FakeLeaseApi } from "./fakes/lease-api.ts";
 
 const service = { kind: "address", vip: { address: "198.51.100.10", family: 4 } } as const;
@@ -73,7 +74,7 @@ test("removal is refused when the Lease changed since it was read", async (t) =>
   const { leases, a, b } = agents();
   const created = await a.claim(service, null);
   await b.claim(service, created);
-  const error = await t.throwsAsync(a.remove(created));
+  const error = await t.throwsAsync(a.remove(leaseVersionOf(created)));
   t.is(classifyApiError(error), "conflict");
   t.true(leases.leases.has(LEASE));
 });

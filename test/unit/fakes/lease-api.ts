@@ -1,7 +1,7 @@
 // An in-memory LeaseApi with the API server's compare-and-swap semantics, for unit tests of the
 // election modules. Failures can be queued to simulate an unreachable or refusing API server.
 import { ApiException, type V1Lease } from "@kubernetes/client-node";
-import type { LeaseApi } from "../../../src/kube/leases.ts";
+import type { LeaseApi, LeaseVersion } from "../../../src/kube/leases.ts";
 
 export class FakeLeaseApi implements LeaseApi {
   readonly leases = new Map<string, V1Lease>();
@@ -50,7 +50,7 @@ export class FakeLeaseApi implements LeaseApi {
     });
   }
 
-  delete(name: string, resourceVersion: string): Promise<void> {
+  delete({ name, resourceVersion }: LeaseVersion): Promise<void> {
     return this.#call(`delete ${name}`, () => {
       const current = this.leases.get(name);
       if (current === undefined) return;
