@@ -90,8 +90,6 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       log.warn(message);
     },
   });
-  // Late-bound: the heartbeat wakes every loop, and the loops need the heartbeat's state.
-  const wakeAll = { all: (): void => undefined };
   const heartbeat = new Heartbeat({
     // Its own client, outside the limit: a heartbeat queued behind a burst of claims would look
     // like a dead node to every other agent.
@@ -106,7 +104,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     macs: () => dataPlane.macs(),
     onChange: (state) => {
       log.info("heartbeat state changed", { ...state });
-      wakeAll.all();
+      agent.all();
     },
     onFailure: (failure, error, repeated) => {
       metrics.apiErrors.inc({ operation: "heartbeat", failure });
@@ -141,10 +139,10 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       log.warn(message);
     },
   });
-  // The loops requeue through the agent's queue, which is built once they are.
-  const queue = { addAfter: (_key: string, _delayMs: number): void => undefined };
+  // The heartbeat and the loops reach the agent's queue, which is built last, only once it runs:
+  // the heartbeat wakes every loop on a change, and the loops need the heartbeat's state.
   const requeue = (key: string, delayMs: number): void => {
-    queue.addAfter(key, delayMs);
+    agent.addAfter(key, delayMs);
   };
   const silenceWatch = new SilenceWatch({
     leaseDuration: config.leaseDuration,
@@ -254,12 +252,6 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     metrics,
     log,
   });
-  wakeAll.all = () => {
-    agent.all();
-  };
-  queue.addAfter = (key, delayMs) => {
-    agent.addAfter(key, delayMs);
-  };
   const heartbeatProblem = (): string | null => {
     const started = heartbeat.state().lastRenewalStartedAt;
     if (started === null) return "not renewed yet";
