@@ -39,9 +39,9 @@ export const AGENT_NAMESPACE = "vipd-system";
 
 /** The name of an address's ownership Lease, as the agents name it. */
 export function ownershipLeaseOf(address: string): string {
-  const vip = canonicalAddress(address);
-  if (typeof vip === "string") throw new Error(vip);
-  return addressLeaseName(vip);
+  const reading = canonicalAddress(address);
+  if (!reading.ok) throw new Error(reading.problem);
+  return addressLeaseName(reading.vip);
 }
 
 // The addresses a lab Service asks for, in the order the agents read them (vipd's annotation first).
@@ -253,7 +253,7 @@ export async function prepareCluster(
       const object = JSON.parse(found) as V1Service;
       // An address the agents refuse to read has no Lease.
       const [first] = requestedAddresses(object);
-      return first === undefined || typeof canonicalAddress(first) === "string" ? "" : addressHolder(first);
+      return first === undefined || !canonicalAddress(first).ok ? "" : addressHolder(first);
     },
     addressHolder,
     agentLogs,

@@ -450,9 +450,13 @@ export class AddressReconciler {
       interfaceName: context.interfaceName,
       purpose: holder === null ? "first-claim" : "takeover",
     });
-    if (fence.quiet) {
+    if (fence.outcome === "quiet") {
       o.metrics.fences.inc({ result: "quiet" });
       return true;
+    }
+    if (fence.outcome === "failed") {
+      o.metrics.fences.inc({ result: fence.failure });
+      throw new Error(`interface ${fence.interfaceName} is gone or has no MAC address`);
     }
     const foreign = fence.answeredBy.filter((each) => this.#claimant(each.mac, holder) === "foreign-host");
     if (foreign.length === 0) {
@@ -636,9 +640,9 @@ function leaseVersion(lease: V1Lease | undefined): string | null {
 }
 
 function vipOf(address: string): Vip {
-  const vip = canonicalAddress(address);
-  if (typeof vip === "string") throw new Error(`not an address: ${vip}`);
-  return vip;
+  const reading = canonicalAddress(address);
+  if (!reading.ok) throw new Error(`not an address: ${reading.problem}`);
+  return reading.vip;
 }
 
 /**

@@ -75,8 +75,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * Lease, and for one whose annotation is no address (written by hand: it elects nothing).
  */
 function addressOf(lease: V1Lease): string | undefined {
-  const vip = canonicalAddress(lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS] ?? "");
-  return typeof vip === "string" ? undefined : vip.address;
+  const reading = canonicalAddress(lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS] ?? "");
+  return reading.ok ? reading.vip.address : undefined;
 }
 
 function refOf(service: V1Service): ServiceRef {

@@ -157,7 +157,7 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
         .list()
         .flatMap((node) => node.status?.addresses ?? [])
         .map((address) => canonicalAddress(address.address))
-        .flatMap((vip) => (typeof vip === "string" ? [] : [vip.address])),
+        .flatMap((reading) => (reading.ok ? [reading.vip.address] : [])),
     );
     return this.#nodeAddresses;
   }

@@ -63,14 +63,14 @@ const listenAddress = z.string().transform((text, context): ListenAddress => {
 const vipList = z.string().transform((text, context): readonly Vip[] => {
   const vips: Vip[] = [];
   for (const entry of text.split(",").map((part) => part.trim())) {
-    const vip = canonicalAddress(entry);
-    if (typeof vip === "string") context.addIssue({ code: "custom", message: vip });
-    else if (vips.some((other) => other.family === vip.family))
+    const reading = canonicalAddress(entry);
+    if (!reading.ok) context.addIssue({ code: "custom", message: reading.problem });
+    else if (vips.some((other) => other.family === reading.vip.family))
       context.addIssue({
         code: "custom",
-        message: `more than one IPv${vip.family} address (${vip.address})`,
+        message: `more than one IPv${reading.vip.family} address (${reading.vip.address})`,
       });
-    else vips.push(vip);
+    else vips.push(reading.vip);
   }
   return vips;
 });

@@ -42,7 +42,7 @@ export class AgentMetrics {
 
   readonly fences = new Counter({
     name: "vipd_fences_total",
-    help: "Probes of the wire before a claim, by result: quiet, agent (another vipd agent answered: wait), foreign-host (quarantine)",
+    help: "Probes of the wire before a claim, by result: quiet, agent (another vipd agent answered: wait), foreign-host (quarantine), interface-gone (not probed: retried)",
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
