@@ -27,6 +27,7 @@ import {
 } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
+import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
@@ -61,14 +62,6 @@ export interface AgentOptions {
 // Enough parallel reconciles to keep a few thousand claims moving at start-up without bursting the
 // API server; each run is mostly waiting on one request.
 const RECONCILE_CONCURRENCY = 8;
-
-// The deadline of every request but the heartbeat's. A renewal is worth nothing once the retry
-// period is over, but a claim, a status write or an Event is as good late as early, and cutting
-// them short under load made things worse: an HTTP/1.1 request that is aborted takes its connection
-// with it, so a busy API server was sent a new TLS handshake for each retry (seen with 4000
-// Services: a thousand connections in TIME-WAIT per agent, every request timing out). Long enough
-// for a busy API server, short enough that a request into a cut network is retried.
-const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * The address an ownership Lease elects a holder for, in canonical form; undefined for any other
