@@ -48,7 +48,7 @@ export function isHeartbeat(lease: V1Lease): boolean {
   return lease.metadata?.labels?.[LEASE_LABEL_COMPONENT] === HEARTBEAT_COMPONENT;
 }
 
-export function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
+function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
   const name = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
   return name === undefined ? undefined : serviceKey({ namespace: slice.metadata?.namespace ?? "", name });
 }

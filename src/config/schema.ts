@@ -86,7 +86,7 @@ const healthUrl = z.string().transform((text, context): URL => {
   return url;
 });
 
-export const runConfigShape = {
+const runConfigShape = {
   nodeName: z
     .string({ error: "is required (set it from the downward API: spec.nodeName)" })
     .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: "must be a Kubernetes node name" }),

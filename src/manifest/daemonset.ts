@@ -8,7 +8,7 @@ import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
 import { agentSelectorLabels, APP_NAME, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
 import { agentConfigOf, type ManifestOptions } from "./options.ts";
 
-export const METRICS_PORT_NAME = "metrics";
+const METRICS_PORT_NAME = "metrics";
 
 // Netlink address changes need CAP_NET_ADMIN; the AF_PACKET socket that sends gratuitous ARP,
 // neighbour advertisements and fence probes needs CAP_NET_RAW.
