@@ -77,6 +77,27 @@ export async function agentHttp(
   return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
 }
 
+/**
+ * A metric of the node's agent: the sum of its series whose labels include all of `labels` (every
+ * series of it when none are given); 0 when it has none yet. Throws if the agent does not answer,
+ * so that a dead agent never reads as one that counted nothing.
+ */
+export async function agentMetric(
+  lab: Lab,
+  node: LabNode,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): Promise<number> {
+  const { code, body } = await agentHttp(lab, node, "/metrics");
+  if (code !== "200") throw new Error(`the agent on ${node.name} answered /metrics with ${code}`);
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  return body
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter((line) => wanted.every((label) => line.includes(label)))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
 export interface Cluster {
   readonly lab: Lab;
   readonly api: ApiServer;

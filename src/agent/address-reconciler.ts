@@ -377,6 +377,7 @@ export class AddressReconciler {
       // Giving an address up to a foreign host hands it to nobody.
       const handedOver = release !== "keep" && reason !== "foreign-host-claims-vip";
       o.metrics.elections.inc({ outcome: handedOver ? "handed_over" : "withdrawn" });
+      o.metrics.withdrawals.inc({ reason });
       // A deleted Service has nobody left to read the Event.
       const service = context.demand?.service ?? this.#remember(context.address).servedFor;
       if (service !== null && o.target.exists(service)) {

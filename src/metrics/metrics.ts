@@ -19,6 +19,13 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly withdrawals = new Counter({
+    name: "vipd_withdrawals_total",
+    help: "VIPs this node took off its interface, by the election's reason (carrier-lost, not-eligible, cordoned, renewal-expired, …)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
   readonly claimLatency = new Histogram({
     name: "vipd_claim_latency_seconds",
     help: "From the decision to claim a Service to the Lease write that made this node its holder",

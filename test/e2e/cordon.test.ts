@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from "ava";
 // Waits, as a scenario's length: how long the client waited at most is a benchmark figure.
 import { setTimeout as hold } from "node:timers/promises";
 import { doubleAnswers, outages, overlaps } from "../../lab/analysis.ts";
-import { agentHttp, loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import { agentMetric, loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
 import {
   up,
   type Lab,
@@ -74,15 +74,8 @@ function answeredBy(samples: readonly ProbeSample[], afterNs: number): string[] 
   return [...new Set(samples.filter((s) => s.sentNs > afterNs && s.node !== null).map((s) => s.node ?? ""))];
 }
 
-async function handedOver(node: LabNode): Promise<number> {
-  const metrics = (await agentHttp(lab, node, "/metrics")).body;
-  const series = 'vipd_elections_total{outcome="handed_over"} ';
-  return Number(
-    metrics
-      .split("\n")
-      .find((line) => line.startsWith(series))
-      ?.slice(series.length) ?? 0,
-  );
+function handedOver(node: LabNode): Promise<number> {
+  return agentMetric(lab, node, "vipd_elections_total", { outcome: "handed_over" });
 }
 
 /** Nothing moves for a while (past D, so that a dead-holder takeover would have shown too). */

@@ -331,6 +331,12 @@ test("carrier loss hands over: withdraw first, then clear the holder", async (t)
   t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
   t.true(w.reasons().includes("VIPWithdrawn"));
+  const { values } = await w.metrics.withdrawals.get();
+  t.deepEqual(
+    values.map((each) => [each.labels.reason, each.value]),
+    [["carrier-lost", 1]],
+    "vipd_withdrawals_total names the reason",
+  );
 });
 
 test("a holder whose renewals fail while the API answers withdraws but keeps the Lease", async (t) => {
