@@ -10,7 +10,7 @@ import { eventually } from "./eventually.ts";
 import { addressLeaseName } from "../src/election/lease-names.ts";
 import { NODE_FLAGS } from "../src/cli/node-flags.ts";
 import type { ApiServer } from "./apiserver.ts";
-import type { Lab, LabNode, LabProcess } from "./index.ts";
+import type { Lab, LabNode, LabProcess, Probe, ProbeSample } from "./index.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -324,4 +324,45 @@ export function loadBalancerService(options: {
     },
     spec,
   });
+}
+
+/** What serveService started, and who answered first. */
+export interface ServedService {
+  readonly agents: Map<string, LabProcess>;
+  /** Probing the VIP every 10 ms; the caller stops it. */
+  readonly probe: Probe;
+  readonly first: ProbeSample;
+  readonly holder: LabNode;
+}
+
+/**
+ * A LoadBalancer Service with its own VIP, an agent per node, and a probe that has seen the VIP
+ * answer. `teardown` is given, before anything can fail, what ends it all: the agents killed, then
+ * the Service deleted (a test runner's teardown hook fits).
+ */
+export async function serveService(
+  cluster: Cluster,
+  options: {
+    readonly service: string;
+    readonly vip: string;
+    readonly agentArgs?: readonly string[];
+    readonly teardown: (end: () => Promise<void>) => void;
+  },
+): Promise<ServedService> {
+  await cluster.kubectl(
+    ["apply", "-f", "-"],
+    loadBalancerService({ name: options.service, loadBalancerIP: options.vip }),
+  );
+  const agents = cluster.startAgents(options.agentArgs);
+  options.teardown(async () => {
+    await cluster.killAgents(agents.values());
+    await cluster.kubectl(["delete", "service", options.service, "--wait=false"]);
+  });
+  const probe = await cluster.lab.probe({ target: options.vip, intervalMs: 10 });
+  const first = await probe
+    .waitFor((sample) => sample.node !== null, 30_000)
+    .catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${cluster.agentLogs(agents.values())}`, { cause: error });
+    });
+  return { agents, probe, first, holder: cluster.node(first.node) };
 }

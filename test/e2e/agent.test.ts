@@ -3,16 +3,14 @@
 // another node serves, and at no moment do two MACs answer for the VIP.
 import test, { type ExecutionContext } from "ava";
 import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
-import { agentMetric, loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
 import {
-  up,
-  type AddressSample,
-  type Lab,
-  type LabNode,
-  type LabProcess,
-  type Probe,
-  type ProbeSample,
-} from "../../lab/index.ts";
+  agentMetric,
+  prepareCluster,
+  serveService,
+  type Cluster,
+  type ServedService,
+} from "../../lab/agents.ts";
+import { up, type AddressSample, type Lab, type LabProcess, type ProbeSample } from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;
@@ -25,47 +23,25 @@ function leaseHolder(service: string): Promise<string> {
   return cluster.leaseHolder({ name: service });
 }
 
-interface Scenario {
-  readonly agents: Map<string, LabProcess>;
-  readonly probe: Probe;
-  readonly first: ProbeSample;
-  readonly holder: LabNode;
-}
+type Scenario = ServedService;
 
 /** A Service with its own VIP, an agent per node, and a probe that has seen the first answer. */
 async function serve(
   t: ExecutionContext,
   options: { service: string; vip: string; agentArgs?: string[] },
 ): Promise<Scenario> {
-  await kubectl(
-    ["apply", "-f", "-"],
-    loadBalancerService({ name: options.service, loadBalancerIP: options.vip }),
-  );
-  const agents = cluster.startAgents(options.agentArgs);
-  t.teardown(async () => {
-    for (const agent of agents.values()) {
-      // An agent the test stopped has exited already; only the others are left to end.
-      try {
-        lab.signal(agent, "SIGKILL");
-      } catch {
-        continue;
-      }
-    }
-    await kubectl(["delete", "service", options.service, "--wait=false"]);
+  const scenario = await serveService(cluster, {
+    ...options,
+    teardown: (end) => {
+      t.teardown(end);
+    },
   });
-  const probe = await lab.probe({ target: options.vip, intervalMs: 10 });
-  const first = await probe
-    .waitFor((sample) => sample.node !== null, 30_000)
-    .catch((error: unknown) => {
-      throw new Error(`${(error as Error).message}\n${cluster.agentLogs(agents.values())}`, { cause: error });
-    });
-  const holder = cluster.node(first.node);
   t.is(
     await leaseHolder(options.service),
-    holder.name,
+    scenario.holder.name,
     "the node that answers is the one the ownership Lease names",
   );
-  return { agents, probe, first, holder };
+  return scenario;
 }
 
 function agentOf(scenario: Scenario): LabProcess {
