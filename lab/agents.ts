@@ -10,7 +10,7 @@ import { eventually } from "./eventually.ts";
 import { addressLeaseName } from "../src/election/lease-names.ts";
 import { NODE_FLAGS } from "../src/cli/node-flags.ts";
 import type { ApiServer } from "./apiserver.ts";
-import type { Lab, LabNode, LabProcess } from "./index.ts";
+import type { Lab, LabNode, LabProcess, Probe, ProbeSample } from "./index.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -39,9 +39,9 @@ export const AGENT_NAMESPACE = "vipd-system";
 
 /** The name of an address's ownership Lease, as the agents name it. */
 export function ownershipLeaseOf(address: string): string {
-  const vip = canonicalAddress(address);
-  if (typeof vip === "string") throw new Error(vip);
-  return addressLeaseName(vip);
+  const reading = canonicalAddress(address);
+  if (!reading.ok) throw new Error(reading.problem);
+  return addressLeaseName(reading.vip);
 }
 
 // The addresses a lab Service asks for, in the order the agents read them (vipd's annotation first).
@@ -75,6 +75,27 @@ export async function agentHttp(
   );
   const cut = result.stdout.lastIndexOf("\n");
   return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
+}
+
+/**
+ * A metric of the node's agent: the sum of its series whose labels include all of `labels` (every
+ * series of it when none are given); 0 when it has none yet. Throws if the agent does not answer,
+ * so that a dead agent never reads as one that counted nothing.
+ */
+export async function agentMetric(
+  lab: Lab,
+  node: LabNode,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): Promise<number> {
+  const { code, body } = await agentHttp(lab, node, "/metrics");
+  if (code !== "200") throw new Error(`the agent on ${node.name} answered /metrics with ${code}`);
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  return body
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter((line) => wanted.every((label) => line.includes(label)))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
 }
 
 export interface Cluster {
@@ -253,7 +274,7 @@ export async function prepareCluster(
       const object = JSON.parse(found) as V1Service;
       // An address the agents refuse to read has no Lease.
       const [first] = requestedAddresses(object);
-      return first === undefined || typeof canonicalAddress(first) === "string" ? "" : addressHolder(first);
+      return first === undefined || !canonicalAddress(first).ok ? "" : addressHolder(first);
     },
     addressHolder,
     agentLogs,
@@ -303,4 +324,45 @@ export function loadBalancerService(options: {
     },
     spec,
   });
+}
+
+/** What serveService started, and who answered first. */
+export interface ServedService {
+  readonly agents: Map<string, LabProcess>;
+  /** Probing the VIP every 10 ms; the caller stops it. */
+  readonly probe: Probe;
+  readonly first: ProbeSample;
+  readonly holder: LabNode;
+}
+
+/**
+ * A LoadBalancer Service with its own VIP, an agent per node, and a probe that has seen the VIP
+ * answer. `teardown` is given, before anything can fail, what ends it all: the agents killed, then
+ * the Service deleted (a test runner's teardown hook fits).
+ */
+export async function serveService(
+  cluster: Cluster,
+  options: {
+    readonly service: string;
+    readonly vip: string;
+    readonly agentArgs?: readonly string[];
+    readonly teardown: (end: () => Promise<void>) => void;
+  },
+): Promise<ServedService> {
+  await cluster.kubectl(
+    ["apply", "-f", "-"],
+    loadBalancerService({ name: options.service, loadBalancerIP: options.vip }),
+  );
+  const agents = cluster.startAgents(options.agentArgs);
+  options.teardown(async () => {
+    await cluster.killAgents(agents.values());
+    await cluster.kubectl(["delete", "service", options.service, "--wait=false"]);
+  });
+  const probe = await cluster.lab.probe({ target: options.vip, intervalMs: 10 });
+  const first = await probe
+    .waitFor((sample) => sample.node !== null, 30_000)
+    .catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${cluster.agentLogs(agents.values())}`, { cause: error });
+    });
+  return { agents, probe, first, holder: cluster.node(first.node) };
 }

@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-export const MODULE_DIR = new URL("./kube-apiserver/", import.meta.url).pathname;
+const MODULE_DIR = new URL("./kube-apiserver/", import.meta.url).pathname;
 const PROGRESS_INTERVAL_MS = 10_000;
 
 export interface KubeBinaries {

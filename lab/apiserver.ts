@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { ensureKubeBinaries } from "./apiserver-build.ts";
+import { inNamespace, run as runCommand, type CommandResult } from "./netns.ts";
+import { tearDownOnExit } from "./teardown.ts";
 
 type LogSink = (line: string) => void;
 
@@ -29,11 +31,7 @@ export interface ApiServerOptions {
   readonly log?: LogSink;
 }
 
-export interface CommandResult {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number;
-}
+export type { CommandResult };
 
 export interface ApiServer {
   /** Reachable from the test process (root namespace). */
@@ -64,51 +62,29 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 const SERVICE_CLUSTER_IP_RANGE = "192.0.2.0/24,2001:db8:ffff::/112";
 
-// Children must not outlive the test process, whatever way it ends: on a normal exit or SIGINT/SIGTERM
-// we kill them here, and if we are SIGKILLed the binary kills itself (PR_SET_PDEATHSIG, armed by the
-// environment variable below).
-const liveChildren = new Set<ChildProcess>();
-// Work directories we created, removed on the same paths that kill the children.
-const ownedWorkDirs = new Set<string>();
+// Children must not outlive the test process, whatever way it ends: on a normal exit or a signal
+// the lab's exit hooks (teardown.ts) kill them and remove the work directory we created, and if we
+// are SIGKILLed the binary kills itself (PR_SET_PDEATHSIG, armed by the environment variable below).
 const childEnv = { ...process.env, VIPD_TESTCLUSTER_PARENT_PID: String(process.pid) };
-let exitHooksInstalled = false;
 
-function cleanUpNow(): void {
-  for (const survivor of liveChildren) survivor.kill("SIGKILL");
-  for (const directory of ownedWorkDirs) rmSync(directory, { recursive: true, force: true, maxRetries: 3 });
+function where(netns: string | undefined, argv: readonly string[]): string[] {
+  return netns === undefined ? [...argv] : inNamespace(netns, argv);
 }
 
-function installExitHooks(): void {
-  if (exitHooksInstalled) return;
-  exitHooksInstalled = true;
-  process.once("exit", cleanUpNow);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      cleanUpNow();
-      // Another handler (the lab's teardown) owns the decision to exit; without one, our listener
-      // must not swallow the signal, so die by it as if we had never listened.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
-  }
+function run(argv: readonly string[], input?: string): Promise<CommandResult> {
+  return runCommand(argv, { input: input ?? "", allowFailure: true, env: childEnv });
 }
 
-function track(child: ChildProcess): ChildProcess {
-  installExitHooks();
-  liveChildren.add(child);
-  child.once("exit", () => liveChildren.delete(child));
-  return child;
-}
-
-function inNamespace(netns: string | undefined, argv: readonly string[]): string[] {
-  return netns === undefined ? [...argv] : ["ip", "netns", "exec", netns, ...argv];
-}
-
-function startProcess(argv: readonly string[], options: { logPath: string; log: LogSink }): ChildProcess {
+function startProcess(
+  argv: readonly string[],
+  options: { logPath: string; log: LogSink; live: Set<ChildProcess> },
+): ChildProcess {
   const [command = "", ...args] = argv;
-  const child = track(spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: childEnv }));
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: childEnv });
+  options.live.add(child);
+  child.once("exit", () => options.live.delete(child));
   const file = createWriteStream(options.logPath, { flags: "a" });
   for (const stream of [child.stdout, child.stderr]) {
-    if (stream === null) continue;
     stream.pipe(file, { end: false });
     createInterface({ input: stream, crlfDelay: Infinity }).on("line", options.log);
   }
@@ -151,24 +127,6 @@ function waitForOutput(
       clearTimeout(timer);
       reject(new Error(`${what} exited with ${code}:\n${seen.slice(-4000)}`));
     });
-  });
-}
-
-function run(argv: readonly string[], input?: string): Promise<CommandResult> {
-  const [command = "", ...args] = argv;
-  return new Promise((resolve, reject) => {
-    const child = track(spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: childEnv }));
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      resolve({ stdout, stderr, code: code ?? 1 });
-    });
-    // A command may exit without reading its input; its exit code and stderr tell what happened.
-    child.stdin?.on("error", () => undefined);
-    child.stdin?.end(input ?? "");
   });
 }
 
@@ -344,10 +302,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const log = options.log ?? (() => undefined);
   const binaries = await ensureKubeBinaries({ log });
   const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), "vipd-api-")));
-  if (options.workDir === undefined) {
-    installExitHooks();
-    ownedWorkDirs.add(workDir);
-  }
+  // etcd, kube-apiserver (each start of it) and the proxy, while they run.
+  const live = new Set<ChildProcess>();
+  const forget = tearDownOnExit(() => {
+    for (const survivor of live) survivor.kill("SIGKILL");
+    if (options.workDir === undefined) rmSync(workDir, { recursive: true, force: true, maxRetries: 3 });
+  });
   const { netns } = options;
   const bindAddress = options.bindAddress ?? "127.0.0.1";
   const port = options.port ?? (netns === undefined ? await freePort() : 6443);
@@ -367,6 +327,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   let apiserverClosed: Promise<void> = Promise.resolve();
   const startApiserverProcess = (): ChildProcess => {
     const child = startProcess(apiserverArgv, {
+      live,
       logPath: apiserverLog,
       log: (line) => {
         apiserverTail.push(line);
@@ -395,10 +356,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     await stopProcess(etcd);
     await stopProcess(proxy);
     await bridge?.close();
-    if (options.workDir === undefined) {
-      await rm(workDir, { recursive: true, force: true });
-      ownedWorkDirs.delete(workDir);
-    }
+    if (options.workDir === undefined) await rm(workDir, { recursive: true, force: true });
+    forget();
   };
 
   const running = (child: ChildProcess | undefined): ChildProcess => {
@@ -433,7 +392,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       dir: pkiDir,
       sans: [bindAddress, ...(options.extraSans ?? [])],
     });
-    apiserverArgv = inNamespace(netns, [
+    apiserverArgv = where(netns, [
       binaries.testcluster,
       ...kubeApiserverArgs({
         bindAddress,
@@ -445,7 +404,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       }),
     ]);
     const etcdArgv = etcdArgs({ dataDir: join(workDir, "etcd"), listen: etcdListen });
-    etcd = startProcess(inNamespace(netns, [binaries.testcluster, ...etcdArgv]), {
+    etcd = startProcess(where(netns, [binaries.testcluster, ...etcdArgv]), {
+      live,
       logPath: join(workDir, "etcd.log"),
       log: (line) => {
         log(`etcd: ${line}`);
@@ -457,7 +417,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     if (netns !== undefined) {
       const socketPath = join(workDir, "apiserver.sock");
       proxy = startProcess(
-        inNamespace(netns, [
+        where(netns, [
           binaries.testcluster,
           "uds-proxy",
           "--listen",
@@ -465,7 +425,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           "--target",
           hostPort(bindAddress, port),
         ]),
-        { logPath: join(workDir, "uds-proxy.log"), log },
+        { live, logPath: join(workDir, "uds-proxy.log"), log },
       );
       await waitForOutput(proxy, { pattern: /uds-proxy: /, timeoutMs: 10_000, what: "uds-proxy" });
       bridge = await unixBridge(socketPath);

@@ -12,7 +12,7 @@ import { etcdArgs, kubeApiserverArgs, kubeconfig, writePki } from "./apiserver.t
 import type { CommandResult, Lab, LabNode, LabProcess } from "./index.ts";
 import { API_ADDRESS } from "./topology.ts";
 
-export const LEASE_NAMESPACE = "kube-system";
+const LEASE_NAMESPACE = "kube-system";
 const API_PORT = 6443;
 const READY_TIMEOUT_MS = 120_000;
 

@@ -11,11 +11,12 @@ export interface CommandResult {
 
 export function run(
   argv: readonly string[],
-  options: { input?: string; allowFailure?: boolean } = {},
+  options: { input?: string; allowFailure?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CommandResult> {
   const [command = "", ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child = execFile(command, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const settings = { maxBuffer: 64 * 1024 * 1024, env: options.env ?? process.env };
+    const child = execFile(command, args, settings, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
       if (code !== 0 && options.allowFailure !== true) {
         reject(new Error(`${argv.join(" ")} failed (${code}): ${stderr.trim()}`));

@@ -132,9 +132,15 @@ export class AddressExecutor {
           interfaceName: step.interfaceName,
           purpose: step.purpose,
         });
-        if (fence.quiet) {
+        if (fence.outcome === "quiet") {
           o.metrics.fences.inc({ result: "quiet" });
           return null;
+        }
+        if (fence.outcome === "failed") {
+          // The interface went away between choosing it and probing: no answer either way. The
+          // queue's backoff retries, by when the next run chooses again.
+          o.metrics.fences.inc({ result: fence.failure });
+          throw new Error(`interface ${fence.interfaceName} is gone or has no MAC address`);
         }
         const now = o.clock.now();
         const answered = { answeredBy: fence.answeredBy, holder: step.holder, now };
@@ -287,6 +293,7 @@ export class AddressExecutor {
     this.#countHeld(target.address, undefined);
     o.log.info("withdrawn", { address: target.address, reason: step.reason });
     o.metrics.elections.inc({ outcome: step.handedOver ? "handed_over" : "withdrawn" });
+    o.metrics.withdrawals.inc({ reason: step.reason });
     // A deleted Service has nobody left to read the Event.
     if (step.service === null || !o.exists(step.service)) return;
     o.events.record(step.service, {

@@ -164,7 +164,7 @@ export class AddressReconciler {
 }
 
 function vipOf(address: string): Vip {
-  const vip = canonicalAddress(address);
-  if (typeof vip === "string") throw new Error(`not an address: ${vip}`);
-  return vip;
+  const reading = canonicalAddress(address);
+  if (!reading.ok) throw new Error(`not an address: ${reading.problem}`);
+  return reading.vip;
 }

@@ -24,8 +24,8 @@ import { addressWork, parseWork } from "./work-keys.ts";
  * Lease, and for one whose annotation is no address (written by hand: it elects nothing).
  */
 export function addressOf(lease: V1Lease): string | undefined {
-  const vip = canonicalAddress(lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS] ?? "");
-  return typeof vip === "string" ? undefined : vip.address;
+  const reading = canonicalAddress(lease.metadata?.annotations?.[LEASE_ANNOTATION_ADDRESS] ?? "");
+  return reading.ok ? reading.vip.address : undefined;
 }
 
 export interface AgentOptions {

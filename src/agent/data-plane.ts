@@ -13,8 +13,14 @@ export interface WireClaim {
   readonly mac: string;
 }
 
+/**
+ * What a fence found: nobody answered, these MACs answered, or the probes could not be sent at all
+ * (the interface went away between choosing it and probing), which is no answer either way.
+ */
 export type FenceResult =
-  { readonly quiet: true } | { readonly quiet: false; readonly answeredBy: readonly WireClaim[] };
+  | { readonly outcome: "quiet" }
+  | { readonly outcome: "answered"; readonly answeredBy: readonly WireClaim[] }
+  | { readonly outcome: "failed"; readonly failure: "interface-gone"; readonly interfaceName: string };
 
 /** A VIP's address that the node has but vipd did not add: configured by hand, left by kube-vip, … */
 export interface ForeignAddress {
@@ -75,7 +81,7 @@ export interface DataPlane {
   withdraw(serviceKey: string): Promise<void>;
   /**
    * Probes the wire for anyone answering for the VIPs (ARP probe / NDP solicitation), rule 2: every
-   * MAC of another machine that answered. Throws if the interface is gone.
+   * MAC of another machine that answered, or a failure if the interface is gone.
    */
   fence(options: {
     readonly vips: readonly Vip[];

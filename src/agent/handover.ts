@@ -28,14 +28,18 @@ export interface HandoverOptions {
 }
 
 /**
- * The ownership Leases to clear, 0.1.0's per-Service locks first: while a 0.1.0 agent waits on a
- * lock, it must not find the address free and the lock still held by a node that no longer serves it.
+ * The ownership Leases to clear, 0.1.0's per-Service locks apart: they are cleared first, for while
+ * a 0.1.0 agent waits on a lock, it must not find the address free and the lock still held by a
+ * node that no longer serves it. Each group is cleared at once, as fast as the request limit lets.
  */
-export function leasesToHandOver(leases: readonly V1Lease[], node: string): readonly V1Lease[] {
+export function leasesToHandOver(
+  leases: readonly V1Lease[],
+  node: string,
+): { readonly locks: readonly V1Lease[]; readonly addresses: readonly V1Lease[] } {
   const held = leases.filter((lease) => !isHeartbeat(lease) && lease.spec?.holderIdentity === node);
   const isLock = (lease: V1Lease): boolean =>
     lease.metadata?.annotations?.[LEASE_ANNOTATION_SERVICE] !== undefined;
-  return [...held.filter(isLock), ...held.filter((lease) => !isLock(lease))];
+  return { locks: held.filter(isLock), addresses: held.filter((lease) => !isLock(lease)) };
 }
 
 export class Handover {
@@ -53,7 +57,9 @@ export class Handover {
     for (const key of keys) names.add(o.leaseNameOf(key) ?? "");
     names.delete("");
     const current = [...names].flatMap((name) => o.fresh.current(name) ?? []);
-    for (const lease of leasesToHandOver(current, o.node)) await this.#clear(lease);
+    const { locks, addresses } = leasesToHandOver(current, o.node);
+    await Promise.all(locks.map((lease) => this.#clear(lease)));
+    await Promise.all(addresses.map((lease) => this.#clear(lease)));
   }
 
   // A Lease that moved on since this agent last saw it (a renewal of a 0.1.0 lock, a label added by

@@ -48,7 +48,7 @@ export function isHeartbeat(lease: V1Lease): boolean {
   return lease.metadata?.labels?.[LEASE_LABEL_COMPONENT] === HEARTBEAT_COMPONENT;
 }
 
-export function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
+function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
   const name = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
   return name === undefined ? undefined : serviceKey({ namespace: slice.metadata?.namespace ?? "", name });
 }
@@ -157,7 +157,7 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
         .list()
         .flatMap((node) => node.status?.addresses ?? [])
         .map((address) => canonicalAddress(address.address))
-        .flatMap((vip) => (typeof vip === "string" ? [] : [vip.address])),
+        .flatMap((reading) => (reading.ok ? [reading.vip.address] : [])),
     );
     return this.#nodeAddresses;
   }

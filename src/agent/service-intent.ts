@@ -92,7 +92,11 @@ const UNUSABLE_RANGES: Readonly<Record<string, string>> = {
   ipv4Mapped: "is an IPv4-mapped IPv6 address; write the IPv4 address instead",
 };
 
-export function canonicalAddress(text: string): Vip | string {
+/** An address read from text: the VIP, or why the text is none (a sentence for an Event). */
+export type AddressReading =
+  { readonly ok: true; readonly vip: Vip } | { readonly ok: false; readonly problem: string };
+
+export function canonicalAddress(text: string): AddressReading {
   const trimmed = text.trim();
   // isValidFourPartDecimal refuses the legacy forms ipaddr.parse would accept ("1", "0x7f.1").
   const family = ipaddr.IPv4.isValidFourPartDecimal(trimmed)
@@ -100,11 +104,11 @@ export function canonicalAddress(text: string): Vip | string {
     : ipaddr.IPv6.isValid(trimmed) && !trimmed.includes("%")
       ? 6
       : undefined;
-  if (family === undefined) return `"${trimmed}" is not an IPv4 or IPv6 address`;
+  if (family === undefined) return { ok: false, problem: `"${trimmed}" is not an IPv4 or IPv6 address` };
   const parsed = ipaddr.parse(trimmed);
   const unusable = UNUSABLE_RANGES[parsed.range()];
-  if (unusable !== undefined) return `${trimmed} ${unusable}`;
-  return { address: parsed.toString(), family };
+  if (unusable !== undefined) return { ok: false, problem: `${trimmed} ${unusable}` };
+  return { ok: true, vip: { address: parsed.toString(), family } };
 }
 
 function requestedVips(service: ServiceShape): { source: string; text: string } | undefined {
@@ -147,11 +151,12 @@ function parseVips(
   const problems: string[] = [];
   for (const entry of text.split(",").map((part) => part.trim())) {
     if (entry === "") continue;
-    const vip = canonicalAddress(entry);
-    if (typeof vip === "string") {
-      problems.push(vip);
+    const reading = canonicalAddress(entry);
+    if (!reading.ok) {
+      problems.push(reading.problem);
       continue;
     }
+    const { vip } = reading;
     const reserved = clusterProblem(vip, options, ipFamilies);
     if (reserved !== null) problems.push(reserved);
     else if (vips.some((other) => other.address === vip.address))

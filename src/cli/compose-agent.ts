@@ -14,6 +14,7 @@ import { KubeEventRecorder } from "../kube/events.ts";
 import { createAgentInformers, servesServiceCidrs } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
+import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
@@ -43,14 +44,6 @@ export interface AgentParts {
   readonly clock: Clock;
   readonly log: Logger;
 }
-
-// The deadline of every request but the heartbeat's. A renewal is worth nothing once the retry
-// period is over, but a claim, a status write or an Event is as good late as early, and cutting
-// them short under load made things worse: an HTTP/1.1 request that is aborted takes its connection
-// with it, so a busy API server was sent a new TLS handshake for each retry (seen with 4000
-// Services: a thousand connections in TIME-WAIT per agent, every request timing out). Long enough
-// for a busy API server, short enough that a request into a cut network is retried.
-const REQUEST_TIMEOUT_MS = 10_000;
 
 export function composeAgent(parts: AgentParts): Lifecycle {
   const { config, kubeConfig, dataPlane, metrics, clock, log } = parts;
@@ -284,8 +277,8 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       leaseNameOf: (key) => {
         const work = parseWork(key);
         if (work.kind !== "address") return undefined;
-        const vip = canonicalAddress(work.address);
-        return typeof vip === "string" ? undefined : addressLeaseName(vip);
+        const reading = canonicalAddress(work.address);
+        return reading.ok ? addressLeaseName(reading.vip) : undefined;
       },
       fresh,
       leases,

@@ -1,5 +1,6 @@
 // How each configuration value is spelled by users: its flag, its VIPD_* twin, its default and its
 // meaning. The CLI, the loader and the generated configuration reference all read this one table.
+import { DEFAULT_LOAD_BALANCER_CLASS } from "../kube/names.ts";
 import type { RunConfigKey } from "./schema.ts";
 
 export interface OptionSpec {
@@ -47,7 +48,7 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
   loadBalancerClass: {
     flag: "load-balancer-class",
     placeholder: "<class>",
-    default: "vipd.io/l2",
+    default: DEFAULT_LOAD_BALANCER_CLASS,
     description: "spec.loadBalancerClass this agent serves",
   },
   classOnly: {

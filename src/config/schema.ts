@@ -7,9 +7,11 @@ import { ADDRESS_MARKINGS } from "../net/address-marking.ts";
 import { INTERFACE_NAME_PATTERN } from "../net/interface-name.ts";
 import { parseDuration } from "./duration.ts";
 
-// client-go's leaderelection uses the same factor: RenewDeadline must exceed JitterFactor × RetryPeriod,
-// because retries are jittered by up to that factor and a renewal must fit several of them.
-export const RETRY_JITTER_FACTOR = 1.2;
+// R must exceed this × P. A renewal starts P after the last one started and keeps the node confirmed
+// only if it succeeds within R of that start, so R − P is all the time it has (its timeout, see
+// renewalTimeout in heartbeat.ts); the factor keeps that at a fifth of P or more. The number is
+// client-go's leaderelection JitterFactor, where it covers jittered retries; vipd does not jitter.
+export const RENEW_DEADLINE_FACTOR = 1.2;
 
 // Linux ignores a second ARP update for the same neighbour within `locktime` (1 s by default), so
 // announcements closer together than this would be dropped by the very hosts they are meant for.
@@ -63,14 +65,14 @@ const listenAddress = z.string().transform((text, context): ListenAddress => {
 const vipList = z.string().transform((text, context): readonly Vip[] => {
   const vips: Vip[] = [];
   for (const entry of text.split(",").map((part) => part.trim())) {
-    const vip = canonicalAddress(entry);
-    if (typeof vip === "string") context.addIssue({ code: "custom", message: vip });
-    else if (vips.some((other) => other.family === vip.family))
+    const reading = canonicalAddress(entry);
+    if (!reading.ok) context.addIssue({ code: "custom", message: reading.problem });
+    else if (vips.some((other) => other.family === reading.vip.family))
       context.addIssue({
         code: "custom",
-        message: `more than one IPv${vip.family} address (${vip.address})`,
+        message: `more than one IPv${reading.vip.family} address (${reading.vip.address})`,
       });
-    else vips.push(vip);
+    else vips.push(reading.vip);
   }
   return vips;
 });
@@ -84,7 +86,7 @@ const healthUrl = z.string().transform((text, context): URL => {
   return url;
 });
 
-export const runConfigShape = {
+const runConfigShape = {
   nodeName: z
     .string({ error: "is required (set it from the downward API: spec.nodeName)" })
     .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: "must be a Kubernetes node name" }),
@@ -138,11 +140,12 @@ export const runConfigSchema = z.object(runConfigShape).superRefine((config, con
   if (config.leaseDuration <= config.renewDeadline) {
     problem("leaseDuration", "must be longer than --renew-deadline");
   }
-  if (config.renewDeadline <= RETRY_JITTER_FACTOR * config.retryPeriod) {
-    problem("renewDeadline", `must be longer than ${RETRY_JITTER_FACTOR} × --retry-period`);
+  if (config.renewDeadline <= RENEW_DEADLINE_FACTOR * config.retryPeriod) {
+    problem("renewDeadline", `must be longer than ${RENEW_DEADLINE_FACTOR} × --retry-period`);
   }
-  // The holder refreshes the VIP's valid lifetime on its heartbeat cadence; leave room for two missed
-  // refreshes so a live holder's address never expires under it.
+  // The holder refreshes the VIP's valid lifetime every lifetime / 3 (native-data-plane.ts), so a
+  // live holder's address survives two missed refreshes at any lifetime; this floor keeps that
+  // refresh, a netlink write per VIP, no more frequent than the heartbeat's once per P.
   if (config.addressLifetime < 3 * config.retryPeriod) {
     problem("addressLifetime", "must be at least 3 × --retry-period");
   }

@@ -8,8 +8,13 @@
 // HTTP/1.1 only: undici would otherwise negotiate HTTP/2 and multiplex every request on one
 // session, and Node's HTTP/2 client spins in nghttp2's send loop when that session carries a few
 // thousand streams against a busy API server — the agent's event loop stalled for minutes, its VIPs
-// expired and its memory grew by gigabytes (measured with 3000+ Services). Concurrency is bounded by
-// the request limiter instead, so the connection count stays small.
+// expired and its memory grew by gigabytes (measured with 3000+ Services). Over HTTP/1.1 each
+// request in flight holds a connection of its own, so what keeps their number small is how few
+// requests are in flight: the work queue runs at most RECONCILE_CONCURRENCY reconciles at once
+// (agent.ts), each mostly waiting on one request; the watches and the heartbeat are one each; and
+// the request limiter, a token bucket, bounds the rate of everything but the heartbeat
+// (--kube-api-qps), so Events, which nothing awaits, are in flight about that rate times the API
+// server's latency.
 //
 // The dispatcher holds the TLS material of the first request: credentials that change while the
 // agent runs must come as headers (bearer tokens are re-read per request), not as a client

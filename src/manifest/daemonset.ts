@@ -4,27 +4,31 @@ import type { V1Container, V1DaemonSet, V1EnvVar, V1Volume, V1VolumeMount } from
 import { formatDuration } from "../config/duration.ts";
 import { envName, RUN_OPTIONS } from "../config/options.ts";
 import type { RunConfig, RunConfigKey } from "../config/schema.ts";
+import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
 import { agentSelectorLabels, APP_NAME, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
 import { agentConfigOf, type ManifestOptions } from "./options.ts";
 
-export const METRICS_PORT_NAME = "metrics";
+const METRICS_PORT_NAME = "metrics";
 
 // Netlink address changes need CAP_NET_ADMIN; the AF_PACKET socket that sends gratuitous ARP,
 // neighbour advertisements and fence probes needs CAP_NET_RAW.
 export const AGENT_CAPABILITIES = ["NET_ADMIN", "NET_RAW"] as const;
 
-// A polite handover (DESIGN.md rule 5) is one round of parallel ownership-Lease writes, then the
-// heartbeat delete, each bounded by a request deadline of one retry period; one more period covers
-// withdrawing the addresses and closing the watches. Below Kubernetes' default there is nothing to
-// gain, so that is the floor.
-const HANDOVER_RETRY_PERIODS = 3;
+// A polite handover (DESIGN.md rule 5, Agent.shutdown) withdraws the addresses, clears the holder of
+// every ownership Lease in parallel, each write with the agent's request deadline of 10 s, then
+// deletes the heartbeat with the renewal's deadline of R − P; one more P covers the rest (closing the
+// watches and the sockets). Waiting behind the request limit is not counted: a node holding more
+// Leases than --kube-api-burst waits about one second per --kube-api-qps Leases beyond it, and a
+// Lease still held when the kubelet kills the agent expires with its heartbeat after D. Below
+// Kubernetes' default there is nothing to gain, so that is the floor.
 const KUBERNETES_DEFAULT_GRACE_SECONDS = 30;
 
-export function terminationGraceSeconds(retryPeriodMs: number): number {
-  return Math.max(
-    KUBERNETES_DEFAULT_GRACE_SECONDS,
-    Math.ceil((HANDOVER_RETRY_PERIODS * retryPeriodMs) / 1000),
-  );
+export function terminationGraceSeconds(timings: {
+  readonly renewDeadline: number;
+  readonly retryPeriod: number;
+}): number {
+  const handoverMs = REQUEST_TIMEOUT_MS + (timings.renewDeadline - timings.retryPeriod) + timings.retryPeriod;
+  return Math.max(KUBERNETES_DEFAULT_GRACE_SECONDS, Math.ceil(handoverMs / 1000));
 }
 
 // The record of vipd's addresses (--address-marking record, or auto on a kernel before 6.1) must
@@ -90,7 +94,7 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
           serviceAccountName: SERVICE_ACCOUNT_NAME,
           // The VIPs go on the node's own interface, and ARP for them leaves from it.
           hostNetwork: true,
-          terminationGracePeriodSeconds: terminationGraceSeconds(config.retryPeriod),
+          terminationGracePeriodSeconds: terminationGraceSeconds(config),
           nodeSelector: { ...options.nodeSelector },
           ...(options.tolerations.length === 0 ? {} : { tolerations: [...options.tolerations] }),
           securityContext: { seccompProfile: { type: "RuntimeDefault" } },

@@ -3,7 +3,7 @@ import { VERSION } from "../version.ts";
 
 export const APP_NAME = "vipd";
 export const SERVICE_ACCOUNT_NAME = "vipd";
-export const AGENT_COMPONENT = "agent";
+const AGENT_COMPONENT = "agent";
 
 export function commonLabels(): Record<string, string> {
   return {

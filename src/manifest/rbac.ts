@@ -50,7 +50,7 @@ function subject(namespace: string): RbacV1Subject {
   return { kind: "ServiceAccount", name: SERVICE_ACCOUNT_NAME, namespace };
 }
 
-export function namespaceObject(options: RbacOptions): V1Namespace {
+function namespaceObject(options: RbacOptions): V1Namespace {
   return {
     apiVersion: "v1",
     kind: "Namespace",

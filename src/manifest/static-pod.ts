@@ -112,7 +112,7 @@ export function staticPod(options: StaticPodOptions): V1Pod {
       hostNetwork: true,
       priorityClassName: "system-node-critical",
       priority: SYSTEM_NODE_CRITICAL_PRIORITY,
-      terminationGracePeriodSeconds: terminationGraceSeconds(config.retryPeriod),
+      terminationGracePeriodSeconds: terminationGraceSeconds(config),
       securityContext: { seccompProfile: { type: "RuntimeDefault" } },
       containers: [
         agentContainer({

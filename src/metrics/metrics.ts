@@ -19,6 +19,13 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly withdrawals = new Counter({
+    name: "vipd_withdrawals_total",
+    help: "VIPs this node took off its interface, by the election's reason (carrier-lost, not-eligible, cordoned, renewal-expired, …)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
   readonly claimLatency = new Histogram({
     name: "vipd_claim_latency_seconds",
     help: "From the decision to claim a Service to the Lease write that made this node its holder",
@@ -42,7 +49,7 @@ export class AgentMetrics {
 
   readonly fences = new Counter({
     name: "vipd_fences_total",
-    help: "Probes of the wire before a claim, by result: quiet, agent (another vipd agent answered: wait), foreign-host (quarantine)",
+    help: "Probes of the wire before a claim, by result: quiet, agent (another vipd agent answered: wait), foreign-host (quarantine), interface-gone (not probed: retried)",
     labelNames: ["result"] as const,
     registers: [this.registry],
   });

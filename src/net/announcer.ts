@@ -3,6 +3,7 @@
 // frames through one long-lived packet socket per interface. A socket whose interface goes down or
 // away stops receiving (ENETDOWN); it is closed, and opened again once the interface is up, on its
 // new index if it was created again: a node that cannot hear the wire would fence blind.
+import type { FenceResult } from "../agent/data-plane.ts";
 import { every, type Cancel, type Clock } from "../clock/clock.ts";
 import {
   addressKey,
@@ -89,9 +90,8 @@ interface FenceWaiter {
 /** A takeover from a holder that may still be there, or a first claim of an address. */
 export type FencePurpose = "takeover" | "first-claim";
 
-export type FenceAnswer =
-  | { readonly quiet: true }
-  | { readonly quiet: false; readonly answeredBy: readonly { readonly ip: string; readonly mac: string }[] };
+/** A fence the announcer ran: it has its sockets, so it cannot fail as the data plane's can. */
+export type FenceAnswer = Exclude<FenceResult, { readonly outcome: "failed" }>;
 
 /** Who claims an address in a frame: an ARP reply or announcement for it, or an advertisement. */
 export function claimIn(frame: Uint8Array): { ip: string; mac: string } | undefined {
@@ -168,7 +168,7 @@ export class Announcer {
     readonly vips: readonly AnnouncedVip[];
     readonly purpose: FencePurpose;
   }): Promise<FenceAnswer> {
-    if (options.vips.length === 0) return { quiet: true };
+    if (options.vips.length === 0) return { outcome: "quiet" };
     const intervalMs =
       options.purpose === "takeover"
         ? this.#options.fenceIntervalMs
@@ -192,7 +192,9 @@ export class Announcer {
     } finally {
       this.#fences.delete(waiter);
     }
-    return answeredBy.size === 0 ? { quiet: true } : { quiet: false, answeredBy: [...answeredBy.values()] };
+    return answeredBy.size === 0
+      ? { outcome: "quiet" }
+      : { outcome: "answered", answeredBy: [...answeredBy.values()] };
   }
 
   /** Interfaces whose socket stopped receiving and is not open again yet, with the error. */

@@ -37,9 +37,26 @@ export interface InterfaceChoiceInput {
   readonly allowOffSubnet: boolean;
 }
 
+/** Why no interface carries the VIPs, as a code (for tests and callers) beside the sentence. */
+export type InterfaceProblem =
+  | "unknown-interface"
+  | "no-default-route"
+  | "no-subnet-contains-vip"
+  | "different-interfaces"
+  | "no-arp"
+  | "no-address-of-family"
+  | "network-address"
+  | "broadcast-address"
+  | "off-subnet";
+
+type Refusal = { readonly ok: false; readonly code: InterfaceProblem; readonly reason: string };
+
 export type InterfaceChoiceResult =
-  | { readonly ok: true; readonly name: string; readonly index: number; readonly carrier: boolean }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly name: string; readonly index: number; readonly carrier: boolean } | Refusal;
+
+function refused(code: InterfaceProblem, reason: string): Refusal {
+  return { ok: false, code, reason };
+}
 
 type ParsedAddress = ReturnType<typeof ipaddr.parse>;
 
@@ -69,7 +86,7 @@ const ETHERNET_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
 // Announcements are Ethernet frames from the link's own MAC, and neighbours find the VIP through
 // ARP or NDP; a link that has neither (lo, tunnels, IFF_NOARP) would take the address and tell
 // nobody (`vipd.io/interface: lo` was accepted, and its gratuitous ARP went nowhere).
-function arpProblem(link: LinkFacts): string | null {
+function arpProblem(link: LinkFacts): Refusal | null {
   const why = link.loopback
     ? "loopback"
     : link.noArp
@@ -77,7 +94,7 @@ function arpProblem(link: LinkFacts): string | null {
       : link.mac === null || !ETHERNET_MAC.test(link.mac) || link.mac === "00:00:00:00:00:00"
         ? "no Ethernet address"
         : null;
-  return why === null ? null : `interface ${link.name} cannot carry ARP or NDP (${why})`;
+  return why === null ? null : refused("no-arp", `interface ${link.name} cannot carry ARP or NDP (${why})`);
 }
 
 // Where a VIP stands against the subnets of the link's own addresses. The network and broadcast
@@ -86,7 +103,7 @@ function arpProblem(link: LinkFacts): string | null {
 // (RFC 3021). A VIP in no subnet is one that no neighbour on the link would send to directly
 // (192.0.2.77 was announced on eth0, where no client could reach it); a network that routes such
 // addresses to the segment is the operator's to know, hence a flag and not an annotation.
-function subnetProblem(vip: string, link: LinkFacts, input: InterfaceChoiceInput): string | null {
+function subnetProblem(vip: string, link: LinkFacts, input: InterfaceChoiceInput): Refusal | null {
   const address = ipaddr.parse(vip);
   const subnets = input.addresses.filter(
     (candidate) => candidate.ifindex === link.index && inSubnet(address, candidate),
@@ -96,12 +113,15 @@ function subnetProblem(vip: string, link: LinkFacts, input: InterfaceChoiceInput
     const cidr = `${subnet.address}/${subnet.prefixLength}`;
     const network = ipaddr.IPv4.networkAddressFromCIDR(cidr).toString();
     const named = `of ${link.name}'s subnet ${network}/${subnet.prefixLength}`;
-    if (vip === network) return `${vip} is the network address ${named}`;
+    if (vip === network) return refused("network-address", `${vip} is the network address ${named}`);
     if (vip === ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString())
-      return `${vip} is the broadcast address ${named}`;
+      return refused("broadcast-address", `${vip} is the broadcast address ${named}`);
   }
   if (subnets.length > 0 || input.allowOffSubnet) return null;
-  return `${vip} is in no subnet of ${link.name}, so no neighbour would send to it there (--allow-off-subnet-vips allows it)`;
+  return refused(
+    "off-subnet",
+    `${vip} is in no subnet of ${link.name}, so no neighbour would send to it there (--allow-off-subnet-vips allows it)`,
+  );
 }
 
 // An interface with no address of a VIP's family (IPv6 disabled, or an IPv4-only NIC) would refuse
@@ -109,7 +129,7 @@ function subnetProblem(vip: string, link: LinkFacts, input: InterfaceChoiceInput
 // nor does an IPv6 link-local address, which every IPv6-enabled interface has.
 function result(link: LinkFacts, input: InterfaceChoiceInput): InterfaceChoiceResult {
   const noArp = arpProblem(link);
-  if (noArp !== null) return { ok: false, reason: noArp };
+  if (noArp !== null) return noArp;
   const families = new Set(
     input.addresses
       .filter((address) => address.ifindex === link.index && !isHostRoute(address))
@@ -122,11 +142,11 @@ function result(link: LinkFacts, input: InterfaceChoiceInput): InterfaceChoiceRe
   const lacking = input.vips.find((vip) => !families.has(familyOf(vip)));
   if (lacking !== undefined) {
     const family = familyOf(lacking) === "ipv4" ? "IPv4" : "IPv6";
-    return { ok: false, reason: `interface ${link.name} has no ${family} address for ${lacking}` };
+    return refused("no-address-of-family", `interface ${link.name} has no ${family} address for ${lacking}`);
   }
   for (const vip of input.vips) {
     const problem = subnetProblem(vip, link, input);
-    if (problem !== null) return { ok: false, reason: problem };
+    if (problem !== null) return problem;
   }
   return { ok: true, name: link.name, index: link.index, carrier: link.up && link.carrier };
 }
@@ -137,22 +157,25 @@ export function chooseInterface(input: InterfaceChoiceInput): InterfaceChoiceRes
     const links = input.vips.map((vip) => ({ vip, link: subnetContaining(vip, input) }));
     const missing = links.find((entry) => entry.link === undefined);
     if (missing !== undefined)
-      return { ok: false, reason: `no interface has a subnet containing ${missing.vip}` };
+      return refused("no-subnet-contains-vip", `no interface has a subnet containing ${missing.vip}`);
     const names = new Set(links.map((entry) => entry.link?.name));
     const [first] = links;
     if (names.size !== 1 || first?.link === undefined) {
-      return { ok: false, reason: `the VIPs are on different interfaces (${[...names].join(", ")})` };
+      return refused(
+        "different-interfaces",
+        `the VIPs are on different interfaces (${[...names].join(", ")})`,
+      );
     }
     return result(first.link, input);
   }
   if (wanted !== undefined) {
     const link = input.links.find((candidate) => candidate.name === wanted);
     return link === undefined
-      ? { ok: false, reason: `interface ${wanted} does not exist` }
+      ? refused("unknown-interface", `interface ${wanted} does not exist`)
       : result(link, input);
   }
   const link = input.links.find((candidate) => candidate.index === input.defaultRouteIfindex);
   return link === undefined
-    ? { ok: false, reason: "no default route, and no --interface given" }
+    ? refused("no-default-route", "no default route, and no --interface given")
     : result(link, input);
 }

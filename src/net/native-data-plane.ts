@@ -243,7 +243,7 @@ export class NativeDataPlane implements DataPlane {
   }): Promise<FenceResult> {
     const link = this.#readFacts().links.find((candidate) => candidate.name === options.interfaceName);
     if (link?.mac == null)
-      throw new Error(`interface ${options.interfaceName} is gone or has no MAC address`);
+      return { outcome: "failed", failure: "interface-gone", interfaceName: options.interfaceName };
     const mac = link.mac;
     return this.#announcer.fence({
       vips: options.vips.map((vip) => this.#announced(vip, link.index, mac)),

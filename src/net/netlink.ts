@@ -142,14 +142,6 @@ export interface Route {
   readonly nexthops: readonly Nexthop[];
 }
 
-/** A prefix reachable directly on an interface, without a gateway. */
-export interface ConnectedPrefix {
-  readonly ifindex: number;
-  readonly family: AddressFamily;
-  readonly prefix: string;
-  readonly prefixLength: number;
-}
-
 export type NetlinkEvent =
   | (Link & { readonly type: "link"; readonly action: "new" | "del" })
   | (Address & { readonly type: "address"; readonly action: "new" | "del" })
@@ -266,25 +258,6 @@ export class Netlink {
       )
       .sort((a, b) => a.priority - b.priority);
     return defaults[0]?.nexthops[0]?.ifindex ?? null;
-  }
-
-  /** The main table's on-link prefixes (no gateway), such as those of the interfaces' subnets. */
-  connectedPrefixes(family: AddressFamily): ConnectedPrefix[] {
-    return this.listRoutes(family)
-      .filter(
-        (route) =>
-          route.table === RT_TABLE_MAIN &&
-          route.type === RTN_UNICAST &&
-          route.prefixLength > 0 &&
-          route.nexthops.length === 1 &&
-          route.nexthops[0]?.gateway === null,
-      )
-      .map((route) => ({
-        ifindex: route.nexthops[0]?.ifindex ?? 0,
-        family: route.family,
-        prefix: route.destination,
-        prefixLength: route.prefixLength,
-      }));
   }
 
   close(): void {

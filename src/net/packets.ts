@@ -32,7 +32,7 @@ const FLAG_ROUTER = 0x80;
 const FLAG_SOLICITED = 0x40;
 const FLAG_OVERRIDE = 0x20;
 
-export function macToBytes(mac: string): Uint8Array {
+function macToBytes(mac: string): Uint8Array {
   const parts = mac.split(":");
   if (parts.length !== 6 || !parts.every((part) => /^[0-9a-fA-F]{2}$/.test(part))) {
     throw new TypeError(`not a MAC address: ${mac}`);
@@ -40,7 +40,7 @@ export function macToBytes(mac: string): Uint8Array {
   return Uint8Array.from(parts, (part) => parseInt(part, 16));
 }
 
-export function macFromBytes(bytes: Uint8Array): string {
+function macFromBytes(bytes: Uint8Array): string {
   return Array.from(bytes.subarray(0, 6), (byte) => byte.toString(16).padStart(2, "0")).join(":");
 }
 

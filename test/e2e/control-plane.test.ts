@@ -6,6 +6,7 @@
 // the benchmarks' business.
 import test, { type ExecutionContext } from "ava";
 import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
+import { agentHttp, agentMetric } from "../../lab/agents.ts";
 import { startControlPlane, type ControlPlane } from "../../lab/control-plane.ts";
 import { monotonicNs, up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 
@@ -117,6 +118,9 @@ test.serial(
     if (apiserver === undefined || agent === undefined) throw new Error(`nothing runs on ${holder}`);
     const witness = lab.nodes.find((each) => each.name !== holder) ?? node(holder);
 
+    const notEligible = () =>
+      agentMetric(lab, node(holder), "vipd_withdrawals_total", { reason: "not-eligible" });
+    const notEligibleBefore = await notEligible();
     const faultNs = monotonicNs();
     lab.signal(apiserver, "SIGKILL");
     apiserverKilledOn = holder;
@@ -127,8 +131,13 @@ test.serial(
     t.true(controlPlane.apiservers.has(next), "the new holder runs a kube-apiserver");
     t.is((await controlPlane.kubectl(node(next), ["get", "--raw", "/livez"])).code, 0, "and it is healthy");
     t.is((await controlPlane.kubectlViaVip(["get", "nodes", "-o", "name"])).code, 0, "kubectl works again");
-    t.regex(agent.output(), /local API server unhealthy/, "the old holder's agent saw its API server fail");
-    t.regex(agent.output(), /withdrawn.*not-eligible/, "and gave the VIP up for that reason");
+    const readiness = await agentHttp(lab, node(holder), "/readyz");
+    t.is(readiness.code, "503", "the old holder's agent is not ready");
+    t.true(
+      readiness.body.split("\n").some((line) => line.startsWith("[-] local-api-server")),
+      "its failing check is the local API server",
+    );
+    t.is(await notEligible(), notEligibleBefore + 1, "and it gave the VIP up for that reason");
     t.true(lab.pids().includes(agent.pid), "the old holder's agent is still running");
     t.deepEqual(overlaps(await sampler.stop()), [], "no two nodes held the VIP at the same moment");
     t.deepEqual(doubleAnswers(await wire.stop(), { ip: VIP }), [], "no ARP request was answered by two MACs");

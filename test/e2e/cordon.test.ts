@@ -7,15 +7,14 @@ import test, { type ExecutionContext } from "ava";
 // Waits, as a scenario's length: how long the client waited at most is a benchmark figure.
 import { setTimeout as hold } from "node:timers/promises";
 import { doubleAnswers, outages, overlaps } from "../../lab/analysis.ts";
-import { agentHttp, loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
 import {
-  up,
-  type Lab,
-  type LabNode,
-  type LabProcess,
-  type Probe,
-  type ProbeSample,
-} from "../../lab/index.ts";
+  agentMetric,
+  prepareCluster,
+  serveService,
+  type Cluster,
+  type ServedService,
+} from "../../lab/agents.ts";
+import { up, type Lab, type LabNode, type ProbeSample } from "../../lab/index.ts";
 
 let lab: Lab;
 let cluster: Cluster;
@@ -34,10 +33,7 @@ async function cordon(nodes: readonly LabNode[], verb: "cordon" | "uncordon" = "
   if (nodes.length > 0) await cluster.kubectl([verb, ...nodes.map((node) => node.name)]);
 }
 
-interface Served {
-  readonly agents: Map<string, LabProcess>;
-  readonly probe: Probe;
-  readonly holder: LabNode;
+interface Served extends ServedService {
   readonly others: readonly LabNode[];
 }
 
@@ -49,40 +45,25 @@ async function serve(
   t: ExecutionContext,
   options: { service: string; vip: string; agentArgs?: string[] },
 ): Promise<Served> {
-  await cluster.kubectl(
-    ["apply", "-f", "-"],
-    loadBalancerService({ name: options.service, loadBalancerIP: options.vip }),
-  );
-  const agents = cluster.startAgents(options.agentArgs);
-  t.teardown(async () => {
-    await cluster.killAgents(agents.values());
-    await cordon(lab.nodes, "uncordon");
-    await cluster.kubectl(["delete", "service", options.service, "--wait=false"]);
+  const served = await serveService(cluster, {
+    ...options,
+    teardown: (end) => {
+      t.teardown(async () => {
+        await cordon(lab.nodes, "uncordon");
+        await end();
+      });
+    },
   });
-  const probe = await lab.probe({ target: options.vip, intervalMs: 10 });
-  const first = await probe
-    .waitFor((sample) => sample.node !== null, 30_000)
-    .catch((error: unknown) => {
-      throw new Error(`${(error as Error).message}\n${cluster.agentLogs(agents.values())}`, { cause: error });
-    });
-  const holder = cluster.node(first.node);
-  t.is(await cluster.leaseHolder({ name: options.service }), holder.name);
-  return { agents, probe, holder, others: lab.nodes.filter((node) => node !== holder) };
+  t.is(await cluster.leaseHolder({ name: options.service }), served.holder.name);
+  return { ...served, others: lab.nodes.filter((node) => node !== served.holder) };
 }
 
 function answeredBy(samples: readonly ProbeSample[], afterNs: number): string[] {
   return [...new Set(samples.filter((s) => s.sentNs > afterNs && s.node !== null).map((s) => s.node ?? ""))];
 }
 
-async function handedOver(node: LabNode): Promise<number> {
-  const metrics = (await agentHttp(lab, node, "/metrics")).body;
-  const series = 'vipd_elections_total{outcome="handed_over"} ';
-  return Number(
-    metrics
-      .split("\n")
-      .find((line) => line.startsWith(series))
-      ?.slice(series.length) ?? 0,
-  );
+function handedOver(node: LabNode): Promise<number> {
+  return agentMetric(lab, node, "vipd_elections_total", { outcome: "handed_over" });
 }
 
 /** Nothing moves for a while (past D, so that a dead-holder takeover would have shown too). */

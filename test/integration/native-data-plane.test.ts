@@ -270,7 +270,7 @@ test.serial(
     });
     t.deepEqual(
       value(output, 0),
-      { quiet: false, answeredBy: [{ ip: PAIR.ipv4B, mac: PAIR.macB }] },
+      { outcome: "answered", answeredBy: [{ ip: PAIR.ipv4B, mac: PAIR.macB }] },
       "B's kernel answers the probe",
     );
     for (let round = 0; round < 3; round++) {
@@ -285,7 +285,7 @@ test.serial(
       t.like(value(output, at + 8), { ok: true, name: PAIR.interfaceA }, `round ${round}: the route is back`);
       t.deepEqual(
         value(output, at + 9),
-        { quiet: false, answeredBy: [{ ip: PAIR.ipv4B, mac: PAIR.macB }] },
+        { outcome: "answered", answeredBy: [{ ip: PAIR.ipv4B, mac: PAIR.macB }] },
         `round ${round}: heard again`,
       );
     }
@@ -342,13 +342,13 @@ test.serial(
       { viaDefaultRoute: true },
     );
     t.not(indexOf(), before, "a new index");
-    t.deepEqual(value(output, 0), { quiet: false, answeredBy: [{ ip: PAIR.ipv4B, mac: PAIR.macB }] });
+    t.deepEqual(value(output, 0), { outcome: "answered", answeredBy: [{ ip: PAIR.ipv4B, mac: PAIR.macB }] });
     t.is(value(output, 3), null, "a socket whose interface is gone is no broken data plane");
     t.like(value(output, 14), { ok: false }, "no default route yet");
     t.like(value(output, 17), { ok: true, name: PAIR.interfaceA });
     t.deepEqual(
       value(output, 18),
-      { quiet: false, answeredBy: [{ ip: PAIR.ipv4B, mac: PAIR.macB }] },
+      { outcome: "answered", answeredBy: [{ ip: PAIR.ipv4B, mac: PAIR.macB }] },
       "heard on the new index",
     );
     t.true((value(output, 20) as Listed[]).some((each) => each.address === "198.51.100.73"));

@@ -2,17 +2,14 @@
 // Needs root. Each check runs the wrapper in namespace A through a fixture process.
 import test from "ava";
 import { setTimeout as sleep } from "node:timers/promises";
-import type {
-  AddAddressOptions,
-  Address,
-  ConnectedPrefix,
-  Link,
-  NetlinkEvent,
-} from "../../src/net/netlink.ts";
+import type { AddAddressOptions, Address, Link, NetlinkEvent, Route } from "../../src/net/netlink.ts";
 import { VIPD_ADDRESS_PROTOCOL } from "../../src/net/netlink.ts";
 import type { Call, Outcome } from "./fixtures/netlink-calls.ts";
 import { createPair, ip, PAIR, requireRoot, type NamespacePair } from "./fixtures/namespace-pair.ts";
 import { killFixtures, runFixture, startLineFixture } from "./fixtures/run-fixture.ts";
+
+// The kernel's main routing table, where an interface's subnet gets its on-link route.
+const RT_TABLE_MAIN = 254;
 
 // Lifetimes come back from the fixture as JSON, where Infinity is spelled out.
 type Json<T> = { [K in keyof T]: T[K] extends number ? number | "Infinity" : T[K] };
@@ -256,34 +253,37 @@ test.serial("errors carry the kernel's errno and code", async (t) => {
   );
 });
 
-test.serial("routes: connected prefixes per interface, and the default route's interface", async (t) => {
-  const [v4, v6, noDefault] = await calls(
-    { method: "connectedPrefixes", family: 4 },
-    { method: "connectedPrefixes", family: 6 },
-    { method: "defaultRouteInterface", family: 4 },
-  );
-  t.deepEqual((v4 as { value: ConnectedPrefix[] }).value, [
-    { ifindex: ifindexA, family: 4, prefix: "198.51.100.0", prefixLength: 24 },
-  ]);
-  t.true(
-    (v6 as { value: ConnectedPrefix[] }).value.some(
-      (prefix) =>
-        prefix.prefix === "2001:db8:1::" && prefix.prefixLength === 64 && prefix.ifindex === ifindexA,
-    ),
-  );
-  t.deepEqual(noDefault, { ok: true, value: null });
+test.serial(
+  "routes: the subnets' on-link routes per interface, and the default route's interface",
+  async (t) => {
+    const [v4, v6, noDefault] = await calls(
+      { method: "listRoutes", family: 4 },
+      { method: "listRoutes", family: 6 },
+      { method: "defaultRouteInterface", family: 4 },
+    );
+    const onLink = (outcome: Outcome | undefined, destination: string, prefixLength: number): Route[] =>
+      (outcome as { value: Route[] }).value.filter(
+        (route) =>
+          route.table === RT_TABLE_MAIN &&
+          route.destination === destination &&
+          route.prefixLength === prefixLength,
+      );
+    t.like(onLink(v4, "198.51.100.0", 24), [{ family: 4, nexthops: [{ ifindex: ifindexA, gateway: null }] }]);
+    t.like(onLink(v6, "2001:db8:1::", 64), [{ family: 6, nexthops: [{ ifindex: ifindexA, gateway: null }] }]);
+    t.deepEqual(noDefault, { ok: true, value: null });
 
-  ip("-n", pair.a, "route", "add", "default", "via", PAIR.ipv4B, "dev", PAIR.interfaceA);
-  ip("-n", pair.a, "-6", "route", "add", "default", "via", PAIR.ipv6B, "dev", PAIR.interfaceA);
-  const defaults = await calls(
-    { method: "defaultRouteInterface", family: 4 },
-    { method: "defaultRouteInterface", family: 6 },
-  );
-  t.deepEqual(defaults, [
-    { ok: true, value: ifindexA },
-    { ok: true, value: ifindexA },
-  ]);
-});
+    ip("-n", pair.a, "route", "add", "default", "via", PAIR.ipv4B, "dev", PAIR.interfaceA);
+    ip("-n", pair.a, "-6", "route", "add", "default", "via", PAIR.ipv6B, "dev", PAIR.interfaceA);
+    const defaults = await calls(
+      { method: "defaultRouteInterface", family: 4 },
+      { method: "defaultRouteInterface", family: 6 },
+    );
+    t.deepEqual(defaults, [
+      { ok: true, value: ifindexA },
+      { ok: true, value: ifindexA },
+    ]);
+  },
+);
 
 test.serial("notifications: an address added and removed by ip, and the link losing carrier", async (t) => {
   const watch = startLineFixture<WatchLine>(pair.a, "netlink-watch.ts", null);

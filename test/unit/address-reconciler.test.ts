@@ -290,7 +290,7 @@ test("a dead holder is taken over after a fresh read of its heartbeat and a quie
 
 test("a takeover is abandoned when the holder still answers on the wire", async (t) => {
   const w = await deadHolder();
-  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: OTHER_MAC }] };
+  w.dataPlane.fenceAnswer = { outcome: "answered", answeredBy: [{ ip: ADDRESS, mac: OTHER_MAC }] };
   await w.run();
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, OTHER);
   t.deepEqual(w.requeues, [[WORK, timings.retryPeriod]]);
@@ -331,6 +331,12 @@ test("carrier loss hands over: withdraw first, then clear the holder", async (t)
   t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, undefined);
   t.true(w.reasons().includes("VIPWithdrawn"));
+  const { values } = await w.metrics.withdrawals.get();
+  t.deepEqual(
+    values.map((each) => [each.labels.reason, each.value]),
+    [["carrier-lost", 1]],
+    "vipd_withdrawals_total names the reason",
+  );
 });
 
 test("a holder whose renewals fail while the API answers withdraws but keeps the Lease", async (t) => {
@@ -638,7 +644,7 @@ async function fenceCount(metrics: AgentMetrics, result: string): Promise<number
 
 test("a first claim a foreign host answers for: no claim, one VIPConflict naming MAC and address, retry after the quarantine", async (t) => {
   const w = world();
-  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
+  w.dataPlane.fenceAnswer = { outcome: "answered", answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
   await w.run();
   t.false(w.leases.leases.has(LEASE), "not claimed");
   t.deepEqual(w.reasons(), ["VIPConflict"]);
@@ -660,7 +666,7 @@ test("a first claim a foreign host answers for: no claim, one VIPConflict naming
   t.is(await fenceCount(w.metrics, "foreign-host"), 2);
   w.clock.now += 4000;
   renewedAt(w, w.clock.now - 100);
-  w.dataPlane.fenceAnswer = { quiet: true };
+  w.dataPlane.fenceAnswer = { outcome: "quiet" };
   await w.run();
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF, "the host let the address go: claimed");
   await w.run();
@@ -669,7 +675,7 @@ test("a first claim a foreign host answers for: no claim, one VIPConflict naming
 
 test("a first claim another agent's kernel answers for: no claim, no Event, probed again after P", async (t) => {
   const w = world();
-  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: OTHER_MAC }] };
+  w.dataPlane.fenceAnswer = { outcome: "answered", answeredBy: [{ ip: ADDRESS, mac: OTHER_MAC }] };
   await w.run();
   t.false(w.leases.leases.has(LEASE));
   t.deepEqual(w.reasons(), []);
@@ -677,10 +683,20 @@ test("a first claim another agent's kernel answers for: no claim, no Event, prob
   t.is(await fenceCount(w.metrics, "agent"), 1);
 });
 
+test("a fence whose interface went away claims nothing and fails the run, counted as interface-gone", async (t) => {
+  const w = world();
+  w.dataPlane.fenceAnswer = { outcome: "failed", failure: "interface-gone", interfaceName: "eth0" };
+  await t.throwsAsync(w.run(), undefined, "the work queue retries it with its backoff");
+  t.false(w.leases.leases.has(LEASE), "no claim without a probe");
+  t.deepEqual(w.reasons(), []);
+  t.is(await fenceCount(w.metrics, "interface-gone"), 1);
+  t.is(await fenceCount(w.metrics, "quiet"), 0);
+});
+
 test("while a live agent publishes no MACs (a 0.1.0 one), an unknown MAC is taken for it: wait, no quarantine", async (t) => {
   const w = world();
   w.view.agents = { published: new Set(), withoutMacs: [OTHER] };
-  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
+  w.dataPlane.fenceAnswer = { outcome: "answered", answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
   await w.run();
   t.deepEqual(w.reasons(), []);
   t.deepEqual(w.requeues, [[WORK, timings.retryPeriod]]);
@@ -736,7 +752,7 @@ test("putting the VIPs back on a Lease that names this node (not after its own c
   await w.run();
   t.false(w.dataPlane.held.has(WORK), "lapsed: withdrawn, Lease kept");
   renewedAt(w, w.clock.now);
-  w.dataPlane.fenceAnswer = { quiet: false, answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
+  w.dataPlane.fenceAnswer = { outcome: "answered", answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }] };
   w.dataPlane.log.length = 0;
   await w.run();
   t.deepEqual(w.dataPlane.log, ["fence first-claim"], "a host took the address meanwhile: not put back");

@@ -169,7 +169,7 @@ test("frames from another interface of this node are no one else's claims, held 
     if (parseNeighbourMessage(frame)?.type === "solicitation")
       channel.hear(unsolicitedNeighbourAdvertisement({ mac: OWN_SECOND, ip: vip6.ip }));
   };
-  t.deepEqual(await fence({ vips: [vip6], purpose: "takeover" }), { quiet: true });
+  t.deepEqual(await fence({ vips: [vip6], purpose: "takeover" }), { outcome: "quiet" });
 });
 
 test("another MAC announcing a held VIP is reported; its probes and our own frames are not", (t) => {
@@ -208,7 +208,7 @@ test("the fence is quiet when nobody answers its probes, after the last probe's 
   t.is(answer, undefined, "still listening after the third probe");
   await clock.tick(1);
   await fenced;
-  t.deepEqual(answer, { quiet: true });
+  t.deepEqual(answer, { outcome: "quiet" });
   t.is(channel.sent.length, 6, "three rounds of one probe per VIP");
   t.is(parseArp(channel.sent[0] ?? new Uint8Array())?.senderIp, "0.0.0.0");
   t.like(parseNeighbourMessage(channel.sent[1] ?? new Uint8Array()), {
@@ -225,7 +225,7 @@ test("the fence reports the MAC that still answers, and stops probing", async (t
       channel.hear(gratuitousArpReply({ mac: OTHER, ip: vip4.ip }));
   };
   t.deepEqual(await fence({ vips: [vip4], purpose: "takeover" }), {
-    quiet: false,
+    outcome: "answered",
     answeredBy: [{ ip: vip4.ip, mac: OTHER }],
   });
   t.is(channel.sent.length, 1);
@@ -244,7 +244,7 @@ test("the fence reports every address and MAC heard in the interval of the first
       channel.hear(unsolicitedNeighbourAdvertisement({ mac: OTHER, ip: "2001:db8:1:0::200" }));
   };
   t.deepEqual(await fence({ vips: [vip4, vip6], purpose: "takeover" }), {
-    quiet: false,
+    outcome: "answered",
     answeredBy: [
       { ip: vip4.ip, mac: OTHER },
       { ip: vip4.ip, mac: THIRD },

@@ -152,7 +152,7 @@ const variations: {
       retryPeriod: "15s",
       addressLifetime: "2m",
     },
-    expected: { leaseDuration: "1m", port: 9559, grace: 45, interface: "bond0" },
+    expected: { leaseDuration: "1m", port: 9559, grace: 50, interface: "bond0" },
   },
   {
     name: "IPv6 metrics address on another port",
@@ -193,11 +193,11 @@ for (const { name, options, expected } of variations) {
   });
 }
 
-test("the grace period outlasts a handover of three retry periods, never below Kubernetes' 30 s", (t) => {
-  t.is(terminationGraceSeconds(1000), 30);
-  t.is(terminationGraceSeconds(10_000), 30);
-  t.is(terminationGraceSeconds(10_001), 31);
-  t.is(terminationGraceSeconds(20_000), 60);
+test("the grace period outlasts a handover (10 s of Lease writes, R − P of heartbeat delete, P), never below Kubernetes' 30 s", (t) => {
+  t.is(terminationGraceSeconds({ renewDeadline: 3000, retryPeriod: 1000 }), 30);
+  t.is(terminationGraceSeconds({ renewDeadline: 20_000, retryPeriod: 5000 }), 30);
+  t.is(terminationGraceSeconds({ renewDeadline: 20_001, retryPeriod: 5000 }), 31);
+  t.is(terminationGraceSeconds({ renewDeadline: 30_000, retryPeriod: 5000 }), 40, "3 × P would be 15 s");
 });
 
 test("node selector and tolerations are printed as given", (t) => {

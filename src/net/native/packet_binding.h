@@ -12,7 +12,8 @@ namespace vipd {
 
 // JS class PacketSocket: new PacketSocket(ifindex) opens the AF_PACKET socket; send(frame) writes a
 // whole Ethernet frame; start(callback) delivers callback(error, frame, { ifindex, pktType }) for
-// every ARP and NS/NA frame; close() ends both.
+// every frame the socket's filter passes (ARP and neighbour advertisements, see packet_channel.h);
+// close() ends both.
 class PacketBinding : public Napi::ObjectWrap<PacketBinding> {
  public:
   static Napi::Function Define(Napi::Env env);

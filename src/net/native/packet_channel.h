@@ -17,9 +17,11 @@ struct ReceivedFrame {
   uint8_t pktType = 0;
 };
 
-// A non-blocking AF_PACKET raw socket bound to one interface. A classic BPF filter lets only ARP
-// and ICMPv6 neighbour solicitations and advertisements through, so the event loop never wakes for
-// ordinary traffic.
+// A non-blocking AF_PACKET raw socket bound to one interface. A classic BPF filter
+// (packet_channel.cc) lets through every ARP frame, and IPv6 frames whose next header is ICMPv6 of
+// type 136, neighbour advertisements; everything else is dropped in the kernel, neighbour
+// solicitations included (they ask and never claim), so the event loop never wakes for ordinary
+// traffic. The filter sees outgoing frames as well as incoming ones.
 class PacketChannel {
  public:
   explicit PacketChannel(int32_t ifindex);

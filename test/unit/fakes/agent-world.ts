@@ -113,7 +113,7 @@ export class FakeDataPlane implements DataPlane {
   interfaceProblem: string | null = null;
   /** Services whose addresses someone removed from the interface. */
   readonly vanished = new Set<string>();
-  fenceAnswer: FenceResult = { quiet: true };
+  fenceAnswer: FenceResult = { outcome: "quiet" };
   /** Addresses equal to a VIP that someone else configured on this node. */
   foreign: ForeignAddress[] = [];
 
