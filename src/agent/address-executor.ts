@@ -263,7 +263,7 @@ export class AddressExecutor {
   async #install(step: Extract<ActionStep, { kind: "install" }>, target: PlanTarget): Promise<void> {
     const o = this.#options;
     const { newlyInstalled } = await o.dataPlane.announce({
-      serviceKey: target.key,
+      workKey: target.key,
       vips: [target.vip],
       interfaceName: step.interfaceName,
     });

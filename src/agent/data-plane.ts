@@ -42,8 +42,8 @@ export class ForeignAddressError extends Error {
 }
 
 export interface DataPlaneListener {
-  /** A MAC of none of this node's interfaces announced or answered for a VIP of this Service. */
-  readonly foreignClaim: (serviceKey: string, claim: WireClaim) => void;
+  /** A MAC of none of this node's interfaces announced or answered for a VIP this node holds. */
+  readonly foreignClaim: (workKey: string, claim: WireClaim) => void;
   /** A link or address changed: carrier, an interface appearing, a VIP removed by someone else. */
   readonly networkChanged: () => void;
 }
@@ -54,12 +54,15 @@ export interface DataPlane {
    * default route's; "auto" picks the interface whose subnet contains the VIPs. Rule 7 needs it up.
    */
   interfaceFor(vips: readonly Vip[], override: string | undefined): InterfaceChoice;
-  /** The VIPs this node has installed and announces for the Service, or undefined if none. */
-  holding(serviceKey: string): readonly Vip[] | undefined;
-  /** The key of everything this node has installed and announces. */
+  /**
+   * The VIPs this node has installed and announces under the work key (the address loop's key,
+   * work-keys.ts), or undefined if none.
+   */
+  holding(workKey: string): readonly Vip[] | undefined;
+  /** The work key of everything this node has installed and announces. */
   heldKeys(): readonly string[];
-  /** Every VIP the Service holds is still on its interface (none expired or was removed). */
-  intact(serviceKey: string): boolean;
+  /** Every VIP held under the key is still on its interface (none expired or was removed). */
+  intact(workKey: string): boolean;
   /**
    * The VIPs' addresses that this node already has from someone else, on any interface and with any
    * prefix length. Its kernel answers for them already, so the node must not serve them, and vipd
@@ -70,15 +73,15 @@ export interface DataPlane {
    * Installs (or refreshes) the VIPs on the interface and keeps announcing them. Idempotent; says
    * whether anything was newly installed, which starts a takeover burst. Adds only addresses the node
    * does not have: a VIP that foreignAddresses reports (or that appears meanwhile) makes it throw
-   * ForeignAddressError with none of the Service's VIPs installed.
+   * ForeignAddressError with none of the key's VIPs installed.
    */
   announce(options: {
-    readonly serviceKey: string;
+    readonly workKey: string;
     readonly vips: readonly Vip[];
     readonly interfaceName: string;
   }): Promise<{ readonly newlyInstalled: boolean }>;
-  /** Stops announcing and removes the Service's VIPs. Idempotent. */
-  withdraw(serviceKey: string): Promise<void>;
+  /** Stops announcing and removes the key's VIPs. Idempotent. */
+  withdraw(workKey: string): Promise<void>;
   /**
    * Probes the wire for anyone answering for the VIPs (ARP probe / NDP solicitation), rule 2: every
    * MAC of another machine that answered, or a failure if the interface is gone.
@@ -92,7 +95,7 @@ export interface DataPlane {
   /** The MACs of this node's VIP-capable interfaces, which its heartbeat publishes. */
   macs(): readonly string[];
   /**
-   * At start-up, once the Leases are known: removes vipd's own addresses that belong to no Service
+   * At start-up, once the Leases are known: removes vipd's own addresses that belong to no work key
    * this node holds (a previous run's leftovers), never touching an address vipd did not add.
    */
   sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void>;

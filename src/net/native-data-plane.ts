@@ -178,21 +178,21 @@ export class NativeDataPlane implements DataPlane {
     return this.#foreignIn(this.#readListing(), vips);
   }
 
-  holding(serviceKey: string): readonly Vip[] | undefined {
-    return this.#installed.get(serviceKey)?.vips;
+  holding(workKey: string): readonly Vip[] | undefined {
+    return this.#installed.get(workKey)?.vips;
   }
 
   heldKeys(): readonly string[] {
     return [...this.#installed.keys()];
   }
 
-  intact(serviceKey: string): boolean {
-    const installed = this.#installed.get(serviceKey);
+  intact(workKey: string): boolean {
+    const installed = this.#installed.get(workKey);
     return installed?.vips.every((vip) => this.#present(vip.address, installed.ifindex)) ?? false;
   }
 
   announce(options: {
-    serviceKey: string;
+    workKey: string;
     vips: readonly Vip[];
     interfaceName: string;
   }): Promise<{ newlyInstalled: boolean }> {
@@ -201,14 +201,14 @@ export class NativeDataPlane implements DataPlane {
       throw new Error(`interface ${options.interfaceName} is gone or has no MAC address`);
     const foreign = this.#foreignIn(this.#readListing(), options.vips);
     if (foreign.length > 0) throw new ForeignAddressError(foreign);
-    const previous = this.#installed.get(options.serviceKey);
+    const previous = this.#installed.get(options.workKey);
     const same =
       previous?.ifindex === link.index &&
       previous.vips.length === options.vips.length &&
       previous.vips.every((vip, index) => vip.address === options.vips[index]?.address);
-    if (previous !== undefined && !same) this.#remove(options.serviceKey);
+    if (previous !== undefined && !same) this.#remove(options.workKey);
     let newlyInstalled = !same;
-    this.#installed.set(options.serviceKey, { vips: options.vips, ifindex: link.index, mac: link.mac });
+    this.#installed.set(options.workKey, { vips: options.vips, ifindex: link.index, mac: link.mac });
     try {
       for (const vip of options.vips) {
         // Someone may have flushed the address (`ip addr flush`): put it back and announce it again.
@@ -222,7 +222,7 @@ export class NativeDataPlane implements DataPlane {
       // A Service installed afresh is installed whole or not at all, so that no VIP is left that
       // nobody withdraws; one held already stays held with the VIP that failed missing, which
       // intact() reports to the next run.
-      if (!same) this.#remove(options.serviceKey);
+      if (!same) this.#remove(options.workKey);
       throw error;
     }
     if (newlyInstalled) {
@@ -231,8 +231,8 @@ export class NativeDataPlane implements DataPlane {
     return Promise.resolve({ newlyInstalled });
   }
 
-  withdraw(serviceKey: string): Promise<void> {
-    this.#remove(serviceKey);
+  withdraw(workKey: string): Promise<void> {
+    this.#remove(workKey);
     return Promise.resolve();
   }
 
@@ -360,10 +360,10 @@ export class NativeDataPlane implements DataPlane {
     });
   }
 
-  #remove(serviceKey: string): void {
-    const installed = this.#installed.get(serviceKey);
+  #remove(workKey: string): void {
+    const installed = this.#installed.get(workKey);
     if (installed === undefined) return;
-    this.#installed.delete(serviceKey);
+    this.#installed.delete(workKey);
     const listing = this.#readListing(CHANGE_CACHE_MS);
     for (const vip of installed.vips) {
       this.#announcer.stop(vip.address);

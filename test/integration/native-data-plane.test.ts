@@ -122,10 +122,10 @@ for (const marking of ["kernel", "record"] as const) {
         // A refresh runs every second (lifetime 3 s) while the fixture waits.
         const output = await steps(marking, [
           { do: "foreign", vips: [vip] },
-          { do: "announce", serviceKey: "default/web", vips: [vip] },
+          { do: "announce", workKey: "default/web", vips: [vip] },
           { do: "wait", ms: 1500 },
-          { do: "intact", serviceKey: "default/web" },
-          { do: "withdraw", serviceKey: "default/web" },
+          { do: "intact", workKey: "default/web" },
+          { do: "withdraw", workKey: "default/web" },
           { do: "sweep", owned: [] },
         ]);
         t.deepEqual(value(output, 0), [
@@ -144,10 +144,10 @@ test.serial(
   async (t) => {
     const vip = v4("198.51.100.72");
     const output = await steps("kernel", [
-      { do: "announce", serviceKey: "default/own", vips: [vip] },
+      { do: "announce", workKey: "default/own", vips: [vip] },
       { do: "addresses" },
       { do: "foreign", vips: [vip] },
-      { do: "withdraw", serviceKey: "default/own" },
+      { do: "withdraw", workKey: "default/own" },
     ]);
     const added = (value(output, 1) as Listed[]).find((each) => each.address === vip.address);
     t.like(added, { prefixLength: 32, protocol: VIPD_ADDRESS_PROTOCOL, validLifetime: 3 });
@@ -170,8 +170,8 @@ test.serial(
     const first = await steps(
       "record",
       [
-        { do: "announce", serviceKey: "default/stale", vips: [stale] },
-        { do: "announce", serviceKey: "default/kept", vips: [kept] },
+        { do: "announce", workKey: "default/stale", vips: [stale] },
+        { do: "announce", workKey: "default/kept", vips: [kept] },
         { do: "addresses" },
         { do: "record" },
       ],
@@ -206,9 +206,9 @@ test.serial(
         { do: "record" },
         { do: "addresses" },
         { do: "foreign", vips: [expiring] },
-        { do: "announce", serviceKey: "default/expiring", vips: [expiring] },
-        { do: "announce", serviceKey: "default/kept", vips: [kept] },
-        { do: "withdraw", serviceKey: "default/kept" },
+        { do: "announce", workKey: "default/expiring", vips: [expiring] },
+        { do: "announce", workKey: "default/kept", vips: [kept] },
+        { do: "withdraw", workKey: "default/kept" },
         { do: "record" },
       ],
       { recordFile },
@@ -335,9 +335,9 @@ test.serial(
         { do: "wait", ms: 200 },
         { do: "interfaceFor", vips: [v4("198.51.100.73")] },
         { do: "fence", vips: [peer] },
-        { do: "announce", serviceKey: "default/again", vips: [v4("198.51.100.73")] },
+        { do: "announce", workKey: "default/again", vips: [v4("198.51.100.73")] },
         { do: "addresses" },
-        { do: "withdraw", serviceKey: "default/again" },
+        { do: "withdraw", workKey: "default/again" },
       ],
       { viaDefaultRoute: true },
     );

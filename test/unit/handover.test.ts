@@ -36,7 +36,7 @@ async function world() {
   const cached = new Map([...leases.leases].map(([name, each]) => [name, structuredClone(each)]));
   const dataPlane = new FakeDataPlane();
   await dataPlane.announce({
-    serviceKey: addressWork("192.0.2.10"),
+    workKey: addressWork("192.0.2.10"),
     vips: [{ address: "192.0.2.10", family: 4 }],
   });
   const handover = new Handover({

@@ -109,7 +109,7 @@ const vipOf = (index: number) => ({ address: `2001:db8:1::1:${index.toString(16)
 
 async function holdMany(plane: NativeDataPlane, count: number): Promise<void> {
   for (let index = 0; index < count; index++)
-    await plane.announce({ serviceKey: `default/s${index}`, vips: [vipOf(index)], interfaceName: LAN.name });
+    await plane.announce({ workKey: `default/s${index}`, vips: [vipOf(index)], interfaceName: LAN.name });
 }
 
 const LIFETIME_MS = 60_000;
@@ -231,7 +231,7 @@ for (const prefixLength of [32, 24]) {
       { address: VIP.address, prefixLength, interfaceName: LAN.name },
     ]);
     const error = await t.throwsAsync(
-      async () => plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name }),
+      async () => plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name }),
       { instanceOf: ForeignAddressError },
     );
     t.deepEqual(error.foreign, plane.foreignAddresses([VIP]));
@@ -246,7 +246,7 @@ test("a VIP withdrawn right after it was added is removed", async (t) => {
   const table = new FakeAddressTable();
   const plane = dataPlane(table, 60_000);
   t.teardown(() => plane.close());
-  await plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
   await plane.withdraw(SERVICE);
   t.deepEqual(table.log, [`add ${VIP.address}`, `delete ${VIP.address}`]);
   t.is(table.find(VIP.address), undefined);
@@ -260,7 +260,7 @@ test("an exclusive add that meets EEXIST is a conflict, not an adoption", async 
   // Added by someone between the data plane's reading of the table and its own add.
   table.configure({ ifindex: LAN.index, address: VIP.address, prefixLength: 32, ...FOREVER });
   await t.throwsAsync(
-    async () => plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name }),
+    async () => plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name }),
     {
       instanceOf: ForeignAddressError,
     },
@@ -272,8 +272,8 @@ test("an exclusive add that meets EEXIST is a conflict, not an adoption", async 
 test("an address of vipd's that someone replaces by hand is theirs: not refreshed, not deleted", async (t) => {
   const { table, clock, plane } = refreshing(t);
   const KEPT = { address: "198.51.100.71", family: 4 as const };
-  await plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
-  await plane.announce({ serviceKey: "default/kept", vips: [KEPT], interfaceName: LAN.name });
+  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  await plane.announce({ workKey: "default/kept", vips: [KEPT], interfaceName: LAN.name });
   t.true(plane.intact(SERVICE));
   // `ip addr replace 198.51.100.70/32 dev lan0`: permanent, protocol 0.
   table.configure({ ifindex: LAN.index, address: VIP.address, prefixLength: 32, ...FOREVER });
@@ -311,7 +311,7 @@ test("the restart sweep removes vipd's stale addresses and nobody else's", async
   await plane.sweep(new Map([["default/kept", [{ address: "198.51.100.81", family: 4 }]]]));
   t.deepEqual(table.log, ["delete 198.51.100.80"]);
   await plane.announce({
-    serviceKey: "default/kept",
+    workKey: "default/kept",
     vips: [{ address: "198.51.100.81", family: 4 }],
     interfaceName: LAN.name,
   });
@@ -336,7 +336,7 @@ test("problem() names the interface whose packet socket stopped receiving", asyn
     onError: () => undefined,
   });
   t.teardown(() => plane.close());
-  await plane.announce({ serviceKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
   t.is(plane.problem(), null);
   table.links = [{ ...LAN, up: false, carrier: false, operstate: "down" }];
   fail(new Error("poll(AF_PACKET) failed: ENETDOWN"));

@@ -126,27 +126,27 @@ export class FakeDataPlane implements DataPlane {
     return this.foreign.filter((each) => vips.some((vip) => vip.address === each.address));
   }
 
-  intact(serviceKey: string): boolean {
-    return this.held.has(serviceKey) && !this.vanished.has(serviceKey);
+  intact(workKey: string): boolean {
+    return this.held.has(workKey) && !this.vanished.has(workKey);
   }
 
-  holding(serviceKey: string): readonly Vip[] | undefined {
-    return this.held.get(serviceKey);
+  holding(workKey: string): readonly Vip[] | undefined {
+    return this.held.get(workKey);
   }
 
   heldKeys(): readonly string[] {
     return [...this.held.keys()];
   }
 
-  announce(options: { serviceKey: string; vips: readonly Vip[] }): Promise<{ newlyInstalled: boolean }> {
-    const newlyInstalled = !this.held.has(options.serviceKey) || this.vanished.delete(options.serviceKey);
-    this.held.set(options.serviceKey, options.vips);
-    if (newlyInstalled) this.log.push(`announce ${options.serviceKey}`);
+  announce(options: { workKey: string; vips: readonly Vip[] }): Promise<{ newlyInstalled: boolean }> {
+    const newlyInstalled = !this.held.has(options.workKey) || this.vanished.delete(options.workKey);
+    this.held.set(options.workKey, options.vips);
+    if (newlyInstalled) this.log.push(`announce ${options.workKey}`);
     return Promise.resolve({ newlyInstalled });
   }
 
-  withdraw(serviceKey: string): Promise<void> {
-    if (this.held.delete(serviceKey)) this.log.push(`withdraw ${serviceKey}`);
+  withdraw(workKey: string): Promise<void> {
+    if (this.held.delete(workKey)) this.log.push(`withdraw ${workKey}`);
     return Promise.resolve();
   }
 
