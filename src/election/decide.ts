@@ -202,6 +202,33 @@ export type WithdrawReason =
  * server, or it no longer holds it), clear the holder so candidates claim on the event (handover,
  * rule 5), or delete it because the Service is no longer served.
  */
+/** Why decide() waits; each names what ends the wait (`until`, or a heartbeat falling silent). */
+export type WaitReason =
+  /** A live node holds a 0.1.0 per-Service lock of the address (rule 8). */
+  | "legacy-lock-held"
+  /** This node's heartbeat renewal is still in flight, within R of its start. */
+  | "renewal-in-flight"
+  /** Another candidate ranks before this one: its turn comes a claim step later. */
+  | "claim-step"
+  /** A Lease nothing asks for any more, until its holder has been silent (or it free) for D. */
+  | "orphan-not-dead-yet"
+  /** A host that is no agent answered for the address (foreign-hosts.ts). */
+  | "quarantined"
+  /** The holder's heartbeat is alive. */
+  | "holder-alive";
+
+/** Why decide() does nothing, and nothing is to be waited for. */
+export type IdleReason =
+  /** Nothing asks for the address and it has no Lease. */
+  | "not-asked"
+  /** This node cannot carry it (eligibility, carrier, interface). */
+  | "not-eligible"
+  /** This node's heartbeat was not renewed within R: it can neither claim nor confirm. */
+  | "unconfirmed";
+
+/** Why a Lease nothing asks for is removed. */
+export type CollectReason = "no-holder-for-d" | "holder-dead";
+
 export type LeaseRelease = "keep" | "clear-holder" | "delete";
 
 export type Decision =
@@ -217,18 +244,18 @@ export type Decision =
   | { readonly action: "claim-legacy"; readonly serviceKey: string; readonly takeoverFrom: string | null }
   /** Rule 8: this node holds a legacy lock of an address it does not hold; clear its holder. */
   | { readonly action: "release-legacy"; readonly serviceKey: string }
-  | { readonly action: "collect"; readonly reason: string }
+  | { readonly action: "collect"; readonly reason: CollectReason }
   | {
       readonly action: "wait";
       readonly until: number;
-      readonly reason: string;
+      readonly reason: WaitReason;
       /**
        * The node whose heartbeat must fall silent for D to end this wait. `until` is only the
        * earliest that can happen; each renewal moves it on, so the caller watches the node, not a clock.
        */
       readonly untilSilent?: string;
     }
-  | { readonly action: "idle"; readonly reason: string };
+  | { readonly action: "idle"; readonly reason: IdleReason };
 
 function confirmed(input: ElectionInput): boolean {
   const started = input.ownHeartbeat.lastRenewalStartedAt;
@@ -254,7 +281,7 @@ function gateOnLegacyLocks(input: ElectionInput, announce: Decision): Decision {
     return {
       action: "wait",
       until: diedAt,
-      reason: `0.1.0 Lease of ${blocking.serviceKey} held by ${blocking.holder}`,
+      reason: "legacy-lock-held",
       untilSilent: blocking.holder,
     };
   }
@@ -283,11 +310,10 @@ function decideAsHolder(input: ElectionInput): Decision {
   }
   const lastConfirmed = input.ownHeartbeat.lastRenewalStartedAt;
   if (!input.announcing || !input.ownHeartbeat.apiUnreachable || lastConfirmed === null) {
-    if (!input.announcing)
-      return { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" };
+    if (!input.announcing) return { action: "idle", reason: "unconfirmed" };
     const inFlight = input.ownHeartbeat.renewalInFlightSince;
     if (inFlight !== null && input.now - inFlight < input.timings.renewDeadline) {
-      return { action: "wait", until: inFlight + input.timings.renewDeadline, reason: "renewal in flight" };
+      return { action: "wait", until: inFlight + input.timings.renewDeadline, reason: "renewal-in-flight" };
     }
     return { action: "withdraw", reason: "renewal-expired", release: "keep" };
   }
@@ -318,7 +344,7 @@ function whenRanked(input: ElectionInput, opportunityAt: number, act: Decision):
     return {
       action: "wait",
       until: readyAt,
-      reason: `ranked ${ranking.indexOf(input.self) + 1} of ${ranking.length}`,
+      reason: "claim-step",
     };
   }
   return act;
@@ -333,24 +359,23 @@ function claimWhenRanked(
 }
 
 function collectWhenOrphaned(input: ElectionInput): Decision {
-  if (!input.leaseExists) return { action: "idle", reason: "service not served" };
-  if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
+  if (!input.leaseExists) return { action: "idle", reason: "not-asked" };
+  if (!confirmed(input)) return { action: "idle", reason: "unconfirmed" };
   const orphanedAt =
     input.holder === null
       ? (input.freeSince ?? input.now) + input.timings.leaseDuration
       : input.now - input.holderSilentFor + input.timings.leaseDuration;
-  const whose = input.holder === null ? "nobody" : input.holder;
   if (input.now < orphanedAt) {
     return {
       action: "wait",
       until: orphanedAt,
-      reason: `unserved Service's Lease held by ${whose}`,
+      reason: "orphan-not-dead-yet",
       ...(input.holder === null ? {} : { untilSilent: input.holder }),
     };
   }
   return whenRanked(withoutCandidate(input, input.holder), orphanedAt, {
     action: "collect",
-    reason: input.holder === null ? "no holder for D" : `holder ${input.holder} dead`,
+    reason: input.holder === null ? "no-holder-for-d" : "holder-dead",
   });
 }
 
@@ -366,13 +391,13 @@ function decideAsCandidate(input: ElectionInput): Decision {
   if (ownLock !== undefined && confirmed(input))
     return { action: "release-legacy", serviceKey: ownLock.serviceKey };
   if (!input.wanted) return collectWhenOrphaned(input);
-  if (!input.carrier || !input.selfEligible) return { action: "idle", reason: "not eligible" };
-  if (!confirmed(input)) return { action: "idle", reason: "own heartbeat not renewed within R" };
+  if (!input.carrier || !input.selfEligible) return { action: "idle", reason: "not-eligible" };
+  if (!confirmed(input)) return { action: "idle", reason: "unconfirmed" };
   if (input.quarantinedUntil !== null) {
     return {
       action: "wait",
       until: input.quarantinedUntil,
-      reason: "quarantined: a host that is no vipd agent answers for the VIP",
+      reason: "quarantined",
     };
   }
   const blocking = lockHeldByLiveOther(input);
@@ -380,7 +405,7 @@ function decideAsCandidate(input: ElectionInput): Decision {
     return {
       action: "wait",
       until: input.now - blocking.holderSilentFor + input.timings.leaseDuration,
-      reason: `0.1.0 Lease of ${blocking.serviceKey} held by ${blocking.holder}`,
+      reason: "legacy-lock-held",
       untilSilent: blocking.holder,
     };
   }
@@ -393,7 +418,7 @@ function decideAsCandidate(input: ElectionInput): Decision {
   const silentFor = input.holderSilentFor;
   const diedAt = input.now - silentFor + input.timings.leaseDuration;
   if (input.now < diedAt)
-    return { action: "wait", until: diedAt, reason: `held by ${input.holder}`, untilSilent: input.holder };
+    return { action: "wait", until: diedAt, reason: "holder-alive", untilSilent: input.holder };
   return claimWhenRanked(withoutCandidate(input, input.holder), diedAt, {
     takeoverFrom: input.holder,
     fence: true,

@@ -80,7 +80,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
       announcing: false,
       ownHeartbeat: { lastRenewalStartedAt: null, apiUnreachable: true, renewalInFlightSince: null },
     },
-    { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" },
+    { action: "idle", reason: "unconfirmed" },
   ],
   [
     "a resumed holder whose overdue renewal is in flight keeps the VIP until the answer",
@@ -92,7 +92,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
         renewalInFlightSince: NOW - 5,
       },
     },
-    { action: "wait", until: NOW - 5 + R, reason: "renewal in flight" },
+    { action: "wait", until: NOW - 5 + R, reason: "renewal-in-flight" },
   ],
   [
     "a renewal in flight for R or longer does not keep the VIP",
@@ -117,7 +117,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
         renewalInFlightSince: NOW - 5,
       },
     },
-    { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" },
+    { action: "idle", reason: "unconfirmed" },
   ],
   [
     "holder cut off from the API keeps announcing (degraded hold)",
@@ -127,7 +127,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "degraded hold does not start an announcement it was not already making",
     { ...degradedHolder, announcing: false },
-    { action: "idle", reason: "ownership cannot be confirmed: heartbeat not renewed within R" },
+    { action: "idle", reason: "unconfirmed" },
   ],
   [
     "degraded holder yields on another agent's claim seen since its last renewal",
@@ -265,12 +265,12 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "second-ranked waits one step",
     { self: second, otherCandidates: [first, third] },
-    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 3" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
   [
     "third-ranked waits two steps from when the Lease became free",
     { self: third, otherCandidates: [first, second], freeSince: NOW - STEP },
-    { action: "wait", until: NOW + STEP, reason: "ranked 3 of 3" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
   [
     "second-ranked claims once its step has passed",
@@ -288,7 +288,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
     {
       action: "wait",
       until: NOW + 4000,
-      reason: "quarantined: a host that is no vipd agent answers for the VIP",
+      reason: "quarantined",
     },
   ],
   [
@@ -297,7 +297,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
     {
       action: "wait",
       until: NOW + 4000,
-      reason: "quarantined: a host that is no vipd agent answers for the VIP",
+      reason: "quarantined",
     },
   ],
   [
@@ -308,18 +308,18 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "third-ranked waits one step, not two, when it saw the first-ranked hand the Service over",
     { self: third, otherCandidates: [first, second], releasedBy: first },
-    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
   [
     "leaving out a lower-ranked node that handed over changes nobody's wait",
     { self: second, otherCandidates: [first, third], releasedBy: third },
-    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
   // rules 6 and 7: cordoned candidates rank after every uncordoned one
   [
     "a cordoned candidate first-ranked by hash ranks last and waits for both uncordoned ones",
     { cordoned: [first] },
-    { action: "wait", until: NOW + 2 * STEP, reason: "ranked 3 of 3" },
+    { action: "wait", until: NOW + 2 * STEP, reason: "claim-step" },
   ],
   [
     "the uncordoned next-ranked claims at once when the first-ranked is cordoned",
@@ -329,22 +329,22 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "the uncordoned third-ranked moves up one place when the first-ranked is cordoned",
     { self: third, otherCandidates: [first, second], cordoned: [first] },
-    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 3" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
   [
     "cordoned candidates keep their rendezvous order among themselves",
     { self: first, otherCandidates: [second, third], cordoned: [first, second] },
-    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 3" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
   [
     "the later of two cordoned candidates is last",
     { self: second, otherCandidates: [first, third], cordoned: [first, second] },
-    { action: "wait", until: NOW + 2 * STEP, reason: "ranked 3 of 3" },
+    { action: "wait", until: NOW + 2 * STEP, reason: "claim-step" },
   ],
   [
     "the cordoned holder that just handed over waits behind the uncordoned candidates",
     { cordoned: [first], leaseExists: true, releasedBy: first },
-    { action: "wait", until: NOW + 2 * STEP, reason: "ranked 3 of 3" },
+    { action: "wait", until: NOW + 2 * STEP, reason: "claim-step" },
   ],
   [
     "with every candidate cordoned the rendezvous order decides as usual",
@@ -361,28 +361,24 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
       freeSince: null,
       holderSilentFor: D,
     },
-    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
   [
     "a candidate whose own heartbeat is stale does not claim",
     { ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: false, renewalInFlightSince: null } },
-    { action: "idle", reason: "own heartbeat not renewed within R" },
+    { action: "idle", reason: "unconfirmed" },
   ],
   [
     "an ineligible candidate does not claim",
     { selfEligible: false },
-    { action: "idle", reason: "not eligible" },
+    { action: "idle", reason: "not-eligible" },
   ],
   [
     "a candidate without carrier does not claim",
     { carrier: false },
-    { action: "idle", reason: "not eligible" },
+    { action: "idle", reason: "not-eligible" },
   ],
-  [
-    "nobody claims a Service that is not served",
-    { wanted: false },
-    { action: "idle", reason: "service not served" },
-  ],
+  ["nobody claims a Service that is not served", { wanted: false }, { action: "idle", reason: "not-asked" }],
   // collecting the ownership Lease of an unserved Service whose holder cannot
   [
     "the Lease of an unserved Service held by a live node is left to its holder",
@@ -390,14 +386,14 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
     {
       action: "wait",
       until: NOW + D - 1000,
-      reason: `unserved Service's Lease held by ${third}`,
+      reason: "orphan-not-dead-yet",
       untilSilent: third,
     },
   ],
   [
     "the Lease of an unserved Service whose holder is dead is collected by the first-ranked",
     { wanted: false, leaseExists: true, holder: third, freeSince: null, holderSilentFor: D },
-    { action: "collect", reason: `holder ${third} dead` },
+    { action: "collect", reason: "holder-dead" },
   ],
   [
     "the second-ranked waits its step before collecting",
@@ -410,17 +406,17 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
       freeSince: null,
       holderSilentFor: D,
     },
-    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
   [
     "an unheld Lease of an unserved Service is collected once it has been unheld for D",
     { wanted: false, leaseExists: true, holder: null, freeSince: NOW - D },
-    { action: "collect", reason: "no holder for D" },
+    { action: "collect", reason: "no-holder-for-d" },
   ],
   [
     "an unheld Lease is not collected before D (a claim or a Service may be on its way)",
     { wanted: false, leaseExists: true, holder: null, freeSince: NOW - 100 },
-    { action: "wait", until: NOW - 100 + D, reason: "unserved Service's Lease held by nobody" },
+    { action: "wait", until: NOW - 100 + D, reason: "orphan-not-dead-yet" },
   ],
   [
     "a candidate whose own heartbeat is not confirmed collects nothing",
@@ -432,18 +428,18 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
       holderSilentFor: D,
       ownHeartbeat: { lastRenewalStartedAt: NOW - R, apiUnreachable: true, renewalInFlightSince: null },
     },
-    { action: "idle", reason: "own heartbeat not renewed within R" },
+    { action: "idle", reason: "unconfirmed" },
   ],
   // rule 2: taking over from a holder
   [
     "a live holder is left alone until its heartbeat has been silent for D",
     { holder: third, freeSince: null, holderSilentFor: 1000 },
-    { action: "wait", until: NOW + D - 1000, reason: `held by ${third}`, untilSilent: third },
+    { action: "wait", until: NOW + D - 1000, reason: "holder-alive", untilSilent: third },
   ],
   [
     "a fresh agent has seen nobody for long and waits a full D (silentFor 0)",
     { holder: third, freeSince: null, holderSilentFor: 0 },
-    { action: "wait", until: NOW + D, reason: `held by ${third}`, untilSilent: third },
+    { action: "wait", until: NOW + D, reason: "holder-alive", untilSilent: third },
   ],
   [
     "a holder silent for D is taken over, with a fence",
@@ -458,7 +454,7 @@ const table: [string, Partial<ElectionInput>, Decision][] = [
   [
     "the second-ranked survivor waits one step after the holder died",
     { self: third, otherCandidates: [first, second], holder: first, freeSince: null, holderSilentFor: D },
-    { action: "wait", until: NOW + STEP, reason: "ranked 2 of 2" },
+    { action: "wait", until: NOW + STEP, reason: "claim-step" },
   ],
 ];
 
@@ -485,7 +481,7 @@ const legacyTable: [string, Partial<ElectionInput>, Decision][] = [
     {
       action: "wait",
       until: NOW - 100 + D,
-      reason: `0.1.0 Lease of ${SERVICE} held by ${second}`,
+      reason: "legacy-lock-held",
       untilSilent: second,
     },
   ],
@@ -510,7 +506,7 @@ const legacyTable: [string, Partial<ElectionInput>, Decision][] = [
     {
       action: "wait",
       until: NOW - 100 + D,
-      reason: `0.1.0 Lease of ${SERVICE} held by ${second}`,
+      reason: "legacy-lock-held",
       untilSilent: second,
     },
   ],
