@@ -109,7 +109,7 @@ export class AddressReconciler {
     );
     const eligibility: Eligibility =
       demand === null
-        ? { eligible: false, reason: "not asked for" }
+        ? { eligible: false, code: "not-asked", reason: "not asked for" }
         : o.target.selfEligibility(demand.service);
     const result = step(
       o.settings,

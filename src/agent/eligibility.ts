@@ -15,20 +15,38 @@ export interface EndpointSliceShape {
   }[];
 }
 
-export type Eligibility = { readonly eligible: true } | { readonly eligible: false; readonly reason: string };
+/** Why a node may not carry an address, for tests and metrics; `reason` says it for people. */
+export type IneligibleCode =
+  | "no-node"
+  | "excluded-from-load-balancers"
+  | "network-unavailable"
+  | "no-local-endpoint"
+  | "not-asked"
+  | "not-control-plane"
+  | "api-server-unchecked"
+  | "api-server-unhealthy";
+
+export type Eligibility =
+  | { readonly eligible: true }
+  | { readonly eligible: false; readonly code: IneligibleCode; readonly reason: string };
 
 const ELIGIBLE: Eligibility = { eligible: true };
 
 export function nodeEligibility(node: NodeShape | undefined): Eligibility {
-  if (node === undefined) return { eligible: false, reason: "no Node object with this name" };
+  if (node === undefined)
+    return { eligible: false, code: "no-node", reason: "no Node object with this name" };
   if (node.metadata?.labels?.[LABEL_EXCLUDE_FROM_LOAD_BALANCERS] !== undefined) {
-    return { eligible: false, reason: `Node is labelled ${LABEL_EXCLUDE_FROM_LOAD_BALANCERS}` };
+    return {
+      eligible: false,
+      code: "excluded-from-load-balancers",
+      reason: `Node is labelled ${LABEL_EXCLUDE_FROM_LOAD_BALANCERS}`,
+    };
   }
   const networkUnavailable = node.status?.conditions?.find(
     (condition) => condition.type === "NetworkUnavailable",
   );
   if (networkUnavailable?.status === "True")
-    return { eligible: false, reason: "Node has NetworkUnavailable" };
+    return { eligible: false, code: "network-unavailable", reason: "Node has NetworkUnavailable" };
   return ELIGIBLE;
 }
 
@@ -67,7 +85,11 @@ export function serviceEligibility(input: ServiceEligibilityInput): Eligibility 
     input.externalTrafficPolicy === "Local" &&
     !hasReadyLocalEndpoint(input.endpointSlices, input.nodeName)
   ) {
-    return { eligible: false, reason: "externalTrafficPolicy Local and no ready endpoint on this node" };
+    return {
+      eligible: false,
+      code: "no-local-endpoint",
+      reason: "externalTrafficPolicy Local and no ready endpoint on this node",
+    };
   }
   return ELIGIBLE;
 }

@@ -18,7 +18,11 @@ export type HealthCheck = (timeoutMs: number) => Promise<string | null>;
 export class HealthThreshold {
   readonly #failureThreshold: number;
   #failuresInRow = 0;
-  #state: Eligibility = { eligible: false, reason: "the local API server has not been checked yet" };
+  #state: Eligibility = {
+    eligible: false,
+    code: "api-server-unchecked",
+    reason: "the local API server has not been checked yet",
+  };
 
   constructor(failureThreshold: number) {
     this.#failureThreshold = failureThreshold;
@@ -39,6 +43,7 @@ export class HealthThreshold {
       if (!before || this.#failuresInRow >= this.#failureThreshold) {
         this.#state = {
           eligible: false,
+          code: "api-server-unhealthy",
           reason: `the local API server failed ${this.#failuresInRow} health check(s) in a row: ${problem}`,
         };
       }

@@ -33,7 +33,11 @@ export interface ControlPlaneTargetOptions {
 export function controlPlaneNode(node: V1Node | undefined): Eligibility {
   if (node === undefined || node.metadata?.labels?.[LABEL_CONTROL_PLANE] !== undefined)
     return { eligible: true };
-  return { eligible: false, reason: `Node is not labelled ${LABEL_CONTROL_PLANE}` };
+  return {
+    eligible: false,
+    code: "not-control-plane",
+    reason: `Node is not labelled ${LABEL_CONTROL_PLANE}`,
+  };
 }
 
 export class ControlPlaneTarget implements ServingTarget {

@@ -75,7 +75,11 @@ test("the local API server turns unhealthy: withdraw, then hand the Lease over (
   const w = controlPlaneWorld();
   await w.run();
   await w.run();
-  w.health.state = { eligible: false, reason: "the local API server failed 3 health check(s) in a row" };
+  w.health.state = {
+    eligible: false,
+    code: "api-server-unhealthy",
+    reason: "the local API server failed 3 health check(s) in a row",
+  };
   await w.run();
   t.deepEqual(w.dataPlane.log, ["fence first-claim", `announce ${WORK}`, `withdraw ${WORK}`]);
   const lease = w.leases.leases.get(LEASE);
@@ -93,7 +97,11 @@ test("the local API server turns unhealthy: withdraw, then hand the Lease over (
 
 test("while unhealthy, a free VIP is not claimed", async (t) => {
   const w = controlPlaneWorld();
-  w.health.state = { eligible: false, reason: "the local API server has not been checked yet" };
+  w.health.state = {
+    eligible: false,
+    code: "api-server-unchecked",
+    reason: "the local API server has not been checked yet",
+  };
   await w.run();
   t.deepEqual(w.leases.calls, []);
   t.deepEqual(w.dataPlane.log, []);

@@ -74,7 +74,11 @@ test("a VIP that is a node address is refused, and reported once", (t) => {
 
 test("self: eligible while the local API server is healthy", (t) => {
   t.true(target({ nodes: { cp1: labelled } }).subject.selfEligibility().eligible);
-  const down = { eligible: false as const, reason: "the local API server failed" };
+  const down = {
+    eligible: false as const,
+    code: "api-server-unhealthy" as const,
+    reason: "the local API server failed",
+  };
   t.deepEqual(target({ nodes: { cp1: labelled }, health: down }).subject.selfEligibility(), down);
   t.false(target({ nodes: { cp1: worker } }).subject.selfEligibility().eligible, "not on a worker");
 });

@@ -3,6 +3,7 @@ import {
   isCordoned,
   serviceEligibility,
   type Eligibility,
+  type IneligibleCode,
   type ServiceEligibilityInput,
 } from "../../src/agent/eligibility.ts";
 
@@ -25,18 +26,25 @@ const endpoint = (nodeName: string, ready?: boolean) => ({
   conditions: ready === undefined ? {} : { ready },
 });
 
-const table: [string, Partial<ServiceEligibilityInput>, Eligibility][] = [
+/** What a table row expects: eligible, or the typed code of why not (the sentence is for people). */
+type Expected = { readonly eligible: true } | { readonly eligible: false; readonly code: IneligibleCode };
+
+function outcome(eligibility: Eligibility): Expected {
+  return eligibility.eligible ? eligibility : { eligible: false, code: eligibility.code };
+}
+
+const table: [string, Partial<ServiceEligibilityInput>, Expected][] = [
   ["a plain node, policy Cluster", {}, { eligible: true }],
-  ["no Node object", { node: undefined }, { eligible: false, reason: "no Node object with this name" }],
+  ["no Node object", { node: undefined }, { eligible: false, code: "no-node" }],
   [
     "excluded from load balancers (any value)",
     { node: { metadata: { labels: { "node.kubernetes.io/exclude-from-external-load-balancers": "" } } } },
-    { eligible: false, reason: "Node is labelled node.kubernetes.io/exclude-from-external-load-balancers" },
+    { eligible: false, code: "excluded-from-load-balancers" },
   ],
   [
     "NetworkUnavailable",
     { node: { status: { conditions: [{ type: "NetworkUnavailable", status: "True" }] } } },
-    { eligible: false, reason: "Node has NetworkUnavailable" },
+    { eligible: false, code: "network-unavailable" },
   ],
   [
     "NetworkUnavailable False",
@@ -53,19 +61,15 @@ const table: [string, Partial<ServiceEligibilityInput>, Eligibility][] = [
   [
     "Local with only a not-ready local endpoint",
     local({ endpoints: [endpoint("node1", false), endpoint("node2", true)] }),
-    { eligible: false, reason: "externalTrafficPolicy Local and no ready endpoint on this node" },
+    { eligible: false, code: "no-local-endpoint" },
   ],
-  [
-    "Local with no slices at all",
-    local(),
-    { eligible: false, reason: "externalTrafficPolicy Local and no ready endpoint on this node" },
-  ],
+  ["Local with no slices at all", local(), { eligible: false, code: "no-local-endpoint" }],
   ["Cluster ignores endpoints", { endpointSlices: [] }, { eligible: true }],
 ];
 
 for (const [what, overrides, expected] of table) {
   test(what, (t) => {
-    t.deepEqual(serviceEligibility({ ...base, ...overrides }), expected);
+    t.deepEqual(outcome(serviceEligibility({ ...base, ...overrides })), expected);
   });
 }
 
