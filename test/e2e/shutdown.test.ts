@@ -286,9 +286,11 @@ async function round(
       `Leases naming it ${leasesNamingIt.length}, unserved ${unserved.length}, ` +
       `on two nodes ${onTwoNodes.length}, answered twice ${answeredTwice.length}`,
   );
-  // What the stopped agent said about each address it left behind, and its last words.
+  // What the stopped agent said about each address it left behind or still holds a Lease of, and
+  // its last words.
   const lines = agent.output().split("\n");
-  for (const address of leftBehind)
+  const named = leasesNamingIt.map((name) => name.replace(/^vipd-ip-/, ""));
+  for (const address of new Set([...leftBehind, ...named]))
     t.log(`${what}: ${address} in its log\n${lines.filter((line) => mentions(line, address)).join("\n")}`);
   if (JSON.stringify(findings) !== JSON.stringify(CLEAN))
     t.log(
