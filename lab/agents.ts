@@ -113,6 +113,8 @@ export interface Cluster {
   startAgents(extraArgs?: readonly string[]): Map<string, LabProcess>;
   /** SIGKILLs those of the agents still running and waits until every one has exited. */
   killAgents(agents: Iterable<LabProcess>): Promise<void>;
+  /** SIGTERMs those of the agents still running (a polite stop) and waits until every one has exited. */
+  stopAgents(agents: Iterable<LabProcess>): Promise<void>;
   /** Holder named by the ownership Lease of a Service's first address; "" when there is none. */
   leaseHolder(service: { namespace?: string; name: string }): Promise<string>;
   /** Holder named by an address's ownership Lease; "" when there is none or no Lease. */
@@ -242,6 +244,18 @@ export async function prepareCluster(
     if (result.code !== 0) throw new Error(`kubectl get lease: ${result.stderr}`);
     return result.stdout.trim();
   };
+  const signalAgents = async (agents: Iterable<LabProcess>, signal: "SIGKILL" | "SIGTERM") => {
+    await Promise.all(
+      [...agents].map(async (agent) => {
+        try {
+          lab.signal(agent, signal);
+        } catch {
+          // It had exited already.
+        }
+        await agent.exited;
+      }),
+    );
+  };
   const node = (name: string | null): LabNode => {
     const found = lab.nodes.find((candidate) => candidate.name === name);
     if (found === undefined) throw new Error(`no lab node named ${String(name)}`);
@@ -254,16 +268,8 @@ export async function prepareCluster(
     kubectl,
     startAgent,
     startAgents: (extraArgs) => new Map(lab.nodes.map((each) => [each.name, startAgent(each, extraArgs)])),
-    killAgents: async (agents) => {
-      for (const agent of agents) {
-        try {
-          lab.signal(agent, "SIGKILL");
-        } catch {
-          // It had exited already.
-        }
-        await agent.exited;
-      }
-    },
+    killAgents: (agents) => signalAgents(agents, "SIGKILL"),
+    stopAgents: (agents) => signalAgents(agents, "SIGTERM"),
     leaseHolder: async (service) => {
       const found = await kubectl([
         ...["get", "service", "-n", service.namespace ?? "default", service.name],

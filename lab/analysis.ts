@@ -186,13 +186,35 @@ export function doubleAnswers(
       (question.kind === "arp-request" && question.targetIp === ip && question.senderIp !== ip) ||
       (question.kind === "ns" && question.targetIp === ip);
     if (!asks) return;
-    const answers = ordered
-      .slice(index + 1)
-      .filter((frame) => frame.timeNs - question.timeNs <= windowNs && isAnswer(frame, ip));
+    const answers: WireFrame[] = [];
+    // Frames are in time order: past the window, nothing more can be an answer to this question.
+    for (let next = index + 1; next < ordered.length; next++) {
+      const frame = ordered[next];
+      if (frame === undefined || frame.timeNs - question.timeNs > windowNs) break;
+      if (isAnswer(frame, ip)) answers.push(frame);
+    }
     const macs = [...new Set(answers.map((frame) => frame.senderMac))].sort();
     const last = answers.at(-1);
     if (macs.length > 1 && last !== undefined)
       found.push({ fromNs: question.timeNs, toNs: last.timeNs, macs });
   });
   return found;
+}
+
+/**
+ * A capture of a set of IPs split by IP: the frames that name each as sender or target, all that the
+ * readings above look at for it, so that they need not go through every frame once per IP.
+ */
+export function framesByIp(frames: readonly WireFrame[]): Map<string, WireFrame[]> {
+  const byIp = new Map<string, WireFrame[]>();
+  const add = (ip: string, frame: WireFrame) => {
+    const list = byIp.get(ip);
+    if (list === undefined) byIp.set(ip, [frame]);
+    else list.push(frame);
+  };
+  for (const frame of frames) {
+    add(frame.targetIp, frame);
+    if (frame.senderIp !== null && frame.senderIp !== frame.targetIp) add(frame.senderIp, frame);
+  }
+  return byIp;
 }

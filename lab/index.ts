@@ -3,11 +3,18 @@
 // Tests, the demo and the benchmarks use it through this module. A lab is torn down by down(), and
 // also when the process exits or is interrupted.
 import type { ApiServer } from "./apiserver.ts";
-import { startAddressSampler, type AddressSampler } from "./address-sampler.ts";
+import {
+  addressesIn,
+  startAddressSampler,
+  startAddressSetSampler,
+  type AddressSampler,
+  type AddressSetSampler,
+} from "./address-sampler.ts";
 import { monotonicNs } from "./clock.ts";
 import { startEchoServer } from "./echo-server.ts";
 import { canonicalIp } from "./ip-address.ts";
 import { inNamespace, ip, killNow, namespacePids, processAlive, run, type CommandResult } from "./netns.ts";
+import { startNeighbourAsker, type NeighbourAsker } from "./neighbour-asker.ts";
 import { startProbe, type Probe, type ProbeOptions } from "./probe.ts";
 import { ProcessGroup, type LabProcess } from "./process.ts";
 import { namespacesWithPrefix, nextRunPrefix, sweepStale } from "./run-prefix.ts";
@@ -26,7 +33,8 @@ import {
 } from "./topology.ts";
 import { startWireObserver, type WireObserver } from "./wire-observer.ts";
 
-export type { AddressSample, AddressSampler } from "./address-sampler.ts";
+export type { AddressSample, AddressSampler, AddressSetSampler } from "./address-sampler.ts";
+export type { NeighbourAsker } from "./neighbour-asker.ts";
 export type { CommandResult } from "./netns.ts";
 export type { Probe, ProbeOptions, ProbeSample } from "./probe.ts";
 export type { LabProcess, ProcessExit } from "./process.ts";
@@ -83,10 +91,19 @@ export interface Lab {
   addLanHost(options: { name: string; mac: string; addresses: readonly string[] }): Promise<LanHost>;
   /** Starts probing from the client namespace; resolves once the first request is on its way. */
   probe(options: ProbeOptions): Promise<Probe>;
-  /** Starts tcpdump on the client's eth0; resolves once it is capturing. */
-  observeWire(options: { ip: string }): Promise<WireObserver>;
+  /** Starts tcpdump on the client's eth0 for an IP or a set of them; resolves once it is capturing. */
+  observeWire(options: { ip: string } | { ips: readonly string[] }): Promise<WireObserver>;
   /** Starts sampling every node; resolves once each node has been sampled once. */
   sampleAddresses(options: { ip: string; intervalMs?: number }): Promise<AddressSampler>;
+  /** The same for each IP of a set, on any of a node's interfaces. */
+  sampleAddressSet(options: { ips: readonly string[]; intervalMs?: number }): Promise<AddressSetSampler>;
+  /**
+   * Starts a client that forgets its neighbours and asks for each IP every interval, so that the wire
+   * shows every node that answers for one; resolves once the first questions are out.
+   */
+  askNeighbours(options: { ips: readonly string[]; intervalMs?: number }): Promise<NeighbourAsker>;
+  /** Every address on any of the node's interfaces right now, as the kernel prints it. */
+  addressesOn(node: LabNode): Promise<Set<string>>;
   /** Processes the lab started that are still running. */
   pids(): number[];
   /** Idempotent; throws if anything of the lab is left behind. */
@@ -233,16 +250,31 @@ function makeLab(parts: {
     },
     observeWire: (wireOptions) => {
       usable();
+      const ips = "ip" in wireOptions ? [wireOptions.ip] : wireOptions.ips;
       return startWireObserver(group, {
         netns: topology.client.netns,
         ifname: topology.client.ifname,
-        ip: canonicalIp(wireOptions.ip),
+        ips: new Set(ips.map(canonicalIp)),
       });
     },
     sampleAddresses: (samplerOptions) => {
       usable();
       return startAddressSampler(group, { nodes, ...samplerOptions });
     },
+    sampleAddressSet: (samplerOptions) => {
+      usable();
+      return startAddressSetSampler(group, { nodes, ...samplerOptions });
+    },
+    askNeighbours: (askerOptions) => {
+      usable();
+      return startNeighbourAsker(group, {
+        netns: topology.client.netns,
+        ifname: topology.client.ifname,
+        ...askerOptions,
+      });
+    },
+    addressesOn: async (node) =>
+      addressesIn((await run(inNamespace(node.netns, ["ip", "-json", "address", "show"]))).stdout),
     pids: () => group.pids(),
     down: () => (downing ??= tearDown()),
   };

@@ -1,5 +1,5 @@
-// Watches the LAN from the client's port: every ARP and NDP frame about one IP, with the MAC that
-// sent it. It runs tcpdump rather than anything of vipd's own packet code: an oracle that shares no
+// Watches the LAN from the client's port: every ARP and NDP frame about one IP (or any of a set),
+// with the MAC that sent it. It runs tcpdump rather than anything of vipd's own packet code: an oracle that shares no
 // code with what it checks, so a bug in vipd's frames cannot hide itself.
 import { wallMinusMonotonicNs } from "./clock.ts";
 import type { LabProcess, ProcessGroup } from "./process.ts";
@@ -66,7 +66,7 @@ export function parseTcpdumpLine(line: string, wallMinusMonotonic: bigint): Wire
 
 export async function startWireObserver(
   group: ProcessGroup,
-  options: { netns: string; ifname: string; ip: string },
+  options: { netns: string; ifname: string; ips: ReadonlySet<string> },
 ): Promise<WireObserver> {
   const frames: WireFrame[] = [];
   const offset = wallMinusMonotonicNs();
@@ -81,11 +81,12 @@ export async function startWireObserver(
       // NDP has no extension headers, so the ICMPv6 type is the first byte after the IPv6 header.
       "arp or (icmp6 and (ip6[40] == 135 or ip6[40] == 136))",
     ],
-    { name: `tcpdump ${options.netns} ${options.ip}` },
+    { name: `tcpdump ${options.netns} ${[...options.ips].slice(0, 3).join(" ")}` },
   );
   child.onLine((line) => {
     const frame = parseTcpdumpLine(line, offset);
-    if (frame !== undefined && (frame.targetIp === options.ip || frame.senderIp === options.ip))
+    if (frame === undefined) return;
+    if (options.ips.has(frame.targetIp) || (frame.senderIp !== null && options.ips.has(frame.senderIp)))
       frames.push(frame);
   });
   await child.waitForLine(/listening on/, READY_TIMEOUT_MS);

@@ -30,10 +30,7 @@ function kubectl(args: string[], input?: string): Promise<string> {
 /** Which nodes have the address on an interface right now. */
 async function nodesHolding(ip: string): Promise<string[]> {
   const holders: string[] = [];
-  for (const node of lab.nodes) {
-    const result = await lab.exec(node.netns, ["ip", "-o", "addr", "show"]);
-    if (result.stdout.split("\n").some((line) => line.includes(` ${ip}/`))) holders.push(node.name);
-  }
+  for (const node of lab.nodes) if ((await lab.addressesOn(node)).has(ip)) holders.push(node.name);
   return holders;
 }
 

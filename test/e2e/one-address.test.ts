@@ -6,7 +6,7 @@
 import test from "ava";
 import { doubleAnswers, outages, overlaps } from "../../lab/analysis.ts";
 import { AGENT_NAMESPACE, loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
-import { up, type Lab, type LabProcess } from "../../lab/index.ts";
+import { up, type Lab } from "../../lab/index.ts";
 import { legacyVipdProgram } from "../../lab/legacy-vipd.ts";
 
 let lab: Lab;
@@ -24,19 +24,6 @@ test.after.always(async () => {
   await lab.down();
 });
 
-function stopAll(agents: Iterable<LabProcess>): Promise<unknown> {
-  return Promise.all(
-    [...agents].map(async (agent) => {
-      try {
-        lab.signal(agent, "SIGTERM");
-      } catch {
-        return;
-      }
-      await agent.exited;
-    }),
-  );
-}
-
 // race-b first: the Service created first is the one that loses the tie-break (same creation
 // second, so the names decide), so an agent that reads only race-b at first may claim for it before
 // it learns that race-a keeps the address.
@@ -52,7 +39,7 @@ test.serial(
   `two Services asking for one address in one apply, ${ROUNDS} rounds: never on two nodes`,
   async (t) => {
     const agents = cluster.startAgents();
-    t.teardown(() => stopAll(agents.values()));
+    t.teardown(() => cluster.stopAgents(agents.values()));
     for (let round = 0; round < ROUNDS; round++) {
       const vip = `198.51.100.${120 + round}`;
       const sampler = await lab.sampleAddresses({ ip: vip, intervalMs: 2 });
@@ -101,7 +88,7 @@ test.serial(
     const agents = new Map(
       lab.nodes.map((node) => [node.name, cluster.startAgent(node, [], { program: legacy })]),
     );
-    t.teardown(() => stopAll(agents.values()));
+    t.teardown(() => cluster.stopAgents(agents.values()));
     const services = vips.map((vip, index) =>
       loadBalancerService({
         name: `upgrade-${index}`,
@@ -118,7 +105,7 @@ test.serial(
 
     for (const node of lab.nodes) {
       const old = agents.get(node.name);
-      if (old !== undefined) await stopAll([old]);
+      if (old !== undefined) await cluster.stopAgents([old]);
       agents.set(node.name, cluster.startAgent(node));
       // Let the new agent settle in before the next node goes, as a DaemonSet's rolling update does.
       await new Promise((resolve) => setTimeout(resolve, 4000));

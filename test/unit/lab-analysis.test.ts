@@ -1,7 +1,15 @@
 // The lab's readings of its observations: what the end-to-end tests conclude depends on them.
 import test from "ava";
-import { holdsAddress, type AddressSample } from "../../lab/address-sampler.ts";
-import { claimRuns, doubleAnswers, holdings, outages, overlaps, servedBy } from "../../lab/analysis.ts";
+import { addressesIn, holdsAddress, RunEdges, type AddressSample } from "../../lab/address-sampler.ts";
+import {
+  claimRuns,
+  doubleAnswers,
+  framesByIp,
+  holdings,
+  outages,
+  overlaps,
+  servedBy,
+} from "../../lab/analysis.ts";
 import type { ProbeSample } from "../../lab/probe.ts";
 import { parseTcpdumpLine, type WireFrame } from "../../lab/wire-observer.ts";
 
@@ -129,6 +137,41 @@ for (const { name, pictures, expected } of overlapCases) {
   });
 }
 
+const runEdgeCases: readonly { name: string; pictures: Record<string, string> }[] = [
+  { name: "never held", pictures: { a: "------" } },
+  { name: "held throughout", pictures: { a: "xxxxxx" } },
+  { name: "held, given up, held again", pictures: { a: "-xxx--x-xx", b: "x---xx-x--" } },
+  { name: "single samples", pictures: { a: "x-x-x-", b: "-x-x-x" } },
+  { name: "overlapping", pictures: { a: "xxxxx----", b: "---xxxxx-", c: "--------x" } },
+];
+
+for (const { name, pictures } of runEdgeCases) {
+  test(`RunEdges keeps what holdings and overlaps read: ${name}`, (t) => {
+    const samples = addressSamples(pictures);
+    const kept = Object.keys(pictures).flatMap((node) => {
+      const edges = new RunEdges();
+      for (const sample of samples.filter((each) => each.node === node)) edges.add(sample);
+      return edges.samples();
+    });
+    t.deepEqual(holdings(kept), holdings(samples));
+    t.deepEqual(overlaps(kept), overlaps(samples));
+  });
+}
+
+test("RunEdges drops the samples inside a run", (t) => {
+  const edges = new RunEdges();
+  for (const sample of addressSamples({ a: "--xxxx--" })) edges.add(sample);
+  t.deepEqual(
+    edges.samples().map((sample) => [sample.timeNs / MS, sample.present]),
+    [
+      [0, false],
+      [10, true],
+      [25, true],
+      [30, false],
+    ],
+  );
+});
+
 test("overlaps: a handover between two samples is not an overlap", (t) => {
   // b's samples are taken 2 ms after a's: a last seen at 10, b first seen at 12 ms.
   const samples = [...addressSamples({ a: "xxx---" }), ...addressSamples({ b: "--xxxx" }, 2 * MS)];
@@ -218,6 +261,23 @@ for (const { name, frames, expected } of doubleAnswerCases) {
   });
 }
 
+test("framesByIp: each IP gets the frames that name it, and doubleAnswers reads the same from them", (t) => {
+  const other = "198.51.100.201";
+  const frames = [
+    frame(0, "arp-request", CLIENT, "198.51.100.2", VIP),
+    frame(0.1, "arp-reply", MAC1, VIP, VIP),
+    frame(0.2, "arp-request", CLIENT, "198.51.100.2", other),
+    frame(0.3, "arp-reply", MAC2, VIP, VIP),
+    frame(0.4, "arp-reply", MAC2, other, other),
+  ];
+  const byIp = framesByIp(frames);
+  t.deepEqual([...byIp.keys()].sort(), ["198.51.100.2", VIP, other].sort());
+  t.deepEqual(byIp.get(other), [frames[2], frames[4]]);
+  for (const ip of [VIP, other])
+    t.deepEqual(doubleAnswers(byIp.get(ip) ?? [], { ip }), doubleAnswers(frames, { ip }));
+  t.is(doubleAnswers(byIp.get(VIP) ?? [], { ip: VIP }).length, 1);
+});
+
 // Lines as tcpdump 4.99 prints them with -n -e -tt --time-stamp-precision=nano.
 const WALL_MINUS_MONOTONIC = 1_795_392_000_000_000_000n;
 const tcpdumpCases: readonly { name: string; line: string; expected: WireFrame | undefined }[] = [
@@ -281,4 +341,13 @@ test("holdsAddress reads `ip -json address show` output", (t) => {
   t.true(holdsAddress(line, "2001:db8:1::200"));
   t.false(holdsAddress(line, "198.51.100.20"));
   t.false(holdsAddress("[]", VIP));
+});
+
+test("addressesIn reads every link of `ip -json -brief address show` output", (t) => {
+  const line = JSON.stringify([
+    { ifname: "lo", operstate: "UNKNOWN", addr_info: [{ local: "127.0.0.1", prefixlen: 8 }] },
+    { ifname: "eth0", operstate: "UP", addr_info: [{ local: VIP, prefixlen: 32 }] },
+    { ifname: "eth1", operstate: "DOWN", addr_info: [] },
+  ]);
+  t.deepEqual([...addressesIn(line)].sort(), ["127.0.0.1", VIP]);
 });
