@@ -13,6 +13,7 @@
 import type { V1Lease } from "@kubernetes/client-node";
 import {
   decide,
+  type CollectReason,
   type Decision,
   type ElectionTimings,
   type LeaseRelease,
@@ -133,7 +134,7 @@ export type ActionStep =
     }
   | { readonly kind: "release-legacy"; readonly service: ServiceRef; readonly lease: V1Lease }
   | { readonly kind: "release"; readonly release: Exclude<LeaseRelease, "keep">; readonly lease: V1Lease }
-  | { readonly kind: "collect"; readonly lease: V1Lease; readonly reason: string }
+  | { readonly kind: "collect"; readonly lease: V1Lease; readonly reason: CollectReason }
   | { readonly kind: "touch"; readonly service: ServiceRef }
   | { readonly kind: "requeue"; readonly afterMs: number }
   | { readonly kind: "wake-when-silent"; readonly node: string }

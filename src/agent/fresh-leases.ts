@@ -36,6 +36,14 @@ export class FreshLeases {
     return this.#byName.get(name)?.lease === current ? current : undefined;
   }
 
+  /**
+   * The names of the Leases whose fresh copy may still supersede the cache: among them a Lease this
+   * agent just created, which the cache has not listed yet.
+   */
+  names(): readonly string[] {
+    return [...this.#byName.keys()];
+  }
+
   /** Records a Lease this agent wrote or re-read. */
   wrote(lease: V1Lease): void {
     const name = lease.metadata?.name;

@@ -53,7 +53,9 @@ export class Handover {
     const o = this.#options;
     const keys = o.dataPlane.heldKeys();
     for (const key of keys) await o.dataPlane.withdraw(key);
+    // A claim written during the last reconciles may not be in the cache yet: its fresh copy is.
     const names = new Set(o.cachedLeases().map((lease) => lease.metadata?.name ?? ""));
+    for (const name of o.fresh.names()) names.add(name);
     for (const key of keys) names.add(o.leaseNameOf(key) ?? "");
     names.delete("");
     const current = [...names].flatMap((name) => o.fresh.current(name) ?? []);

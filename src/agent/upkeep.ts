@@ -46,14 +46,12 @@ export class Upkeep {
       silentFor: (node) => o.tracker.silentFor(node, now),
     });
     for (const lease of doomed) {
-      try {
-        await o.ownership.remove(leaseVersionOf(lease));
+      const removed = await this.#remove(lease);
+      if (removed === null)
         o.log.info("removed a 0.1.0 per-Service Lease: no 0.1.0 agent is left", {
           lease: lease.metadata?.name,
         });
-      } catch (error) {
-        o.log.debug("could not remove a 0.1.0 Lease", { error: describeApiError(error) });
-      }
+      else o.log.debug("could not remove a 0.1.0 Lease", { error: removed });
     }
   }
 
@@ -70,14 +68,22 @@ export class Upkeep {
       silentFor: (node) => o.tracker.silentFor(node, now),
     });
     for (const lease of heartbeats.filter((each) => stale.includes(each.spec?.holderIdentity ?? ""))) {
-      try {
-        await o.ownership.remove(leaseVersionOf(lease));
+      const removed = await this.#remove(lease);
+      if (removed === null)
         o.log.info("deleted the heartbeat of a node that left the cluster", {
           node: lease.spec?.holderIdentity,
         });
-      } catch (error) {
-        o.log.warn("could not delete a stale heartbeat", { error: describeApiError(error) });
-      }
+      else o.log.warn("could not delete a stale heartbeat", { error: removed });
+    }
+  }
+
+  /** Removes the Lease at the version it was read at: null, or why not (the next resync tries again). */
+  async #remove(lease: V1Lease): Promise<string | null> {
+    try {
+      await this.#options.ownership.remove(leaseVersionOf(lease));
+      return null;
+    } catch (error) {
+      return describeApiError(error);
     }
   }
 }

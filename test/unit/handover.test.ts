@@ -39,18 +39,19 @@ async function world() {
     workKey: addressWork("192.0.2.10"),
     vips: [{ address: "192.0.2.10", family: 4 }],
   });
+  const fresh = new FreshLeases((name) => cached.get(name));
   const handover = new Handover({
     node: SELF,
     cachedLeases: () => [...cached.values()],
     leaseNameOf: (key) => (key === addressWork("192.0.2.10") ? ADDRESS_LEASE : undefined),
-    fresh: new FreshLeases((name) => cached.get(name)),
+    fresh,
     leases,
     ownership: own,
     dataPlane,
     metrics: new AgentMetrics(),
     log: silentLogger,
   });
-  return { leases, dataPlane, handover };
+  return { leases, own, fresh, dataPlane, handover };
 }
 
 const holderOf = (leases: FakeLeaseApi, name: string) => leases.leases.get(name)?.spec?.holderIdentity;
@@ -113,4 +114,12 @@ test("leasesToHandOver: only this node's ownership Leases, locks apart", (t) => 
     split.addresses.map((each) => each.metadata?.name),
     [ADDRESS_LEASE],
   );
+});
+
+test("a claim written during the last reconcile, not in the cache yet, is cleared too", async (t) => {
+  const w = await world();
+  const vip = { address: "192.0.2.12", family: 4 } as const;
+  w.fresh.wrote(await w.own.claim({ kind: "address", vip }, null));
+  await w.handover.run();
+  t.is(holderOf(w.leases, "vipd-ip-192.0.2.12"), undefined);
 });
