@@ -118,20 +118,21 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     intentOf,
     kubeconfigServer: kubeConfig.getCurrentCluster()?.server,
   });
-  const events = new KubeEventRecorder({
-    api: core,
-    node,
-    timeoutMs,
-    involvedKind: config.vip === undefined ? "Service" : "Node",
-    limiter,
-    clock,
-    onDropped: () => {
-      metrics.eventsDropped.inc();
-    },
-    onError: (message) => {
-      log.warn(message);
-    },
-  });
+  const eventsOn = (involvedKind: "Service" | "Node"): KubeEventRecorder =>
+    new KubeEventRecorder({
+      api: core,
+      node,
+      timeoutMs,
+      involvedKind,
+      limiter,
+      clock,
+      onDropped: () => {
+        metrics.eventsDropped.inc();
+      },
+      onError: (message) => {
+        log.warn(message);
+      },
+    });
   // The heartbeat and the loops reach the agent's queue, which is built last, only once it runs:
   // the heartbeat wakes every loop on a change, and the loops need the heartbeat's state.
   const requeue = (key: string, delayMs: number): void => {
@@ -145,50 +146,54 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       for (const key of keys) requeue(key, 0);
     },
   });
-  const mode: ServingMode =
-    config.vip === undefined
-      ? new ServicesMode({
-          informers,
-          view,
-          target: new ServicesTarget({ node, view, intentOf }),
-          publisher: new ServicePublisher({
-            node,
-            leaseDuration: config.leaseDuration,
-            renewDeadline: config.renewDeadline,
-            clock,
-            view,
-            intentOf,
-            fresh,
-            heartbeat: () => heartbeat.state(),
-            dataPlane,
-            status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter }),
-            events,
-            log,
-            requeue,
-          }),
-          events,
-          servesServiceCidrs: () => servesServiceCidrs(kubeConfig, REQUEST_TIMEOUT_MS),
-          retryPeriod: config.retryPeriod,
-          clock,
-          metrics,
-          log,
-        })
-      : new ControlPlaneMode({
-          node,
-          vips: config.vip,
-          health: {
-            url: config.healthUrl,
-            periodMs: config.healthPeriod,
-            failureThreshold: config.healthFailureThreshold,
-          },
-          kubeConfig,
-          informers: controlPlaneInformers(informers),
-          nodes: (name) => view.node(name),
-          nodeAddresses: () => view.nodeAddresses(),
-          log,
-          recorder: events,
-          clock,
-        });
+  // The one place the mode is chosen; everything after reads it through ServingMode.
+  const servicesMode = (): ServingMode => {
+    const events = eventsOn("Service");
+    return new ServicesMode({
+      informers,
+      view,
+      target: new ServicesTarget({ node, view, intentOf }),
+      publisher: new ServicePublisher({
+        node,
+        leaseDuration: config.leaseDuration,
+        renewDeadline: config.renewDeadline,
+        clock,
+        view,
+        intentOf,
+        fresh,
+        heartbeat: () => heartbeat.state(),
+        dataPlane,
+        status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter }),
+        events,
+        log,
+        requeue,
+      }),
+      events,
+      servesServiceCidrs: () => servesServiceCidrs(kubeConfig, REQUEST_TIMEOUT_MS),
+      retryPeriod: config.retryPeriod,
+      clock,
+      metrics,
+      log,
+    });
+  };
+  const controlPlaneMode = (vips: NonNullable<RunConfig["vip"]>): ServingMode =>
+    new ControlPlaneMode({
+      node,
+      vips,
+      health: {
+        url: config.healthUrl,
+        periodMs: config.healthPeriod,
+        failureThreshold: config.healthFailureThreshold,
+      },
+      kubeConfig,
+      informers: controlPlaneInformers(informers),
+      nodes: (name) => view.node(name),
+      nodeAddresses: () => view.nodeAddresses(),
+      log,
+      recorder: eventsOn("Node"),
+      clock,
+    });
+  const mode = config.vip === undefined ? servicesMode() : controlPlaneMode(config.vip);
   const addresses = new AddressReconciler({
     settings: { self: node, timings: config, cordonHandsOver: config.cordonHandsOver },
     clock,
