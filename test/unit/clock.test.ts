@@ -170,3 +170,21 @@ test("every keeps going after a callback that throws", (t) => {
   clock.advance(100);
   t.is(calls, 2);
 });
+
+test("skipTo moves time past a deadline without firing; the next advance fires the late timer", (t) => {
+  const clock = new FakeClock(1000);
+  const fired: number[] = [];
+  clock.after(100, () => fired.push(clock.now()));
+  clock.skipTo(1500);
+  t.deepEqual(fired, [], "late, as on a busy event loop");
+  t.is(clock.now(), 1500);
+  clock.advance(0);
+  t.deepEqual(fired, [1500], "it runs late, at the time it finally runs");
+  t.throws(
+    () => {
+      clock.skipTo(1000);
+    },
+    undefined,
+    "time never goes back",
+  );
+});

@@ -1,6 +1,6 @@
 import test from "ava";
+import { FakeClock } from "./fakes/clock.ts";
 import type { V1Lease } from "@kubernetes/client-node";
-import type { Cancel, Clock } from "../../src/clock/clock.ts";
 import type { OwnHeartbeat } from "../../src/election/decide.ts";
 import {
   Heartbeat,
@@ -13,52 +13,8 @@ import { FakeLeaseApi } from "./fakes/lease-api.ts";
 const timings = { leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 };
 const NAME = "vipd-node-node1";
 
-// A hand-driven Clock whose time can also move without firing the timers due by then (`time =`):
-// these tests need a lapse timer that is late, as a real one is on a busy event loop, which the
-// shared FakeClock (test/unit/fakes/clock.ts) does not allow by design.
-class TestClock implements Clock {
-  time = 1000;
-  readonly #timers = new Set<{ readonly at: number; readonly callback: () => void }>();
-
-  now(): number {
-    return this.time;
-  }
-
-  after(delayMs: number, callback: () => void): Cancel {
-    const timer = { at: this.time + Math.max(0, delayMs), callback };
-    this.#timers.add(timer);
-    return () => {
-      this.#timers.delete(timer);
-    };
-  }
-
-  sleep(delayMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.after(delayMs, resolve);
-    });
-  }
-
-  /** Timers armed and not yet fired or cancelled. */
-  get pending(): number {
-    return this.#timers.size;
-  }
-
-  /** Moves time on by delayMs, firing the timers due by then, earliest first. */
-  advance(delayMs: number): void {
-    const until = this.time + delayMs;
-    for (;;) {
-      const due = [...this.#timers].filter((timer) => timer.at <= until).sort((a, b) => a.at - b.at)[0];
-      if (due === undefined) break;
-      this.#timers.delete(due);
-      this.time = due.at;
-      due.callback();
-    }
-    this.time = until;
-  }
-}
-
 function setup(leases = new FakeLeaseApi()) {
-  const clock = new TestClock();
+  const clock = new FakeClock(1000);
   const changes: OwnHeartbeat[] = [];
   const macs = { now: ["02:00:00:00:00:0B", "02:00:00:00:00:0a"] };
   const heartbeat = new Heartbeat({
@@ -109,7 +65,7 @@ test("a renewal counts from when it started, not when it finished, and is in fli
   const { clock, heartbeat } = setup();
   const renewal = heartbeat.renewOnce();
   t.is(heartbeat.state().renewalInFlightSince, 1000);
-  clock.time = 1800;
+  clock.skipTo(1800);
   await renewal;
   t.is(heartbeat.state().lastRenewalStartedAt, 1000);
   t.is(heartbeat.state().renewalInFlightSince, null);
@@ -130,7 +86,7 @@ test("the API server counts as unreachable only while every failure since the la
   const { leases, clock, heartbeat } = setup();
   await heartbeat.renewOnce();
   leases.failNext(FakeLeaseApi.unreachable());
-  clock.time = 2000;
+  clock.skipTo(2000);
   t.is(await heartbeat.renewOnce(), "unreachable");
   t.deepEqual(heartbeat.state(), {
     lastRenewalStartedAt: 1000,
@@ -146,7 +102,7 @@ test("the API server counts as unreachable only while every failure since the la
   leases.failNext(FakeLeaseApi.unreachable());
   await heartbeat.renewOnce();
   t.false(heartbeat.state().apiUnreachable, "the refusal since the last success still counts");
-  clock.time = 9000;
+  clock.skipTo(9000);
   t.is(await heartbeat.renewOnce(), null);
   t.deepEqual(heartbeat.state(), {
     lastRenewalStartedAt: 9000,
@@ -159,10 +115,10 @@ test("the API server counts as unreachable only while every failure since the la
 test("reports only changes of what the node may do", async (t) => {
   const { leases, clock, changes, heartbeat } = setup();
   await heartbeat.renewOnce();
-  clock.time = 1500;
+  clock.skipTo(1500);
   await heartbeat.renewOnce();
   t.is(changes.length, 1, "confirmed once; a second renewal changes nothing");
-  clock.time = 5000;
+  clock.skipTo(5000);
   leases.failNext(FakeLeaseApi.unreachable());
   await heartbeat.renewOnce();
   t.deepEqual(changes.at(-1), {
@@ -178,7 +134,7 @@ test("a renewal that ends a lapse its timer has not reported yet still reports t
   const { clock, changes, heartbeat } = setup();
   await heartbeat.renewOnce();
   t.is(changes.length, 1);
-  clock.time = 1000 + timings.renewDeadline;
+  clock.skipTo(1000 + timings.renewDeadline);
   await heartbeat.renewOnce();
   t.is(changes.length, 2, "reconciles that saw the lapse by the clock must be woken");
   t.deepEqual(changes.at(-1), {
@@ -186,7 +142,7 @@ test("a renewal that ends a lapse its timer has not reported yet still reports t
     apiUnreachable: false,
     renewalInFlightSince: null,
   });
-  clock.time = 4000 + timings.renewDeadline - 1;
+  clock.skipTo(4000 + timings.renewDeadline - 1);
   await heartbeat.renewOnce();
   t.is(changes.length, 2, "a renewal before the lapse changes nothing");
   await heartbeat.stop({ release: false });
@@ -350,7 +306,7 @@ test("release waits for the renewal in flight and deletes at the version that re
   t.deepEqual(await stopped, { outcome: "released" });
   t.false(leases.leases.has(NAME), "a delete at the version before the renewal would have met a 409");
   clock.advance(10 * timings.retryPeriod);
-  t.is(clock.pending, 0, "no renewal and no lapse timer are left after stop");
+  t.is(clock.pending().length, 0, "no renewal and no lapse timer are left after stop");
 });
 
 test("a renewal may take until P before R: slow ones still count, and a holder waiting on one hears of its failure in time", (t) => {
@@ -365,7 +321,7 @@ test("a failure repeated with no success in between is reported as repeated", as
     leases,
     node: "node1",
     timings,
-    clock: new TestClock(),
+    clock: new FakeClock(1000),
     macs: () => [],
     onChange: () => undefined,
     onFailure: (failure, _error, repeated) => failures.push([failure, repeated]),
