@@ -130,8 +130,6 @@ export class AddressReconciler {
         intact: dataPlane.intact(key),
         legacyAgentLive: o.view.legacyAgentLive(),
         legacyLeases,
-        agents: o.view.agentMacs(),
-        liveNodes: o.view.liveNodes(),
       },
       this.#memory.get(address) ?? NOTHING_REMEMBERED,
     );

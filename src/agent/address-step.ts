@@ -107,8 +107,6 @@ export interface AddressObservation {
   readonly legacyAgentLive: boolean;
   /** 0.1.0's per-Service Leases that govern the address, by Service. */
   readonly legacyLeases: readonly { readonly service: ServiceRef; readonly lease: V1Lease | undefined }[];
-  readonly agents: AgentMacs;
-  readonly liveNodes: readonly string[];
 }
 
 export type AnnounceMode = "confirmed" | "degraded";

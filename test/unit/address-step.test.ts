@@ -53,11 +53,13 @@ const base: AddressObservation = {
   intact: false,
   legacyAgentLive: false,
   legacyLeases: [],
-  agents: { published: new Set([AGENT_MAC]), withoutMacs: [] },
-  liveNodes: [second],
 };
 
-const wire: WireContext = { agents: base.agents, liveNodes: [second], servedBy: SERVICE };
+const wire: WireContext = {
+  agents: { published: new Set([AGENT_MAC]), withoutMacs: [] },
+  liveNodes: [second],
+  servedBy: SERVICE,
+};
 
 function kinds(plan: readonly AddressStep[]): string[] {
   return plan.map((each) => (each.kind === "fence" ? `fence ${each.purpose}` : each.kind));
