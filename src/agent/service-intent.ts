@@ -83,7 +83,8 @@ export type ServiceIntent =
  */
 const ANNOTATION_SOURCES = [ANNOTATION_LOAD_BALANCER_IPS, ANNOTATION_KUBE_VIP_IPS, ANNOTATION_METALLB_IPS];
 
-const UNUSABLE_RANGES: Readonly<Record<string, string>> = {
+// Also read by src/addresses/ranges.ts, which refuses pool entries that contain such addresses.
+export const UNUSABLE_RANGES: Readonly<Record<string, string>> = {
   unspecified: "is the unspecified address",
   loopback: "is a loopback address",
   linkLocal: "is link-local",
