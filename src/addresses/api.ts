@@ -18,9 +18,12 @@ export const VIP_ALLOCATION_PLURAL = "vipallocations";
 export interface VipPoolServiceAllocation {
   /** Lower first, as in MetalLB; a pool without a priority comes after every pool with one. */
   readonly priority?: number;
-  /** The Service's namespace must be one of these, when any are given. */
+  /**
+   * With namespaceSelectors, the namespaces allowed: the Service's namespace must be one of these or
+   * match one of those (their union, as in MetalLB), when any of either are given.
+   */
   readonly namespaces?: readonly string[];
-  /** The Service's namespace must match one of these, when any are given. */
+  /** Namespaces allowed by their labels, besides those listed in namespaces. */
   readonly namespaceSelectors?: readonly V1LabelSelector[];
   /** The Service must match one of these, when any are given. */
   readonly serviceSelectors?: readonly V1LabelSelector[];
