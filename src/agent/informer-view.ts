@@ -23,7 +23,7 @@ import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { LeaseView } from "./address-reconciler.ts";
 import type { ServiceView } from "./service-publisher.ts";
 import type { ServicesTargetView } from "./services-target.ts";
-import { canonicalAddress, type ServiceIntent } from "./service-intent.ts";
+import { canonicalAddress, type Addressing, type ServiceIntent } from "./service-intent.ts";
 import { VipClaims, type VipConflict } from "./vip-claims.ts";
 
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -39,6 +39,8 @@ export interface InformerViewOptions {
   readonly intentOf: (service: V1Service) => ServiceIntent;
   /** The server URL of the agent's kubeconfig: an address of the API server when it is an IP. */
   readonly kubeconfigServer: string | undefined;
+  /** The pools and allocations (src/addresses/addressing-view.ts). */
+  readonly addressing: Addressing;
 }
 
 /** default/kubernetes, whose Service and EndpointSlices name the API server's addresses. */
@@ -174,6 +176,10 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
   serviceCidrs(): readonly ServiceCidr[] {
     this.#serviceCidrs ??= serviceCidrs(this.#options.informers.serviceCidrs.list());
     return this.#serviceCidrs;
+  }
+
+  addressing(): Addressing {
+    return this.#options.addressing;
   }
 
   /** A ServiceCIDR was added, changed or deleted. */

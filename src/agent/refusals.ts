@@ -38,6 +38,9 @@ export function refusalOf(input: {
     if (intent.reason !== "invalid") return null;
     return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.problems.join("; "), scope };
   }
+  if (intent.refused !== undefined) {
+    return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.refused.join("; "), scope };
+  }
   if (conflict !== null) {
     return {
       type: "Warning",

@@ -1,8 +1,15 @@
 // Which VIPs a Service asks for, and whether this agent serves it at all: a pure reading of the
-// Service object and the cluster's own addresses, with a precise message for everything it rejects
-// (turned into InvalidVIP Events). Nothing here depends on the node, so every agent reaches the same
-// answer and one of them reports it; what depends on the node's interfaces is interface-choice.ts's.
+// Service object, the cluster's own addresses, the pools and the allocations, with a precise message
+// for everything it rejects (turned into InvalidVIP Events). Nothing here depends on the node, so
+// every agent reaches the same answer and one of them reports it; what depends on the node's
+// interfaces is interface-choice.ts's. A Service either names its addresses or asks for one per
+// family (readRequest); it is served the named addresses outside the pools at once, and every
+// address inside a pool only once that address's allocation names it (src/addresses/allocator.ts),
+// so within the pools the allocation objects alone decide which Service an address serves.
 import ipaddr from "ipaddr.js";
+import { givenTo, type AllocationIndex } from "../addresses/allocation-index.ts";
+import type { AddressRequest, DualStack } from "../addresses/allocate.ts";
+import { admits, poolOf, type Pool, type ServiceFacts } from "../addresses/pools.ts";
 import type { ServiceCidr } from "../kube/cluster-addresses.ts";
 import {
   ANNOTATION_IGNORE,
@@ -10,6 +17,8 @@ import {
   ANNOTATION_KUBE_VIP_IPS,
   ANNOTATION_LOAD_BALANCER_IPS,
   ANNOTATION_METALLB_IPS,
+  ANNOTATION_METALLB_POOL,
+  ANNOTATION_POOL,
 } from "../kube/names.ts";
 import { INTERFACE_NAME_PATTERN } from "../net/interface-name.ts";
 
@@ -21,14 +30,32 @@ export interface Vip {
 
 /** The parts of a Service this decision reads; a V1Service fits. */
 export interface ServiceShape {
-  readonly metadata?: { readonly annotations?: Readonly<Record<string, string>> };
+  readonly metadata?: {
+    readonly namespace?: string;
+    readonly name?: string;
+    readonly uid?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
   readonly spec?: {
     readonly type?: string;
     readonly loadBalancerClass?: string;
     readonly loadBalancerIP?: string;
     /** Set by the API server on every Service with a ClusterIP, LoadBalancer ones included. */
     readonly ipFamilies?: readonly string[];
+    readonly ipFamilyPolicy?: string;
+    readonly externalIPs?: readonly string[];
   };
+}
+
+/** The pools and allocations, as the agent's informers know them. */
+export interface Addressing {
+  readonly pools: readonly Pool[];
+  /** Once a pool exists, refuse requested addresses outside the pools the Service may use. */
+  readonly poolAddressesOnly: boolean;
+  readonly allocations: Pick<AllocationIndex, "at" | "addressesOf">;
+  /** A namespace's labels; undefined when it is not known (yet). */
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
 }
 
 export interface IntentOptions {
@@ -40,6 +67,9 @@ export interface IntentOptions {
   readonly apiServerAddresses: ReadonlyMap<string, string>;
   /** The cluster's Service CIDRs; empty where the API server serves no ServiceCIDR objects. */
   readonly serviceCidrs: readonly ServiceCidr[];
+  readonly addressing: Addressing;
+  /** --external-ip-cidrs: the CIDRs spec.externalIPs may be announced in; empty turns them off. */
+  readonly externalIpCidrs: readonly string[];
 }
 
 /** The cluster's addresses, as the agent's informer caches know them. */
@@ -47,22 +77,31 @@ export interface ClusterAddresses {
   nodeAddresses(): ReadonlySet<string>;
   apiServerAddresses(): ReadonlyMap<string, string>;
   serviceCidrs(): readonly ServiceCidr[];
+  addressing(): Addressing;
 }
 
 export function intentOptions(
-  classes: { readonly loadBalancerClass: string; readonly classOnly: boolean },
+  settings: {
+    readonly loadBalancerClass: string;
+    readonly classOnly: boolean;
+    readonly externalIpCidrs: readonly string[];
+  },
   cluster: ClusterAddresses,
 ): IntentOptions {
   return {
-    loadBalancerClass: classes.loadBalancerClass,
-    classOnly: classes.classOnly,
+    loadBalancerClass: settings.loadBalancerClass,
+    classOnly: settings.classOnly,
+    externalIpCidrs: settings.externalIpCidrs,
     nodeAddresses: cluster.nodeAddresses(),
     apiServerAddresses: cluster.apiServerAddresses(),
     serviceCidrs: cluster.serviceCidrs(),
+    addressing: cluster.addressing(),
   };
 }
 
-export type NotServedReason = "not-load-balancer" | "other-class" | "no-class" | "ignored" | "no-vip";
+/** "awaiting-address": it asks for addresses no allocation gives it yet (allocator.ts says why). */
+export type NotServedReason =
+  "not-load-balancer" | "other-class" | "no-class" | "ignored" | "awaiting-address";
 
 export type ServiceIntent =
   | { readonly serve: false; readonly reason: NotServedReason }
@@ -74,6 +113,10 @@ export type ServiceIntent =
       readonly source: string;
       /** vipd.io/interface, if set: an interface name or "auto". */
       readonly interface: string | undefined;
+      /** Which of the VIPs are spec.externalIPs: announced, never written into the status. */
+      readonly external?: ReadonlySet<string>;
+      /** spec.externalIPs refused while the others are served (an InvalidVIP Event says why). */
+      readonly refused?: readonly string[];
     };
 
 /**
@@ -170,20 +213,62 @@ function parseVips(
   return { vips, problems };
 }
 
-export function serviceIntent(service: ServiceShape, options: IntentOptions): ServiceIntent {
-  if (service.spec?.type !== "LoadBalancer") return { serve: false, reason: "not-load-balancer" };
+/** What a Service asks of vipd, before pools and allocations are consulted. */
+export type RequestReading =
+  | { readonly kind: "not-served"; readonly reason: Exclude<NotServedReason, "awaiting-address"> }
+  | { readonly kind: "invalid"; readonly problems: readonly string[] }
+  | (AddressRequest & {
+      /** Where the VIPs came from: an annotation key or spec.loadBalancerIP; "allocated" otherwise. */
+      readonly source: string;
+      /** vipd.io/interface, if set: an interface name or "auto". */
+      readonly interface: string | undefined;
+    });
+
+function dualStackOf(policy: string | undefined): DualStack {
+  if (policy === "RequireDualStack") return "require";
+  if (policy === "PreferDualStack") return "prefer";
+  return "single";
+}
+
+function familiesOf(service: ServiceShape): (4 | 6)[] {
+  const families = (service.spec?.ipFamilies ?? []).flatMap((family) =>
+    family === "IPv4" ? [4 as const] : family === "IPv6" ? [6 as const] : [],
+  );
+  // A Service the API server has not defaulted yet (only in tests) is IPv4, the API server's own
+  // default on a single-stack cluster.
+  return families.length === 0 ? [4] : families;
+}
+
+function namedPool(
+  annotations: Readonly<Record<string, string>>,
+): { name: string; source: string } | undefined {
+  for (const key of [ANNOTATION_POOL, ANNOTATION_METALLB_POOL]) {
+    const value = annotations[key]?.trim();
+    if (value !== undefined && value !== "") return { name: value, source: key };
+  }
+  return undefined;
+}
+
+export function readRequest(service: ServiceShape, options: IntentOptions): RequestReading {
+  if (service.spec?.type !== "LoadBalancer") return { kind: "not-served", reason: "not-load-balancer" };
   const serviceClass = service.spec.loadBalancerClass;
   if (serviceClass !== undefined && serviceClass !== options.loadBalancerClass) {
-    return { serve: false, reason: "other-class" };
+    return { kind: "not-served", reason: "other-class" };
   }
-  if (serviceClass === undefined && options.classOnly) return { serve: false, reason: "no-class" };
+  if (serviceClass === undefined && options.classOnly) return { kind: "not-served", reason: "no-class" };
   const annotations = service.metadata?.annotations ?? {};
   const ignore = annotations[ANNOTATION_IGNORE];
-  if (ignore === "true") return { serve: false, reason: "ignored" };
+  if (ignore === "true") return { kind: "not-served", reason: "ignored" };
+  const problems: string[] = [];
   const requested = requestedVips(service);
-  if (requested === undefined) return { serve: false, reason: "no-vip" };
-  const parsed = parseVips(requested.text, options, service.spec.ipFamilies ?? []);
-  const problems = parsed.problems.map((problem) => `${requested.source}: ${problem}`);
+  const parsed =
+    requested === undefined ? undefined : parseVips(requested.text, options, service.spec.ipFamilies ?? []);
+  if (requested !== undefined && parsed !== undefined) {
+    problems.push(...parsed.problems.map((problem) => `${requested.source}: ${problem}`));
+    problems.push(
+      ...poolProblems(service, parsed.vips, options.addressing).map((p) => `${requested.source}: ${p}`),
+    );
+  }
   if (ignore !== undefined && ignore !== "false") {
     // A typo such as "yes" must not silently put a Service the user meant to exclude on the wire.
     problems.push(`${ANNOTATION_IGNORE}: "${ignore}" is neither "true" nor "false"`);
@@ -192,8 +277,125 @@ export function serviceIntent(service: ServiceShape, options: IntentOptions): Se
   if (interfaceName !== undefined && !INTERFACE_NAME_PATTERN.test(interfaceName)) {
     problems.push(`${ANNOTATION_INTERFACE}: "${interfaceName}" is not an interface name or auto`);
   }
-  if (problems.length > 0) return { serve: false, reason: "invalid", problems };
-  const { vips } = parsed;
-  if (vips.length === 0) return { serve: false, reason: "no-vip" };
-  return { serve: true, vips, source: requested.source, interface: interfaceName };
+  if (problems.length > 0) return { kind: "invalid", problems };
+  if (requested !== undefined && parsed !== undefined && parsed.vips.length > 0) {
+    return { kind: "requested", vips: parsed.vips, source: requested.source, interface: interfaceName };
+  }
+  return {
+    kind: "allocate",
+    families: familiesOf(service),
+    dualStack: dualStackOf(service.spec.ipFamilyPolicy),
+    pool: namedPool(annotations),
+    source: "allocated",
+    interface: interfaceName,
+  };
+}
+
+export function serviceFacts(service: ServiceShape, addressing: Addressing): ServiceFacts {
+  const namespace = service.metadata?.namespace ?? "";
+  return {
+    namespace,
+    labels: service.metadata?.labels ?? {},
+    namespaceLabels: addressing.namespaceLabels(namespace),
+  };
+}
+
+// Once there is a pool, a namespace may not take an address outside the pools it may use: anyone
+// who can create a Service could otherwise take any address on the LAN, a router's included.
+function poolProblems(service: ServiceShape, vips: readonly Vip[], addressing: Addressing): string[] {
+  if (!addressing.poolAddressesOnly || addressing.pools.length === 0) return [];
+  const facts = serviceFacts(service, addressing);
+  return vips.flatMap((vip) => {
+    const pool = poolOf(addressing.pools, vip.address);
+    if (pool === undefined)
+      return [`${vip.address} is in no VIPPool, and addresses outside the pools are refused`];
+    if (!admits(pool, facts))
+      return [
+        `${vip.address} is in VIPPool ${pool.name}, which the namespace ${facts.namespace} may not use`,
+      ];
+    return [];
+  });
+}
+
+function insideAny(address: string, cidrs: readonly string[]): boolean {
+  const parsed = ipaddr.parse(address);
+  return cidrs.some((cidr) => {
+    const [network, prefixLength] = ipaddr.parseCIDR(cidr);
+    return network.kind() === parsed.kind() && parsed.match(network, prefixLength);
+  });
+}
+
+// spec.externalIPs let anyone who can create a Service attract traffic for any address
+// (CVE-2020-8554), so only those inside CIDRs the operator lists are announced, and none inside a
+// pool, whose addresses only allocations give out (allocator.ts). Any Service type may carry them.
+function externalIps(
+  service: ServiceShape,
+  options: IntentOptions,
+): { readonly vips: readonly Vip[]; readonly refused: readonly string[] } {
+  const entries = service.spec?.externalIPs ?? [];
+  if (options.externalIpCidrs.length === 0 || entries.length === 0) return { vips: [], refused: [] };
+  if (service.metadata?.annotations?.[ANNOTATION_IGNORE] === "true") return { vips: [], refused: [] };
+  const vips: Vip[] = [];
+  const refused: string[] = [];
+  for (const entry of entries) {
+    const reading = canonicalAddress(entry);
+    if (!reading.ok) {
+      refused.push(`spec.externalIPs: ${reading.problem}`);
+      continue;
+    }
+    const { vip } = reading;
+    const problem =
+      clusterProblem(vip, options, service.spec?.ipFamilies ?? []) ??
+      (insideAny(vip.address, options.externalIpCidrs)
+        ? null
+        : `${vip.address} is outside --external-ip-cidrs (${options.externalIpCidrs.join(", ")})`) ??
+      (poolOf(options.addressing.pools, vip.address) === undefined
+        ? null
+        : `${vip.address} is inside a VIPPool; ask for it with a LoadBalancer Service instead`);
+    if (problem !== null) refused.push(`spec.externalIPs: ${problem}`);
+    else if (!vips.some((other) => other.address === vip.address)) vips.push(vip);
+  }
+  return { vips, refused };
+}
+
+export function serviceIntent(service: ServiceShape, options: IntentOptions): ServiceIntent {
+  const balanced = loadBalancerIntent(service, options);
+  const external = externalIps(service, options);
+  if (external.vips.length === 0 && external.refused.length === 0) return balanced;
+  if (!balanced.serve && balanced.reason === "invalid") return balanced;
+  if (external.vips.length === 0 && !balanced.serve)
+    return { serve: false, reason: "invalid", problems: external.refused };
+  const own = balanced.serve ? balanced.vips : [];
+  const added = external.vips.filter((vip) => !own.some((each) => each.address === vip.address));
+  const interfaceName = service.metadata?.annotations?.[ANNOTATION_INTERFACE];
+  return {
+    serve: true,
+    vips: [...own, ...added],
+    source: balanced.serve ? balanced.source : "spec.externalIPs",
+    interface: balanced.serve ? balanced.interface : interfaceName,
+    external: new Set(added.map((vip) => vip.address)),
+    ...(external.refused.length === 0 ? {} : { refused: external.refused }),
+  };
+}
+
+function loadBalancerIntent(service: ServiceShape, options: IntentOptions): ServiceIntent {
+  const request = readRequest(service, options);
+  if (request.kind === "not-served") return { serve: false, reason: request.reason };
+  if (request.kind === "invalid") return { serve: false, reason: "invalid", problems: request.problems };
+  const { addressing } = options;
+  const ref = { namespace: service.metadata?.namespace ?? "", name: service.metadata?.name ?? "" };
+  const uid = service.metadata?.uid ?? "";
+  const vips =
+    request.kind === "requested"
+      ? request.vips.filter((vip) => {
+          if (poolOf(addressing.pools, vip.address) === undefined) return true;
+          const record = addressing.allocations.at(vip.address);
+          return record !== undefined && givenTo(record, uid);
+        })
+      : addressing.allocations
+          .addressesOf(ref, uid)
+          .filter((record) => request.families.includes(record.family))
+          .map((record) => ({ address: record.address, family: record.family }));
+  if (vips.length === 0) return { serve: false, reason: "awaiting-address" };
+  return { serve: true, vips, source: request.source, interface: request.interface };
 }

@@ -100,7 +100,10 @@ export function stepService(
   if (primary.holder === settings.self) {
     const confirmed = isConfirmed(settings, seen);
     if (primary.announcing && confirmed) {
-      const ips = seen.addresses.filter((each) => each.announcing || each.heldByLiveOther);
+      // spec.externalIPs have no place in the status: the holder annotation and Events name them.
+      const ips = seen.addresses.filter(
+        (each) => (each.announcing || each.heldByLiveOther) && intent.external?.has(each.address) !== true,
+      );
       publish({ ips: ips.map((each) => each.address), holder: settings.self });
     }
     return { memory: { ...memory, unheldSince: null }, plan };

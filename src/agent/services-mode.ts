@@ -1,7 +1,11 @@
 // Services mode: LoadBalancer Services ask for addresses. It reads Services, EndpointSlices and,
-// where the API server serves them, ServiceCIDRs; each address it serves is elected by the address
-// loops through ServicesTarget, and each Service is told about its addresses by ServicePublisher.
+// where the API server serves them, ServiceCIDRs and vipd's pools and allocations; a Service's loop
+// first gives it addresses (the Allocator), then tells it about them (ServicePublisher), and each
+// address it serves is elected by the address loops through ServicesTarget.
 import type { V1Service } from "@kubernetes/client-node";
+import type { AddressingView } from "../addresses/addressing-view.ts";
+import type { Allocator } from "../addresses/allocator.ts";
+import type { PoolStatusWriter } from "../addresses/pool-status.ts";
 import type { Clock } from "../clock/clock.ts";
 import { classifyApiError, describeApiError } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -11,6 +15,7 @@ import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
 import type { ServingTarget } from "./address-reconciler.ts";
 import { KUBERNETES_SERVICE_KEY, type InformerClusterView } from "./informer-view.ts";
+import type { RequestReading } from "./service-intent.ts";
 import type { ServicePublisher } from "./service-publisher.ts";
 import type { ServingMode, WorkIntake } from "./serving-mode.ts";
 import { addressWork, serviceWork } from "./work-keys.ts";
@@ -20,9 +25,15 @@ export interface ServicesModeOptions {
   readonly view: InformerClusterView;
   readonly target: ServingTarget;
   readonly publisher: ServicePublisher;
+  readonly addressing: AddressingView;
+  readonly allocator: Allocator;
+  readonly poolStatus: PoolStatusWriter;
+  readonly requestOf: (service: V1Service) => RequestReading;
   readonly events: EventRecorder;
   /** Whether the API server serves networking.k8s.io/v1 ServiceCIDRs (asked once, at start-up). */
   readonly servesServiceCidrs: () => Promise<boolean>;
+  /** Whether it serves vipd.io's VIPPools and VIPAllocations: the CRDs are installed (likewise). */
+  readonly servesVipdApi: () => Promise<boolean>;
   readonly retryPeriod: number;
   readonly clock: Clock;
   readonly metrics: AgentMetrics;
@@ -40,6 +51,8 @@ export class ServicesMode implements ServingMode {
   readonly #options: ServicesModeOptions;
   /** Found out at start-up: older API servers serve no ServiceCIDRs, and VIPs go unchecked there. */
   #servesServiceCidrs = false;
+  /** Found out at start-up: without vipd's CRDs there are no pools, and nothing is allocated. */
+  #servesVipdApi = false;
 
   constructor(options: ServicesModeOptions) {
     this.#options = options;
@@ -53,25 +66,53 @@ export class ServicesMode implements ServingMode {
     this.#watch(intake);
     const { informers } = this.#options;
     await Promise.all(this.informers().map((informer) => informer.start()));
-    this.#servesServiceCidrs = await this.#discoverServiceCidrs();
+    this.#servesServiceCidrs = await this.#discover(
+      "ServiceCIDRs",
+      this.#options.servesServiceCidrs,
+      "the API server serves no networking.k8s.io/v1 ServiceCIDRs (Kubernetes 1.33 and later): VIPs are not checked against the Service CIDRs",
+    );
     if (this.#servesServiceCidrs) await informers.serviceCidrs.start();
+    this.#servesVipdApi = await this.#discover(
+      "vipd.io",
+      this.#options.servesVipdApi,
+      "the API server serves no vipd.io VIPPools (the CRDs are not installed: vipd manifest crds): only Services that name their addresses are served",
+    );
+    if (this.#servesVipdApi)
+      await Promise.all(
+        [informers.vipPools, informers.vipAllocations, informers.namespaces].map((each) => each.start()),
+      );
     await Promise.all(this.informers().map((informer) => informer.whenSynced()));
   }
 
+  /** Whether vipd's CRDs are installed, as found at start-up. */
+  get servesVipdApi(): boolean {
+    return this.#servesVipdApi;
+  }
+
   stop(): void {
-    // Nothing of its own runs: the informers are stopped with the agent's.
+    // The informers are stopped with the agent's; a status pass in flight ends on its own.
+    void this.#options.poolStatus.stop();
   }
 
   informers(): readonly InformerLifecycle[] {
-    return allInformers(this.#options.informers, { serviceCidrs: this.#servesServiceCidrs });
+    return allInformers(this.#options.informers, {
+      serviceCidrs: this.#servesServiceCidrs,
+      vipdApi: this.#servesVipdApi,
+    });
   }
 
   everything(): readonly string[] {
-    const { informers, view } = this.#options;
-    return informers.services.list().flatMap((service) => {
-      const ref = refOf(service);
-      return [serviceWork(ref), ...view.addressesOf(ref).map(addressWork)];
-    });
+    const { informers, view, addressing } = this.#options;
+    const keys = new Set(
+      informers.services.list().flatMap((service) => {
+        const ref = refOf(service);
+        return [serviceWork(ref), ...view.addressesOf(ref).map(addressWork)];
+      }),
+    );
+    // A Service deleted while no agent ran still names its allocations: its loop releases them.
+    for (const record of addressing.allocations.all())
+      for (const ref of record.services) keys.add(serviceWork(ref));
+    return [...keys];
   }
 
   addressesOf(service: ServiceRef): readonly string[] {
@@ -83,15 +124,17 @@ export class ServicesMode implements ServingMode {
     return keeper === null ? [] : [serviceWork(parseServiceKey(keeper))];
   }
 
-  reconcileService(service: ServiceRef): Promise<void> {
-    return this.#options.publisher.reconcile(service);
+  async reconcileService(service: ServiceRef): Promise<void> {
+    await this.#options.allocator.reconcile(service);
+    await this.#options.publisher.reconcile(service);
   }
 
   #watch(intake: WorkIntake): void {
-    const { informers, view } = this.#options;
+    const { informers, view, addressing, allocator, requestOf, poolStatus } = this.#options;
     // The index of which Service asks for which address follows the Service; whatever may have
     // changed for the other Services and addresses runs again.
     const serviceChanged = (service: V1Service, deleted: boolean): void => {
+      addressing.requestChanged(refOf(service), deleted ? undefined : requestOf(service));
       const changed = view.serviceChanged(service, deleted);
       for (const address of changed.addresses) intake.add(addressWork(address));
       for (const key of changed.services) intake.add(serviceWork(parseServiceKey(key)));
@@ -118,26 +161,47 @@ export class ServicesMode implements ServingMode {
         view.serviceCidrChanged();
         clusterAddressesChanged();
       });
+      // An allocation changes the addresses of the Services it names, before and after.
+      informers.vipAllocations.on(event, (allocation) => {
+        const changed = addressing.allocations.set(allocation, event === "delete");
+        poolStatus.poke();
+        if (changed.address !== undefined) {
+          allocator.allocationSeen(changed.address);
+          intake.add(addressWork(changed.address));
+        }
+        for (const ref of changed.services) {
+          const service = informers.services.get(ref.name, ref.namespace);
+          if (service === undefined) intake.add(serviceWork(ref));
+          else serviceChanged(service, false);
+        }
+      });
+      informers.vipPools.on(event, () => {
+        addressing.poolsChanged();
+        poolStatus.poke();
+        clusterAddressesChanged();
+      });
+      // Only pools that select namespaces by label read them.
+      informers.namespaces.on(event, () => {
+        if (addressing.pools.some((pool) => pool.namespaceSelectors.length > 0)) clusterAddressesChanged();
+      });
     }
   }
 
-  async #discoverServiceCidrs(): Promise<boolean> {
+  // Asked once at start-up, retried until the API server answers.
+  async #discover(what: string, serves: () => Promise<boolean>, whenNot: string): Promise<boolean> {
     const { clock, log, metrics, retryPeriod } = this.#options;
     let reported = "";
     for (;;) {
       try {
-        const served = await this.#options.servesServiceCidrs();
-        if (!served)
-          log.warn(
-            "the API server serves no networking.k8s.io/v1 ServiceCIDRs (Kubernetes 1.33 and later): VIPs are not checked against the Service CIDRs",
-          );
+        const served = await serves();
+        if (!served) log.warn(whenNot);
         return served;
       } catch (error) {
         metrics.apiErrors.inc({ operation: "discovery", failure: classifyApiError(error) });
         const problem = describeApiError(error);
         if (problem !== reported) {
           reported = problem;
-          log.warn("could not read whether the API server serves ServiceCIDRs; retrying", { error: problem });
+          log.warn(`could not read whether the API server serves ${what}; retrying`, { error: problem });
         }
         await clock.sleep(retryPeriod);
       }

@@ -1,7 +1,17 @@
 // The composition root of `vipd run`: builds every collaborator of the agent once, from the one
 // validated configuration, and wires them together. Nothing else constructs them; the modules
 // themselves only take what they are given.
-import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Service } from "@kubernetes/client-node";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Service,
+} from "@kubernetes/client-node";
+import { AddressingView } from "../addresses/addressing-view.ts";
+import { KubeAllocationApi } from "../addresses/allocation-api.ts";
+import { Allocator } from "../addresses/allocator.ts";
+import { PoolStatusWriter } from "../addresses/pool-status.ts";
 import type { Clock } from "../clock/clock.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { ControlPlaneMode, controlPlaneInformers } from "../controlplane/mode.ts";
@@ -11,7 +21,7 @@ import { addressLeaseName } from "../election/lease-names.ts";
 import { Ownership } from "../election/ownership.ts";
 import { classifyApiError, describeApiError } from "../kube/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
-import { createAgentInformers, servesServiceCidrs } from "../kube/informers.ts";
+import { createAgentInformers, servesServiceCidrs, servesVipdApi } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
 import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
@@ -28,13 +38,14 @@ import { Handover } from "../agent/handover.ts";
 import { InformerClusterView } from "../agent/informer-view.ts";
 import { Lifecycle } from "../agent/lifecycle.ts";
 import { ServicePublisher } from "../agent/service-publisher.ts";
-import { canonicalAddress, intentOptions, serviceIntent } from "../agent/service-intent.ts";
+import { canonicalAddress, intentOptions, readRequest, serviceIntent } from "../agent/service-intent.ts";
 import type { ServingMode } from "../agent/serving-mode.ts";
 import { ServicesMode } from "../agent/services-mode.ts";
 import { ServicesTarget } from "../agent/services-target.ts";
 import { SilenceWatch } from "../agent/silence-watch.ts";
 import { Upkeep } from "../agent/upkeep.ts";
 import { parseWork, serviceWork } from "../agent/work-keys.ts";
+import { commonLabels } from "../manifest/identity.ts";
 
 export interface AgentParts {
   readonly config: RunConfig;
@@ -52,6 +63,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
   const timeoutMs = REQUEST_TIMEOUT_MS;
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const limiter = new RequestLimiter({
     qps: config.kubeApiQps,
     burst: config.kubeApiBurst,
@@ -108,7 +120,20 @@ export function composeAgent(parts: AgentParts): Lifecycle {
   const ownership = new Ownership({ leases, node, leaseDuration: config.leaseDuration });
   const fresh = new FreshLeases((name) => informers.leases.get(name, config.namespace));
   const intentOf = (service: V1Service) => serviceIntent(service, intentOptions(config, view));
+  const requestOf = (service: V1Service) => readRequest(service, intentOptions(config, view));
+  // Known once services mode has asked the API server at start-up; false in control-plane mode.
+  let vipdApiServed = (): boolean => false;
+  const addressing = new AddressingView({
+    vipPools: informers.vipPools,
+    namespaces: informers.namespaces,
+    poolAddressesOnly: config.poolAddressesOnly,
+    vipdApiServed: () => vipdApiServed(),
+    service: (ref) => view.service(ref),
+    requestOf,
+    liveNodes: () => view.liveNodes(),
+  });
   const view: InformerClusterView = new InformerClusterView({
+    addressing,
     informers,
     namespace: config.namespace,
     self: node,
@@ -149,9 +174,47 @@ export function composeAgent(parts: AgentParts): Lifecycle {
   // The one place the mode is chosen; everything after reads it through ServingMode.
   const servicesMode = (): ServingMode => {
     const events = eventsOn("Service");
-    return new ServicesMode({
+    const allocator = new Allocator({
+      node,
+      view: addressing,
+      api: new KubeAllocationApi({
+        api: custom,
+        timeoutMs,
+        limiter,
+        labels: commonLabels(),
+      }),
+      events,
+      clock,
+      wallClock: () => Date.now(),
+      leaseDuration: config.leaseDuration,
+      cooldownMs: config.allocationCooldown,
+      log,
+      requeue: (service, delayMs) => {
+        requeue(serviceWork(service), delayMs);
+      },
+      counted: (step, outcome) => {
+        metrics.allocationWrites.inc({ step, outcome });
+      },
+    });
+    const poolStatus = new PoolStatusWriter({
+      api: custom,
+      limiter,
+      timeoutMs,
+      clock,
+      wallClock: () => Date.now(),
+      log,
+      objects: () => informers.vipPools.list(),
+      pools: () => addressing.pools,
+      allocations: () => addressing.allocations.all(),
+      writes: () => allocator.allocates(),
+    });
+    const services = new ServicesMode({
       informers,
       view,
+      addressing,
+      allocator,
+      poolStatus,
+      requestOf,
       target: new ServicesTarget({ node, view, intentOf }),
       publisher: new ServicePublisher({
         node,
@@ -170,11 +233,14 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       }),
       events,
       servesServiceCidrs: () => servesServiceCidrs(kubeConfig, REQUEST_TIMEOUT_MS),
+      servesVipdApi: () => servesVipdApi(kubeConfig, REQUEST_TIMEOUT_MS),
       retryPeriod: config.retryPeriod,
       clock,
       metrics,
       log,
     });
+    vipdApiServed = () => services.servesVipdApi;
+    return services;
   };
   const controlPlaneMode = (vips: NonNullable<RunConfig["vip"]>): ServingMode =>
     new ControlPlaneMode({

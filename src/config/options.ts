@@ -176,6 +176,27 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     description:
       "spacing of the fence probes before a first claim (a new Service, a Lease nobody was seen to hand over); a host that answers later is still heard by the holder's own probes",
   },
+  externalIpCidrs: {
+    flag: "external-ip-cidrs",
+    placeholder: "<cidr[,cidr]>",
+    whenUnset: "spec.externalIPs are not announced",
+    description:
+      "announce a Service's spec.externalIPs that lie inside these CIDRs (any Service type; each address elected like a LoadBalancer one). Off unless set: anyone who may create a Service could otherwise attract traffic for any address (CVE-2020-8554)",
+  },
+  poolAddressesOnly: {
+    flag: "pool-addresses-only",
+    placeholder: "<true|false>",
+    default: "true",
+    description:
+      "once a VIPPool exists, refuse an address a Service names outside the pools its namespace may use (false: serve any valid address, as before pools)",
+  },
+  allocationCooldown: {
+    flag: "allocation-cooldown",
+    placeholder: "<duration>",
+    default: "60s",
+    description:
+      "how long a released address is not handed to another Service, so that clients' ARP and neighbour caches forget the old one; the same Service created again within it gets the address back",
+  },
   resyncPeriod: {
     flag: "resync-period",
     placeholder: "<duration>",

@@ -77,6 +77,31 @@ const vipList = z.string().transform((text, context): readonly Vip[] => {
   return vips;
 });
 
+// Written in canonical network form, so that a CIDR with host bits set (a typo for a different
+// network more often than not) is refused rather than silently widened or narrowed.
+const cidrList = z.string().transform((text, context): readonly string[] => {
+  const cidrs: string[] = [];
+  for (const entry of text.split(",").map((part) => part.trim())) {
+    if (entry === "") continue;
+    if (!ipaddr.isValidCIDR(entry)) {
+      context.addIssue({ code: "custom", message: `"${entry}" is not a CIDR` });
+      continue;
+    }
+    const [address, prefixLength] = ipaddr.parseCIDR(entry);
+    const network = ipaddr.IPv4.isValid(address.toString())
+      ? ipaddr.IPv4.networkAddressFromCIDR(entry)
+      : ipaddr.IPv6.networkAddressFromCIDR(entry);
+    const canonical = `${network.toString()}/${prefixLength}`;
+    if (network.toString() !== address.toString())
+      context.addIssue({
+        code: "custom",
+        message: `${entry} has host bits set; the network is ${canonical}`,
+      });
+    else cidrs.push(canonical);
+  }
+  return cidrs;
+});
+
 const healthUrl = z.string().transform((text, context): URL => {
   const url = URL.canParse(text) ? new URL(text) : undefined;
   if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
@@ -121,6 +146,9 @@ const runConfigShape = {
   fenceProbes: count,
   fenceInterval: positiveDuration,
   firstClaimFenceInterval: positiveDuration,
+  externalIpCidrs: cidrList.default([]),
+  poolAddressesOnly: onOff,
+  allocationCooldown: duration,
   resyncPeriod: positiveDuration,
   kubeApiQps: z
     .string()

@@ -2,15 +2,28 @@
 import {
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   DiscoveryV1Api,
   NetworkingV1Api,
   type KubeConfig,
   type V1EndpointSlice,
+  type KubernetesListObject,
+  type KubernetesObject,
   type V1Lease,
+  type V1Namespace,
   type V1Node,
   type V1Service,
   type V1ServiceCIDR,
 } from "@kubernetes/client-node";
+import {
+  VIP_ALLOCATION_PLURAL,
+  VIP_POOL_PLURAL,
+  VIPD_API_GROUP,
+  VIPD_API_VERSION,
+  VIPD_GROUP_VERSION,
+  type VipAllocation,
+  type VipPool,
+} from "../addresses/api.ts";
 import type { Clock } from "../clock/clock.ts";
 import { LEASE_LABEL_COMPONENT } from "../election/lease-names.ts";
 import { classifyApiError } from "./errors.ts";
@@ -28,6 +41,13 @@ export interface AgentInformers {
    * the API server serves them (servesServiceCidrs): an older one would answer every list with 404.
    */
   readonly serviceCidrs: SharedInformer<V1ServiceCIDR>;
+  /**
+   * vipd's own API (src/addresses/api.ts), and the Namespaces whose labels pools select on. Started
+   * only where the API server serves vipd.io (servesVipdApi): its CRDs may not be installed.
+   */
+  readonly vipPools: SharedInformer<VipPool>;
+  readonly vipAllocations: SharedInformer<VipAllocation>;
+  readonly namespaces: SharedInformer<V1Namespace>;
 }
 
 export interface InformerFactoryOptions {
@@ -51,7 +71,16 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
   const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
   const networking = kubeConfig.makeApiClient(NetworkingV1Api);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const deadline = () => requestOptions({ timeoutMs: options.listTimeoutMs });
+  // The generated client types custom objects as plain objects; the API server returns a list.
+  const listVipd =
+    <T extends KubernetesObject>(plural: string) =>
+    (): Promise<KubernetesListObject<T>> =>
+      custom.listClusterCustomObject(
+        { group: VIPD_API_GROUP, version: VIPD_API_VERSION, plural },
+        deadline(),
+      ) as Promise<KubernetesListObject<T>>;
   const labelSelector = LEASE_LABEL_COMPONENT;
   return {
     services: new SharedInformer({
@@ -95,6 +124,30 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
       list: () => networking.listServiceCIDR({}, deadline()),
       ...reports,
     }),
+    vipPools: new SharedInformer({
+      kind: "VIPPool",
+      kubeConfig,
+      clock,
+      path: `/apis/${VIPD_GROUP_VERSION}/${VIP_POOL_PLURAL}`,
+      list: listVipd<VipPool>(VIP_POOL_PLURAL),
+      ...reports,
+    }),
+    vipAllocations: new SharedInformer({
+      kind: "VIPAllocation",
+      kubeConfig,
+      clock,
+      path: `/apis/${VIPD_GROUP_VERSION}/${VIP_ALLOCATION_PLURAL}`,
+      list: listVipd<VipAllocation>(VIP_ALLOCATION_PLURAL),
+      ...reports,
+    }),
+    namespaces: new SharedInformer({
+      kind: "Namespace",
+      kubeConfig,
+      clock,
+      path: "/api/v1/namespaces",
+      list: () => core.listNamespace({}, deadline()),
+      ...reports,
+    }),
   };
 }
 
@@ -114,6 +167,23 @@ export async function servesServiceCidrs(kubeConfig: KubeConfig, timeoutMs: numb
   }
 }
 
+/**
+ * Whether the API server serves vipd.io/v1alpha1 with both of vipd's kinds: its CRDs are installed.
+ * A failure other than "not served" is thrown, for the caller to retry.
+ */
+export async function servesVipdApi(kubeConfig: KubeConfig, timeoutMs: number): Promise<boolean> {
+  try {
+    const resources = await kubeConfig
+      .makeApiClient(CustomObjectsApi)
+      .getAPIResources({ group: VIPD_API_GROUP, version: VIPD_API_VERSION }, requestOptions({ timeoutMs }));
+    const names = new Set(resources.resources.map((resource) => resource.name));
+    return names.has(VIP_POOL_PLURAL) && names.has(VIP_ALLOCATION_PLURAL);
+  } catch (error) {
+    if (classifyApiError(error) === "not-found") return false;
+    throw error;
+  }
+}
+
 export interface InformerLifecycle {
   readonly kind: string;
   readonly synced: boolean;
@@ -122,10 +192,10 @@ export interface InformerLifecycle {
   stop(): Promise<void>;
 }
 
-/** Every informer services mode runs; the ServiceCIDR one only where the API server serves it. */
+/** Every informer services mode runs; the optional ones only where the API server serves them. */
 export function allInformers(
   informers: AgentInformers,
-  options: { readonly serviceCidrs: boolean },
+  options: { readonly serviceCidrs: boolean; readonly vipdApi: boolean },
 ): readonly InformerLifecycle[] {
   return [
     informers.services,
@@ -133,5 +203,6 @@ export function allInformers(
     informers.nodes,
     informers.leases,
     ...(options.serviceCidrs ? [informers.serviceCidrs] : []),
+    ...(options.vipdApi ? [informers.vipPools, informers.vipAllocations, informers.namespaces] : []),
   ];
 }

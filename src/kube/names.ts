@@ -5,6 +5,8 @@ export const ANNOTATION_HOLDER = "vipd.io/holder";
 export const ANNOTATION_INTERFACE = "vipd.io/interface";
 export const ANNOTATION_KUBE_VIP_IPS = "kube-vip.io/loadbalancerIPs";
 export const ANNOTATION_METALLB_IPS = "metallb.io/loadBalancerIPs";
+export const ANNOTATION_POOL = "vipd.io/pool";
+export const ANNOTATION_METALLB_POOL = "metallb.io/address-pool";
 
 export const DEFAULT_LOAD_BALANCER_CLASS = "vipd.io/l2";
 export const LABEL_EXCLUDE_FROM_LOAD_BALANCERS = "node.kubernetes.io/exclude-from-external-load-balancers";
@@ -15,4 +17,6 @@ export const EVENT_REASONS = {
   invalid: "InvalidVIP",
   conflict: "VIPConflict",
   noEligibleNode: "NoEligibleNode",
+  noAddress: "NoAddress",
+  poolExhausted: "PoolExhausted",
 } as const;

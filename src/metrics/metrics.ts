@@ -26,6 +26,13 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly allocationWrites = new Counter({
+    name: "vipd_allocation_writes_total",
+    help: "VIPAllocation writes of the allocator, by step (create, take-back, release, delete) and outcome (done; taken: the address had an allocation already; stale: it changed since it was read)",
+    labelNames: ["step", "outcome"] as const,
+    registers: [this.registry],
+  });
+
   readonly claimLatency = new Histogram({
     name: "vipd_claim_latency_seconds",
     help: "From the decision to claim a Service to the Lease write that made this node its holder",

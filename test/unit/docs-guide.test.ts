@@ -4,6 +4,7 @@ import test from "ava";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { REPOSITORY_ROOT } from "../../scripts/generate.ts";
+import { addressingOf } from "./fakes/addressing.ts";
 import {
   HEARTBEAT_COMPONENT,
   LEASE_LABEL_COMPONENT,
@@ -118,6 +119,8 @@ function sourceOrder(): string[] {
         nodeAddresses: new Set(),
         apiServerAddresses: new Map(),
         serviceCidrs: [],
+        addressing: addressingOf(),
+        externalIpCidrs: [],
       },
     );
     if (!intent.serve) return order;

@@ -4,6 +4,7 @@ import { InformerClusterView, SERVICE_NAME_LABEL } from "../../src/agent/informe
 import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
 import { HEARTBEAT_COMPONENT, LEASE_LABEL_COMPONENT } from "../../src/election/lease-names.ts";
 import type { AgentInformers } from "../../src/kube/informers.ts";
+import { addressingOf } from "./fakes/addressing.ts";
 
 function node(parts: {
   labels?: Record<string, string>;
@@ -38,6 +39,7 @@ function viewOf(informers: unknown, kubeconfigServer?: string): InformerClusterV
     leaseDuration: 5000,
     intentOf: () => ({ serve: false, reason: "not used here" }) as never,
     kubeconfigServer,
+    addressing: addressingOf(),
   });
 }
 
@@ -103,6 +105,7 @@ test("live nodes come from heartbeat Lease events; ownership Leases and deletion
     leaseDuration: 5000,
     intentOf: () => ({ serve: false, reason: "not used here" }) as never,
     kubeconfigServer: undefined,
+    addressing: addressingOf(),
   });
   for (const node of ["node1", "node2", "node3"]) {
     tracker.observe(node, "1", 0);

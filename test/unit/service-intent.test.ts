@@ -5,6 +5,7 @@ import {
   type ServiceIntent,
   type ServiceShape,
 } from "../../src/agent/service-intent.ts";
+import { addressingOf } from "./fakes/addressing.ts";
 
 const options: IntentOptions = {
   loadBalancerClass: "vipd.io/l2",
@@ -19,6 +20,8 @@ const options: IntentOptions = {
     { cidr: "2001:db8:ffff::/112", name: "kubernetes" },
     { cidr: "198.51.100.192/26", name: "extra" },
   ],
+  addressing: addressingOf(),
+  externalIpCidrs: [],
 };
 
 function lb(
@@ -128,8 +131,12 @@ const table: [string, ServiceShape, ServiceIntent, Partial<IntentOptions>?][] = 
     lb({ loadBalancerIP: "192.0.2.1" }, { "vipd.io/ignore": "yes" }),
     invalid('vipd.io/ignore: "yes" is neither "true" nor "false"'),
   ],
-  ["no VIP: left for IPAM", lb({}), { serve: false, reason: "no-vip" }],
-  ["only commas", lb({}, { "vipd.io/loadBalancerIPs": ",," }), { serve: false, reason: "no-vip" }],
+  ["no VIP: waits for an allocation", lb({}), { serve: false, reason: "awaiting-address" }],
+  [
+    "only commas: waits for an allocation",
+    lb({}, { "vipd.io/loadBalancerIPs": ",," }),
+    { serve: false, reason: "awaiting-address" },
+  ],
   [
     "garbage",
     lb({ loadBalancerIP: "web" }),

@@ -11,6 +11,7 @@ import type { LeaseView } from "../../../src/agent/address-reconciler.ts";
 import {
   intentOptions,
   serviceIntent,
+  type Addressing,
   type ServiceIntent,
   type Vip,
 } from "../../../src/agent/service-intent.ts";
@@ -23,6 +24,7 @@ import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
 import { parseServiceKey, type ServiceRef } from "../../../src/kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
 import type { Logger } from "../../../src/log/logger.ts";
+import { addressingOf } from "./addressing.ts";
 import type { FakeLeaseApi } from "./lease-api.ts";
 
 /** The informer caches as the loops read them, with Services read the way the agent reads them. */
@@ -35,13 +37,21 @@ export class FakeClusterView implements LeaseView, ServiceView, ServicesTargetVi
   legacyAgents = false;
   agents: AgentMacs = { published: new Set(), withoutMacs: [] };
   readonly #leases: FakeLeaseApi;
+  readonly #addressing = addressingOf();
 
   constructor(leases: FakeLeaseApi) {
     this.#leases = leases;
   }
 
   intentOf(service: V1Service): ServiceIntent {
-    return serviceIntent(service, intentOptions({ loadBalancerClass: "vipd.io/l2", classOnly: false }, this));
+    return serviceIntent(
+      service,
+      intentOptions({ loadBalancerClass: "vipd.io/l2", classOnly: false, externalIpCidrs: [] }, this),
+    );
+  }
+
+  addressing(): Addressing {
+    return this.#addressing;
   }
 
   nodeAddresses(): ReadonlySet<string> {
