@@ -11,7 +11,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 import { installCrds } from "../../lab/agents.ts";
 import { allocationName, VIPD_GROUP_VERSION } from "../../src/addresses/api.ts";
-import { ADDRESS_RULES } from "../../src/manifest/crds.ts";
+import { ADDRESS_RULES, MAX_POOL_ADDRESSES } from "../../src/manifest/crds.ts";
 
 const POOLS = `/apis/${VIPD_GROUP_VERSION}/vippools`;
 const ALLOCATIONS = `/apis/${VIPD_GROUP_VERSION}/vipallocations`;
@@ -215,7 +215,7 @@ const MALFORMED: readonly (readonly [string, Record<string, unknown>, string, st
   ],
   [
     "more entries than the cost budget allows",
-    { addresses: Array.from({ length: 49 }, (_, i) => `198.51.100.${i}`) },
+    { addresses: Array.from({ length: MAX_POOL_ADDRESSES + 1 }, (_, i) => `198.51.100.${i}`) },
     "spec.addresses",
     "FieldValueTooMany",
   ],
