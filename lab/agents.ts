@@ -194,8 +194,21 @@ export async function registerNodes(options: {
 }
 
 /**
- * Prepares the API server for agents: their namespace, and one Node object per lab node with its
- * addresses (as a kubelet would publish them), so that a VIP equal to a node address is refused.
+ * vipd's CustomResourceDefinitions (manifests/crds.yaml), as an operator applies them before the
+ * agents, so that their lists and watches of pools and allocations find them served.
+ */
+export async function installCrds(
+  kubectl: (args: readonly string[], input?: string) => Promise<string>,
+): Promise<void> {
+  const crds = readFileSync(new URL("../manifests/crds.yaml", import.meta.url), "utf8");
+  await kubectl(["apply", "-f", "-"], crds);
+  await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "-f", "-"], crds);
+}
+
+/**
+ * Prepares the API server for agents: vipd's CRDs, their namespace, and one Node object per lab node
+ * with its addresses (as a kubelet would publish them), so that a VIP equal to a node address is
+ * refused.
  */
 export async function prepareCluster(
   lab: Lab,
@@ -208,6 +221,7 @@ export async function prepareCluster(
     if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
     return result.stdout;
   };
+  await installCrds(kubectl);
   await registerNodes({ kubectl, nodes: lab.nodes, namespace: AGENT_NAMESPACE });
   const agentKubeconfig =
     options.kubeconfig === undefined

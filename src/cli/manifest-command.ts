@@ -1,9 +1,10 @@
-// `vipd manifest rbac|daemonset`: prints the objects that install vipd, from the same generators
+// `vipd manifest crds|rbac|daemonset|pod`: prints the objects that install vipd, from the same generators
 // the checked-in manifests/ come from. The flags shared with `vipd run` are spelled, described and
 // validated as `vipd run` does, and end up as the DaemonSet's VIPD_* variables.
 import { Option, type Command } from "commander";
 import { RUN_OPTIONS } from "../config/options.ts";
 import type { RunConfigKey } from "../config/schema.ts";
+import { crdObjects } from "../manifest/crds.ts";
 import { daemonSet } from "../manifest/daemonset.ts";
 import {
   DEFAULT_MANIFEST_OPTIONS,
@@ -104,6 +105,13 @@ export function addManifestCommand(program: Command): void {
     .command("manifest")
     .description("print the Kubernetes objects that install vipd, for kubectl apply -f -");
   const defaults = DEFAULT_MANIFEST_OPTIONS;
+
+  manifest
+    .command("crds")
+    .description("print the CustomResourceDefinitions of VIPPool and VIPAllocation (apply them first)")
+    .action(() => {
+      print(() => renderYaml({ header: manifestHeader("vipd manifest crds"), objects: crdObjects() }));
+    });
 
   manifest
     .command("rbac")

@@ -1,7 +1,8 @@
 // The least privilege the agent runs with: exactly the verbs its API calls use, found in src/kube,
 // src/election and src/agent, and nothing else. Leases are granted by a Role in vipd's namespace
 // only, so a compromised agent cannot touch the Leases that elect kube-controller-manager or
-// kube-scheduler, nor the node heartbeats in kube-node-lease.
+// kube-scheduler, nor the node heartbeats in kube-node-lease. kube-vip-cloud-provider's ConfigMap is
+// readable by name only, through a Role in kube-system.
 import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
@@ -12,6 +13,7 @@ import type {
   V1ServiceAccount,
   RbacV1Subject,
 } from "@kubernetes/client-node";
+import { VIP_ALLOCATION_PLURAL, VIP_POOL_PLURAL, VIPD_API_GROUP } from "../addresses/api.ts";
 import { clusterScopedName, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
 
 export const CLUSTER_RULES: readonly V1PolicyRule[] = [
@@ -29,6 +31,35 @@ export const CLUSTER_RULES: readonly V1PolicyRule[] = [
   // Events on Services (VIPAnnounced, VIPConflict, …) in the Services' own namespaces; a repeat
   // patches the count of the Event it repeats.
   { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+  // The pool informer. Pools are the operator's: the agent never writes their spec.
+  { apiGroups: [VIPD_API_GROUP], resources: [VIP_POOL_PLURAL], verbs: ["list", "watch"] },
+  // Usage and conditions (Conflicting, Ready), through the /status subresource only.
+  { apiGroups: [VIPD_API_GROUP], resources: [`${VIP_POOL_PLURAL}/status`], verbs: ["update", "patch"] },
+  // One allocation per address: the informer (list, watch), a fresh read before a change (get), the
+  // create that claims an address atomically, the compare-and-swap update that shares or releases
+  // it, and the delete once its cool-down is over.
+  {
+    apiGroups: [VIPD_API_GROUP],
+    resources: [VIP_ALLOCATION_PLURAL],
+    verbs: ["get", "list", "watch", "create", "update", "delete"],
+  },
+  // A pool's namespaceSelectors match the labels of the Service's namespace (an informer).
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"] },
+];
+
+/** kube-vip-cloud-provider's ConfigMap, read as a pool (src/addresses/kube-vip-configmap.ts). */
+export const KUBE_VIP_CONFIGMAP = { namespace: "kube-system", name: "kubevip" } as const;
+
+export const KUBE_VIP_CONFIGMAP_RULES: readonly V1PolicyRule[] = [
+  // That one ConfigMap, and no other in kube-system (kubeadm's, or the cluster's CA bundle). RBAC
+  // matches list and watch against resourceNames when the request selects the name with
+  // fieldSelector=metadata.name=kubevip, which is how the agent's informer asks for it.
+  {
+    apiGroups: [""],
+    resources: ["configmaps"],
+    resourceNames: [KUBE_VIP_CONFIGMAP.name],
+    verbs: ["get", "list", "watch"],
+  },
 ];
 
 export const LEASE_RULES: readonly V1PolicyRule[] = [
@@ -68,7 +99,16 @@ function namespaceObject(options: RbacOptions): V1Namespace {
 
 export function rbacObjects(
   options: RbacOptions,
-): [V1Namespace, V1ServiceAccount, V1ClusterRole, V1ClusterRoleBinding, V1Role, V1RoleBinding] {
+): [
+  V1Namespace,
+  V1ServiceAccount,
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1Role,
+  V1RoleBinding,
+  V1Role,
+  V1RoleBinding,
+] {
   const { namespace } = options;
   const clusterName = clusterScopedName(namespace);
   const labels = commonLabels();
@@ -103,6 +143,21 @@ export function rbacObjects(
       kind: "RoleBinding",
       metadata: { name: SERVICE_ACCOUNT_NAME, namespace, labels },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: SERVICE_ACCOUNT_NAME },
+      subjects: [subject(namespace)],
+    },
+    // Named after the installation's namespace, as the cluster-scoped objects are: two
+    // installations each have their own in kube-system.
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: clusterName, namespace: KUBE_VIP_CONFIGMAP.namespace, labels },
+      rules: [...KUBE_VIP_CONFIGMAP_RULES],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: clusterName, namespace: KUBE_VIP_CONFIGMAP.namespace, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: clusterName },
       subjects: [subject(namespace)],
     },
   ];

@@ -10,7 +10,7 @@ import { dump, loadAll } from "js-yaml";
 import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const MANIFESTS = ["rbac.yaml", "daemonset.yaml", "vipd.yaml"];
+const MANIFESTS = ["crds.yaml", "rbac.yaml", "daemonset.yaml", "vipd.yaml"];
 const AGENT = "system:serviceaccount:vipd-system:vipd";
 
 interface KubeObject {
@@ -141,6 +141,17 @@ const MUST_HAVE: readonly Access[] = [
   ["watch", "nodes", ""],
   ["create", "events", "default"],
   ["patch", "events", "default"],
+  ["list", "vippools.vipd.io", ""],
+  ["watch", "vippools.vipd.io", ""],
+  ["update", "vippools.vipd.io/status", ""],
+  ["patch", "vippools.vipd.io/status", ""],
+  ...["get", "list", "watch", "create", "update", "delete"].map((verb): Access => [
+    verb,
+    "vipallocations.vipd.io",
+    "",
+  ]),
+  ["list", "namespaces", ""],
+  ["watch", "namespaces", ""],
   ...["get", "list", "watch", "create", "update", "delete"].map((verb): Access => [
     verb,
     "leases.coordination.k8s.io",
@@ -157,6 +168,14 @@ const MUST_NOT_HAVE: readonly Access[] = [
   ["get", "secrets", "*"],
   ["list", "secrets", "vipd-system"],
   ["get", "configmaps", "vipd-system"],
+  ["list", "configmaps", "kube-system"],
+  ["update", "configmaps", "kube-system"],
+  ["create", "vippools.vipd.io", ""],
+  ["update", "vippools.vipd.io", ""],
+  ["patch", "vippools.vipd.io", ""],
+  ["delete", "vippools.vipd.io", ""],
+  ["patch", "vipallocations.vipd.io", ""],
+  ["create", "namespaces", ""],
   ["list", "leases.coordination.k8s.io", "*"],
   ["update", "leases.coordination.k8s.io", "kube-system"],
   ["create", "leases.coordination.k8s.io", "kube-node-lease"],

@@ -22,7 +22,7 @@ test("vipd manifest pod --control-plane --vip 192.0.2.10 prints manifests/contro
   t.is(printed.stdout, readFileSync(path.join(root, "manifests", "control-plane-pod.yaml"), "utf8"));
 });
 
-for (const subcommand of ["rbac", "daemonset"]) {
+for (const subcommand of ["crds", "rbac", "daemonset"]) {
   test(`vipd manifest ${subcommand} prints manifests/${subcommand}.yaml`, (t) => {
     const printed = vipd("manifest", subcommand);
     t.is(printed.code, 0, printed.stderr);

@@ -11,7 +11,12 @@ import {
   parseToleration,
   type ManifestOptions,
 } from "../../src/manifest/options.ts";
-import { CLUSTER_RULES, LEASE_RULES, rbacObjects } from "../../src/manifest/rbac.ts";
+import {
+  CLUSTER_RULES,
+  KUBE_VIP_CONFIGMAP_RULES,
+  LEASE_RULES,
+  rbacObjects,
+} from "../../src/manifest/rbac.ts";
 import { renderYaml } from "../../src/manifest/render.ts";
 
 function agentContainer(daemon: V1DaemonSet): V1Container {
@@ -49,17 +54,29 @@ function problemsOf(options: Partial<ManifestOptions>): readonly string[] {
 test("the ClusterRole grants exactly the verbs the agent's API calls use", (t) => {
   t.deepEqual(grants(CLUSTER_RULES), [
     "create events",
+    "create vipallocations.vipd.io",
+    "delete vipallocations.vipd.io",
+    "get vipallocations.vipd.io",
     "list endpointslices.discovery.k8s.io",
+    "list namespaces",
     "list nodes",
     "list servicecidrs.networking.k8s.io",
     "list services",
+    "list vipallocations.vipd.io",
+    "list vippools.vipd.io",
     "patch events",
     "patch services",
     "patch services/status",
+    "patch vippools/status.vipd.io",
+    "update vipallocations.vipd.io",
+    "update vippools/status.vipd.io",
     "watch endpointslices.discovery.k8s.io",
+    "watch namespaces",
     "watch nodes",
     "watch servicecidrs.networking.k8s.io",
     "watch services",
+    "watch vipallocations.vipd.io",
+    "watch vippools.vipd.io",
   ]);
   t.deepEqual(grants(LEASE_RULES), [
     "create leases.coordination.k8s.io",
@@ -69,14 +86,25 @@ test("the ClusterRole grants exactly the verbs the agent's API calls use", (t) =
     "update leases.coordination.k8s.io",
     "watch leases.coordination.k8s.io",
   ]);
-  const everything = [...CLUSTER_RULES, ...LEASE_RULES];
+  // ConfigMaps only by name: the one kube-vip-cloud-provider reads.
+  t.deepEqual(grants(KUBE_VIP_CONFIGMAP_RULES), ["get configmaps", "list configmaps", "watch configmaps"]);
+  t.deepEqual(
+    KUBE_VIP_CONFIGMAP_RULES.map((rule) => rule.resourceNames),
+    [["kubevip"]],
+  );
+  const everything = [...CLUSTER_RULES, ...LEASE_RULES, ...KUBE_VIP_CONFIGMAP_RULES];
   t.false(everything.some((rule) => [...rule.verbs, ...(rule.resources ?? [])].includes("*")));
-  t.false(everything.some((rule) => (rule.resourceNames ?? []).length > 0 || rule.nonResourceURLs));
+  t.false(
+    [...CLUSTER_RULES, ...LEASE_RULES].some(
+      (rule) => (rule.resourceNames ?? []).length > 0 || rule.nonResourceURLs,
+    ),
+  );
 });
 
 for (const namespace of ["vipd-system", "lb"]) {
   test(`rbac objects for namespace ${namespace} bind the ServiceAccount there, Leases only there`, (t) => {
-    const [ns, account, clusterRole, clusterBinding, role, roleBinding] = rbacObjects({ namespace });
+    const [ns, account, clusterRole, clusterBinding, role, roleBinding, kubeVipRole, kubeVipBinding] =
+      rbacObjects({ namespace });
     t.is(ns.metadata?.name, namespace);
     t.is(ns.metadata?.labels?.["pod-security.kubernetes.io/enforce"], "privileged");
     t.deepEqual(account.metadata?.namespace, namespace);
@@ -94,6 +122,16 @@ for (const namespace of ["vipd-system", "lb"]) {
     t.is(roleBinding.metadata?.namespace, namespace);
     t.deepEqual(roleBinding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "vipd" });
     t.deepEqual(roleBinding.subjects, [subject]);
+    // One per installation in kube-system, so that two never overwrite each other's.
+    t.like(kubeVipRole.metadata, { name: `vipd:${namespace}`, namespace: "kube-system" });
+    t.deepEqual(kubeVipRole.rules, [...KUBE_VIP_CONFIGMAP_RULES]);
+    t.like(kubeVipBinding.metadata, { name: `vipd:${namespace}`, namespace: "kube-system" });
+    t.deepEqual(kubeVipBinding.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: `vipd:${namespace}`,
+    });
+    t.deepEqual(kubeVipBinding.subjects, [subject]);
   });
 }
 
