@@ -17,7 +17,7 @@
  *   entry with a space, or any invalid entry, fails the whole value and the Service gets no address.
  *   A reversed or mixed-family range holds no address (netipx drops it silently). A CIDR's host
  *   bits are masked ("192.168.0.210/29" is 192.168.0.208/29). Entries are merged into one set
- *   (overlapping and adjacent ones join) before anything else.
+ *   (overlapping and adjacent ones join) before anything else, and searched in address order.
  * - The value "0.0.0.0/32" exactly gives every Service 0.0.0.0, for kube-vip's DHCP mode.
  * - IPv4 addresses whose last byte is 0 or 255 are never handed out, in CIDRs and ranges alike
  *   (FindFreeAddress): avoidBuggyIPs. IPv6 addresses are not filtered.
@@ -68,7 +68,7 @@ import {
   type AddressSpan,
 } from "./address-spans.ts";
 import type { VipPoolServiceAllocation } from "./api.ts";
-import { vipPool, type VipPoolConversion } from "./conversion.ts";
+import { admitted, vipPool, type VipPoolConversion } from "./conversion.ts";
 import type { PoolInput } from "./pool-input.ts";
 
 export const KUBE_VIP_CONFIGMAP_NAMESPACE = "kube-system";
@@ -399,5 +399,5 @@ export function vipPoolsFromKubeVip(data: Readonly<Record<string, string>>): Vip
       }),
     ];
   });
-  return { pools, problems, notes };
+  return { pools: admitted(pools, problems), problems, notes };
 }

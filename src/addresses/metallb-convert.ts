@@ -11,7 +11,7 @@
 import type { V1LabelSelector } from "@kubernetes/client-node";
 import { formatRange, formatSpan, parseCidr, parseRange } from "./address-spans.ts";
 import type { VipPoolServiceAllocation, VipPoolSpec } from "./api.ts";
-import { vipPool, type VipPoolConversion } from "./conversion.ts";
+import { admitted, vipPool, type VipPoolConversion } from "./conversion.ts";
 
 const METALLB_GROUP = "metallb.io";
 const POOL_API_VERSION = `${METALLB_GROUP}/v1beta1`;
@@ -173,9 +173,10 @@ export function vipPoolsFromMetallb(documents: readonly unknown[]): VipPoolConve
     conversion.pools.push(vipPool(name, result.spec));
   };
   for (const document of documents) visit(document);
-  if (conversion.pools.length > 0)
+  const pools = admitted(conversion.pools, conversion.problems);
+  if (pools.length > 0)
     conversion.notes.push(
       "Services keep their MetalLB annotations: vipd reads metallb.io/address-pool as vipd.io/pool (the pools keep their names), metallb.io/allow-shared-ip as vipd.io/allow-shared-ip and metallb.io/loadBalancerIPs as vipd.io/loadBalancerIPs",
     );
-  return conversion;
+  return { ...conversion, pools };
 }

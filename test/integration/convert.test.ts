@@ -1,12 +1,13 @@
 // `vipd convert` against the real API server: `vipd convert kube-vip` reads kube-system/kubevip
 // through the kubeconfig a user has ($KUBECONFIG, as kubectl does) and prints its pools in
 // kube-vip-cloud-provider's search order; `vipd convert metallb -f` converts a MetalLB fixture; the
-// API server accepts what both print.
-import test from "ava";
+// API server, with vipd's CRDs (manifests/crds.yaml), admits what both print and stores it as printed.
+import test, { type ExecutionContext } from "ava";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { dump, loadAll } from "js-yaml";
 import type { VipPool } from "../../src/addresses/api.ts";
+import { installCrds } from "../../lab/agents.ts";
 import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -16,6 +17,11 @@ let api: ApiServer;
 test.before(async () => {
   if (process.getuid?.() !== 0) throw new Error("these tests start the lab's API server and need root");
   api = await startApiServer();
+  await installCrds(async (args, input) => {
+    const result = await api.kubectl(args, input === undefined ? {} : { input });
+    if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
+    return result.stdout;
+  });
 });
 
 test.after.always(async () => {
@@ -34,17 +40,34 @@ function poolsOf(yaml: string): VipPool[] {
   return loadAll(yaml) as VipPool[];
 }
 
+/**
+ * Applies the printed pools and reads them back: the server's spec must hold what was printed, with
+ * the schema's defaults (autoAssign, avoidBuggyIPs, disabled) filled in where the printed pool is silent.
+ */
+async function applied(t: ExecutionContext, yaml: string, pools: readonly VipPool[]): Promise<void> {
+  const apply = await api.kubectl(["apply", "-f", "-"], { input: yaml });
+  t.is(apply.code, 0, apply.stderr);
+  for (const pool of pools) {
+    const name = pool.metadata?.name ?? "";
+    const got = await api.kubectl(["get", "vippools.vipd.io", name, "-o", "json"]);
+    t.is(got.code, 0, got.stderr);
+    const stored = (JSON.parse(got.stdout) as VipPool).spec;
+    t.deepEqual(stored, { autoAssign: true, avoidBuggyIPs: false, disabled: false, ...pool.spec }, name);
+  }
+}
+
 function addressesByName(pools: readonly VipPool[]): Record<string, readonly string[] | undefined> {
   return Object.fromEntries(pools.map((pool) => [pool.metadata?.name ?? "", pool.spec?.addresses]));
 }
 
+// Addresses apart from the MetalLB fixture's, so that the two sets of pools do not overlap.
 const KUBE_VIP_DATA = {
-  "cidr-global": "198.51.100.0/24",
+  "cidr-global": "203.0.113.0/24",
   // Inside the global CIDR: the namespace's own block.
-  "cidr-web": "198.51.100.0/28",
+  "cidr-web": "203.0.113.0/28",
   // Hidden: kube-vip-cloud-provider looks up cidr-global before range-<namespace>.
-  "range-dev": "203.0.113.100-203.0.113.110",
-  "cidr-ipv6": "2001:db8:15::/120",
+  "range-dev": "198.51.100.200-198.51.100.210",
+  "cidr-ipv6": "2001:db8:16::/120",
   "allow-share-web": "true",
   "skip-end-ips-in-cidr": "true",
 };
@@ -63,9 +86,9 @@ test.serial("vipd convert kube-vip reads kube-system/kubevip through $KUBECONFIG
   t.is(printed.code, 0, printed.stderr);
   const pools = poolsOf(printed.stdout);
   t.deepEqual(addressesByName(pools), {
-    "kubevip-ipv6": ["2001:db8:15::/120"],
-    "kubevip-web": ["198.51.100.1-198.51.100.14"],
-    "kubevip-global": ["198.51.100.16-198.51.100.254"],
+    "kubevip-ipv6": ["2001:db8:16::/120"],
+    "kubevip-web": ["203.0.113.1-203.0.113.14"],
+    "kubevip-global": ["203.0.113.16-203.0.113.254"],
   });
   t.deepEqual(
     pools.map((pool) => pool.spec?.serviceAllocation?.priority),
@@ -78,6 +101,7 @@ test.serial("vipd convert kube-vip reads kube-system/kubevip through $KUBECONFIG
   ]);
   t.regex(printed.stdout, /^# Note: kubevip-web: allow-share-web is on/m);
   t.regex(printed.stderr, /^vipd: range-dev: /m, "the hidden key is reported");
+  await applied(t, printed.stdout, pools);
 });
 
 test.serial("vipd convert kube-vip --kubeconfig, for a ConfigMap that is not there, exits 2", (t) => {
@@ -87,7 +111,7 @@ test.serial("vipd convert kube-vip --kubeconfig, for a ConfigMap that is not the
   t.regex(printed.stderr, /kube-system\/absent/);
 });
 
-test.serial("vipd convert metallb -f converts the MetalLB fixture", (t) => {
+test.serial("vipd convert metallb -f converts the MetalLB fixture", async (t) => {
   const printed = vipd([
     "convert",
     "metallb",
@@ -98,9 +122,10 @@ test.serial("vipd convert metallb -f converts the MetalLB fixture", (t) => {
   t.is(printed.stderr, "");
   const pools = poolsOf(printed.stdout);
   t.deepEqual(addressesByName(pools), {
-    production: ["198.51.100.0/26", "203.0.113.10-203.0.113.20", "2001:db8:15::/120"],
+    production: ["198.51.100.0/26", "198.51.100.100-198.51.100.110", "2001:db8:15::/120"],
     manual: ["198.51.100.128/28"],
   });
   t.is(pools[1]?.spec?.autoAssign, false);
   t.regex(printed.stdout, /^# Note: L2Advertisement metallb-system\/l2: /m);
+  await applied(t, printed.stdout, pools);
 });

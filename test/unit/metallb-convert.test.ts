@@ -4,6 +4,7 @@
 import test from "ava";
 import { loadAll } from "js-yaml";
 import { vipPoolsFromMetallb } from "../../src/addresses/metallb-convert.ts";
+import { MAX_POOL_ADDRESSES } from "../../src/manifest/crds.ts";
 
 function pool(name: string, spec: Record<string, unknown>, namespace = "metallb-system") {
   return { apiVersion: "metallb.io/v1beta1", kind: "IPAddressPool", metadata: { name, namespace }, spec };
@@ -184,4 +185,20 @@ test("an IPAddressPool of another version is left out", (t) => {
   ]);
   t.deepEqual(pools, []);
   t.deepEqual(named(problems), ["IPAddressPool metallb-system/future"]);
+});
+
+test("a pool of more entries than a VIPPool holds is left out", (t) => {
+  const addresses = Array.from(
+    { length: MAX_POOL_ADDRESSES + 1 },
+    (_, index) => `198.51.100.${String(index)}/32`,
+  );
+  const { pools, problems } = vipPoolsFromMetallb([
+    pool("many", { addresses }),
+    pool("few", { addresses: addresses.slice(1) }),
+  ]);
+  t.deepEqual(
+    pools.map((converted) => converted.metadata?.name),
+    ["few"],
+  );
+  t.deepEqual(named(problems), ["many"]);
 });
