@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { addConvertCommand } from "../src/cli/convert-command.ts";
 import { addManifestCommand } from "../src/cli/manifest-command.ts";
 import { runAgent } from "../src/cli/run-agent.ts";
 import { addRunCommand, EXIT_BAD_CONFIGURATION } from "../src/cli/run-command.ts";
@@ -24,5 +25,6 @@ program
 
 addRunCommand(program, runAgent);
 addManifestCommand(program);
+addConvertCommand(program);
 
 await program.parseAsync(process.argv);

@@ -76,6 +76,7 @@ test("the guide's pages are all linked from the README", (t) => {
     "configuration",
     "troubleshooting",
     "migrating-from-kube-vip",
+    "migrating-from-metallb",
     "container-image",
   ]) {
     t.true(readme.includes(`(docs/${name}.md)`), name);
