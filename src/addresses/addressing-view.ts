@@ -2,7 +2,7 @@
 // change (pools.ts), the allocation index (allocation-index.ts), the namespaces' labels, and the
 // addresses Services name in their requests. The intent (service-intent.ts) reads it as
 // Addressing, the allocator (allocator.ts) as AllocatorView.
-import type { V1Namespace, V1Service } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Namespace, V1Service } from "@kubernetes/client-node";
 import type { Addressing, RequestReading } from "../agent/service-intent.ts";
 import { serviceFacts } from "../agent/service-intent.ts";
 import type { SharedInformer } from "../kube/informer.ts";
@@ -10,12 +10,15 @@ import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import { AllocationIndex } from "./allocation-index.ts";
 import type { AllocatorView } from "./allocator.ts";
 import type { VipPool } from "./api.ts";
+import { kubeVipPools } from "./kube-vip-configmap.ts";
 import type { PoolInput } from "./pool-input.ts";
 import { resolvePools, type Pool } from "./pools.ts";
 
 export interface AddressingViewOptions {
   readonly vipPools: Pick<SharedInformer<VipPool>, "list">;
   readonly namespaces: Pick<SharedInformer<V1Namespace>, "get">;
+  /** kube-vip-cloud-provider's ConfigMap, read as pools too, so kube-vip users keep their plan. */
+  readonly kubeVipConfig: Pick<SharedInformer<V1ConfigMap>, "list">;
   readonly poolAddressesOnly: boolean;
   /** Whether the API server serves vipd.io (its CRDs are installed); known once started. */
   readonly vipdApiServed: () => boolean;
@@ -58,13 +61,25 @@ export class AddressingView implements Addressing, AllocatorView {
   }
 
   get pools(): readonly Pool[] {
-    this.#pools ??= resolvePools(
-      this.#options.vipPools.list().flatMap((pool) => {
+    this.#pools ??= resolvePools([
+      ...this.#options.vipPools.list().flatMap((pool) => {
         const input = poolInputOf(pool);
         return input === undefined ? [] : [input];
       }),
-    );
+      ...this.#kubeVip().pools,
+    ]);
     return this.#pools;
+  }
+
+  /** What of kube-system/kubevip vipd cannot read as pools, for a log line per change. */
+  kubeVipProblems(): readonly string[] {
+    return this.#kubeVip().problems;
+  }
+
+  #kubeVip(): ReturnType<typeof kubeVipPools> {
+    const [config] = this.#options.kubeVipConfig.list();
+    if (config === undefined) return { pools: [], problems: [] };
+    return kubeVipPools(config.data ?? {}, creationTime(config.metadata?.creationTimestamp));
   }
 
   /** A VIPPool was added, changed or deleted. */

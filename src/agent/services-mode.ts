@@ -180,6 +180,12 @@ export class ServicesMode implements ServingMode {
         poolStatus.poke();
         clusterAddressesChanged();
       });
+      informers.kubeVipConfig.on(event, () => {
+        addressing.poolsChanged();
+        for (const problem of addressing.kubeVipProblems())
+          this.#options.log.warn("kube-system/kubevip: an entry vipd cannot read as a pool", { problem });
+        clusterAddressesChanged();
+      });
       // Only pools that select namespaces by label read them.
       informers.namespaces.on(event, () => {
         if (addressing.pools.some((pool) => pool.namespaceSelectors.length > 0)) clusterAddressesChanged();

@@ -126,6 +126,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
   const addressing = new AddressingView({
     vipPools: informers.vipPools,
     namespaces: informers.namespaces,
+    kubeVipConfig: informers.kubeVipConfig,
     poolAddressesOnly: config.poolAddressesOnly,
     vipdApiServed: () => vipdApiServed(),
     service: (ref) => view.service(ref),

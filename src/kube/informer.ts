@@ -31,6 +31,7 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly path: string;
   readonly list: () => Promise<KubernetesListObject<T>>;
   readonly labelSelector?: string;
+  readonly fieldSelector?: string;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   /** Times the restarts after a failure, and ListWatch's own reconnects. */
   readonly clock: Clock;
@@ -68,7 +69,7 @@ export class SharedInformer<T extends KubernetesObject> {
       options.list,
       false,
       options.labelSelector,
-      undefined,
+      options.fieldSelector,
       // ListWatch backs off up to 30 s between reconnects on its own; after an API server restart
       // that would leave the agent blind for that long, so its delays are capped like ours.
       { delayFn: (ms) => options.clock.sleep(Math.min(ms, maxDelayMs)) },

@@ -9,6 +9,7 @@ import {
   type V1EndpointSlice,
   type KubernetesListObject,
   type KubernetesObject,
+  type V1ConfigMap,
   type V1Lease,
   type V1Namespace,
   type V1Node,
@@ -24,6 +25,7 @@ import {
   type VipAllocation,
   type VipPool,
 } from "../addresses/api.ts";
+import { KUBE_VIP_CONFIGMAP_NAME, KUBE_VIP_CONFIGMAP_NAMESPACE } from "../addresses/kube-vip-configmap.ts";
 import type { Clock } from "../clock/clock.ts";
 import { LEASE_LABEL_COMPONENT } from "../election/lease-names.ts";
 import { classifyApiError } from "./errors.ts";
@@ -48,6 +50,8 @@ export interface AgentInformers {
   readonly vipPools: SharedInformer<VipPool>;
   readonly vipAllocations: SharedInformer<VipAllocation>;
   readonly namespaces: SharedInformer<V1Namespace>;
+  /** kube-vip-cloud-provider's kube-system/kubevip, read as pools (kube-vip-configmap.ts). */
+  readonly kubeVipConfig: SharedInformer<V1ConfigMap>;
 }
 
 export interface InformerFactoryOptions {
@@ -82,6 +86,7 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
         deadline(),
       ) as Promise<KubernetesListObject<T>>;
   const labelSelector = LEASE_LABEL_COMPONENT;
+  const kubeVipFieldSelector = `metadata.name=${KUBE_VIP_CONFIGMAP_NAME}`;
   return {
     services: new SharedInformer({
       kind: "Service",
@@ -138,6 +143,20 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
       clock,
       path: `/apis/${VIPD_GROUP_VERSION}/${VIP_ALLOCATION_PLURAL}`,
       list: listVipd<VipAllocation>(VIP_ALLOCATION_PLURAL),
+      ...reports,
+    }),
+    kubeVipConfig: new SharedInformer({
+      kind: "ConfigMap",
+      kubeConfig,
+      clock,
+      path: `/api/v1/namespaces/${KUBE_VIP_CONFIGMAP_NAMESPACE}/configmaps`,
+      // vipd may read this one ConfigMap of kube-system and no other (rbac.ts).
+      fieldSelector: kubeVipFieldSelector,
+      list: () =>
+        core.listNamespacedConfigMap(
+          { namespace: KUBE_VIP_CONFIGMAP_NAMESPACE, fieldSelector: kubeVipFieldSelector },
+          deadline(),
+        ),
       ...reports,
     }),
     namespaces: new SharedInformer({
@@ -203,6 +222,8 @@ export function allInformers(
     informers.nodes,
     informers.leases,
     ...(options.serviceCidrs ? [informers.serviceCidrs] : []),
-    ...(options.vipdApi ? [informers.vipPools, informers.vipAllocations, informers.namespaces] : []),
+    ...(options.vipdApi
+      ? [informers.vipPools, informers.vipAllocations, informers.namespaces, informers.kubeVipConfig]
+      : []),
   ];
 }

@@ -319,6 +319,43 @@ test.serial("externalIPs inside --external-ip-cidrs are announced; those outside
   await kubectl(["delete", "service", "ext"]);
 });
 
+test.serial("kube-vip's kube-system/kubevip ConfigMap is read as pools, in its search order", async (t) => {
+  await kubectl(["create", "namespace", "team"]);
+  // cidr-<namespace> comes before range-global for the namespace's Services; the others get range-global.
+  const config = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "kubevip", namespace: "kube-system" },
+    data: { "cidr-team": "203.0.113.64/30", "range-global": "203.0.113.80-203.0.113.81" },
+  };
+  await kubectl(["apply", "-f", "-"], JSON.stringify(config));
+  const annotations = { "vipd.io/pool": "kubevip-team" };
+  await kubectl(["apply", "-f", "-"], loadBalancerService({ name: "kv", namespace: "team", annotations }));
+  await kubectl(
+    ["apply", "-f", "-"],
+    loadBalancerService({ name: "kv-global", annotations: { "vipd.io/pool": "kubevip-global" } }),
+  );
+  const team = await cluster.eventually(
+    () => ingresses("team"),
+    (each) => (each.get("kv") ?? []).length === 1,
+    { what: "team/kv served" },
+  );
+  // kube-vip skips .0 and .255 but not a CIDR's network address unless skip-end-ips-in-cidr is set.
+  t.deepEqual(team.get("kv"), ["203.0.113.64"]);
+  const global = await cluster.eventually(
+    () => ingresses(),
+    (each) => (each.get("kv-global") ?? []).length === 1,
+    {
+      what: "kv-global served",
+    },
+  );
+  t.deepEqual(global.get("kv-global"), ["203.0.113.80"]);
+  t.not(await answeredBy("203.0.113.64"), "");
+  await kubectl(["delete", "service", "kv-global"]);
+  await kubectl(["delete", "namespace", "team", "--wait=false"]);
+  await kubectl(["delete", "configmap", "-n", "kube-system", "kubevip"]);
+});
+
 const MANY = 300;
 const MANY_POOL = "2001:db8:1::1:0/119";
 const manyV6 = {
