@@ -13,6 +13,7 @@ import type { VipPool } from "./api.ts";
 import { kubeVipPools } from "./kube-vip-configmap.ts";
 import type { PoolInput } from "./pool-input.ts";
 import { resolvePools, type Pool } from "./pools.ts";
+import { sharingKeyOf, sharingProblem } from "./sharing.ts";
 
 export interface AddressingViewOptions {
   readonly vipPools: Pick<SharedInformer<VipPool>, "list">;
@@ -130,6 +131,7 @@ export class AddressingView implements Addressing, AllocatorView {
           ? "unreadable"
           : reading;
     if (request === "none" && own.length === 0) return null;
+    const sharingKey = service === undefined ? undefined : sharingKeyOf(service, undefined);
     return {
       service: ref,
       request,
@@ -138,6 +140,25 @@ export class AddressingView implements Addressing, AllocatorView {
       pools: this.pools,
       own,
       at: (address) => this.allocations.at(address),
+      sharingKey,
+      sharedWith: (key) =>
+        this.allocations
+          .all()
+          .filter((record) => record.sharingKey === key && record.releasedAt === undefined),
+      joinProblem: (record, key) => {
+        if (service === undefined) return "the Service is gone";
+        for (const each of record.services) {
+          if (each.uid === service.metadata?.uid) continue;
+          // A Service that is gone no longer uses the address: its own loop releases it.
+          const other = this.#options.service({ namespace: each.namespace, name: each.name });
+          if (other === undefined || other.metadata?.uid !== each.uid) continue;
+          const problem = sharingProblem(service, key, other, record.sharingKey);
+          if (problem !== null) return problem;
+        }
+        return key !== undefined && key === record.sharingKey
+          ? null
+          : sharingProblem(service, key, { metadata: {}, spec: {} }, record.sharingKey);
+      },
     };
   }
 }

@@ -52,10 +52,23 @@ export interface AllocationSituation {
   readonly taken: ReadonlySet<string>;
   readonly now: number;
   readonly cooldownMs: number;
+  /** vipd.io/allow-shared-ip (or MetalLB's); undefined: the Service shares only where its pool says. */
+  readonly sharingKey: string | undefined;
+  /** The given allocations whose sharing key is this one, to join rather than take a new address. */
+  readonly sharedWith: (key: string) => readonly AllocationRecord[];
+  /** Why the Service may not join this allocation with this key (sharing.ts), or null if it may. */
+  readonly joinProblem: (record: AllocationRecord, key: string | undefined) => string | null;
 }
 
 export type AllocationStep =
-  | { readonly kind: "create"; readonly address: string; readonly pool: string }
+  | {
+      readonly kind: "create";
+      readonly address: string;
+      readonly pool: string;
+      readonly sharingKey: string | undefined;
+    }
+  /** Adds this Service to an allocation whose Services it may share the address with. */
+  | { readonly kind: "join"; readonly record: AllocationRecord }
   /** Gives a released allocation to this Service again (its own, or an address it asks for). */
   | { readonly kind: "take-back"; readonly record: AllocationRecord }
   | { readonly kind: "release"; readonly record: AllocationRecord }
@@ -72,6 +85,11 @@ export interface AllocationPlan {
   readonly problem: AllocationProblem | null;
   /** Run again after this long: a released allocation's cool-down ends. */
   readonly recheckInMs: number | undefined;
+}
+
+// A kube-vip pool with allow-share lets all its Services share, as if they had one key.
+function keyIn(situation: AllocationSituation, pool: Pool): string | undefined {
+  return situation.sharingKey ?? (pool.allowShare ? `kube-vip allow-share ${pool.name}` : undefined);
 }
 
 function familyName(family: 4 | 6): string {
@@ -93,21 +111,20 @@ function requestedSteps(
     if (pool === undefined || !admits(pool, situation.facts)) continue;
     wanted.add(vip.address);
     const record = situation.at(vip.address);
+    const key = keyIn(situation, pool);
     if (record === undefined) {
       if (pool.disabled) {
         problem ??= {
           reason: EVENT_REASONS.noAddress,
           message: `${vip.address} is in VIPPool ${pool.name}, which is disabled and hands out nothing new`,
         };
-      } else steps.push({ kind: "create", address: vip.address, pool: pool.name });
+      } else steps.push({ kind: "create", address: vip.address, pool: pool.name, sharingKey: key });
     } else if (givenTo(record, uid)) continue;
     else if (record.releasedAt !== undefined) steps.push({ kind: "take-back", record });
     else {
-      const holder = record.services[0];
-      problem ??= {
-        reason: EVENT_REASONS.conflict,
-        message: `${vip.address} is allocated to the Service ${holder === undefined ? "(unknown)" : `${holder.namespace}/${holder.name}`}`,
-      };
+      const refusal = situation.joinProblem(record, key);
+      if (refusal === null) steps.push({ kind: "join", record });
+      else problem ??= { reason: EVENT_REASONS.conflict, message: `${vip.address}: ${refusal}` };
     }
   }
   return { steps, wanted, problem };
@@ -154,6 +171,25 @@ function allocateSteps(
       });
       continue;
     }
+    // An address already given to Services this one may share with comes before a new one.
+    const joinable = pools.flatMap((pool) => {
+      const key = keyIn(situation, pool);
+      if (key === undefined || pool.disabled) return [];
+      return situation
+        .sharedWith(key)
+        .filter(
+          (record) =>
+            record.family === family &&
+            record.pool === pool.name &&
+            record.releasedAt === undefined &&
+            situation.joinProblem(record, key) === null,
+        );
+    })[0];
+    if (joinable !== undefined) {
+      wanted.add(joinable.address);
+      planned.push({ kind: "join", record: joinable });
+      continue;
+    }
     const found = pools
       .map((pool) => ({ pool, address: firstFree(pool, family, situation.taken) }))
       .find((each) => each.address !== undefined);
@@ -166,7 +202,12 @@ function allocateSteps(
       continue;
     }
     wanted.add(found.address);
-    planned.push({ kind: "create", address: found.address, pool: found.pool.name });
+    planned.push({
+      kind: "create",
+      address: found.address,
+      pool: found.pool.name,
+      sharingKey: keyIn(situation, found.pool),
+    });
   }
   const [first] = missing;
   // PreferDualStack is served with the families there are; RequireDualStack waits for both, and

@@ -212,13 +212,31 @@ export class Allocator {
       case "create": {
         if (uid === undefined) return "stale";
         const outcome = await api
-          .create({ address: step.address, pool: step.pool, services: [serviceRefOf(ref, uid)] })
+          .create({
+            address: step.address,
+            pool: step.pool,
+            services: [serviceRefOf(ref, uid)],
+            ...(step.sharingKey === undefined ? {} : { sharingKey: step.sharingKey }),
+          })
           .catch((error: unknown) => {
             this.#reserved.delete(step.address);
             throw error;
           });
         if (outcome === "done")
           log.info("address allocated", { service: serviceKey(ref), address: step.address, pool: step.pool });
+        return outcome;
+      }
+      case "join": {
+        if (uid === undefined) return "stale";
+        const { record } = step;
+        const spec = { ...specOf(record), services: [...record.services, serviceRefOf(ref, uid)] };
+        const outcome = await api.replace(record.name, record.resourceVersion, spec);
+        if (outcome === "done")
+          log.info("address shared", {
+            service: serviceKey(ref),
+            address: record.address,
+            with: record.services.map((each) => `${each.namespace}/${each.name}`).join(","),
+          });
         return outcome;
       }
       case "take-back": {

@@ -3,6 +3,7 @@
 // addresses the cluster itself uses (the API server's, the Service CIDRs), the addresses Services
 // ask for, and the nodes' heartbeats.
 import type { V1EndpointSlice, V1Lease, V1Node, V1Service } from "@kubernetes/client-node";
+import { poolOf } from "../addresses/pools.ts";
 import type { AgentMacs } from "../election/foreign-hosts.ts";
 import { publishedMacs } from "../election/heartbeat.ts";
 import type { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
@@ -73,7 +74,7 @@ function nodeFacts(node: V1Node): string {
 export class InformerClusterView implements LeaseView, ServiceView, ServicesTargetView {
   readonly #options: InformerViewOptions;
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
-  readonly #vipClaims = new VipClaims();
+  readonly #vipClaims: VipClaims;
   #nodeAddresses: ReadonlySet<string> | undefined;
   #apiServerAddresses: ReadonlyMap<string, string> | undefined;
   #serviceCidrs: readonly ServiceCidr[] | undefined;
@@ -92,6 +93,7 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
 
   constructor(options: InformerViewOptions) {
     this.#options = options;
+    this.#vipClaims = new VipClaims((address) => poolOf(options.addressing.pools, address) !== undefined);
   }
 
   service(ref: ServiceRef): V1Service | undefined {
@@ -193,6 +195,11 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
 
   keeperOf(address: string): string | null {
     return this.#vipClaims.keeper(address);
+  }
+
+  /** Every Service the address serves, oldest first (several where they share it). */
+  sharing(address: string): readonly string[] {
+    return this.#vipClaims.sharing(address);
   }
 
   asking(address: string): readonly string[] {

@@ -120,8 +120,7 @@ export class ServicesMode implements ServingMode {
   }
 
   servedBy(address: string): readonly string[] {
-    const keeper = this.#options.view.keeperOf(address);
-    return keeper === null ? [] : [serviceWork(parseServiceKey(keeper))];
+    return this.#options.view.sharing(address).map((key) => serviceWork(parseServiceKey(key)));
   }
 
   async reconcileService(service: ServiceRef): Promise<void> {

@@ -1,8 +1,11 @@
-// Which Service a VIP serves when several ask for it. Exactly one keeps it: the older (by creation
-// time, then by namespace/name so that every agent picks the same one), as MetalLB does for shared
-// IPs it cannot share. The others are refused with VIPConflict until the address is free. This only
-// decides Events, status and ranking: who may announce an address is its ownership Lease's to say
-// (decide.ts), so agents whose informers see the Services in another order stay safe.
+// Which Service a VIP serves when several ask for it. Outside the pools exactly one keeps it: the
+// older (by creation time, then by namespace/name so that every agent picks the same one), as
+// MetalLB does for shared IPs it cannot share. The others are refused with VIPConflict until the
+// address is free. Inside a pool the address's allocation has already said which Services may have
+// it (several, when they share it: src/addresses/sharing.ts), and the intent asks for it only for
+// those, so none of them conflicts. This only decides Events, status and ranking: who may announce
+// an address is its ownership Lease's to say (decide.ts), so agents whose informers see the
+// Services in another order stay safe.
 
 export interface VipRequest {
   readonly serviceKey: string;
@@ -26,6 +29,12 @@ function older(a: VipRequest, b: VipRequest): boolean {
 export class VipClaims {
   readonly #requests = new Map<string, VipRequest>();
   readonly #byAddress = new Map<string, Set<string>>();
+  /** Whether an allocation decides who has the address (it lies in a pool). */
+  readonly #allocated: (address: string) => boolean;
+
+  constructor(allocated: (address: string) => boolean = () => false) {
+    this.#allocated = allocated;
+  }
 
   /**
    * Records what a Service asks for now (null: nothing). Returns the other Services whose outcome
@@ -68,17 +77,23 @@ export class VipClaims {
   }
 
   /**
-   * The Service the address serves: the one asking for it that has no conflict at all. Served
-   * Services never share an address (the younger of two conflicts), so there is at most one.
+   * The Service the address serves (the oldest, where several share it): one asking for it that has
+   * no conflict at all. Outside the pools the younger of two conflicts, so there is at most one.
    */
   keeper(address: string): string | null {
-    return this.asking(address).find((key) => this.conflict(key) === null) ?? null;
+    return this.sharing(address)[0] ?? null;
+  }
+
+  /** Every Service the address serves, oldest first: one, or those its allocation shares it among. */
+  sharing(address: string): string[] {
+    return this.asking(address).filter((key) => this.conflict(key) === null);
   }
 
   /** The first of the Service's addresses that an older Service holds, or null if none. */
   conflict(serviceKey: string): VipConflict | null {
     const request = this.#requests.get(serviceKey);
     for (const address of request?.addresses ?? []) {
+      if (this.#allocated(address)) continue;
       for (const other of this.#byAddress.get(address) ?? []) {
         const rival = this.#requests.get(other);
         if (request !== undefined && rival !== undefined && older(rival, request)) {

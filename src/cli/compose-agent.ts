@@ -283,8 +283,11 @@ export function composeAgent(parts: AgentParts): Lifecycle {
         wakeWhenSilent: (other, key) => {
           silenceWatch.wakeWhenSilent(other, key);
         },
+        // The Services sharing its addresses are told with it: they move together.
         touch: (service) => {
           requeue(serviceWork(service), 0);
+          for (const address of mode.addressesOf(service))
+            for (const key of mode.servedBy(address)) requeue(key, 0);
         },
       },
       metrics,

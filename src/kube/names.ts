@@ -7,6 +7,8 @@ export const ANNOTATION_KUBE_VIP_IPS = "kube-vip.io/loadbalancerIPs";
 export const ANNOTATION_METALLB_IPS = "metallb.io/loadBalancerIPs";
 export const ANNOTATION_POOL = "vipd.io/pool";
 export const ANNOTATION_METALLB_POOL = "metallb.io/address-pool";
+export const ANNOTATION_SHARED_IP = "vipd.io/allow-shared-ip";
+export const ANNOTATION_METALLB_SHARED_IP = "metallb.io/allow-shared-ip";
 
 export const DEFAULT_LOAD_BALANCER_CLASS = "vipd.io/l2";
 export const LABEL_EXCLUDE_FROM_LOAD_BALANCERS = "node.kubernetes.io/exclude-from-external-load-balancers";

@@ -21,7 +21,7 @@ let cluster: Cluster;
 let agents = new Map<string, LabProcess>();
 
 const COOLDOWN = "3s";
-const AGENT_ARGS = [`--allocation-cooldown=${COOLDOWN}`, "--external-ip-cidrs=203.0.113.0/25"];
+const AGENT_ARGS = [`--allocation-cooldown=${COOLDOWN}`, "--external-ip-cidrs=198.51.100.128/28"];
 
 function kubectl(args: string[], input?: string): Promise<string> {
   return cluster.kubectl(args, input);
@@ -178,7 +178,7 @@ test.serial("the three ipFamilyPolicies", async (t) => {
     ["apply", "-f", "-"],
     loadBalancerService({ name: "prefer", ipFamilyPolicy: "PreferDualStack" }),
   );
-  await kubectl(["apply", "-f", "-"], pool("only4", { addresses: ["203.0.113.200/30"], autoAssign: false }));
+  await kubectl(["apply", "-f", "-"], pool("only4", { addresses: ["198.51.100.112/30"], autoAssign: false }));
   await kubectl(
     ["apply", "-f", "-"],
     loadBalancerService({
@@ -244,7 +244,7 @@ test.serial(
 test.serial("exhaustion, release and the cool-down", async (t) => {
   await kubectl(
     ["apply", "-f", "-"],
-    pool("tiny", { addresses: ["203.0.113.10-203.0.113.11"], autoAssign: false }),
+    pool("tiny", { addresses: ["198.51.100.110-198.51.100.111"], autoAssign: false }),
   );
   const annotations = { "vipd.io/pool": "tiny" };
   for (const name of ["t1", "t2", "t3"]) {
@@ -286,7 +286,7 @@ test.serial("externalIPs inside --external-ip-cidrs are announced; those outside
   const spec = {
     type: "ClusterIP",
     ports: [{ port: 8080, protocol: "UDP" }],
-    externalIPs: ["203.0.113.20", "203.0.113.200"],
+    externalIPs: ["198.51.100.130", "198.51.100.150"],
   };
   await kubectl(
     ["apply", "-f", "-"],
@@ -297,17 +297,17 @@ test.serial("externalIPs inside --external-ip-cidrs are announced; those outside
       spec,
     }),
   );
-  const holder = await answeredBy("203.0.113.20");
-  t.deepEqual(await onNodes("203.0.113.20"), [holder]);
-  t.deepEqual(await onNodes("203.0.113.200"), []);
+  const holder = await answeredBy("198.51.100.130");
+  t.deepEqual(await onNodes("198.51.100.130"), [holder]);
+  t.deepEqual(await onNodes("198.51.100.150"), []);
   const events = await cluster.eventually(
     () => eventsOf("ext"),
     (each) => each.some((line) => line.startsWith("InvalidVIP")),
     {
-      what: "ext told about 203.0.113.200",
+      what: "ext told about 198.51.100.150",
     },
   );
-  t.regex(events.join("\n"), /203\.0\.113\.200 is outside --external-ip-cidrs/);
+  t.regex(events.join("\n"), /198\.51\.100\.150 is outside --external-ip-cidrs/);
   const annotation = await kubectl([
     "get",
     "service",
@@ -326,7 +326,7 @@ test.serial("kube-vip's kube-system/kubevip ConfigMap is read as pools, in its s
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: { name: "kubevip", namespace: "kube-system" },
-    data: { "cidr-team": "203.0.113.64/30", "range-global": "203.0.113.80-203.0.113.81" },
+    data: { "cidr-team": "198.51.100.120/30", "range-global": "198.51.100.124-198.51.100.125" },
   };
   await kubectl(["apply", "-f", "-"], JSON.stringify(config));
   const annotations = { "vipd.io/pool": "kubevip-team" };
@@ -341,7 +341,7 @@ test.serial("kube-vip's kube-system/kubevip ConfigMap is read as pools, in its s
     { what: "team/kv served" },
   );
   // kube-vip skips .0 and .255 but not a CIDR's network address unless skip-end-ips-in-cidr is set.
-  t.deepEqual(team.get("kv"), ["203.0.113.64"]);
+  t.deepEqual(team.get("kv"), ["198.51.100.120"]);
   const global = await cluster.eventually(
     () => ingresses(),
     (each) => (each.get("kv-global") ?? []).length === 1,
@@ -349,8 +349,8 @@ test.serial("kube-vip's kube-system/kubevip ConfigMap is read as pools, in its s
       what: "kv-global served",
     },
   );
-  t.deepEqual(global.get("kv-global"), ["203.0.113.80"]);
-  t.not(await answeredBy("203.0.113.64"), "");
+  t.deepEqual(global.get("kv-global"), ["198.51.100.124"]);
+  t.not(await answeredBy("198.51.100.120"), "");
   await kubectl(["delete", "service", "kv-global"]);
   await kubectl(["delete", "namespace", "team", "--wait=false"]);
   await kubectl(["delete", "configmap", "-n", "kube-system", "kubevip"]);
