@@ -57,16 +57,18 @@
  *   vipd.io/allow-shared-ip on the Services of a pool that allowed sharing.
  */
 import {
-  formatRange,
-  formatSpan,
-  mergeSpans,
-  overlaps,
-  parseCidr,
-  parseRange,
+  formatCidrOrRange,
+  formatFirstLast,
+  hasCidrEnds,
+  mergeRanges,
+  parseNetipPrefix,
+  parseNetipRange,
   prefixesOf,
-  subtractSpans,
-  type AddressSpan,
-} from "./address-spans.ts";
+  rangesOverlap,
+  subtractRanges,
+  withoutCidrEnds,
+  type AddressRange,
+} from "./ranges.ts";
 import type { VipPoolServiceAllocation } from "./api.ts";
 import { admitted, vipPool, type VipPoolConversion } from "./conversion.ts";
 import type { PoolInput } from "./pool-input.ts";
@@ -96,7 +98,7 @@ export interface KubeVipPool {
   /** The value was read as CIDRs (it has a "/"), not as ranges. */
   readonly cidr: boolean;
   /** The valid entries' addresses, merged. */
-  readonly spans: readonly AddressSpan[];
+  readonly ranges: readonly AddressRange[];
   readonly allowShare: boolean;
   /** The allow-share-* keys that decided allowShare (none when no key is set). */
   readonly shareKeys: readonly string[];
@@ -112,7 +114,7 @@ export interface KubeVipPlan {
 
 interface ParsedValue {
   readonly cidr: boolean;
-  readonly spans: readonly AddressSpan[];
+  readonly ranges: readonly AddressRange[];
 }
 
 function parseValue(key: string, value: string, problems: string[]): ParsedValue {
@@ -120,10 +122,10 @@ function parseValue(key: string, value: string, problems: string[]): ParsedValue
     problems.push(
       `${key}: ${DHCP_VALUE} is kube-vip's DHCP mode (every Service gets 0.0.0.0), which vipd does not have; no addresses for it`,
     );
-    return { cidr: true, spans: [] };
+    return { cidr: true, ranges: [] };
   }
   const cidr = value.includes("/");
-  const spans: AddressSpan[] = [];
+  const ranges: AddressRange[] = [];
   const entries = value.split(",");
   if (entries.some((entry) => entry !== entry.trim()))
     problems.push(
@@ -131,19 +133,19 @@ function parseValue(key: string, value: string, problems: string[]): ParsedValue
     );
   for (const entry of entries.map((text) => text.trim())) {
     if (cidr) {
-      const parsed = parseCidr(entry);
+      const parsed = parseNetipPrefix(entry);
       if (parsed === undefined) problems.push(`${key}: "${entry}" is no CIDR; left out`);
-      else spans.push(parsed.span);
+      else ranges.push(parsed.range);
       continue;
     }
-    const parsed = parseRange(entry);
+    const parsed = parseNetipRange(entry);
     if (parsed === undefined)
       problems.push(`${key}: "${entry}" is no range (first-last, one family, or a CIDR list); left out`);
     else if (parsed === "empty")
       problems.push(`${key}: "${entry}" holds no address (reversed or mixed families), as in kube-vip`);
-    else spans.push(parsed);
+    else ranges.push(parsed);
   }
-  return { cidr, spans: mergeSpans(spans) };
+  return { cidr, ranges: mergeRanges(ranges) };
 }
 
 function parseGoBool(key: string, value: string | undefined, problems: string[]): boolean {
@@ -154,11 +156,11 @@ function parseGoBool(key: string, value: string | undefined, problems: string[])
   return false;
 }
 
-function spansKey(value: ParsedValue, allowShare: boolean): string {
-  const spans = value.spans.map(
-    (span) => `${String(span.family)}:${String(span.first)}-${String(span.last)}`,
+function rangesKey(value: ParsedValue, allowShare: boolean): string {
+  const ranges = value.ranges.map(
+    (range) => `${String(range.family)}:${String(range.first)}-${String(range.last)}`,
   );
-  return `${String(value.cidr)} ${String(allowShare)} ${spans.join(",")}`;
+  return `${String(value.cidr)} ${String(allowShare)} ${ranges.join(",")}`;
 }
 
 /** The ConfigMap's data as kube-vip-cloud-provider reads it: its pools, in its search order. */
@@ -224,7 +226,7 @@ export function readKubeVip(data: Readonly<Record<string, string>>): KubeVipPlan
     const value = parseValue(key, data[key] ?? "", problems);
     const share = shareOf(namespace);
     const shareKey = shareKeyOf(namespace);
-    const groupKey = spansKey(value, share);
+    const groupKey = rangesKey(value, share);
     const group = groups.get(groupKey) ?? { keys: [], namespaces: [], value, share, shareKeys: new Set() };
     groups.set(groupKey, group);
     group.keys.push(key);
@@ -234,7 +236,7 @@ export function readKubeVip(data: Readonly<Record<string, string>>): KubeVipPlan
 
   const pools: KubeVipPool[] = [];
   for (const group of groups.values()) {
-    if (group.value.spans.length === 0) {
+    if (group.value.ranges.length === 0) {
       problems.push(
         `${group.keys.join(", ")}: no valid entry; ${group.namespaces.join(", ")} get no address`,
       );
@@ -246,7 +248,7 @@ export function readKubeVip(data: Readonly<Record<string, string>>): KubeVipPlan
       namespaces: group.namespaces,
       excluded: [],
       cidr: group.value.cidr,
-      spans: group.value.spans,
+      ranges: group.value.ranges,
       allowShare: group.share,
       shareKeys: [...group.shareKeys],
     });
@@ -254,7 +256,7 @@ export function readKubeVip(data: Readonly<Record<string, string>>): KubeVipPlan
   pools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const [index, pool] of pools.entries())
     for (const other of pools.slice(index + 1))
-      if (overlaps(pool.spans, other.spans))
+      if (rangesOverlap(pool.ranges, other.ranges))
         problems.push(
           `${pool.keys.join(", ")} and ${other.keys.join(", ")} overlap: kube-vip-cloud-provider can give one address to a Service of each; vipd gives each address to one pool only (${pool.name}, the first by name)`,
         );
@@ -274,14 +276,14 @@ export function readKubeVip(data: Readonly<Record<string, string>>): KubeVipPlan
         problems.push(
           `allow-share-${namespace}: ${namespace} takes from the global pool, whose sharing follows allow-share-global; annotate its Services with vipd.io/allow-shared-ip instead`,
         );
-    if (value.spans.length === 0) problems.push(`${globalKey}: no valid entry; the global pool is left out`);
+    if (value.ranges.length === 0) problems.push(`${globalKey}: no valid entry; the global pool is left out`);
     else
       pools.push({
         name: KUBE_VIP_GLOBAL_POOL,
         keys: [globalKey],
         excluded,
         cidr: value.cidr,
-        spans: value.spans,
+        ranges: value.ranges,
         allowShare: globalShare,
         shareKeys: has("allow-share-global") ? ["allow-share-global"] : [],
       });
@@ -307,12 +309,12 @@ export function kubeVipServiceAllocation(pool: KubeVipPool): VipPoolServiceAlloc
  * merged set's prefixes, with those kube-vip does not trim (IPv6, /31, /32) written as ranges.
  */
 function poolInputAddresses(pool: KubeVipPool, skipCidrEnds: boolean): string[] {
-  if (!pool.cidr) return pool.spans.map(formatRange);
-  return pool.spans.flatMap((span) =>
-    prefixesOf(span).map((prefix) =>
-      skipCidrEnds && (prefix.span.family === 6 || prefix.bits >= 31)
-        ? formatRange(prefix.span)
-        : formatSpan(prefix.span),
+  if (!pool.cidr) return pool.ranges.map(formatFirstLast);
+  return pool.ranges.flatMap((range) =>
+    prefixesOf(range).map((prefix) =>
+      skipCidrEnds && !hasCidrEnds(prefix.range)
+        ? formatFirstLast(prefix.range)
+        : formatCidrOrRange(prefix.range),
     ),
   );
 }
@@ -345,18 +347,12 @@ export function kubeVipPools(
 }
 
 /** kube-vip's rule for skip-end-ips-in-cidr, applied: each IPv4 prefix shorter than /31 loses its ends. */
-function withoutCidrEnds(spans: readonly AddressSpan[]): AddressSpan[] {
-  return spans.flatMap((span) =>
-    prefixesOf(span).map((prefix) =>
-      prefix.span.family === 4 && prefix.bits < 31
-        ? { ...prefix.span, first: prefix.span.first + 1n, last: prefix.span.last - 1n }
-        : prefix.span,
-    ),
-  );
+function withoutPrefixEnds(ranges: readonly AddressRange[]): AddressRange[] {
+  return ranges.flatMap((range) => prefixesOf(range).map((prefix) => withoutCidrEnds(prefix.range)));
 }
 
-function listed(spans: readonly AddressSpan[]): string {
-  return spans.map(formatSpan).join(", ");
+function listed(ranges: readonly AddressRange[]): string {
+  return ranges.map(formatCidrOrRange).join(", ");
 }
 
 /** The ConfigMap's pools as VIPPool objects, for `vipd convert kube-vip`. */
@@ -364,24 +360,25 @@ export function vipPoolsFromKubeVip(data: Readonly<Record<string, string>>): Vip
   const plan = readKubeVip(data);
   const notes: string[] = [];
   const problems = [...plan.problems];
-  const namespaceSpans = plan.pools
+  const namespaceRanges = plan.pools
     .filter((pool) => pool.namespaces !== undefined)
-    .flatMap((pool) => pool.spans);
+    .flatMap((pool) => pool.ranges);
   const pools = plan.pools.flatMap((pool) => {
-    let spans = plan.skipCidrEnds && pool.cidr ? mergeSpans(withoutCidrEnds(pool.spans)) : [...pool.spans];
-    if (listed(spans) !== listed(pool.spans))
+    let ranges =
+      plan.skipCidrEnds && pool.cidr ? mergeRanges(withoutPrefixEnds(pool.ranges)) : [...pool.ranges];
+    if (listed(ranges) !== listed(pool.ranges))
       notes.push(
         `${pool.name}: skip-end-ips-in-cidr: the first and last address of each IPv4 CIDR (not of a /31 or /32) are left out`,
       );
     if (pool.namespaces === undefined) {
-      const kept = subtractSpans(spans, namespaceSpans);
-      if (kept.length > 0 && listed(kept) !== listed(spans))
+      const kept = subtractRanges(ranges, namespaceRanges);
+      if (kept.length > 0 && listed(kept) !== listed(ranges))
         notes.push(
           `${pool.name}: leaves out what the namespace pools hold, so that each address is in one pool (kube-vip could give those to other namespaces too)`,
         );
-      spans = kept;
+      ranges = kept;
     }
-    if (spans.length === 0) {
+    if (ranges.length === 0) {
       problems.push(
         `${pool.keys.join(", ")}: no address left once the ends and the namespace pools are left out`,
       );
@@ -393,7 +390,7 @@ export function vipPoolsFromKubeVip(data: Readonly<Record<string, string>>): Vip
       );
     return [
       vipPool(pool.name, {
-        addresses: spans.map(formatSpan),
+        addresses: ranges.map(formatCidrOrRange),
         avoidBuggyIPs: true,
         serviceAllocation: kubeVipServiceAllocation(pool),
       }),

@@ -9,7 +9,7 @@
  * its addresses would change the plan silently. The other kinds say what vipd does instead.
  */
 import type { V1LabelSelector } from "@kubernetes/client-node";
-import { formatRange, formatSpan, parseCidr, parseRange } from "./address-spans.ts";
+import { formatCidrOrRange, formatFirstLast, parseNetipPrefix, parseNetipRange } from "./ranges.ts";
 import type { VipPoolServiceAllocation, VipPoolSpec } from "./api.ts";
 import { admitted, vipPool, type VipPoolConversion } from "./conversion.ts";
 
@@ -50,16 +50,16 @@ function describe(document: Fields): string {
 function address(entry: string): string | undefined {
   const text = entry.trim();
   if (text.includes("/")) {
-    const cidr = parseCidr(text);
-    return cidr === undefined ? undefined : formatSpan(cidr.span);
+    const cidr = parseNetipPrefix(text);
+    return cidr === undefined ? undefined : formatCidrOrRange(cidr.range);
   }
-  const range = parseRange(
+  const range = parseNetipRange(
     text
       .split("-")
       .map((end) => end.trim())
       .join("-"),
   );
-  return range === undefined || range === "empty" ? undefined : formatRange(range);
+  return range === undefined || range === "empty" ? undefined : formatFirstLast(range);
 }
 
 function serviceAllocation(value: unknown, problems: string[]): VipPoolServiceAllocation | undefined {

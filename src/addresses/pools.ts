@@ -38,6 +38,7 @@ import {
   rangeSize,
   rangesContain,
   subtractRanges,
+  withoutCidrEnds,
   type AddressRange,
 } from "./ranges.ts";
 
@@ -107,8 +108,8 @@ export function resolvePools(inputs: readonly PoolInput[]): Pool[] {
 
 /**
  * kube-vip's skip-end-ips-in-cidr drops an IPv4 CIDR's network and broadcast addresses; like
- * kube-vip-cloud-provider it leaves IPv6 CIDRs and /31 and /32 whole (RFC 3021: a /31 has no
- * network or broadcast address).
+ * kube-vip-cloud-provider it applies to entries written as CIDRs only (a range covering exactly a
+ * CIDR keeps its ends) and leaves IPv6 CIDRs and /31 and /32 whole (withoutCidrEnds).
  */
 function readEntries(input: PoolInput): { ranges: AddressRange[]; problems: string[] } {
   const ranges: AddressRange[] = [];
@@ -119,9 +120,7 @@ function readEntries(input: PoolInput): { ranges: AddressRange[]; problems: stri
       problems.push(reading.problem);
       continue;
     }
-    const { range } = reading;
-    const trim = input.skipCidrEnds === true && reading.cidr && range.family === 4 && rangeSize(range) > 2n;
-    ranges.push(trim ? { ...range, first: range.first + 1n, last: range.last - 1n } : range);
+    ranges.push(input.skipCidrEnds === true && reading.cidr ? withoutCidrEnds(reading.range) : reading.range);
   }
   return { ranges: mergeRanges(ranges), problems };
 }

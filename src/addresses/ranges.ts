@@ -1,6 +1,15 @@
 // Address ranges as numbers: what a pool's spec.addresses entries cover, read once into inclusive
 // [first, last] pairs of bigints so that overlaps, sizes and the first free address are arithmetic,
 // never an enumeration (an IPv6 /64 holds 2^64 addresses). Pure: no I/O, no clock.
+//
+// Two readers of entries, because two kinds of text are read. parseRange reads vipd's own
+// spec.addresses (pools.ts), strictly: a CIDR with host bits set, a reversed range, or an entry
+// holding an address no VIP may have is refused with a sentence. parseNetipAddress, parseNetipPrefix
+// and parseNetipRange read kube-vip's ConfigMap and MetalLB's pools (kube-vip-configmap.ts,
+// metallb-convert.ts) as those programs do with Go's net/netip and go4.org/netipx, so that `vipd
+// convert` and the agent's reading of the ConfigMap keep their meaning: host bits are masked, a
+// reversed or mixed-family range is empty rather than wrong, nothing is trimmed, a lone address is
+// no range, and no address is refused for its kind. The arithmetic below serves both.
 import ipaddr from "ipaddr.js";
 import { canonicalAddress, UNUSABLE_RANGES } from "../agent/service-intent.ts";
 
@@ -129,6 +138,54 @@ export function addressValue(address: string): { readonly family: 4 | 6; readonl
   return { family: parsed.kind() === "ipv4" ? 4 : 6, value: bytesValue(parsed.toByteArray()) };
 }
 
+/**
+ * An address as net/netip's ParseAddr reads it, without zones: IPv4 only in four plain decimal parts
+ * (no "010.1.1.1", no "10.1"), IPv6 in any RFC 4291 form. Unlike canonicalAddress nothing is trimmed,
+ * and no address is refused for its kind (loopback, multicast and the like).
+ */
+export function parseNetipAddress(
+  text: string,
+): { readonly family: 4 | 6; readonly value: bigint } | undefined {
+  const valid =
+    ipaddr.IPv4.isValidFourPartDecimal(text) ||
+    (text.includes(":") && !text.includes("%") && ipaddr.IPv6.isValid(text));
+  return valid ? addressValue(text) : undefined;
+}
+
+/**
+ * "198.51.100.7/28" as netip's ParsePrefix and Masked read it: the whole prefix
+ * (198.51.100.0-198.51.100.15), its length kept; no leading zero in the length.
+ */
+export function parseNetipPrefix(
+  text: string,
+): { readonly range: AddressRange; readonly bits: number } | undefined {
+  const slash = text.indexOf("/");
+  if (slash < 0) return undefined;
+  const address = parseNetipAddress(text.slice(0, slash));
+  const bitsText = text.slice(slash + 1);
+  if (address === undefined || !/^(0|[1-9]\d{0,2})$/.test(bitsText)) return undefined;
+  const bits = Number(bitsText);
+  const width = BITS[address.family];
+  if (bits > width) return undefined;
+  const size = 1n << BigInt(width - bits);
+  const first = (address.value / size) * size;
+  return { range: { family: address.family, first, last: first + size - 1n }, bits };
+}
+
+/**
+ * "first-last" with one dash, each end as parseNetipAddress reads it; undefined when either end is
+ * no address, "empty" when reversed or of two families (netipx's IPSet drops such a range silently).
+ */
+export function parseNetipRange(text: string): AddressRange | "empty" | undefined {
+  const ends = text.split("-");
+  if (ends.length !== 2) return undefined;
+  const first = parseNetipAddress(ends[0] ?? "");
+  const last = parseNetipAddress(ends[1] ?? "");
+  if (first === undefined || last === undefined) return undefined;
+  if (first.family !== last.family || last.value < first.value) return "empty";
+  return { family: first.family, first: first.value, last: last.value };
+}
+
 const PLAIN_IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
 const PLAIN_IPV6 = /^[0-9a-fA-F:]+$/;
 const IPV6_GROUP = /^[0-9a-fA-F]{1,4}$/;
@@ -175,9 +232,59 @@ export function rangeSize(range: AddressRange): bigint {
   return range.last - range.first + 1n;
 }
 
+/**
+ * Whether a CIDR (a range that is one prefix) has ends that kube-vip's skip-end-ips-in-cidr leaves
+ * out: IPv4 only, never of a /31 or /32 (RFC 3021: a /31 has no network or broadcast address).
+ */
+export function hasCidrEnds(prefix: AddressRange): boolean {
+  return prefix.family === 4 && rangeSize(prefix) > 2n;
+}
+
+/** A CIDR without its first and last address where hasCidrEnds says it has them, else whole. */
+export function withoutCidrEnds(prefix: AddressRange): AddressRange {
+  return hasCidrEnds(prefix) ? { ...prefix, first: prefix.first + 1n, last: prefix.last - 1n } : prefix;
+}
+
+/** "first-last", or a lone address as itself (as parseRange reads it back). */
 export function formatRange(range: AddressRange): string {
   const first = addressText(range.family, range.first);
   return range.first === range.last ? first : `${first}-${addressText(range.family, range.last)}`;
+}
+
+/**
+ * "first-last" always, a lone address too ("198.51.100.7-198.51.100.7"): how the converters have
+ * always printed range entries, so that `vipd convert`'s output and kube-vip's pools keep their text.
+ */
+export function formatFirstLast(range: AddressRange): string {
+  return `${addressText(range.family, range.first)}-${addressText(range.family, range.last)}`;
+}
+
+/** The fewest prefixes covering exactly the range, in order (netipx's IPRange.Prefixes). */
+export function prefixesOf(range: AddressRange): { readonly range: AddressRange; readonly bits: number }[] {
+  const width = BITS[range.family];
+  const prefixes: { range: AddressRange; bits: number }[] = [];
+  let first = range.first;
+  while (first <= range.last) {
+    let hostBits = 0;
+    while (
+      hostBits < width &&
+      first % (1n << BigInt(hostBits + 1)) === 0n &&
+      first + (1n << BigInt(hostBits + 1)) - 1n <= range.last
+    )
+      hostBits += 1;
+    const last = first + (1n << BigInt(hostBits)) - 1n;
+    prefixes.push({ range: { family: range.family, first, last }, bits: width - hostBits });
+    first = last + 1n;
+  }
+  return prefixes;
+}
+
+/** A CIDR when the range is exactly one prefix (a lone address is a /32 or /128), else "first-last". */
+export function formatCidrOrRange(range: AddressRange): string {
+  const [only, ...others] = prefixesOf(range);
+  if (only !== undefined && others.length === 0)
+    return `${addressText(range.family, range.first)}/${String(only.bits)}`;
+  return formatRange(range);
 }
 
 function compareRanges(a: AddressRange, b: AddressRange): number {
@@ -233,6 +340,10 @@ export function intersectRanges(a: readonly AddressRange[], b: readonly AddressR
     }
   }
   return mergeRanges(result);
+}
+
+export function rangesOverlap(a: readonly AddressRange[], b: readonly AddressRange[]): boolean {
+  return intersectRanges(a, b).length > 0;
 }
 
 export function rangesContain(ranges: readonly AddressRange[], family: 4 | 6, value: bigint): boolean {

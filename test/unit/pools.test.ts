@@ -193,7 +193,7 @@ const resolutions: [string, PoolInput[], ReturnType<typeof shape>[]][] = [
     ],
   ],
   [
-    "skipCidrEnds drops an IPv4 CIDR's first and last address, not a range's, a /31's, a /32's or IPv6's",
+    "skipCidrEnds drops an IPv4 CIDR's first and last address, not a range's (even one a CIDR covers), a /31's, a /32's or IPv6's",
     [
       input(
         "kube-vip-global",
@@ -201,6 +201,7 @@ const resolutions: [string, PoolInput[], ReturnType<typeof shape>[]][] = [
           addresses: [
             "198.51.100.0/24",
             "203.0.113.10-203.0.113.20",
+            "203.0.113.32-203.0.113.63",
             "203.0.113.128/31",
             "203.0.113.200/32",
             "2001:db8::/126",
@@ -216,6 +217,7 @@ const resolutions: [string, PoolInput[], ReturnType<typeof shape>[]][] = [
         ranges: [
           "198.51.100.1-198.51.100.254",
           "203.0.113.10-203.0.113.20",
+          "203.0.113.32-203.0.113.63",
           "203.0.113.128-203.0.113.129",
           "203.0.113.200",
           "2001:db8::-2001:db8::3",
@@ -611,6 +613,27 @@ const frees: [string, Partial<VipPoolSpec>, 4 | 6, Set<string>, string | undefin
     new Set(),
     "2001:db8::",
   ],
+  [
+    "avoidBuggyIPs hands out an IPv6 address ending in ff",
+    { addresses: ["2001:db8::/120"], avoidBuggyIPs: true },
+    6,
+    run("2001:db8::", 255),
+    "2001:db8::ff",
+  ],
+  [
+    "avoidBuggyIPs in a dual-stack pool: IPv6 from its ::0",
+    { addresses: ["198.51.100.0/24", "2001:db8::/120"], avoidBuggyIPs: true },
+    6,
+    new Set(),
+    "2001:db8::",
+  ],
+  [
+    "avoidBuggyIPs in a dual-stack pool: IPv4 past its .0",
+    { addresses: ["198.51.100.0/24", "2001:db8::/120"], avoidBuggyIPs: true },
+    4,
+    new Set(),
+    "198.51.100.1",
+  ],
   ["no range of that family", { addresses: ["198.51.100.0/24"] }, 6, new Set(), undefined],
   ["10,000 taken in a /16", { addresses: ["198.18.0.0/16"] }, 4, run("198.18.0.0", 10_000), "198.18.39.16"],
   [
@@ -720,6 +743,20 @@ const usages: [
     6,
     0,
     { total: "256", allocated: 0, free: "256" },
+  ],
+  [
+    "avoidBuggyIPs in a dual-stack pool: IPv6 whole",
+    { addresses: ["198.51.100.0/24", "2001:db8::/120"], avoidBuggyIPs: true },
+    6,
+    0,
+    { total: "256", allocated: 0, free: "256" },
+  ],
+  [
+    "avoidBuggyIPs in a dual-stack pool: IPv4 without .0 and .255",
+    { addresses: ["198.51.100.0/24", "2001:db8::/120"], avoidBuggyIPs: true },
+    4,
+    0,
+    { total: "254", allocated: 0, free: "254" },
   ],
   [
     "only the family asked for",

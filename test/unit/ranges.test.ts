@@ -4,13 +4,22 @@ import { canonicalAddress } from "../../src/agent/service-intent.ts";
 import {
   addressText,
   addressValue,
+  formatCidrOrRange,
+  formatFirstLast,
   formatRange,
+  hasCidrEnds,
   intersectRanges,
   mergeRanges,
+  parseNetipAddress,
+  parseNetipPrefix,
+  parseNetipRange,
   parseRange,
+  prefixesOf,
   rangesContain,
   rangeSize,
+  rangesOverlap,
   subtractRanges,
+  withoutCidrEnds,
   type AddressRange,
 } from "../../src/addresses/ranges.ts";
 
@@ -247,6 +256,12 @@ const subtractions: [string, AddressRange[], AddressRange[], string[]][] = [
   ],
   ["another family's cut takes nothing", ranges("198.51.100.0"), ranges("::c633:6400"), ["198.51.100.0"]],
   [
+    "cuts across an end and beyond it",
+    ranges("198.51.100.0-198.51.100.255"),
+    ranges("198.51.100.250-198.51.101.5", "198.51.99.0-198.51.100.15"),
+    ["198.51.100.16-198.51.100.249"],
+  ],
+  [
     "IPv6 beyond 64 bits",
     ranges("2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
     ranges("2001:db8:1::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
@@ -285,6 +300,13 @@ for (const [rule, a, b, expected] of intersections) {
   });
 }
 
+test("rangesOverlap: a shared address of the same family, ends included", (t) => {
+  t.true(rangesOverlap(ranges("198.51.100.0-198.51.100.9"), ranges("198.51.100.9-198.51.100.20")));
+  t.false(rangesOverlap(ranges("198.51.100.0-198.51.100.9"), ranges("198.51.100.10-198.51.100.20")));
+  t.false(rangesOverlap(ranges("198.51.100.0"), ranges("::c633:6400")));
+  t.false(rangesOverlap([], ranges("198.51.100.0")));
+});
+
 test("rangesContain checks the family and both ends", (t) => {
   const pool = ranges("198.51.100.10-198.51.100.20", "2001:db8::-2001:db8::ff");
   t.true(rangesContain(pool, 4, addressValue("198.51.100.10").value));
@@ -295,3 +317,122 @@ test("rangesContain checks the family and both ends", (t) => {
   // the same number in the other family
   t.false(rangesContain(pool, 6, addressValue("198.51.100.10").value));
 });
+
+// The readers of kube-vip's and MetalLB's entries, as Go's net/netip and go4.org/netipx read them.
+// Where they differ from parseRange on the same text, the table above says what parseRange does.
+
+const netipAddresses: readonly [string, boolean][] = [
+  ["198.51.100.7", true],
+  ["2001:db8::1", true],
+  // parseRange refuses these three (IPv4-mapped, loopback, multicast); netip reads them
+  ["::ffff:198.51.100.7", true],
+  ["127.0.0.1", true],
+  ["ff02::1", true],
+  ["198.51.100.07", false],
+  ["0x0a.0.0.1", false],
+  ["10.1", false],
+  ["fe80::1%eth0", false],
+  // canonicalAddress trims; netip does not
+  [" 198.51.100.7", false],
+  ["", false],
+];
+
+for (const [text, valid] of netipAddresses)
+  test(`parseNetipAddress(${JSON.stringify(text)}) is ${valid ? "an address" : "none"}`, (t) => {
+    t.is(parseNetipAddress(text) !== undefined, valid);
+  });
+
+const netipPrefixes: readonly [string, string | undefined][] = [
+  // parseRange refuses host bits; netip masks them
+  ["198.51.100.210/29", "198.51.100.208/29"],
+  ["2001:db8::1234/120", "2001:db8::1200/120"],
+  ["198.51.100.7/32", "198.51.100.7/32"],
+  ["0.0.0.0/0", "0.0.0.0/0"],
+  ["198.51.100.0/33", undefined],
+  // netip refuses a leading zero in the length
+  ["198.51.100.0/024", undefined],
+  ["198.51.100.0", undefined],
+  [" 198.51.100.0/24", undefined],
+];
+
+for (const [text, expected] of netipPrefixes)
+  test(`parseNetipPrefix ${JSON.stringify(text)}`, (t) => {
+    const prefix = parseNetipPrefix(text);
+    t.is(prefix === undefined ? undefined : formatCidrOrRange(prefix.range), expected);
+    if (prefix !== undefined) t.is(prefixesOf(prefix.range)[0]?.bits, prefix.bits);
+  });
+
+const netipRanges: readonly [string, string | undefined][] = [
+  ["198.51.100.1-198.51.100.9", "198.51.100.1-198.51.100.9"],
+  ["198.51.100.7-198.51.100.7", "198.51.100.7-198.51.100.7"],
+  // parseRange refuses these two with a reason; netipx holds no address in them
+  ["198.51.100.9-198.51.100.1", "empty"],
+  ["198.51.100.1-2001:db8::1", "empty"],
+  ["198.51.100.1-198.51.100.2-198.51.100.3", undefined],
+  // parseRange trims around the dash and reads a lone address; netipx does neither
+  ["198.51.100.1 - 198.51.100.9", undefined],
+  ["198.51.100.7", undefined],
+];
+
+for (const [text, expected] of netipRanges)
+  test(`parseNetipRange ${JSON.stringify(text)}`, (t) => {
+    const range = parseNetipRange(text);
+    t.is(range === undefined || range === "empty" ? range : formatFirstLast(range), expected);
+  });
+
+test("prefixesOf gives the fewest aligned prefixes, in order", (t) => {
+  t.deepEqual(
+    prefixesOf(range("198.51.100.1-198.51.100.6")).map((prefix) => formatCidrOrRange(prefix.range)),
+    ["198.51.100.1/32", "198.51.100.2/31", "198.51.100.4/31", "198.51.100.6/32"],
+  );
+  t.deepEqual(
+    prefixesOf(range("0.0.0.0-255.255.255.255")).map((prefix) => prefix.bits),
+    [0],
+  );
+  t.deepEqual(
+    prefixesOf(range("2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")).map((prefix) => prefix.bits),
+    [32],
+  );
+});
+
+test("formatCidrOrRange writes one prefix as a CIDR, a lone address too; formatFirstLast always both ends", (t) => {
+  const cases: [string, string, string, string][] = [
+    // range, formatCidrOrRange, formatFirstLast, formatRange
+    [
+      "198.51.100.0-198.51.100.255",
+      "198.51.100.0/24",
+      "198.51.100.0-198.51.100.255",
+      "198.51.100.0-198.51.100.255",
+    ],
+    [
+      "198.51.100.1-198.51.100.6",
+      "198.51.100.1-198.51.100.6",
+      "198.51.100.1-198.51.100.6",
+      "198.51.100.1-198.51.100.6",
+    ],
+    ["198.51.100.7", "198.51.100.7/32", "198.51.100.7-198.51.100.7", "198.51.100.7"],
+    ["2001:db8::1", "2001:db8::1/128", "2001:db8::1-2001:db8::1", "2001:db8::1"],
+  ];
+  for (const [text, cidrOrRange, firstLast, plain] of cases) {
+    t.is(formatCidrOrRange(range(text)), cidrOrRange, text);
+    t.is(formatFirstLast(range(text)), firstLast, text);
+    t.is(formatRange(range(text)), plain, text);
+  }
+});
+
+// kube-vip's skip-end-ips-in-cidr, which both pools.ts and kube-vip-configmap.ts apply through these.
+const cidrEnds: [string, string][] = [
+  ["198.51.100.0/24", "198.51.100.1-198.51.100.254"],
+  ["198.51.100.0/30", "198.51.100.1-198.51.100.2"],
+  ["198.51.100.0/31", "198.51.100.0-198.51.100.1"],
+  ["198.51.100.7/32", "198.51.100.7"],
+  ["2001:db8::/126", "2001:db8::-2001:db8::3"],
+];
+
+for (const [cidr, expected] of cidrEnds)
+  test(`withoutCidrEnds ${cidr}`, (t) => {
+    const prefix = parseNetipPrefix(cidr);
+    if (prefix === undefined) return t.fail(cidr);
+    t.is(formatRange(withoutCidrEnds(prefix.range)), expected);
+    t.is(hasCidrEnds(prefix.range), expected !== formatRange(prefix.range));
+  });
