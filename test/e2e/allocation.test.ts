@@ -4,14 +4,17 @@
 // addresses, also when the allocating agent is killed midway; every agent and the API server
 // restarted change no address; exhaustion, release and the cool-down; the three ipFamilyPolicies;
 // an address outside the pools refused; externalIPs inside and outside --external-ip-cidrs; and
-// each problem told once, by one agent.
+// vipd convert metallb output applied and used; overlapping pools; and each problem told once, by
+// one agent.
 import test from "ava";
+import { spawnSync } from "node:child_process";
 import { overlaps } from "../../lab/analysis.ts";
 import {
   agentMetric,
   loadBalancerService,
   manifestRbacKubeconfig,
   prepareCluster,
+  vipdProgram,
   type Cluster,
 } from "../../lab/agents.ts";
 import { up, type Lab, type LabProcess } from "../../lab/index.ts";
@@ -354,6 +357,71 @@ test.serial("kube-vip's kube-system/kubevip ConfigMap is read as pools, in its s
   await kubectl(["delete", "service", "kv-global"]);
   await kubectl(["delete", "namespace", "team", "--wait=false"]);
   await kubectl(["delete", "configmap", "-n", "kube-system", "kubevip"]);
+});
+
+test.serial(
+  "vipd convert metallb output, applied, gives addresses to Services naming the MetalLB pool",
+  async (t) => {
+    const metallb = [
+      "apiVersion: metallb.io/v1beta1",
+      "kind: IPAddressPool",
+      "metadata: { name: legacy, namespace: metallb-system }",
+      "spec: { addresses: [198.51.100.140-198.51.100.141], autoAssign: false }",
+    ].join("\n");
+    const converted = spawnSync(process.execPath, [vipdProgram(), "convert", "metallb", "-f", "-"], {
+      input: metallb,
+      encoding: "utf8",
+    });
+    t.is(converted.status, 0, converted.stderr);
+    await kubectl(["apply", "-f", "-"], converted.stdout);
+    await kubectl(
+      ["apply", "-f", "-"],
+      loadBalancerService({ name: "from-metallb", annotations: { "metallb.io/address-pool": "legacy" } }),
+    );
+    const status = await cluster.eventually(
+      () => ingresses(),
+      (each) => (each.get("from-metallb") ?? []).length === 1,
+      {
+        what: "from-metallb served",
+      },
+    );
+    t.deepEqual(status.get("from-metallb"), ["198.51.100.140"]);
+    await kubectl(["delete", "service", "from-metallb"]);
+  },
+);
+
+test.serial("two overlapping pools: the older keeps the overlap, the younger says so", async (t) => {
+  await kubectl(
+    ["apply", "-f", "-"],
+    pool("younger", { addresses: ["198.51.100.108-198.51.100.115"], autoAssign: false }),
+  );
+  const condition = await cluster.eventually(
+    () =>
+      kubectl([
+        "get",
+        "vippool",
+        "younger",
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Conflicting")].status} {.status.conditions[?(@.type=="Conflicting")].message}',
+      ]),
+    (text) => text.startsWith("True"),
+    { what: "younger Conflicting" },
+  );
+  t.regex(condition, /198\.51\.100\.108-198\.51\.100\.109 \(kept by lan\)/);
+  await kubectl(
+    ["apply", "-f", "-"],
+    loadBalancerService({ name: "from-younger", annotations: { "vipd.io/pool": "younger" } }),
+  );
+  const status = await cluster.eventually(
+    () => ingresses(),
+    (each) => (each.get("from-younger") ?? []).length === 1,
+    {
+      what: "from-younger served",
+    },
+  );
+  t.deepEqual(status.get("from-younger"), ["198.51.100.110"]);
+  await kubectl(["delete", "service", "from-younger"]);
+  await kubectl(["delete", "vippool", "younger"]);
 });
 
 const MANY = 300;
