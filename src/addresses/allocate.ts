@@ -108,7 +108,16 @@ function requestedSteps(
   let problem: AllocationProblem | null = null;
   for (const vip of vips) {
     const pool = poolOf(situation.pools, vip.address);
-    if (pool === undefined || !admits(pool, situation.facts)) continue;
+    if (pool === undefined) continue;
+    // With --pool-addresses-only the intent refuses it already; without, it still may not take an
+    // address of a pool that is not its namespace's.
+    if (!admits(pool, situation.facts)) {
+      problem ??= {
+        reason: EVENT_REASONS.invalid,
+        message: `${vip.address} is in VIPPool ${pool.name}, which the namespace ${situation.facts.namespace} may not use`,
+      };
+      continue;
+    }
     wanted.add(vip.address);
     const record = situation.at(vip.address);
     const key = keyIn(situation, pool);

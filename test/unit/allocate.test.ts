@@ -179,6 +179,17 @@ const CASES: [string, Partial<AllocationSituation>, string[]][] = [
     [],
   ],
   [
+    "a requested address in a pool the Service's namespace may not use is refused",
+    {
+      request: { kind: "requested", vips: [{ address: "198.51.100.12", family: 4 }] },
+      pools: pools([
+        "lan",
+        { addresses: ["198.51.100.10-198.51.100.12"], serviceAllocation: { namespaces: ["web"] } },
+      ]),
+    },
+    ["InvalidVIP: 198.51.100.12 is in VIPPool lan, which the namespace default may not use"],
+  ],
+  [
     "a requested address allocated to another Service is a conflict",
     {
       request: { kind: "requested", vips: [{ address: "198.51.100.12", family: 4 }] },
