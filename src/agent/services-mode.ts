@@ -79,7 +79,9 @@ export class ServicesMode implements ServingMode {
     );
     if (this.#servesVipdApi)
       await Promise.all(
-        [informers.vipPools, informers.vipAllocations, informers.namespaces].map((each) => each.start()),
+        [informers.vipPools, informers.vipAllocations, informers.namespaces, informers.kubeVipConfig].map(
+          (each) => each.start(),
+        ),
       );
     await Promise.all(this.informers().map((informer) => informer.whenSynced()));
   }
