@@ -36,8 +36,9 @@
 // from one node only.
 import type { Clock } from "../clock/clock.ts";
 import { refusalRecording } from "../agent/refusals.ts";
+import { rankCandidates } from "../election/ranking.ts";
 import type { EventRecorder } from "../kube/events.ts";
-import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
+import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AllocationApi, AllocationWrite } from "./allocation-api.ts";
 import type { AllocationIndex, AllocationRecord } from "./allocation-index.ts";
@@ -51,6 +52,14 @@ export const ALLOCATOR_RANKING_KEY = "vipd.io/allocator";
 // shows the allocation (or for this long, if it never does: the create failed, or the object was
 // deleted before the informer saw it).
 const RESERVATION_MS = 60_000;
+// A Service whose new allocation the informer does not show yet is looked at again this soon,
+// rather than planned on a view that lacks it (which would give it a second address).
+const UNSEEN_RECHECK_MS = 100;
+
+interface Reservation {
+  readonly since: number;
+  readonly service: string;
+}
 
 export interface AllocatorView {
   /** The Service's situation, without the addresses not to hand out; null if it asks nothing. */
@@ -78,6 +87,8 @@ export interface AllocatorOptions {
   readonly cooldownMs: number;
   readonly log: Logger;
   readonly requeue: (service: ServiceRef, delayMs: number) => void;
+  /** Runs the Service's loop again once that node's heartbeat is silent: it may have been the allocator. */
+  readonly wakeWhenSilent: (node: string, service: ServiceRef) => void;
   /** Counts an allocation write by its step and outcome. */
   readonly counted: (step: AllocationStep["kind"], outcome: AllocationWrite) => void;
 }
@@ -101,8 +112,8 @@ function specOf(record: AllocationRecord): VipAllocationSpec {
 
 export class Allocator {
   readonly #options: AllocatorOptions;
-  /** Address → when this agent started creating its allocation. */
-  readonly #reserved = new Map<string, number>();
+  /** Address → when this agent started creating its allocation, and for which Service. */
+  readonly #reserved = new Map<string, Reservation>();
   /** "namespace/name" → the problem last told to the Service, so each is told once. */
   readonly #told = new Map<string, string>();
   #firstRunAt: number | undefined;
@@ -124,6 +135,14 @@ export class Allocator {
         leaseDuration: o.leaseDuration,
       }).action === "record"
     );
+  }
+
+  /**
+   * An allocation was deleted: its address is free. The Services told that no address was left try
+   * again at once, instead of at the next resync.
+   */
+  addressFreed(): void {
+    for (const key of this.#told.keys()) this.#options.requeue(parseServiceKey(key), 0);
   }
 
   /** The informer shows an allocation of this address: it needs no reservation any more. */
@@ -154,12 +173,23 @@ export class Allocator {
     }
     if (turn.action === "leave") {
       this.#told.delete(serviceKey(ref));
+      // The allocator may die with this Service still waiting; the others find out when its
+      // heartbeat falls silent, and one of them takes over.
+      const [allocator] = rankCandidates([o.node, ...o.view.liveNodes()], ALLOCATOR_RANKING_KEY);
+      if (allocator !== undefined) o.wakeWhenSilent(allocator, ref);
       return;
     }
     const unavailable = o.view.unavailable();
     if (unavailable !== null) {
       if (situation.request !== "none" && situation.request !== "unreadable")
         this.#tell(ref, situation.uid, { reason: "NoAddress", message: unavailable });
+      return;
+    }
+    const key = serviceKey(ref);
+    if (
+      [...this.#reserved.values()].some((each) => each.service === key && now - each.since <= RESERVATION_MS)
+    ) {
+      o.requeue(ref, UNSEEN_RECHECK_MS);
       return;
     }
     const plan = planAllocation({
@@ -170,7 +200,8 @@ export class Allocator {
     });
     // Reserved before the first await: the next Service's plan, made while these creates are on
     // their way, must not pick the same addresses.
-    for (const step of plan.steps) if (step.kind === "create") this.#reserved.set(step.address, now);
+    for (const step of plan.steps)
+      if (step.kind === "create") this.#reserved.set(step.address, { since: now, service: key });
     let again = false;
     for (const step of plan.steps) {
       const outcome = await this.#carryOut(ref, situation.uid, step);
@@ -186,7 +217,7 @@ export class Allocator {
   #taken(now: number): ReadonlySet<string> {
     const taken = new Set(this.#options.view.requestedAddresses());
     for (const record of this.#options.view.allocations.all()) taken.add(record.address);
-    for (const [address, since] of this.#reserved) {
+    for (const [address, { since }] of this.#reserved) {
       if (now - since > RESERVATION_MS) this.#reserved.delete(address);
       else taken.add(address);
     }

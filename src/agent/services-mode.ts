@@ -170,6 +170,7 @@ export class ServicesMode implements ServingMode {
           allocator.allocationSeen(changed.address);
           intake.add(addressWork(changed.address));
         }
+        if (event === "delete") allocator.addressFreed();
         for (const ref of changed.services) {
           const service = informers.services.get(ref.name, ref.namespace);
           if (service === undefined) intake.add(serviceWork(ref));

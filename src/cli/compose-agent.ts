@@ -193,6 +193,9 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       requeue: (service, delayMs) => {
         requeue(serviceWork(service), delayMs);
       },
+      wakeWhenSilent: (other, service) => {
+        silenceWatch.wakeWhenSilent(other, serviceWork(service));
+      },
       counted: (step, outcome) => {
         metrics.allocationWrites.inc({ step, outcome });
       },
