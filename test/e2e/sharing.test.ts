@@ -164,6 +164,23 @@ test.serial("the sharing matrix", async (t) => {
   );
   const addresses = ["dns-tcp", "other-key", "clash"].map((name) => all.get(name)?.ips ?? "");
   t.is(new Set(addresses).size, 3, addresses.join(" "));
+  // The Local one has no endpoint in the lab, so no node may serve it; what matters is that its
+  // address is its own: its allocation names it alone.
+  const local = await cluster.eventually(
+    async () =>
+      (
+        JSON.parse(await kubectl(["get", "vipallocations", "-o", "json"])) as {
+          items: { spec?: { address?: string; services?: { name?: string }[] } }[];
+        }
+      ).items.find((each) => each.spec?.services?.some((ref) => ref.name === "local")),
+    (each) => each !== undefined,
+    { what: "an allocation for local" },
+  );
+  t.not(local?.spec?.address, shared);
+  t.deepEqual(
+    local?.spec?.services?.map((ref) => ref.name),
+    ["local"],
+  );
   // A Service that names the shared address gets VIPConflict naming the Service and the port.
   await kubectl(
     ["apply", "-f", "-"],
