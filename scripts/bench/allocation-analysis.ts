@@ -7,6 +7,22 @@ import type { VipAllocation } from "../../src/addresses/api.ts";
 import { isWrite, totalPerSecond, type RequestRate } from "./api-requests.ts";
 import type { AllocationRun } from "./results.ts";
 
+// 2001:db8:1::2:0/112 on the lab's LAN, apart from the scale suite's 2001:db8:1::1:0/112, the
+// nodes' and the client's addresses and the ClusterIPs (2001:db8:ffff::/112). The pool is the
+// smallest CIDR there that holds every Service: the sweep asks for each of its addresses.
+export const POOL_PREFIX = "2001:db8:1::2:";
+export const MAX_ALLOCATION_SERVICES = 65_536;
+
+export function allocationPool(services: number): { cidr: string; addresses: string[] } {
+  if (services > MAX_ALLOCATION_SERVICES)
+    throw new Error(`at most ${MAX_ALLOCATION_SERVICES} Services fit the allocation pool`);
+  const bits = Math.max(1, Math.ceil(Math.log2(services)));
+  return {
+    cidr: `${POOL_PREFIX}0/${128 - bits}`,
+    addresses: Array.from({ length: 2 ** bits }, (_, index) => `${POOL_PREFIX}${index.toString(16)}`),
+  };
+}
+
 /** One VIPAllocation as the watch delivered it. */
 export interface AllocationSighting {
   /** The object's name, one per address. */

@@ -7,7 +7,7 @@
 // (a pool's status is written only when it changes, an allocation only when its Service does).
 import { KubeConfig } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { agentWarnings } from "./allocation-analysis.ts";
+import { agentWarnings, allocationPool, POOL_PREFIX } from "./allocation-analysis.ts";
 import { watchAllocations } from "./allocation-watch.ts";
 import { isWrite, totalPerSecond } from "./api-requests.ts";
 import { BENCH_NAMESPACE, type BenchLab } from "./bench-lab.ts";
@@ -26,21 +26,7 @@ import {
 import { startVipSweep } from "./vip-sweep.ts";
 
 const POOL_NAME = "bench";
-// 2001:db8:1::2:0/112 on the lab's LAN, apart from the scale suite's 2001:db8:1::1:0/112, the
-// nodes' and the client's addresses and the ClusterIPs (2001:db8:ffff::/112). The pool is the
-// smallest CIDR there that holds every Service: the sweep asks for each of its addresses.
-const POOL_PREFIX = "2001:db8:1::2:";
-const MAX_SERVICES = 65_536;
 const POOL_READY_TIMEOUT_MS = 60_000;
-
-export function allocationPool(services: number): { cidr: string; addresses: string[] } {
-  if (services > MAX_SERVICES) throw new Error(`at most ${MAX_SERVICES} Services fit the allocation pool`);
-  const bits = Math.max(1, Math.ceil(Math.log2(services)));
-  return {
-    cidr: `${POOL_PREFIX}0/${128 - bits}`,
-    addresses: Array.from({ length: 2 ** bits }, (_, index) => `${POOL_PREFIX}${index.toString(16)}`),
-  };
-}
 
 function steadyState(window: Window): SteadyState {
   return {

@@ -1,6 +1,7 @@
 // `npm run bench` flags. --quick changes the defaults of the other flags to a smoke run of a few
 // minutes; a flag given explicitly always wins over them. Unknown flags and bad values are errors.
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { MAX_ALLOCATION_SERVICES } from "./allocation-analysis.ts";
 import { PROFILES, type TimingProfile } from "./profiles.ts";
 import { SCENARIO_NAMES, type ScenarioName } from "./scenario-catalogue.ts";
 
@@ -149,6 +150,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     throw new UsageError((error as Error).message);
   }
   const raw = command.opts<RawOptions>();
+  if ((raw.allocationServices ?? 0) > MAX_ALLOCATION_SERVICES)
+    throw new UsageError(`--allocation-services: at most ${MAX_ALLOCATION_SERVICES} fit the allocation pool`);
   const quick = raw.quick === true;
   const defaults = quick ? QUICK_DEFAULTS : FULL_DEFAULTS;
   return {
