@@ -180,6 +180,7 @@ function allocationLegsTable(run: AllocationRun): string {
 function steadyRow(label: string, state: SteadyState): string[] {
   const rss = Math.max(0, ...state.usage.map((usage) => usage.rssBytes));
   const cpu = Math.max(0, ...state.usage.map((usage) => usage.cpuPercent));
+  const lag = Math.max(0, ...state.usage.map((usage) => usage.eventLoopLagP99Ms ?? 0));
   return [
     label,
     state.writesPerSecond.toFixed(2),
@@ -191,6 +192,7 @@ function steadyRow(label: string, state: SteadyState): string[] {
       .join("; "),
     state.usage.length === 0 ? "–" : mb(rss),
     state.usage.length === 0 ? "–" : `${cpu.toFixed(1)} %`,
+    state.usage.length === 0 ? "–" : `${lag.toFixed(1)} ms`,
   ];
 }
 
@@ -221,6 +223,7 @@ function allocationSection(run: AllocationRun): string[] {
         "busiest requests/s",
         "agent RSS (max)",
         "agent CPU (max, % of a core)",
+        "event-loop lag p99 (max)",
       ],
       [steadyRow("no Service", run.idle), steadyRow(`${run.services} allocated Services`, run.loaded)],
     ),

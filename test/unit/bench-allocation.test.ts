@@ -216,7 +216,10 @@ test("the report: the legs table, the steady state against none, and both target
   t.regex(summary, /### Allocation: 3 Services from one VIPPool \(2001:db8:1::2:0\/126\), on 3 nodes/);
   t.regex(summary, /\| created → allocated \| 3 \| 0 ms \| 5 ms \| 30 ms \| 30 ms \| 30 ms \|/);
   t.regex(summary, /all answering in 120 ms \(3\/3\)/);
-  t.regex(summary, /\| 3 allocated Services \| 3\.10 \| 0\.00 \|/);
+  t.regex(
+    summary,
+    /\| 3 allocated Services \| 3\.10 \| 0\.00 \| 0\.20 \| PUT leases 3\.10 \| 100 MB \| 1\.0 % \| 2\.0 ms \|/,
+  );
   t.deepEqual(
     targets(results).map((target) => target.met),
     [true, true],
