@@ -39,6 +39,15 @@ with its V8 flags.
   alone is measured first), agent CPU from \`/proc/<pid>/stat\`, RSS from \`/proc/<pid>/status\`, and
   event-loop lag from the agent's prom-client metrics (\`nodejs_eventloop_lag_p99_seconds\`, reset on
   every scrape, so it covers the window).
+- **Allocation.** A VIPPool (the smallest CIDR in 2001:db8:1::2:0/112 that holds them all), then N
+  Services that name no address (IPv6 SingleStack, annotated \`vipd.io/pool\`) created at once on
+  freshly started agents. Per Service: *created* is when its create request returned, *allocated*
+  when the bench's own watch saw the VIPAllocation naming it, *answering* when its address first
+  answered the prober (as in the scale suite, which asks for every address of the pool), and
+  *status written* as in the failover suite. A leg whose two ends were seen in the other order
+  counts as 0. The steady-state window of the scale suite is measured twice against the same
+  agents: with the pool and no Service, then with every Service allocated and served; writes to
+  VIPAllocations and VIPPools in the second must be zero.
 
 Percentiles use the nearest-rank method: each is a measured value, and with fewer than 100
 repetitions p99 is the maximum.
@@ -46,9 +55,9 @@ repetitions p99 is the maximum.
 ## Reproduce
 
 \`\`\`sh
-sudo npm run bench                       # everything (about 2½ hours on 2 cores): 20 repetitions, both profiles, 100/1000/5000 Services
+sudo npm run bench                       # everything (about 2½ hours on 2 cores): 20 repetitions, both profiles, 100/1000/5000 Services, 1000 allocated
 sudo npm run bench -- --quick            # smoke run of a few minutes (does not touch this page)
-sudo npm run bench -- --help             # every flag: --repetitions, --profiles, --scenarios, --scale, --nodes, --window, …
+sudo npm run bench -- --help             # every flag: --repetitions, --profiles, --scenarios, --scale, --allocation-services, --nodes, --window, …
 sudo npm run bench:data-path             # the cost of one frame sent, one address added or refreshed, in µs
 \`\`\`
 

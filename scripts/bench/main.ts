@@ -1,6 +1,8 @@
-// `npm run bench`: the failover, latency and scale suites of issue 5 in one lab, their raw results
-// in bench/results/<date>-<commit>.json (saved after every measurement, so a run stopped early
-// keeps what it measured), then the Markdown summary, the plots and docs/benchmarks.md.
+// `npm run bench`: the failover, latency and scale suites of issue 5 and the allocation suite of
+// issue 15 in one lab, their raw results in bench/results/<date>-<commit>.json (saved after every
+// measurement, so a run stopped early keeps what it measured), then the Markdown summary, the
+// plots and docs/benchmarks.md.
+import { runAllocationSuite } from "./allocation.ts";
 import { benchLab } from "./bench-lab.ts";
 import { failoverVip, runFailoverSuite } from "./failover.ts";
 import { runLatencySuite } from "./latency.ts";
@@ -87,6 +89,19 @@ async function runSuites(
           await save();
         },
       });
+    }
+    // Last: while its VIPPool exists, named addresses outside it are refused, and the suites above
+    // name theirs.
+    if (options.suites.includes("allocation")) {
+      results.allocation.push(
+        await runAllocationSuite(bench, {
+          services: options.allocationServices,
+          profile: DEFAULT_PROFILE,
+          windowMs: options.windowMs,
+          progress,
+        }),
+      );
+      await save();
     }
   } catch (error) {
     failure = error;

@@ -1,11 +1,12 @@
 // `npm run bench` flags. --quick changes the defaults of the other flags to a smoke run of a few
 // minutes; a flag given explicitly always wins over them. Unknown flags and bad values are errors.
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { MAX_ALLOCATION_SERVICES } from "./allocation-analysis.ts";
 import { PROFILES, type TimingProfile } from "./profiles.ts";
 import { SCENARIO_NAMES, type ScenarioName } from "./scenario-catalogue.ts";
 
-export type SuiteName = "failover" | "latency" | "scale";
-const SUITE_NAMES: readonly SuiteName[] = ["failover", "latency", "scale"];
+export type SuiteName = "failover" | "latency" | "scale" | "allocation";
+const SUITE_NAMES: readonly SuiteName[] = ["failover", "latency", "scale", "allocation"];
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -19,6 +20,8 @@ export interface BenchOptions {
   readonly latencyServices: number;
   /** Service counts of the scale suite. */
   readonly scale: readonly number[];
+  /** Services created at once for the allocation suite, each given an address from a VIPPool. */
+  readonly allocationServices: number;
   /** Steady-state window over which API request rates and agent CPU are measured. */
   readonly windowMs: number;
   /** How long kube-apiserver stays down in the api-server-down scenario. */
@@ -38,6 +41,7 @@ const FULL_DEFAULTS = {
   profiles: "default,fast",
   latencyServices: 100,
   scale: "100,1000,5000",
+  allocationServices: 1000,
   windowSeconds: 60,
   apiDownSeconds: 20,
 };
@@ -47,6 +51,7 @@ const QUICK_DEFAULTS: typeof FULL_DEFAULTS = {
   profiles: "fast",
   latencyServices: 5,
   scale: "100",
+  allocationServices: 20,
   windowSeconds: 10,
   apiDownSeconds: 5,
 };
@@ -82,7 +87,7 @@ const profileNames = listOf("profile", Object.keys(PROFILES));
 
 function program(): Command {
   return new Command("bench")
-    .description("vipd benchmarks in the lab: failover, Service latency and scale")
+    .description("vipd benchmarks in the lab: failover, Service latency, scale and allocation")
     .option("--quick", "smoke run of a few minutes: defaults below become their quick values")
     .option("--suites <list>", `suites to run (${SUITE_NAMES.join(",")})`, listOf("suite", SUITE_NAMES))
     .option(
@@ -98,6 +103,11 @@ function program(): Command {
       "--scale <counts>",
       `Service counts of the scale suite (${FULL_DEFAULTS.scale}; quick 100)`,
       counts,
+    )
+    .option(
+      "--allocation-services <n>",
+      `Services of the allocation suite, given addresses from a VIPPool (${FULL_DEFAULTS.allocationServices}; quick ${QUICK_DEFAULTS.allocationServices})`,
+      positiveInteger,
     )
     .option("--window <seconds>", "steady-state measuring window (60; quick 10)", positiveSeconds)
     .option("--api-down <seconds>", "how long the API server stays down (20; quick 5)", positiveSeconds)
@@ -119,6 +129,7 @@ interface RawOptions {
   nodes?: number;
   latencyServices?: number;
   scale?: number[];
+  allocationServices?: number;
   window?: number;
   apiDown?: number;
   out?: string;
@@ -139,6 +150,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     throw new UsageError((error as Error).message);
   }
   const raw = command.opts<RawOptions>();
+  if ((raw.allocationServices ?? 0) > MAX_ALLOCATION_SERVICES)
+    throw new UsageError(`--allocation-services: at most ${MAX_ALLOCATION_SERVICES} fit the allocation pool`);
   const quick = raw.quick === true;
   const defaults = quick ? QUICK_DEFAULTS : FULL_DEFAULTS;
   return {
@@ -152,6 +165,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     nodes: raw.nodes ?? 3,
     latencyServices: raw.latencyServices ?? defaults.latencyServices,
     scale: raw.scale ?? counts(defaults.scale),
+    allocationServices: raw.allocationServices ?? defaults.allocationServices,
     windowMs: (raw.window ?? defaults.windowSeconds) * 1000,
     apiDownMs: (raw.apiDown ?? defaults.apiDownSeconds) * 1000,
     out: raw.out ?? "bench/results",

@@ -1,7 +1,9 @@
 // The Markdown summary of a results file: the tables of issue 5 with links to the plots. A pure
 // function of the results, used for bench/results/<run>.md and for docs/benchmarks.md.
+import { allocationLegs, isAllocationWrite, steadyWrites } from "./allocation-analysis.ts";
+import { totalPerSecond } from "./api-requests.ts";
 import { describeProfile } from "./profiles.ts";
-import type { BenchResults, FailoverRepetition, ScaleRun } from "./results.ts";
+import type { AllocationRun, BenchResults, FailoverRepetition, ScaleRun, SteadyState } from "./results.ts";
 import { SCENARIOS } from "./scenario-catalogue.ts";
 import { summarize, type Summary } from "./stats.ts";
 
@@ -158,6 +160,83 @@ function scaleTable(runs: readonly ScaleRun[]): string {
   );
 }
 
+function allocationLegsTable(run: AllocationRun): string {
+  const legs = allocationLegs(run);
+  return table(
+    ["each Service", "n", "min", "p50", "p90", "p99", "max"],
+    [
+      ["created → allocated", legs.createdToAllocated],
+      ["allocated → answering", legs.allocatedToAnswering],
+      ["created → answering", legs.createdToAnswering],
+      ["created → status written", legs.createdToStatus],
+    ].map(([label, values]) => [
+      label as string,
+      String((values as number[]).length),
+      ...spread(summarize(values as number[])),
+    ]),
+  );
+}
+
+function steadyRow(label: string, state: SteadyState): string[] {
+  const rss = Math.max(0, ...state.usage.map((usage) => usage.rssBytes));
+  const cpu = Math.max(0, ...state.usage.map((usage) => usage.cpuPercent));
+  const lag = Math.max(0, ...state.usage.map((usage) => usage.eventLoopLagP99Ms ?? 0));
+  return [
+    label,
+    state.writesPerSecond.toFixed(2),
+    totalPerSecond(state.rates, isAllocationWrite).toFixed(2),
+    state.readsPerSecond.toFixed(2),
+    state.rates
+      .slice(0, 3)
+      .map((rate) => `${rate.key} ${rate.perSecond.toFixed(2)}`)
+      .join("; "),
+    state.usage.length === 0 ? "–" : mb(rss),
+    state.usage.length === 0 ? "–" : `${cpu.toFixed(1)} %`,
+    state.usage.length === 0 ? "–" : `${lag.toFixed(1)} ms`,
+  ];
+}
+
+function allocationSection(run: AllocationRun): string[] {
+  const legs = allocationLegs(run);
+  const when = (value: number | null, what: string) =>
+    value === null ? `not all ${what}` : `all ${what} in ${ms(value)}`;
+  const problems = [
+    ...run.sharedAddresses.map((text) => `- **address given twice**: ${text}`),
+    ...run.doubleAllocations.map((text) => `- two allocations at once (one released): ${text}`),
+  ];
+  return [
+    `### Allocation: ${run.services} Services from one VIPPool (${run.pool}), on ${run.nodes} nodes`,
+    "Services that name no address (IPv6 SingleStack, annotated `vipd.io/pool`) created at once, 16 create requests in flight. " +
+      "Created: the create request returned. Allocated: the bench's watch saw the VIPAllocation naming the Service. " +
+      "Answering: its address answered the client's neighbour solicitation. A leg whose two ends were seen in the other order (an agent can act before the create returns to the bench) counts as 0.",
+    `Creating them took ${ms(run.createMs)}; from the first create, ${when(legs.allAllocatedMs, "allocated")}, ` +
+      `${when(legs.allAnsweredMs, "answering")} (${legs.answered}/${run.services}), ${when(legs.allStatusMs, "statuses written")}. ` +
+      `Addresses per node at the end: ${Object.values(run.spread).join(" / ") || "–"}.`,
+    allocationLegsTable(run),
+    "Steady state over the window, the same agents with the pool and no Service, then with every Service allocated and served:",
+    table(
+      [
+        "",
+        "API writes/s",
+        "of which VIPAllocations and VIPPools",
+        "API reads/s",
+        "busiest requests/s",
+        "agent RSS (max)",
+        "agent CPU (max, % of a core)",
+        "event-loop lag p99 (max)",
+      ],
+      [steadyRow("no Service", run.idle), steadyRow(`${run.services} allocated Services`, run.loaded)],
+    ),
+    ...(problems.length === 0 ? [] : [problems.join("\n")]),
+    ...(run.agentWarnings.length === 0
+      ? []
+      : [
+          "The agents' warnings and errors over the run (each message once):",
+          ["```", ...run.agentWarnings, "```"].join("\n"),
+        ]),
+  ];
+}
+
 export interface Headlines {
   readonly politeP50Ms: number | undefined;
   readonly politeP99Ms: number | undefined;
@@ -272,6 +351,24 @@ export function targets(results: BenchResults): Target[] {
       measured: served.map((run) => `${carried(run)}/${run.services}`).join(", "),
       met: served.every((run) => carried(run) >= run.services),
     });
+  for (const run of results.allocation) {
+    const legs = allocationLegs(run);
+    const writes = steadyWrites(run);
+    found.push({
+      target: `allocation: ${run.services} Services from a pool, each given its own address and answering`,
+      measured:
+        `${legs.answered}/${run.services} answering, ${run.sharedAddresses.length} addresses given twice` +
+        (legs.allAnsweredMs === null ? "" : `, all in ${ms(legs.allAnsweredMs)}`),
+      met: legs.answered === run.services && run.sharedAddresses.length === 0,
+    });
+    found.push({
+      target: `allocation: ${run.services} allocated Services add no steady-state API write`,
+      measured:
+        `${writes.loadedPerSecond.toFixed(2)}/s against ${writes.idlePerSecond.toFixed(2)}/s with none; ` +
+        `${writes.allocationPerSecond.toFixed(2)}/s to VIPAllocations and VIPPools`,
+      met: writes.flat,
+    });
+  }
   const thousand = loaded.find((run) => run.services === 1000);
   if (thousand !== undefined && thousand.usage.length > 0) {
     const rss = Math.max(...thousand.usage.map((usage) => usage.rssBytes));
@@ -376,6 +473,7 @@ export function renderSummary(results: BenchResults, plots: PlotLinks): string {
       `![API requests per second by Service count](${plots.apiRates})`,
     );
   }
+  for (const run of results.allocation) sections.push(...allocationSection(run));
   if (results.errors.length > 0) {
     sections.push(
       "### Not measured",

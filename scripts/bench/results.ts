@@ -110,6 +110,51 @@ export interface ScaleRun {
   readonly spread: Readonly<Record<string, number>>;
 }
 
+/** A steady-state window: what the API server counted over it, and what the agents used. */
+export interface SteadyState {
+  readonly windowSeconds: number;
+  readonly rates: readonly RequestRate[];
+  readonly writesPerSecond: number;
+  readonly readsPerSecond: number;
+  readonly usage: readonly AgentUsage[];
+}
+
+/**
+ * The allocation suite (issue 15): Services that name no address created at once, each given one
+ * from a VIPPool. Per-Service arrays are in Service order (alloc-0, alloc-1, …), in ms after the
+ * first create request, rounded to 0.1 ms; null where it never happened within the run.
+ */
+export interface AllocationRun {
+  readonly services: number;
+  readonly nodes: number;
+  /** The pool's one CIDR. */
+  readonly pool: string;
+  /** From the first create call to the last one returning. */
+  readonly createMs: number;
+  /** When each create request returned. */
+  readonly createdAtMs: readonly number[];
+  /** When the bench's watch first saw a VIPAllocation naming the Service. */
+  readonly allocatedAtMs: readonly (number | null)[];
+  /** The address of that first allocation. */
+  readonly addresses: readonly (string | null)[];
+  /** When that address first answered NDP from the client. */
+  readonly answeredAtMs: readonly (number | null)[];
+  /** When status.loadBalancer.ingress showed the address and vipd.io/holder a node. */
+  readonly statusAtMs: readonly (number | null)[];
+  /** An address given to two Services without a sharing key: must stay empty. */
+  readonly sharedAddresses: readonly string[];
+  /** A Service named by two unreleased allocations of one family at once (the allocator releases one). */
+  readonly doubleAllocations: readonly string[];
+  /** Pool addresses each node held at the end of the loaded window. */
+  readonly spread: Readonly<Record<string, number>>;
+  /** Idle agents and the pool, no Service. */
+  readonly idle: SteadyState;
+  /** The same agents with every Service allocated and served. */
+  readonly loaded: SteadyState;
+  /** The agents' WARN and ERROR lines over the run, each message once. */
+  readonly agentWarnings: readonly string[];
+}
+
 export interface Environment {
   readonly date: string;
   readonly commit: string;
@@ -144,6 +189,7 @@ export interface BenchResults {
   readonly failover: FailoverRepetition[];
   readonly latency: LatencySample[];
   readonly scale: ScaleRun[];
+  readonly allocation: AllocationRun[];
   readonly errors: BenchError[];
 }
 
@@ -173,6 +219,7 @@ export function emptyResults(): BenchResults {
     failover: [],
     latency: [],
     scale: [],
+    allocation: [],
     errors: [],
   };
 }

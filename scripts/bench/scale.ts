@@ -29,13 +29,13 @@ export function scaleVip(index: number): string {
 const CREATE_CONCURRENCY = 16;
 // After the last status, before the window: the agents' start-up work (claims, announcement
 // bursts) is over and what is left is the steady state.
-const SETTLE_MS = 5000;
+export const SETTLE_MS = 5000;
 // After thousands of claims the agents still have Events queued behind their request limit;
 // the steady state begins once every agent has had none waiting for this long.
 const QUEUES_EMPTY_FOR_MS = 5000;
 const QUEUES_EMPTY_TIMEOUT_MS = 600_000;
 
-async function untilRequestQueuesEmpty(bench: BenchLab, progress: Progress): Promise<void> {
+export async function untilRequestQueuesEmpty(bench: BenchLab, progress: Progress): Promise<void> {
   const started = Date.now();
   let emptySince: number | null = null;
   while (Date.now() - started < QUEUES_EMPTY_TIMEOUT_MS) {
@@ -80,11 +80,12 @@ async function inParallel(
   await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
 }
 
-async function scaleVipsHeld(bench: BenchLab): Promise<Record<string, number>> {
+/** How many addresses starting with prefix each node has on its LAN link. */
+export async function vipsHeld(bench: BenchLab, prefix = SCALE_PREFIX): Promise<Record<string, number>> {
   const spread: Record<string, number> = {};
   for (const node of bench.lab.nodes) {
     const shown = await bench.lab.exec(node.netns, ["ip", "-o", "addr", "show", "dev", node.lanIf]);
-    spread[node.name] = shown.stdout.split("\n").filter((line) => line.includes(` ${SCALE_PREFIX}`)).length;
+    spread[node.name] = shown.stdout.split("\n").filter((line) => line.includes(` ${prefix}`)).length;
   }
   return spread;
 }
@@ -99,24 +100,28 @@ async function deleteServicesOnce(bench: BenchLab): Promise<void> {
   }
 }
 
-async function deleteAllServices(bench: BenchLab, progress: Progress): Promise<void> {
+export async function deleteAllServices(
+  bench: BenchLab,
+  progress: Progress,
+  prefix = SCALE_PREFIX,
+): Promise<void> {
   progress.step("deleting the Services");
   for (;;) {
     await deleteServicesOnce(bench);
-    const held = Object.values(await scaleVipsHeld(bench)).reduce((sum, count) => sum + count, 0);
+    const held = Object.values(await vipsHeld(bench, prefix)).reduce((sum, count) => sum + count, 0);
     if (held === 0 || bench.agents.size === 0) return;
     progress.step(`waiting for ${held} VIPs to be released`);
     await sleep(500);
   }
 }
 
-interface Window {
+export interface Window {
   readonly seconds: number;
   readonly rates: ScaleRun["rates"];
   readonly usage: AgentUsage[];
 }
 
-async function measureWindow(bench: BenchLab, windowMs: number, progress: Progress): Promise<Window> {
+export async function measureWindow(bench: BenchLab, windowMs: number, progress: Progress): Promise<Window> {
   const agents = bench.lab.nodes.flatMap((node) => {
     const agent = bench.agents.get(node.name);
     return agent === undefined ? [] : [{ node, agent }];
@@ -167,33 +172,40 @@ function scaleRun(
   };
 }
 
-async function runCount(
+/**
+ * count UDP LoadBalancer Services of the bench's namespace, created CREATE_CONCURRENCY at a time,
+ * and when each create returned.
+ */
+export async function createServices(
   bench: BenchLab,
-  options: { count: number; profile: TimingProfile; windowMs: number; progress: Progress },
-): Promise<ScaleRun> {
+  options: {
+    readonly count: number;
+    readonly progress: Progress;
+    readonly service: (index: number) => {
+      readonly name: string;
+      readonly loadBalancerIP?: string;
+      readonly annotations?: Readonly<Record<string, string>>;
+    };
+  },
+): Promise<{ createdNs: number; createdAtNs: number[]; createMs: number }> {
   const { count, progress } = options;
-  const nodes = bench.lab.nodes.length;
-  progress.step("starting fresh agents");
-  await bench.startAgents(options.profile);
-  const vips = Array.from({ length: count }, (_, index) => scaleVip(index));
-  const sweep = await startVipSweep(bench.lab, { vips, workDir: bench.cluster.api.workDir });
   const createdNs = monotonicNs();
   const createdAtNs: number[] = [];
   let created = 0;
-  await inParallel(vips.length, CREATE_CONCURRENCY, async (index) => {
-    const vip = vips[index] as string;
+  await inParallel(count, CREATE_CONCURRENCY, async (index) => {
+    const { name, loadBalancerIP, annotations } = options.service(index);
     await bench.core.createNamespacedService({
       namespace: BENCH_NAMESPACE,
       body: {
         apiVersion: "v1",
         kind: "Service",
-        metadata: { name: `scale-${index}`, namespace: BENCH_NAMESPACE },
+        metadata: { name, namespace: BENCH_NAMESPACE, annotations: { ...annotations } },
         spec: {
           type: "LoadBalancer",
           // An IPv6 ClusterIP: the lab's IPv4 Service range has room for only 254.
           ipFamilies: ["IPv6"],
           ipFamilyPolicy: "SingleStack",
-          loadBalancerIP: vip,
+          loadBalancerIP,
           // The NodePort range holds 2768 ports, fewer than the largest run's Services; an L2
           // balancer does not need them, since kube-proxy serves the VIP itself.
           allocateLoadBalancerNodePorts: false,
@@ -205,7 +217,24 @@ async function runCount(
     created += 1;
     if (created % 50 === 0) progress.step(`created ${created}/${count} Services`);
   });
-  const createMs = (monotonicNs() - createdNs) / 1e6;
+  return { createdNs, createdAtNs, createMs: (monotonicNs() - createdNs) / 1e6 };
+}
+
+async function runCount(
+  bench: BenchLab,
+  options: { count: number; profile: TimingProfile; windowMs: number; progress: Progress },
+): Promise<ScaleRun> {
+  const { count, progress } = options;
+  const nodes = bench.lab.nodes.length;
+  progress.step("starting fresh agents");
+  await bench.startAgents(options.profile);
+  const vips = Array.from({ length: count }, (_, index) => scaleVip(index));
+  const sweep = await startVipSweep(bench.lab, { vips, workDir: bench.cluster.api.workDir });
+  const { createdNs, createdAtNs, createMs } = await createServices(bench, {
+    count,
+    progress,
+    service: (index) => ({ name: `scale-${index}`, loadBalancerIP: vips[index] }),
+  });
   progress.step(`waiting for ${count} VIPs to answer`);
   const answerTimeoutMs = 120_000 + count * 50;
   const allAnswered = await sweep.allAnswered(answerTimeoutMs);
@@ -229,7 +258,7 @@ async function runCount(
   await untilRequestQueuesEmpty(bench, progress);
   await sleep(SETTLE_MS);
   const window = await measureWindow(bench, options.windowMs, progress);
-  const spread = await scaleVipsHeld(bench);
+  const spread = await vipsHeld(bench);
   for (let index = 0; index < count; index++) bench.status.forget(`scale-${index}`);
   const answeredAtNs = vips.map((vip) => answers.get(vip) ?? null);
   // Rounded to 0.1 ms: the file holds one of each per VIP, thousands of them.

@@ -37,12 +37,36 @@ function same(a: Omit<StatusChange, "atNs">, b: Omit<StatusChange, "atNs">): boo
   return a.holder === b.holder && a.ingress.join(",") === b.ingress.join(",");
 }
 
+/**
+ * Keeps a watch open: start() (a list, then a watch from it) runs again RETRY_MS after the watch
+ * ends or start() fails, until stop().
+ */
+export async function keepWatching(
+  start: (ended: () => void) => Promise<AbortController>,
+): Promise<{ readonly stop: () => void }> {
+  let stopped = false;
+  let abort: AbortController | undefined;
+  const open = async (): Promise<void> => {
+    if (stopped) return;
+    try {
+      abort = await start(() => setTimeout(() => void open(), RETRY_MS));
+    } catch {
+      setTimeout(() => void open(), RETRY_MS);
+    }
+  };
+  await open();
+  return {
+    stop: () => {
+      stopped = true;
+      abort?.abort();
+    },
+  };
+}
+
 export async function watchServiceStatus(kubeConfig: KubeConfig, namespace: string): Promise<StatusWatch> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const timelines = new Map<string, StatusChange[]>();
   const waiters = new Set<() => void>();
-  let stopped = false;
-  let abort: AbortController | undefined;
 
   const record = (service: V1Service) => {
     const name = service.metadata?.name;
@@ -56,26 +80,18 @@ export async function watchServiceStatus(kubeConfig: KubeConfig, namespace: stri
     for (const waiter of waiters) waiter();
   };
 
-  const open = async (): Promise<void> => {
-    if (stopped) return;
-    try {
-      const list = await core.listNamespacedService({ namespace });
-      for (const service of list.items) record(service);
-      abort = await new Watch(kubeConfig).watch(
-        `/api/v1/namespaces/${namespace}/services`,
-        { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
-        (phase, object: V1Service) => {
-          if (phase === "ADDED" || phase === "MODIFIED") record(object);
-        },
-        () => {
-          setTimeout(() => void open(), RETRY_MS);
-        },
-      );
-    } catch {
-      setTimeout(() => void open(), RETRY_MS);
-    }
-  };
-  await open();
+  const watch = await keepWatching(async (ended) => {
+    const list = await core.listNamespacedService({ namespace });
+    for (const service of list.items) record(service);
+    return new Watch(kubeConfig).watch(
+      `/api/v1/namespaces/${namespace}/services`,
+      { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+      (phase, object: V1Service) => {
+        if (phase === "ADDED" || phase === "MODIFIED") record(object);
+      },
+      ended,
+    );
+  });
 
   return {
     changes: (service) => timelines.get(service) ?? [],
@@ -100,9 +116,6 @@ export async function watchServiceStatus(kubeConfig: KubeConfig, namespace: stri
         if (!check()) waiters.add(check);
       }),
     forget: (service) => timelines.delete(service),
-    stop: () => {
-      stopped = true;
-      abort?.abort();
-    },
+    stop: watch.stop,
   };
 }

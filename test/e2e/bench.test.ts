@@ -1,6 +1,7 @@
 // The benchmark harness on a tiny configuration, so that it cannot rot: `npm run bench -- --quick`
-// with two scenarios, two latency Services and ten scale Services must produce its results file,
-// summary and plots, and must have seen no double answer. Correctness only; timings are the
+// with two scenarios, two latency Services, ten scale Services and five Services given addresses
+// from a pool must produce its results file, summary and plots, and must have seen no double
+// answer and no address given twice. Correctness only; timings are the
 // benchmark's business, not a test's.
 import test from "ava";
 import { spawn } from "node:child_process";
@@ -33,6 +34,7 @@ test("npm run bench -- --quick writes results, summary and plots, with no double
     "--scenarios=polite-handover,agent-freeze-resume",
     "--latency-services=2",
     "--scale=10",
+    "--allocation-services=5",
     "--window=2",
     `--out=${out}`,
   ]);
@@ -75,6 +77,14 @@ test("npm run bench -- --quick writes results, summary and plots, with no double
     results.scale.filter((run) => run.agents > 0).every((run) => run.rates.length > 0),
     "API request rates (the agents' heartbeats at least) were read from the API server",
   );
+  const [allocation] = results.allocation;
+  t.deepEqual(allocation?.sharedAddresses, [], "no address given to two Services");
+  t.is(new Set(allocation?.addresses.filter((address) => address !== null)).size, 5, "five addresses");
+  t.true(
+    allocation?.answeredAtMs.every((answeredAt) => answeredAt !== null),
+    "every allocated address answered",
+  );
   const summary = await readFile(join(out, `${stem}.md`), "utf8");
   t.regex(summary, /\| Polite handover \| 1 \|/);
+  t.regex(summary, /\| created → allocated \| 5 \|/);
 });

@@ -3,7 +3,7 @@
 import test from "ava";
 import { parseBenchOptions, UsageError } from "../../scripts/bench/options.ts";
 
-test("the full run by default: 20 repetitions, both profiles, every scenario, 100/1000/5000", (t) => {
+test("the full run by default: 20 repetitions, both profiles, every scenario, 100/1000/5000, 1000 allocated", (t) => {
   const options = parseBenchOptions([]);
   t.false(options.quick);
   t.is(options.repetitions, 20);
@@ -13,7 +13,8 @@ test("the full run by default: 20 repetitions, both profiles, every scenario, 10
   );
   t.is(options.scenarios.length, 9);
   t.deepEqual(options.scale, [100, 1000, 5000]);
-  t.deepEqual(options.suites, ["failover", "latency", "scale"]);
+  t.deepEqual(options.suites, ["failover", "latency", "scale", "allocation"]);
+  t.is(options.allocationServices, 1000);
   t.is(options.windowMs, 60_000);
   t.is(options.apiDownMs, 20_000);
   t.is(options.nodes, 3);
