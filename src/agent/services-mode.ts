@@ -9,7 +9,12 @@ import type { PoolStatusWriter } from "../addresses/pool-status.ts";
 import type { Clock } from "../clock/clock.ts";
 import { classifyApiError, describeApiError } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
-import { allInformers, type AgentInformers, type InformerLifecycle } from "../kube/informers.ts";
+import {
+  allInformers,
+  vipdApiInformers,
+  type AgentInformers,
+  type InformerLifecycle,
+} from "../kube/informers.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
@@ -77,12 +82,7 @@ export class ServicesMode implements ServingMode {
       this.#options.servesVipdApi,
       "the API server serves no vipd.io VIPPools (the CRDs are not installed: vipd manifest crds): only Services that name their addresses are served",
     );
-    if (this.#servesVipdApi)
-      await Promise.all(
-        [informers.vipPools, informers.vipAllocations, informers.namespaces, informers.kubeVipConfig].map(
-          (each) => each.start(),
-        ),
-      );
+    if (this.#servesVipdApi) await Promise.all(vipdApiInformers(informers).map((each) => each.start()));
     await Promise.all(this.informers().map((informer) => informer.whenSynced()));
   }
 

@@ -211,6 +211,11 @@ export interface InformerLifecycle {
   stop(): Promise<void>;
 }
 
+/** The informers of vipd's own API and what pools read, started only where vipd.io is served. */
+export function vipdApiInformers(informers: AgentInformers): readonly InformerLifecycle[] {
+  return [informers.vipPools, informers.vipAllocations, informers.namespaces, informers.kubeVipConfig];
+}
+
 /** Every informer services mode runs; the optional ones only where the API server serves them. */
 export function allInformers(
   informers: AgentInformers,
@@ -222,8 +227,6 @@ export function allInformers(
     informers.nodes,
     informers.leases,
     ...(options.serviceCidrs ? [informers.serviceCidrs] : []),
-    ...(options.vipdApi
-      ? [informers.vipPools, informers.vipAllocations, informers.namespaces, informers.kubeVipConfig]
-      : []),
+    ...(options.vipdApi ? vipdApiInformers(informers) : []),
   ];
 }
