@@ -386,3 +386,31 @@ export async function serveService(
     });
   return { agents, probe, first, holder: cluster.node(first.node) };
 }
+
+/** The nodes that have the address on an interface right now. */
+export async function nodesHolding(lab: Lab, ip: string): Promise<string[]> {
+  const held = await Promise.all(
+    lab.nodes.map(async (node) => ((await lab.addressesOn(node)).has(ip) ? [node.name] : [])),
+  );
+  return held.flat();
+}
+
+/** The Events about a Service (default namespace unless told), each as "Reason: message". */
+export async function serviceEvents(
+  cluster: Cluster,
+  service: string,
+  options: { readonly namespace?: string; readonly withCount?: boolean } = {},
+): Promise<string[]> {
+  const count = options.withCount === true ? " ×{.count}" : "";
+  const output = await cluster.kubectl([
+    "get",
+    "events",
+    "-n",
+    options.namespace ?? "default",
+    "--field-selector",
+    `involvedObject.name=${service}`,
+    "-o",
+    `jsonpath={range .items[*]}{.reason}${count}: {.message}{'\\n'}{end}`,
+  ]);
+  return output.split("\n").filter((line) => line !== "");
+}

@@ -10,8 +10,10 @@ import {
   agentHttp as agentHttpOf,
   loadBalancerService,
   manifestRbacKubeconfig,
+  nodesHolding as nodesHoldingIn,
   ownershipLeaseOf,
   prepareCluster,
+  serviceEvents,
   type Cluster,
 } from "../../lab/agents.ts";
 import { up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
@@ -27,11 +29,8 @@ function kubectl(args: string[], input?: string): Promise<string> {
   return cluster.kubectl(args, input);
 }
 
-/** Which nodes have the address on an interface right now. */
-async function nodesHolding(ip: string): Promise<string[]> {
-  const holders: string[] = [];
-  for (const node of lab.nodes) if ((await lab.addressesOn(node)).has(ip)) holders.push(node.name);
-  return holders;
+function nodesHolding(ip: string): Promise<string[]> {
+  return nodesHoldingIn(lab, ip);
 }
 
 async function firstAnswer(target: string): Promise<string> {
@@ -48,16 +47,8 @@ async function firstAnswer(target: string): Promise<string> {
   }
 }
 
-async function eventsOf(service: string): Promise<string[]> {
-  const output = await kubectl([
-    "get",
-    "events",
-    "--field-selector",
-    `involvedObject.name=${service}`,
-    "-o",
-    "jsonpath={range .items[*]}{.reason}: {.message}{'\\n'}{end}",
-  ]);
-  return output.split("\n").filter((line) => line !== "");
+function eventsOf(service: string): Promise<string[]> {
+  return serviceEvents(cluster, service);
 }
 
 function ingress(service: string): Promise<string> {

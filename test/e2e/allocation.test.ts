@@ -13,7 +13,9 @@ import {
   agentMetric,
   loadBalancerService,
   manifestRbacKubeconfig,
+  nodesHolding,
   prepareCluster,
+  serviceEvents,
   vipdProgram,
   type Cluster,
 } from "../../lab/agents.ts";
@@ -66,22 +68,12 @@ async function allocations(): Promise<AllocationObject[]> {
     .items;
 }
 
-async function eventsOf(service: string): Promise<string[]> {
-  const output = await kubectl([
-    "get",
-    "events",
-    "--field-selector",
-    `involvedObject.name=${service}`,
-    "-o",
-    "jsonpath={range .items[*]}{.reason}x{.count}: {.message}{'\\n'}{end}",
-  ]);
-  return output.split("\n").filter((line) => line !== "");
+function eventsOf(service: string): Promise<string[]> {
+  return serviceEvents(cluster, service, { withCount: true });
 }
 
-async function onNodes(ip: string): Promise<string[]> {
-  const holders: string[] = [];
-  for (const node of lab.nodes) if ((await lab.addressesOn(node)).has(ip)) holders.push(node.name);
-  return holders;
+function onNodes(ip: string): Promise<string[]> {
+  return nodesHolding(lab, ip);
 }
 
 async function answeredBy(ip: string): Promise<string> {
@@ -131,7 +123,7 @@ test.serial("with no pool, a Service naming no address is told once why it waits
   await new Promise((resolve) => setTimeout(resolve, 6000));
   const after = (await eventsOf("lonely")).filter((line) => line.startsWith("NoAddress"));
   t.is(after.length, 1, after.join("\n"));
-  t.regex(events.join("\n"), /NoAddressx1: no IPv4 address: no VIPPool exists/);
+  t.regex(events.join("\n"), /NoAddress ×1: no IPv4 address: no VIPPool exists/);
   await kubectl(["delete", "service", "lonely"]);
 });
 

@@ -5,7 +5,13 @@
 // Service's status names the address.
 import test from "ava";
 import { overlaps } from "../../lab/analysis.ts";
-import { manifestRbacKubeconfig, prepareCluster, type Cluster } from "../../lab/agents.ts";
+import {
+  manifestRbacKubeconfig,
+  nodesHolding,
+  prepareCluster,
+  serviceEvents,
+  type Cluster,
+} from "../../lab/agents.ts";
 import { up, type Lab, type LabProcess } from "../../lab/index.ts";
 
 let lab: Lab;
@@ -71,22 +77,12 @@ async function statuses(): Promise<Map<string, { ips: string; holder: string }>>
   );
 }
 
-async function eventsOf(name: string): Promise<string[]> {
-  const output = await kubectl([
-    "get",
-    "events",
-    "--field-selector",
-    `involvedObject.name=${name}`,
-    "-o",
-    "jsonpath={range .items[*]}{.reason}: {.message}{'\\n'}{end}",
-  ]);
-  return output.split("\n").filter((line) => line !== "");
+function eventsOf(name: string): Promise<string[]> {
+  return serviceEvents(cluster, name);
 }
 
-async function onNodes(ip: string): Promise<string[]> {
-  const holders: string[] = [];
-  for (const node of lab.nodes) if ((await lab.addressesOn(node)).has(ip)) holders.push(node.name);
-  return holders;
+function onNodes(ip: string): Promise<string[]> {
+  return nodesHolding(lab, ip);
 }
 
 /** Both Services show the address, written by one holder, who has it on its interface alone. */
