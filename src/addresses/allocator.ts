@@ -38,6 +38,7 @@ import type { Clock } from "../clock/clock.ts";
 import { refusalRecording } from "../agent/refusals.ts";
 import { rankCandidates } from "../election/ranking.ts";
 import type { EventRecorder } from "../kube/events.ts";
+import { EVENT_REASONS } from "../kube/names.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AllocationApi, AllocationWrite } from "./allocation-api.ts";
@@ -124,17 +125,22 @@ export class Allocator {
 
   /** Whether this agent is the one that allocates now (a VIPPool's status is its to write too). */
   allocates(): boolean {
+    const now = this.#options.clock.now();
+    return this.#turn(now, this.#firstRunAt ?? now).action === "record";
+  }
+
+  // Who allocates is decided as who records a cluster-wide refusal (refusals.ts): the first in the
+  // ranking of the live agents, once this one has run for a lease duration and seen them.
+  #turn(now: number, firstRunAt: number): ReturnType<typeof refusalRecording> {
     const o = this.#options;
-    return (
-      refusalRecording({
-        scope: "cluster",
-        self: o.node,
-        liveNodes: o.view.liveNodes(),
-        serviceKey: ALLOCATOR_RANKING_KEY,
-        runningFor: o.clock.now() - (this.#firstRunAt ?? o.clock.now()),
-        leaseDuration: o.leaseDuration,
-      }).action === "record"
-    );
+    return refusalRecording({
+      scope: "cluster",
+      self: o.node,
+      liveNodes: o.view.liveNodes(),
+      serviceKey: ALLOCATOR_RANKING_KEY,
+      runningFor: now - firstRunAt,
+      leaseDuration: o.leaseDuration,
+    });
   }
 
   /**
@@ -159,14 +165,7 @@ export class Allocator {
       this.#told.delete(serviceKey(ref));
       return;
     }
-    const turn = refusalRecording({
-      scope: "cluster",
-      self: o.node,
-      liveNodes: o.view.liveNodes(),
-      serviceKey: ALLOCATOR_RANKING_KEY,
-      runningFor: now - this.#firstRunAt,
-      leaseDuration: o.leaseDuration,
-    });
+    const turn = this.#turn(now, this.#firstRunAt);
     if (turn.action === "wait") {
       o.requeue(ref, turn.forMs);
       return;
@@ -182,7 +181,7 @@ export class Allocator {
     const unavailable = o.view.unavailable();
     if (unavailable !== null) {
       if (situation.request !== "none" && situation.request !== "unreadable")
-        this.#tell(ref, situation.uid, { reason: "NoAddress", message: unavailable });
+        this.#tell(ref, situation.uid, { reason: EVENT_REASONS.noAddress, message: unavailable });
       return;
     }
     const key = serviceKey(ref);
