@@ -7,6 +7,7 @@ import type { Addressing, RequestReading } from "../agent/service-intent.ts";
 import { serviceFacts } from "../agent/service-intent.ts";
 import type { SharedInformer } from "../kube/informer.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
+import { timestampMs } from "../kube/timestamps.ts";
 import { AllocationIndex } from "./allocation-index.ts";
 import type { AllocatorView } from "./allocator.ts";
 import type { VipPool } from "./api.ts";
@@ -28,10 +29,6 @@ export interface AddressingViewOptions {
   readonly liveNodes: () => readonly string[];
 }
 
-function creationTime(stamp: unknown): number {
-  return stamp instanceof Date || typeof stamp === "string" ? new Date(stamp).getTime() : 0;
-}
-
 /** A VIPPool object as a pool to resolve; undefined for one without a name or spec. */
 export function poolInputOf(pool: VipPool): PoolInput | undefined {
   const name = pool.metadata?.name;
@@ -39,7 +36,7 @@ export function poolInputOf(pool: VipPool): PoolInput | undefined {
   return {
     name,
     origin: "VIPPool",
-    createdAt: creationTime(pool.metadata?.creationTimestamp),
+    createdAt: timestampMs(pool.metadata?.creationTimestamp) ?? 0,
     spec: pool.spec,
   };
 }
@@ -80,7 +77,7 @@ export class AddressingView implements Addressing, AllocatorView {
   #kubeVip(): ReturnType<typeof kubeVipPools> {
     const [config] = this.#options.kubeVipConfig.list();
     if (config === undefined) return { pools: [], problems: [] };
-    return kubeVipPools(config.data ?? {}, creationTime(config.metadata?.creationTimestamp));
+    return kubeVipPools(config.data ?? {}, timestampMs(config.metadata?.creationTimestamp) ?? 0);
   }
 
   /** A VIPPool was added, changed or deleted. */

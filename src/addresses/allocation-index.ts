@@ -5,6 +5,7 @@
 import type { VipAllocation, VipAllocationServiceRef } from "./api.ts";
 import { canonicalAddress } from "../agent/service-intent.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
+import { timestampMs } from "../kube/timestamps.ts";
 
 export interface AllocationRecord {
   readonly name: string;
@@ -20,12 +21,6 @@ export interface AllocationRecord {
   readonly releasedAt: number | undefined;
 }
 
-function milliseconds(stamp: unknown): number | undefined {
-  if (!(stamp instanceof Date) && typeof stamp !== "string") return undefined;
-  const time = new Date(stamp).getTime();
-  return Number.isNaN(time) ? undefined : time;
-}
-
 /** The record of an allocation object; undefined for one without a readable address (made by hand). */
 export function allocationRecord(object: VipAllocation): AllocationRecord | undefined {
   const reading = canonicalAddress(object.spec?.address ?? "");
@@ -34,13 +29,13 @@ export function allocationRecord(object: VipAllocation): AllocationRecord | unde
   return {
     name,
     resourceVersion: object.metadata?.resourceVersion ?? "",
-    createdAt: milliseconds(object.metadata?.creationTimestamp) ?? 0,
+    createdAt: timestampMs(object.metadata?.creationTimestamp) ?? 0,
     address: reading.vip.address,
     family: reading.vip.family,
     pool: object.spec?.pool ?? "",
     services: object.spec?.services ?? [],
     sharingKey: object.spec?.sharingKey,
-    releasedAt: milliseconds(object.spec?.releasedAt),
+    releasedAt: timestampMs(object.spec?.releasedAt),
   };
 }
 

@@ -2,6 +2,7 @@
 // resolved pool and the allocations, and the loop that writes it. One agent writes (the
 // allocator, allocator.ts), at most once per pass, and only what changed: a steady cluster sends
 // no status writes at all, however many Services it has.
+import { isDeepStrictEqual } from "node:util";
 import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Cancel, Clock } from "../clock/clock.ts";
 import { describeApiError } from "../kube/errors.ts";
@@ -99,21 +100,6 @@ export interface PoolStatusWriterOptions {
   readonly writes: () => boolean;
 }
 
-// The API server returns a custom object's fields in its own key order, so equal statuses are
-// compared as values, not as text.
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const keys = (value: object) =>
-    Object.keys(value).filter((key) => (value as Record<string, unknown>)[key] !== undefined);
-  const [left, right] = [keys(a), keys(b)];
-  if (left.length !== right.length) return false;
-  return left.every((key) =>
-    sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
-  );
-}
-
 // Allocations come in bursts (300 Services created at once); one pass after the burst settles
 // writes each pool once instead of once per allocation.
 const PASS_DELAY_MS = 1000;
@@ -165,7 +151,8 @@ export class PoolStatusWriter {
         generation: object.metadata?.generation,
         now,
       });
-      if (sameValue(status, object.status ?? {})) continue;
+      // Compared as values: the API server returns a custom object's fields in its own key order.
+      if (isDeepStrictEqual(status, object.status ?? {})) continue;
       try {
         await o.api.patchClusterCustomObjectStatus(
           {

@@ -21,6 +21,7 @@ import {
 } from "../kube/cluster-addresses.ts";
 import type { AgentInformers } from "../kube/informers.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
+import { timestampMs } from "../kube/timestamps.ts";
 import type { LeaseView } from "./address-reconciler.ts";
 import type { ServiceView } from "./service-publisher.ts";
 import type { ServicesTargetView } from "./services-target.ts";
@@ -54,12 +55,6 @@ export function isHeartbeat(lease: V1Lease): boolean {
 function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
   const name = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
   return name === undefined ? undefined : serviceKey({ namespace: slice.metadata?.namespace ?? "", name });
-}
-
-// Lists give client-node's Date objects, watch events the raw RFC 3339 text; both become numbers.
-function creationTime(service: V1Service): number {
-  const stamp: unknown = service.metadata?.creationTimestamp;
-  return stamp instanceof Date || typeof stamp === "string" ? new Date(stamp).getTime() : 0;
 }
 
 function nodeFacts(node: V1Node): string {
@@ -230,7 +225,7 @@ export class InformerClusterView implements LeaseView, ServiceView, ServicesTarg
       intent?.serve === true
         ? {
             serviceKey: key,
-            createdAt: creationTime(service),
+            createdAt: timestampMs(service.metadata?.creationTimestamp) ?? 0,
             addresses: intent.vips.map((vip) => vip.address),
           }
         : null,
