@@ -41,6 +41,9 @@ import type { ExplainSettings, ExplainSnapshot } from "./snapshot.ts";
 /** The Service condition vipd writes (DESIGN.md section 5); read by type, whoever wrote it. */
 export const ANNOUNCED_CONDITION = "vipd.io/Announced";
 
+/** How the gatherer names the Leases of vipd's namespace in `unread` when it cannot list them. */
+export const LEASES_UNREAD = "Leases in ";
+
 /** How many of the Service's Events the report keeps: the newest. */
 export const EVENTS_SHOWN = 8;
 
@@ -591,6 +594,7 @@ function electionJudgement(
   report: Pick<ExplainReport, "addresses" | "nodes" | "claimOrder">,
   settings: ExplainSettings,
   service: V1Service,
+  leasesUnread: boolean,
 ): Judgement {
   const { addresses, nodes, claimOrder } = report;
   const ns = settings.vipdNamespace;
@@ -614,19 +618,34 @@ function electionJudgement(
     const holders = [...new Set(addresses.map((each) => each.lease?.holder ?? ""))].join(", ");
     const ingress = new Set((service.status?.loadBalancer?.ingress ?? []).map((entry) => entry.ip));
     const missing = addresses.filter((each) => !each.external && !ingress.has(each.address));
+    // Rule 7 in the holder's own loop: it withdraws and clears the Lease, and a candidate claims.
+    const leaving = nodes.filter((node) => node.holder && node.reasons.length > 0);
     return {
       situation: "served",
       verdict: `served: ${holders} holds ${list}`,
-      hints:
-        missing.length > 0
+      hints: [
+        ...leaving.map(
+          (node) =>
+            `${node.name} holds it but may not carry it (${node.reasons.join("; ")}): it hands over to ${claimOrder[0] ?? "nobody: no candidate"}`,
+        ),
+        ...(missing.length > 0
           ? [
               `the status does not show ${missing.map((each) => each.address).join(", ")} yet: the holder writes it once it announces; run again in a moment`,
             ]
-          : [
-              `nothing to do; if ${list} does not answer, check from a host on the nodes' segment (arping) and the holder's interface`,
-            ],
+          : leaving.length > 0
+            ? []
+            : [
+                `nothing to do; if ${list} does not answer, check from a host on the nodes' segment (arping) and the holder's interface`,
+              ]),
+      ],
     };
   }
+  if (leasesUnread)
+    return {
+      situation: "no-agent",
+      verdict: `cannot tell who serves it: the Leases in ${ns} could not be read`,
+      hints: ["read with a kubeconfig that may list Leases in vipd's namespace, or pass --vipd-namespace"],
+    };
   if (live.length === 0)
     return {
       situation: "no-agent",
@@ -734,7 +753,13 @@ export function explain(snapshot: ExplainSnapshot, settings: ExplainSettings, no
         "inside a pool, Services share an address when they carry the same vipd.io/allow-shared-ip key",
       ],
     };
-  else judgement = electionJudgement({ addresses, nodes, claimOrder }, settings, service);
+  else
+    judgement = electionJudgement(
+      { addresses, nodes, claimOrder },
+      settings,
+      service,
+      snapshot.unread.some((each) => each.startsWith(LEASES_UNREAD)),
+    );
   const refused =
     intent.serve && intent.refused !== undefined
       ? invalidHints(ref.name, "spec.externalIPs", intent.refused)

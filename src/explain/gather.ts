@@ -26,6 +26,7 @@ import { classifyApiError, describeApiError } from "../kube/errors.ts";
 import { servesServiceCidrs, servesVipdApi } from "../kube/informers.ts";
 import { REQUEST_TIMEOUT_MS, requestOptions } from "../kube/request-options.ts";
 import type { ServiceRef } from "../kube/service-ref.ts";
+import { LEASES_UNREAD } from "./explain.ts";
 import type { ExplainGatherer, Gathered } from "./snapshot.ts";
 
 type Settled<T> = { [K in keyof T]: Awaited<T[K]> };
@@ -112,7 +113,7 @@ export class KubeExplainGatherer implements ExplainGatherer {
         [],
       ),
       leases: read(
-        `Leases in ${this.#vipdNamespace}`,
+        `${LEASES_UNREAD}${this.#vipdNamespace}`,
         async () =>
           (await coordination.listNamespacedLease({ namespace: this.#vipdNamespace }, deadline())).items,
         [],

@@ -142,7 +142,8 @@ export function renderReport(report: ExplainReport): string {
   const lines: string[] = [fit(`${report.service}: ${report.verdict}`)];
   lines.push(requestLine(report));
   for (const problem of report.request.problems) lines.push(...wrap("  refused: ", problem, HINT_LINES));
-  if (report.addresses.length === 0) lines.push("  none yet");
+  if (report.addresses.length === 0)
+    lines.push(report.request.problems.length === 0 ? "  none yet" : "  none served");
   for (const address of report.addresses) lines.push(...addressLines(address, report));
   const unshown = report.pools.filter((pool) => !report.addresses.some((each) => each.pool === pool.name));
   if (unshown.length > 0) lines.push(fit(`  may take one from: ${unshown.map(usage).join("; ")}`));

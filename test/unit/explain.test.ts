@@ -264,6 +264,36 @@ const rows: Row[] = [
     hints: ["--vipd-namespace"],
   },
   {
+    name: "the Leases could not be read: no guess about agents",
+    snapshot: snapshot({
+      services: [requested],
+      leases: [],
+      unread: ["Leases in vipd-system: HTTP 403: forbidden"],
+    }),
+    situation: "no-agent",
+    verdict: ["cannot tell who serves it"],
+    hints: ["may list Leases"],
+  },
+  {
+    name: "the holder was labelled out of load balancing: it hands over, to whom",
+    snapshot: snapshot({
+      services: [requested],
+      nodes: [
+        node("node-a"),
+        node("node-b", { labels: { "node.kubernetes.io/exclude-from-external-load-balancers": "" } }),
+        node("node-c"),
+      ],
+      leases: [...NODES.map((name) => heartbeat(name)), ownership(VIP, "node-b")],
+    }),
+    situation: "served",
+    verdict: ["node-b holds"],
+    hints: ["node-b holds it but may not carry it (Node is labelled"],
+    check: (report) => {
+      if (!report.hints[0]?.endsWith(`hands over to ${report.claimOrder[0] ?? "?"}`))
+        throw new Error(report.hints[0]);
+    },
+  },
+  {
     name: "a cordoned node: a candidate that claims last",
     snapshot: snapshot({
       services: [requested],
