@@ -362,7 +362,7 @@ function nodeRefusals(snapshot: ExplainSnapshot, now: number): Map<string, strin
   const refusals = new Map<string, string>();
   const names = new Set(snapshot.nodes.map((node) => node.metadata?.name ?? ""));
   for (const event of sortedEvents(snapshot)) {
-    if (event.reason !== EVENT_REASONS.invalid) continue;
+    if (event.reason !== EVENT_REASONS.invalid && event.reason !== EVENT_REASONS.conflict) continue;
     const colon = (event.message ?? "").indexOf(": ");
     const node = (event.message ?? "").slice(0, colon);
     if (colon > 0 && names.has(node))
@@ -591,12 +591,12 @@ function addressHints(
 }
 
 function electionJudgement(
-  report: Pick<ExplainReport, "addresses" | "nodes" | "claimOrder">,
+  report: Pick<ExplainReport, "addresses" | "nodes" | "claimOrder" | "events">,
   settings: ExplainSettings,
   service: V1Service,
   leasesUnread: boolean,
 ): Judgement {
-  const { addresses, nodes, claimOrder } = report;
+  const { addresses, nodes, claimOrder, events } = report;
   const ns = settings.vipdNamespace;
   const live = nodes.filter((node) => node.heartbeat !== null && !node.heartbeat.stale);
   const list = addresses.map((each) => each.address).join(", ");
@@ -680,11 +680,17 @@ function electionJudgement(
       hints,
     };
   }
+  // The fence of rule 2 found a host that is no agent answering for the address (address-executor.ts).
+  const foreign = events.filter(
+    (event) => event.reason === EVENT_REASONS.conflict && event.message.includes("which is no vipd agent"),
+  );
   return {
     situation: "unclaimed",
     verdict: `not served yet: nobody holds ${unheld.map((each) => each.address).join(", ")}; ${claimOrder[0] ?? ""} claims first`,
     hints: [
-      "a candidate probes the address on the wire before a first claim: a host that answers (a VIPConflict Event names its MAC) keeps it from being taken",
+      foreign.length > 0
+        ? `another host answers for the address (${foreign.at(-1)?.message ?? ""}): remove the address from that host, or pick another`
+        : "a candidate probes the address on the wire before a first claim: a host that answers (a VIPConflict Event names its MAC) keeps it from being taken",
       `read the agents' logs: kubectl -n ${ns} logs -l app.kubernetes.io/name=vipd --tail=50`,
     ],
   };
@@ -725,6 +731,21 @@ export function explain(snapshot: ExplainSnapshot, settings: ExplainSettings, no
   const pools = addressing.pools
     .filter((pool) => poolNames.has(pool.name))
     .map((pool) => poolReport(pool, addressing));
+  const events = sortedEvents(snapshot)
+    .slice(-EVENTS_SHOWN)
+    .map((event): EventReport => ({
+      type: event.type ?? "",
+      reason: event.reason ?? "",
+      message: event.message ?? "",
+      count: event.series?.count ?? event.count ?? 1,
+      agoMs: lastSeen(event, now),
+      from:
+        event.source?.host ??
+        event.reportingInstance ??
+        event.source?.component ??
+        event.reportingComponent ??
+        "",
+    }));
   let judgement: Judgement;
   if (!intent.serve && intent.reason !== "invalid" && intent.reason !== "awaiting-address")
     judgement = notServedJudgement(service, settings, intent.reason);
@@ -755,7 +776,7 @@ export function explain(snapshot: ExplainSnapshot, settings: ExplainSettings, no
     };
   else
     judgement = electionJudgement(
-      { addresses, nodes, claimOrder },
+      { addresses, nodes, claimOrder, events },
       settings,
       service,
       snapshot.unread.some((each) => each.startsWith(LEASES_UNREAD)),
@@ -765,21 +786,6 @@ export function explain(snapshot: ExplainSnapshot, settings: ExplainSettings, no
       ? invalidHints(ref.name, "spec.externalIPs", intent.refused)
       : [];
   const condition = service.status?.conditions?.find((each) => each.type === ANNOUNCED_CONDITION);
-  const events = sortedEvents(snapshot)
-    .slice(-EVENTS_SHOWN)
-    .map((event): EventReport => ({
-      type: event.type ?? "",
-      reason: event.reason ?? "",
-      message: event.message ?? "",
-      count: event.series?.count ?? event.count ?? 1,
-      agoMs: lastSeen(event, now),
-      from:
-        event.source?.host ??
-        event.reportingInstance ??
-        event.source?.component ??
-        event.reportingComponent ??
-        "",
-    }));
   return {
     service: serviceKey(ref),
     uid: service.metadata?.uid,

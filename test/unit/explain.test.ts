@@ -294,6 +294,24 @@ const rows: Row[] = [
     },
   },
   {
+    name: "a host that is no agent answers for the address: the agents' VIPConflict Event, as the hint",
+    snapshot: snapshot({
+      services: [requested],
+      events: [
+        event({
+          reason: "VIPConflict",
+          message: `${VIP} is in use by MAC 02:00:00:00:00:99, which is no vipd agent of this cluster: node-c does not serve it while that host answers`,
+          agoMs: 3_000,
+          type: "Warning",
+          host: "node-c",
+        }),
+      ],
+    }),
+    situation: "unclaimed",
+    verdict: ["nobody holds"],
+    hints: ["another host answers for the address (198.51.100.210 is in use by MAC 02:00:00:00:00:99"],
+  },
+  {
     name: "a cordoned node: a candidate that claims last",
     snapshot: snapshot({
       services: [requested],
