@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { addConvertCommand } from "../src/cli/convert-command.ts";
+import { addExplainCommand } from "../src/cli/explain-command.ts";
 import { addManifestCommand } from "../src/cli/manifest-command.ts";
 import { runAgent } from "../src/cli/run-agent.ts";
 import { addRunCommand, EXIT_BAD_CONFIGURATION } from "../src/cli/run-command.ts";
@@ -26,5 +27,6 @@ program
 addRunCommand(program, runAgent);
 addManifestCommand(program);
 addConvertCommand(program);
+addExplainCommand(program);
 
 await program.parseAsync(process.argv);

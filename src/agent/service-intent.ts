@@ -155,7 +155,8 @@ export function canonicalAddress(text: string): AddressReading {
   return { ok: true, vip: { address: parsed.toString(), family } };
 }
 
-function requestedVips(service: ServiceShape): { source: string; text: string } | undefined {
+/** The addresses a Service names and where (an annotation key or spec.loadBalancerIP), unparsed. */
+export function requestedVips(service: ServiceShape): { source: string; text: string } | undefined {
   const annotations = service.metadata?.annotations ?? {};
   for (const key of ANNOTATION_SOURCES) {
     const value = annotations[key];

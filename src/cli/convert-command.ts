@@ -2,7 +2,7 @@
 // ConfigMap (from a file, or read from the cluster) or to MetalLB's IPAddressPools, for
 // `kubectl apply -f -`. Notes become comments above the pools; problems go to stderr, and when
 // nothing could be converted the exit status is EXIT_BAD_CONFIGURATION.
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Option, type Command } from "commander";
 import { readFileSync } from "node:fs";
 import { loadAll } from "js-yaml";
@@ -18,6 +18,7 @@ import { REQUEST_TIMEOUT_MS, requestOptions } from "../kube/request-options.ts";
 import { renderYaml } from "../manifest/render.ts";
 import { VERSION } from "../version.ts";
 import { EXIT_BAD_CONFIGURATION, EXIT_FAILED } from "./run-command.ts";
+import { userKubeConfig } from "./user-kube-config.ts";
 
 function fail(message: string, status: number): never {
   process.stderr.write(`vipd: ${message}\n`);
@@ -85,12 +86,11 @@ async function dataFromCluster(
   namespace: string,
   name: string,
 ): Promise<Record<string, string>> {
-  const kubeConfig = new KubeConfig();
+  let kubeConfig: KubeConfig;
   try {
-    if (kubeconfig === undefined) kubeConfig.loadFromDefault();
-    else kubeConfig.loadFromFile(kubeconfig);
+    kubeConfig = userKubeConfig(kubeconfig);
   } catch (error) {
-    fail(`cannot load the kubeconfig: ${(error as Error).message}`, EXIT_BAD_CONFIGURATION);
+    fail((error as Error).message, EXIT_BAD_CONFIGURATION);
   }
   try {
     const configMap = await kubeConfig

@@ -111,7 +111,8 @@ const healthUrl = z.string().transform((text, context): URL => {
   return url;
 });
 
-const runConfigShape = {
+// Exported for commands that take some of the agent's settings as they are (vipd explain).
+export const runConfigShape = {
   nodeName: z
     .string({ error: "is required (set it from the downward API: spec.nodeName)" })
     .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: "must be a Kubernetes node name" }),
