@@ -29,8 +29,10 @@ test("host network, two capabilities and nothing else, not privileged, system-no
     readOnlyRootFilesystem: true,
     capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
   });
-  t.deepEqual(container.livenessProbe?.httpGet, { path: "/healthz", port: "metrics" });
-  t.deepEqual(container.readinessProbe?.httpGet, { path: "/readyz", port: "metrics" });
+  t.deepEqual(container.livenessProbe?.httpGet, { host: "127.0.0.1", path: "/healthz", port: "metrics" });
+  t.deepEqual(container.readinessProbe?.httpGet, { host: "127.0.0.1", path: "/readyz", port: "metrics" });
+  t.is(variables(container)["VIPD_METRICS_ADDR"], "127.0.0.1:9560", "next to the DaemonSet's 9559");
+  t.is(printed.metadata?.annotations, undefined, "no scraper reaches the loopback");
   t.deepEqual(container.ports, [{ name: "metrics", containerPort: 9560, protocol: "TCP" }]);
   t.is(
     printed.spec?.serviceAccountName,
