@@ -1,11 +1,12 @@
 // Prepares this machine for the integration tests, the end-to-end tests, the demo and the benchmarks:
-// the Debian tools the lab drives, the kube-apiserver/etcd/kubectl binaries built from the pinned Go
-// module, and vipd's bundle, which the lab's agents run. It runs before every such command and is
-// quick when everything is already there.
+// the Debian tools the lab drives, the kube-apiserver/etcd/kubectl binaries and the helm and promtool
+// the tests drive, each built from its pinned Go module, and vipd's bundle, which the lab's agents
+// run. It runs before every such command and is quick when everything is already there.
 import { execFileSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { ensureKubeBinaries } from "../lab/apiserver-build.ts";
+import { ensureHelm, ensurePromtool } from "../lab/go-tools.ts";
 import { BUNDLE, buildBundle } from "./build.ts";
 
 interface DebianTool {
@@ -68,7 +69,9 @@ function requireGo(): void {
   try {
     accessSync(join(standardLocation, "go"), constants.X_OK);
   } catch {
-    fail("the Go toolchain is needed to build kube-apiserver and etcd for the tests; install Go ≥ 1.25");
+    fail(
+      "the Go toolchain is needed to build kube-apiserver, etcd, helm and promtool for the tests; install Go ≥ 1.26",
+    );
   }
   process.env.PATH = `${process.env.PATH ?? ""}${delimiter}${standardLocation}`;
 }
@@ -79,8 +82,11 @@ if (process.getuid?.() !== 0) {
 installMissingDebianTools();
 requireGo();
 const started = performance.now();
-const binaries = await ensureKubeBinaries({ log: (line) => process.stdout.write(`setup: ${line}\n`) });
+const log = (line: string) => process.stdout.write(`setup: ${line}\n`);
+const binaries = await ensureKubeBinaries({ log });
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-process.stdout.write(`setup: kube binaries ready in ${seconds}s (${binaries.directory})\n`);
+log(`kube binaries ready in ${seconds}s (${binaries.directory})`);
+log(`helm ready: ${await ensureHelm({ log })}`);
+log(`promtool ready: ${await ensurePromtool({ log })}`);
 await buildBundle();
 process.stdout.write(`setup: built ${BUNDLE}\n`);
