@@ -95,10 +95,13 @@ export const DEFAULT_MANIFEST_OPTIONS: ManifestOptions = {
 };
 
 /**
- * The control-plane static pod's metrics port, next to the DaemonSet's 9559: on a control-plane node
- * both agents share the host's network, so the two must never be the same.
+ * The control-plane static pod's metrics port, next to the DaemonSet's default: on a control-plane
+ * node both agents share the host's network, so the two must never be the same.
  */
 export const STATIC_POD_METRICS_PORT = 9560;
+
+/** The port of the agent's default --metrics-addr, which the DaemonSet serves on. */
+export const DAEMONSET_METRICS_PORT = Number(agentDefault("metricsAddr").split(":").pop());
 
 /**
  * The taints kubeadm puts on control-plane nodes: node-role.kubernetes.io/control-plane, and the

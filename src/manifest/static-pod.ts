@@ -16,7 +16,13 @@ import {
   terminationGraceSeconds,
 } from "./daemonset.ts";
 import { APP_NAME, commonLabels } from "./identity.ts";
-import { checkedAgentConfig, DEFAULT_IMAGE, STATIC_POD_METRICS_PORT } from "./options.ts";
+import {
+  checkedAgentConfig,
+  DAEMONSET_METRICS_PORT,
+  DEFAULT_IMAGE,
+  ManifestOptionsError,
+  STATIC_POD_METRICS_PORT,
+} from "./options.ts";
 
 export interface StaticPodOptions {
   readonly image: string;
@@ -60,8 +66,6 @@ export const DEFAULT_STATIC_POD_OPTIONS: Omit<StaticPodOptions, "vip"> = {
   metricsAddr: `127.0.0.1:${STATIC_POD_METRICS_PORT}`,
 };
 
-// kubelet admits static pods without the API server's priority admission, so the number that goes
-// with the class is written out, as kubeadm does for its own static pods.
 function timingEnv(config: RunConfig, metricsAddr: string): V1EnvVar[] {
   return [
     env("leaseDuration", formatDuration(config.leaseDuration)),
@@ -72,6 +76,8 @@ function timingEnv(config: RunConfig, metricsAddr: string): V1EnvVar[] {
   ];
 }
 
+// kubelet admits static pods without the API server's priority admission, so the number that goes
+// with the class is written out, as kubeadm does for its own static pods.
 const SYSTEM_NODE_CRITICAL_PRIORITY = 2000001000;
 const KUBECONFIG_VOLUME = "kubeconfig";
 
@@ -94,6 +100,12 @@ export function staticPod(options: StaticPodOptions): V1Pod {
       metricsAddr: options.metricsAddr,
     },
   });
+  // The DaemonSet runs on control-plane nodes too (--control-plane-nodes), on the same host network.
+  if (config.metricsAddr.port === DAEMONSET_METRICS_PORT) {
+    throw new ManifestOptionsError([
+      `--metrics-addr ${options.metricsAddr}: port ${DAEMONSET_METRICS_PORT} is the services-mode DaemonSet's, which runs on control-plane nodes too`,
+    ]);
+  }
   const agentEnv = [
     fromField("nodeName", "spec.nodeName"),
     env("namespace", options.namespace),

@@ -78,6 +78,14 @@ test("its variables are a configuration the agent loads as control-plane mode", 
   );
 });
 
+test("the DaemonSet's metrics port is refused: both agents run on a control-plane node's network", (t) => {
+  t.throws(() => pod({ metricsAddr: "127.0.0.1:9559" }), {
+    instanceOf: ManifestOptionsError,
+    message: /port 9559 is the services-mode DaemonSet's/,
+  });
+  t.is(pod({ metricsAddr: "0.0.0.0:9561" }).container.ports?.[0]?.containerPort, 9561);
+});
+
 test("options the agent would refuse are refused here, named by their flag", (t) => {
   const error = t.throws(() => pod({ vip: "not-an-ip", healthPeriod: "soon" }), {
     instanceOf: ManifestOptionsError,
