@@ -1,10 +1,11 @@
 // Writes the files that are generated from code: manifests/ (from the `vipd manifest` generators
-// with their defaults) and docs/configuration.md (from the option table and the `vipd manifest`
-// flags). `npm run generate` after changing either; unit tests fail while a checked-in copy differs.
+// with their defaults), docs/configuration.md (from the option table and the `vipd manifest`
+// flags) and the generated parts of charts/vipd (scripts/chart-files.ts). `npm run generate` after changing either; unit tests fail while a checked-in copy differs.
 import { Command, type Option } from "commander";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { addManifestCommand, manifestHeader } from "../src/cli/manifest-command.ts";
+import { chartFiles } from "./chart-files.ts";
 import { envName, RUN_OPTIONS } from "../src/config/options.ts";
 import { MIN_ANNOUNCE_INTERVAL_MS, RENEW_DEADLINE_FACTOR, type RunConfigKey } from "../src/config/schema.ts";
 import { crdObjects } from "../src/manifest/crds.ts";
@@ -149,6 +150,7 @@ export function generatedFiles(): ReadonlyMap<string, string> {
       }),
     ],
     ["docs/configuration.md", configurationReference()],
+    ...chartFiles(),
   ]);
 }
 

@@ -7,8 +7,10 @@ import type { RunConfigKey } from "../config/schema.ts";
 import { crdObjects } from "../manifest/crds.ts";
 import { daemonSet } from "../manifest/daemonset.ts";
 import {
+  DAEMONSET_AGENT_FLAGS,
   DEFAULT_MANIFEST_OPTIONS,
   ManifestOptionsError,
+  parseAgentSettings,
   parseNodeSelector,
   parseToleration,
   type ManifestOptions,
@@ -36,39 +38,67 @@ function collect(value: string, previous: readonly string[] | undefined): string
   return [...(previous ?? []), value];
 }
 
-interface DaemonSetFlags {
+/** The agent settings `vipd manifest daemonset` has flags of its own for; --set-agent gives the rest. */
+const DAEMONSET_OWN_AGENT_FLAGS = [
+  "interface",
+  "leaseDuration",
+  "renewDeadline",
+  "retryPeriod",
+  "addressLifetime",
+  "loadBalancerClass",
+  "classOnly",
+  "metricsAddr",
+] as const satisfies readonly RunConfigKey[];
+
+const OWN_FLAG_NAMES: ReadonlySet<string> = new Set(
+  DAEMONSET_OWN_AGENT_FLAGS.map((key) => RUN_OPTIONS[key].flag),
+);
+
+/** What --set-agent may set. */
+export const SET_AGENT_FLAGS: readonly string[] = DAEMONSET_AGENT_FLAGS.filter(
+  (flag) => !OWN_FLAG_NAMES.has(flag),
+);
+
+type DaemonSetFlags = Readonly<Partial<Record<(typeof DAEMONSET_OWN_AGENT_FLAGS)[number], string | true>>> & {
   readonly namespace: string;
   readonly image: string;
-  readonly interface?: string;
-  readonly leaseDuration: string;
-  readonly renewDeadline: string;
-  readonly retryPeriod: string;
-  readonly addressLifetime: string;
-  readonly loadBalancerClass: string;
-  readonly classOnly?: true;
-  readonly metricsAddr: string;
+  readonly priorityClassName: string;
+  readonly controlPlaneNodes: string;
+  readonly setAgent?: readonly string[];
   readonly nodeSelector?: readonly string[];
   readonly toleration?: readonly string[];
-}
+};
 
 function daemonSetOptions(flags: DaemonSetFlags): ManifestOptions {
+  const given = parseAgentSettings(flags.setAgent ?? []);
+  const problems = Object.keys(given)
+    .filter((flag) => OWN_FLAG_NAMES.has(flag))
+    .map((flag) => `--set-agent ${flag}: use --${flag}`);
+  if (!["true", "false"].includes(flags.controlPlaneNodes)) {
+    problems.push(`--control-plane-nodes ${JSON.stringify(flags.controlPlaneNodes)}: expected true or false`);
+  }
+  if (problems.length > 0) throw new ManifestOptionsError(problems);
+  const own: Record<string, string> = {};
+  for (const key of DAEMONSET_OWN_AGENT_FLAGS) {
+    const value = flags[key];
+    if (value !== undefined) own[RUN_OPTIONS[key].flag] = String(value);
+  }
   return {
     namespace: flags.namespace,
     image: flags.image,
-    ...(flags.interface === undefined ? {} : { interface: flags.interface }),
-    leaseDuration: flags.leaseDuration,
-    renewDeadline: flags.renewDeadline,
-    retryPeriod: flags.retryPeriod,
-    addressLifetime: flags.addressLifetime,
-    loadBalancerClass: flags.loadBalancerClass,
-    classOnly: flags.classOnly === true,
-    metricsAddr: flags.metricsAddr,
+    agent: { ...DEFAULT_MANIFEST_OPTIONS.agent, ...own, ...given },
+    priorityClassName: flags.priorityClassName,
+    controlPlaneNodes: flags.controlPlaneNodes === "true",
     nodeSelector:
       flags.nodeSelector === undefined
         ? DEFAULT_MANIFEST_OPTIONS.nodeSelector
         : parseNodeSelector(flags.nodeSelector),
     tolerations: (flags.toleration ?? []).map(parseToleration),
   };
+}
+
+function agentDefault(key: RunConfigKey): string | undefined {
+  return DEFAULT_MANIFEST_OPTIONS.agent[RUN_OPTIONS[key].flag];
 }
 
 interface PodFlags extends Omit<StaticPodOptions, "vip"> {
@@ -134,13 +164,30 @@ export function addManifestCommand(program: Command): void {
     .addOption(agentOption("namespace").default(defaults.namespace))
     .addOption(new Option("--image <reference>", "container image of vipd").default(defaults.image))
     .addOption(agentOption("interface"))
-    .addOption(agentOption("leaseDuration").default(defaults.leaseDuration))
-    .addOption(agentOption("renewDeadline").default(defaults.renewDeadline))
-    .addOption(agentOption("retryPeriod").default(defaults.retryPeriod))
-    .addOption(agentOption("addressLifetime").default(defaults.addressLifetime))
-    .addOption(agentOption("loadBalancerClass").default(defaults.loadBalancerClass))
+    .addOption(agentOption("leaseDuration").default(agentDefault("leaseDuration")))
+    .addOption(agentOption("renewDeadline").default(agentDefault("renewDeadline")))
+    .addOption(agentOption("retryPeriod").default(agentDefault("retryPeriod")))
+    .addOption(agentOption("addressLifetime").default(agentDefault("addressLifetime")))
+    .addOption(agentOption("loadBalancerClass").default(agentDefault("loadBalancerClass")))
     .addOption(agentOption("classOnly"))
-    .addOption(agentOption("metricsAddr").default(defaults.metricsAddr))
+    .addOption(agentOption("metricsAddr").default(agentDefault("metricsAddr")))
+    .addOption(
+      new Option(
+        "--set-agent <flag=value>",
+        `any other setting of vipd run, as its flag without the dashes (announce-count=5); repeat for several. One of: ${SET_AGENT_FLAGS.join(", ")}`,
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option("--priority-class-name <name>", "PriorityClass of the agents' pods; empty for none").default(
+        defaults.priorityClassName,
+      ),
+    )
+    .addOption(
+      new Option(
+        "--control-plane-nodes <true|false>",
+        "run on control-plane nodes too, tolerating their node-role.kubernetes.io/control-plane and legacy …/master NoSchedule taints; false leaves them out",
+      ).default(String(defaults.controlPlaneNodes)),
+    )
     .addOption(
       new Option(
         "--node-selector <key=value>",

@@ -219,8 +219,11 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
   metricsAddr: {
     flag: "metrics-addr",
     placeholder: "<host:port>",
-    default: "0.0.0.0:9559",
-    description: "address of /metrics, /healthz and /readyz",
+    // The node's loopback: the agent runs on the host network, where 0.0.0.0 would offer its metrics
+    // to every network the node is on (docs/monitoring.md says how to scrape them).
+    default: "127.0.0.1:9559",
+    description:
+      "address of /metrics, /healthz and /readyz (0.0.0.0:9559 or the node's address to let a scraper reach it)",
   },
   logLevel: {
     flag: "log-level",

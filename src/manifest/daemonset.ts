@@ -1,12 +1,12 @@
 // The services-mode DaemonSet: one agent per node, on the node's own network, with the two
 // capabilities the data path needs and nothing else.
+import ipaddr from "ipaddr.js";
 import type { V1Container, V1DaemonSet, V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import { formatDuration } from "../config/duration.ts";
 import { envName, RUN_OPTIONS } from "../config/options.ts";
-import type { RunConfig, RunConfigKey } from "../config/schema.ts";
+import type { ListenAddress, RunConfigKey } from "../config/schema.ts";
 import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
 import { agentSelectorLabels, APP_NAME, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
-import { agentConfigOf, type ManifestOptions } from "./options.ts";
+import { agentConfigOf, CONTROL_PLANE_TOLERATIONS, type ManifestOptions } from "./options.ts";
 
 const METRICS_PORT_NAME = "metrics";
 
@@ -33,14 +33,43 @@ export function terminationGraceSeconds(timings: {
 
 // The record of vipd's addresses (--address-marking record, or auto on a kernel before 6.1) must
 // outlive the container, so that a restarted agent still knows which addresses are its own, and
-// must not outlive the node's boot, as the addresses do not: the node's /run, a tmpfs.
+// must not outlive the node's boot, as the addresses do not: the node's /run, a tmpfs (--state-dir).
 const STATE_VOLUME = "state";
-const STATE_DIR = RUN_OPTIONS.stateDir.default ?? "/run/vipd";
 
-export const stateVolume: V1Volume = {
-  name: STATE_VOLUME,
-  hostPath: { path: STATE_DIR, type: "DirectoryOrCreate" },
-};
+export function stateVolume(stateDir: string): V1Volume {
+  return { name: STATE_VOLUME, hostPath: { path: stateDir, type: "DirectoryOrCreate" } };
+}
+
+// Measured in the lab (docs/benchmarks.md, bench/results/*.md: "agent RSS (max)" and "agent CPU"):
+// an agent is 126–128 MB resident with no Service, 140–144 MB with 1000 Services and 169 MB with
+// 5000, and uses 1.5–3.2 % of a core (15–32m) idle with 1000 Services. The request is what a node
+// with up to 1000 Services needs; the limit is more than twice the largest figure, because at the
+// limit the kernel kills the agent, which moves every VIP it holds: it is there to stop a leak, not
+// to size the agent.
+export const AGENT_RESOURCES = {
+  requests: { cpu: "50m", memory: "160Mi" },
+  // No CPU limit: throttling a holder past its renew deadline would turn load into failovers.
+  limits: { memory: "384Mi" },
+} as const;
+
+// The kubelet probes a host-network pod at the node's address unless told otherwise; an agent that
+// listens on the loopback (the default) or on every address answers on 127.0.0.1.
+export function probeHost(listen: ListenAddress): string {
+  return ipaddr.parse(listen.host).range() === "unspecified" ? "127.0.0.1" : listen.host;
+}
+
+/**
+ * prometheus.io/* annotations tell annotation-based discovery where to scrape: only worth printing
+ * when a scraper can reach the address, which a loopback address it cannot.
+ */
+export function scrapeAnnotations(listen: ListenAddress): Record<string, string> {
+  if (ipaddr.parse(listen.host).range() === "loopback") return {};
+  return {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": String(listen.port),
+    "prometheus.io/path": "/metrics",
+  };
+}
 
 export function env(key: RunConfigKey, value: string): V1EnvVar {
   return { name: envName(RUN_OPTIONS[key].flag), value };
@@ -50,28 +79,18 @@ export function fromField(key: RunConfigKey, fieldPath: string): V1EnvVar {
   return { name: envName(RUN_OPTIONS[key].flag), valueFrom: { fieldRef: { fieldPath } } };
 }
 
-/** The timings both the DaemonSet and the static pod set, and where metrics are served. */
-export function timingEnv(config: RunConfig, metricsAddr: string): V1EnvVar[] {
-  return [
-    env("leaseDuration", formatDuration(config.leaseDuration)),
-    env("renewDeadline", formatDuration(config.renewDeadline)),
-    env("retryPeriod", formatDuration(config.retryPeriod)),
-    env("addressLifetime", formatDuration(config.addressLifetime)),
-    env("metricsAddr", metricsAddr),
-  ];
-}
-
 export function daemonSet(options: ManifestOptions): V1DaemonSet {
   const config = agentConfigOf(options);
-  const metricsPort = config.metricsAddr.port;
   const selector = agentSelectorLabels();
-  const agentEnv = [
-    fromField("nodeName", "spec.nodeName"),
-    fromField("namespace", "metadata.namespace"),
-    ...(options.interface === undefined ? [] : [env("interface", options.interface)]),
-    env("loadBalancerClass", config.loadBalancerClass),
-    env("classOnly", String(config.classOnly)),
-    ...timingEnv(config, options.metricsAddr),
+  // As given, in the order of their flags' names, so that the chart (charts/vipd), which ranges over
+  // its agent values in that order, prints the same list.
+  const settings = Object.entries(options.agent)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([flag, value]) => ({ name: envName(flag), value }));
+  const annotations = scrapeAnnotations(config.metricsAddr);
+  const tolerations = [
+    ...(options.controlPlaneNodes ? CONTROL_PLANE_TOLERATIONS : []),
+    ...options.tolerations,
   ];
   return {
     apiVersion: "apps/v1",
@@ -84,22 +103,30 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
       template: {
         metadata: {
           labels: { ...commonLabels(), ...selector },
-          annotations: {
-            "prometheus.io/scrape": "true",
-            "prometheus.io/port": String(metricsPort),
-            "prometheus.io/path": "/metrics",
-          },
+          ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
         },
         spec: {
           serviceAccountName: SERVICE_ACCOUNT_NAME,
+          ...(options.priorityClassName === "" ? {} : { priorityClassName: options.priorityClassName }),
           // The VIPs go on the node's own interface, and ARP for them leaves from it.
           hostNetwork: true,
           terminationGracePeriodSeconds: terminationGraceSeconds(config),
           nodeSelector: { ...options.nodeSelector },
-          ...(options.tolerations.length === 0 ? {} : { tolerations: [...options.tolerations] }),
+          ...(tolerations.length === 0 ? {} : { tolerations }),
           securityContext: { seccompProfile: { type: "RuntimeDefault" } },
-          containers: [agentContainer({ image: options.image, env: agentEnv, metricsPort })],
-          volumes: [stateVolume],
+          containers: [
+            agentContainer({
+              image: options.image,
+              env: [
+                fromField("nodeName", "spec.nodeName"),
+                fromField("namespace", "metadata.namespace"),
+                ...settings,
+              ],
+              metrics: config.metricsAddr,
+              stateDir: config.stateDir,
+            }),
+          ],
+          volumes: [stateVolume(config.stateDir)],
         },
       },
     },
@@ -110,20 +137,22 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
 export function agentContainer(options: {
   readonly image: string;
   readonly env: readonly V1EnvVar[];
-  readonly metricsPort: number;
+  readonly metrics: ListenAddress;
+  readonly stateDir: string;
   readonly volumeMounts?: readonly V1VolumeMount[];
 }): V1Container {
+  const host = probeHost(options.metrics);
   return {
     name: APP_NAME,
     image: options.image,
     imagePullPolicy: "IfNotPresent",
     args: ["run"],
     env: [...options.env],
-    ports: [{ name: METRICS_PORT_NAME, containerPort: options.metricsPort, protocol: "TCP" }],
+    ports: [{ name: METRICS_PORT_NAME, containerPort: options.metrics.port, protocol: "TCP" }],
     // Liveness only asks whether the process turns: an API server outage must not restart
     // the agent, or every node would drop its VIPs (degraded hold, rule 1(b)).
     livenessProbe: {
-      httpGet: { path: "/healthz", port: METRICS_PORT_NAME },
+      httpGet: { host, path: "/healthz", port: METRICS_PORT_NAME },
       periodSeconds: 10,
       timeoutSeconds: 5,
       failureThreshold: 3,
@@ -131,16 +160,12 @@ export function agentContainer(options: {
     // Ready = caches synced and heartbeat renewed within the renew deadline, which paces the
     // rolling update: the next node stops only once this one can take Services again.
     readinessProbe: {
-      httpGet: { path: "/readyz", port: METRICS_PORT_NAME },
+      httpGet: { host, path: "/readyz", port: METRICS_PORT_NAME },
       periodSeconds: 5,
       timeoutSeconds: 5,
       failureThreshold: 2,
     },
-    resources: {
-      requests: { cpu: "50m", memory: "64Mi" },
-      // No CPU limit: throttling a holder past its renew deadline would turn load into failovers.
-      limits: { memory: "256Mi" },
-    },
+    resources: { requests: { ...AGENT_RESOURCES.requests }, limits: { ...AGENT_RESOURCES.limits } },
     securityContext: {
       privileged: false,
       allowPrivilegeEscalation: false,
@@ -151,6 +176,6 @@ export function agentContainer(options: {
       runAsUser: 0,
       capabilities: { add: [...AGENT_CAPABILITIES], drop: ["ALL"] },
     },
-    volumeMounts: [{ name: STATE_VOLUME, mountPath: STATE_DIR }, ...(options.volumeMounts ?? [])],
+    volumeMounts: [{ name: STATE_VOLUME, mountPath: options.stateDir }, ...(options.volumeMounts ?? [])],
   };
 }

@@ -11,15 +11,16 @@ export interface ManifestOptions {
   /** Namespace of the ServiceAccount, the DaemonSet and vipd's Leases. */
   readonly namespace: string;
   readonly image: string;
-  /** Unset: the agent's own default (the interface of the default route). */
-  readonly interface?: string;
-  readonly leaseDuration: string;
-  readonly renewDeadline: string;
-  readonly retryPeriod: string;
-  readonly addressLifetime: string;
-  readonly loadBalancerClass: string;
-  readonly classOnly: boolean;
-  readonly metricsAddr: string;
+  /**
+   * The agent's own settings by flag name ("lease-duration": "5s"), as `vipd run` spells them;
+   * printed as its VIPD_* variables. Only the keys of DAEMONSET_AGENT_FLAGS: the DaemonSet sets the
+   * others itself.
+   */
+  readonly agent: Readonly<Record<string, string>>;
+  /** Empty: no priority class. */
+  readonly priorityClassName: string;
+  /** Tolerate the control-plane taints, so that control-plane nodes run an agent too. */
+  readonly controlPlaneNodes: boolean;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly V1Toleration[];
 }
@@ -34,6 +35,30 @@ export class ManifestOptionsError extends Error {
   }
 }
 
+/**
+ * The agent's settings the DaemonSet sets itself (the node and namespace from the downward API) or
+ * that belong to control-plane mode's static pod; every other setting of `vipd run` may be given.
+ */
+const SET_BY_THE_DAEMONSET: readonly RunConfigKey[] = [
+  "nodeName",
+  "namespace",
+  "kubeconfig",
+  "controlPlane",
+  "vip",
+  "healthUrl",
+  "healthPeriod",
+  "healthFailureThreshold",
+];
+
+/** The flags of `vipd run` a DaemonSet's agent may be given, in the option table's order. */
+export const DAEMONSET_AGENT_FLAGS: readonly string[] = (Object.keys(RUN_OPTIONS) as RunConfigKey[])
+  .filter((key) => !SET_BY_THE_DAEMONSET.includes(key))
+  .map((key) => RUN_OPTIONS[key].flag);
+
+const KEY_OF_FLAG: ReadonlyMap<string, RunConfigKey> = new Map(
+  (Object.keys(RUN_OPTIONS) as RunConfigKey[]).map((key) => [RUN_OPTIONS[key].flag, key]),
+);
+
 function agentDefault(key: RunConfigKey): string {
   const value = RUN_OPTIONS[key].default;
   if (value === undefined) throw new Error(`--${RUN_OPTIONS[key].flag} has no default to print`);
@@ -43,19 +68,50 @@ function agentDefault(key: RunConfigKey): string {
 /** The image `docker build -t vipd:<version> .` produces; point --image at your registry's copy. */
 export const DEFAULT_IMAGE = `vipd:${VERSION}`;
 
+/**
+ * The settings the DaemonSet prints even at their defaults, so that the file shows the timings a
+ * reader wants to know; any other setting is printed only when given.
+ */
+const PRINTED_AGENT_DEFAULTS: readonly RunConfigKey[] = [
+  "loadBalancerClass",
+  "classOnly",
+  "leaseDuration",
+  "renewDeadline",
+  "retryPeriod",
+  "addressLifetime",
+  "metricsAddr",
+];
+
 export const DEFAULT_MANIFEST_OPTIONS: ManifestOptions = {
   namespace: agentDefault("namespace"),
   image: DEFAULT_IMAGE,
-  leaseDuration: agentDefault("leaseDuration"),
-  renewDeadline: agentDefault("renewDeadline"),
-  retryPeriod: agentDefault("retryPeriod"),
-  addressLifetime: agentDefault("addressLifetime"),
-  loadBalancerClass: agentDefault("loadBalancerClass"),
-  classOnly: agentDefault("classOnly") === "true",
-  metricsAddr: agentDefault("metricsAddr"),
+  agent: Object.fromEntries(PRINTED_AGENT_DEFAULTS.map((key) => [RUN_OPTIONS[key].flag, agentDefault(key)])),
+  // What kubeadm gives its own static pods: the last pods a node under memory pressure evicts, and
+  // preempting others to be scheduled. A node without its agent cannot hold or take over a VIP.
+  priorityClassName: "system-node-critical",
+  controlPlaneNodes: true,
   nodeSelector: { "kubernetes.io/os": "linux" },
   tolerations: [],
 };
+
+/**
+ * The control-plane static pod's metrics port, next to the DaemonSet's default: on a control-plane
+ * node both agents share the host's network, so the two must never be the same.
+ */
+export const STATIC_POD_METRICS_PORT = 9560;
+
+/** The port of the agent's default --metrics-addr, which the DaemonSet serves on. */
+export const DAEMONSET_METRICS_PORT = Number(agentDefault("metricsAddr").split(":").pop());
+
+/**
+ * The taints kubeadm puts on control-plane nodes: node-role.kubernetes.io/control-plane, and the
+ * legacy node-role.kubernetes.io/master that kubeadm stopped adding in Kubernetes 1.25 but that
+ * nodes of clusters created before it, and some distributions, still carry.
+ */
+export const CONTROL_PLANE_TOLERATIONS: readonly V1Toleration[] = [
+  { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
+  { key: "node-role.kubernetes.io/master", operator: "Exists", effect: "NoSchedule" },
+];
 
 // Label names and values as Kubernetes validates them (an optional DNS-subdomain prefix, then a
 // name of at most 63 characters).
@@ -117,33 +173,61 @@ export function parseToleration(text: string): V1Toleration {
 // The schema needs a node name, which only the downward API knows; any valid name stands in for it.
 const STAND_IN_NODE_NAME = "node";
 
+/** `flag=value`, as `--set-agent announce-count=5` writes an agent setting. */
+export function parseAgentSettings(texts: readonly string[]): Record<string, string> {
+  const settings: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const text of texts) {
+    const equals = text.indexOf("=");
+    if (equals <= 0)
+      problems.push(`--set-agent ${JSON.stringify(text)}: expected flag=value, e.g. announce-count=5`);
+    else settings[text.slice(0, equals).replace(/^--/, "")] = text.slice(equals + 1);
+  }
+  if (problems.length > 0) throw new ManifestOptionsError(problems);
+  return settings;
+}
+
+function agentFlagProblems(agent: Readonly<Record<string, string>>): string[] {
+  return Object.keys(agent)
+    .filter((flag) => !DAEMONSET_AGENT_FLAGS.includes(flag))
+    .map((flag) =>
+      KEY_OF_FLAG.has(flag)
+        ? `--set-agent ${flag}: the DaemonSet sets it itself`
+        : `--set-agent ${flag}: not a setting of vipd run (vipd run --help lists them)`,
+    );
+}
+
 /**
  * The agent's configuration as the printed pods will load it, or every reason it would refuse to
  * start, named by the flag that `vipd manifest` and `vipd run` share.
  */
 export function agentConfigOf(options: ManifestOptions): RunConfig {
-  return checkedAgentConfig({
+  const flags: Partial<Record<RunConfigKey, string>> = { namespace: options.namespace };
+  for (const [flag, value] of Object.entries(options.agent)) {
+    const key = KEY_OF_FLAG.get(flag);
+    if (key !== undefined && DAEMONSET_AGENT_FLAGS.includes(flag)) flags[key] = value;
+  }
+  const config = checkedAgentConfig({
     image: options.image,
-    flags: {
-      namespace: options.namespace,
-      ...(options.interface === undefined ? {} : { interface: options.interface }),
-      leaseDuration: options.leaseDuration,
-      renewDeadline: options.renewDeadline,
-      retryPeriod: options.retryPeriod,
-      addressLifetime: options.addressLifetime,
-      loadBalancerClass: options.loadBalancerClass,
-      classOnly: options.classOnly,
-      metricsAddr: options.metricsAddr,
-    },
+    flags,
+    problems: agentFlagProblems(options.agent),
   });
+  if (options.controlPlaneNodes && config.metricsAddr.port === STATIC_POD_METRICS_PORT) {
+    throw new ManifestOptionsError([
+      `--metrics-addr ${options.agent["metrics-addr"] ?? ""}: port ${STATIC_POD_METRICS_PORT} is the control-plane static pod's, on the same host network of a control-plane node`,
+    ]);
+  }
+  return config;
 }
 
 /** The checks of agentConfigOf for any set of the agent's flags (the static pod has its own). */
 export function checkedAgentConfig(options: {
   readonly image: string;
   readonly flags: Readonly<Partial<Record<RunConfigKey, string | boolean>>>;
+  /** Problems found before the agent's loader runs, reported with its own. */
+  readonly problems?: readonly string[];
 }): RunConfig {
-  const problems: string[] = [];
+  const problems: string[] = [...(options.problems ?? [])];
   if (!/^\S+$/.test(options.image)) problems.push(`--image ${JSON.stringify(options.image)}: not an image`);
   try {
     const config = loadRunConfig({ flags: { nodeName: STAND_IN_NODE_NAME, ...options.flags }, env: {} });

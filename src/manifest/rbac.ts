@@ -91,7 +91,11 @@ function namespaceObject(options: RbacOptions): V1Namespace {
         ...commonLabels(),
         // hostNetwork and NET_ADMIN are outside the baseline Pod Security Standard: the agent's whole
         // job is to put addresses on the node's interface. Admission would refuse its pods otherwise.
+        // warn and audit at the same level, or a cluster whose defaults are stricter would warn on
+        // every rollout and fill its audit log with pods it admitted on purpose.
         "pod-security.kubernetes.io/enforce": "privileged",
+        "pod-security.kubernetes.io/warn": "privileged",
+        "pod-security.kubernetes.io/audit": "privileged",
       },
     },
   };

@@ -2,20 +2,27 @@
 // runs it without the API server, which is what a pod providing the API server's VIP needs. It runs
 // the same container as the DaemonSet, reads the node's admin kubeconfig from the host (read-only),
 // and is as critical as the kubeadm static pods it sits beside.
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import { formatDuration } from "../config/duration.ts";
 import { RUN_OPTIONS } from "../config/options.ts";
 import type { RunConfigKey } from "../config/schema.ts";
+import type { RunConfig } from "../config/schema.ts";
 import {
   agentContainer,
   env,
   fromField,
+  scrapeAnnotations,
   stateVolume,
   terminationGraceSeconds,
-  timingEnv,
 } from "./daemonset.ts";
 import { APP_NAME, commonLabels } from "./identity.ts";
-import { checkedAgentConfig, DEFAULT_IMAGE } from "./options.ts";
+import {
+  checkedAgentConfig,
+  DAEMONSET_METRICS_PORT,
+  DEFAULT_IMAGE,
+  ManifestOptionsError,
+  STATIC_POD_METRICS_PORT,
+} from "./options.ts";
 
 export interface StaticPodOptions {
   readonly image: string;
@@ -54,9 +61,20 @@ export const DEFAULT_STATIC_POD_OPTIONS: Omit<StaticPodOptions, "vip"> = {
   renewDeadline: agentDefault("renewDeadline"),
   retryPeriod: agentDefault("retryPeriod"),
   addressLifetime: agentDefault("addressLifetime"),
-  // Next to services mode's 9559, so that both can run on a control-plane node's network.
-  metricsAddr: "0.0.0.0:9560",
+  // On the node's loopback, as the DaemonSet's, and next to its port, so that both can run on a
+  // control-plane node's network.
+  metricsAddr: `127.0.0.1:${STATIC_POD_METRICS_PORT}`,
 };
+
+function timingEnv(config: RunConfig, metricsAddr: string): V1EnvVar[] {
+  return [
+    env("leaseDuration", formatDuration(config.leaseDuration)),
+    env("renewDeadline", formatDuration(config.renewDeadline)),
+    env("retryPeriod", formatDuration(config.retryPeriod)),
+    env("addressLifetime", formatDuration(config.addressLifetime)),
+    env("metricsAddr", metricsAddr),
+  ];
+}
 
 // kubelet admits static pods without the API server's priority admission, so the number that goes
 // with the class is written out, as kubeadm does for its own static pods.
@@ -82,6 +100,12 @@ export function staticPod(options: StaticPodOptions): V1Pod {
       metricsAddr: options.metricsAddr,
     },
   });
+  // The DaemonSet runs on control-plane nodes too (--control-plane-nodes), on the same host network.
+  if (config.metricsAddr.port === DAEMONSET_METRICS_PORT) {
+    throw new ManifestOptionsError([
+      `--metrics-addr ${options.metricsAddr}: port ${DAEMONSET_METRICS_PORT} is the services-mode DaemonSet's, which runs on control-plane nodes too`,
+    ]);
+  }
   const agentEnv = [
     fromField("nodeName", "spec.nodeName"),
     env("namespace", options.namespace),
@@ -94,6 +118,7 @@ export function staticPod(options: StaticPodOptions): V1Pod {
     env("healthFailureThreshold", String(config.healthFailureThreshold)),
     ...timingEnv(config, options.metricsAddr),
   ];
+  const annotations = scrapeAnnotations(config.metricsAddr);
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -101,11 +126,7 @@ export function staticPod(options: StaticPodOptions): V1Pod {
       name: APP_NAME,
       namespace: options.namespace,
       labels: { ...commonLabels(), "app.kubernetes.io/component": "control-plane", tier: "control-plane" },
-      annotations: {
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": String(config.metricsAddr.port),
-        "prometheus.io/path": "/metrics",
-      },
+      ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
     },
     spec: {
       // The VIP goes on the node's own interface, and the local API server is on its loopback.
@@ -118,12 +139,13 @@ export function staticPod(options: StaticPodOptions): V1Pod {
         agentContainer({
           image: options.image,
           env: agentEnv,
-          metricsPort: config.metricsAddr.port,
+          metrics: config.metricsAddr,
+          stateDir: config.stateDir,
           volumeMounts: [{ name: KUBECONFIG_VOLUME, mountPath: options.kubeconfig, readOnly: true }],
         }),
       ],
       volumes: [
-        stateVolume,
+        stateVolume(config.stateDir),
         { name: KUBECONFIG_VOLUME, hostPath: { path: options.kubeconfig, type: "File" } },
       ],
     },

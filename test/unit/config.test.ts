@@ -63,7 +63,8 @@ test("defaults are the values most kube-vip manifests use", (t) => {
     announceInterval: 1100,
     classOnly: false,
     loadBalancerClass: "vipd.io/l2",
-    metricsAddr: { host: "0.0.0.0", port: 9559 },
+    // The node's loopback: on the host network, 0.0.0.0 would serve every network the node is on.
+    metricsAddr: { host: "127.0.0.1", port: 9559 },
     logFormat: "json",
   });
   t.is(config.kubeconfig, undefined);

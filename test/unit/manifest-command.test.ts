@@ -48,6 +48,14 @@ test("flags reach the printed objects", (t) => {
     "node-role.kubernetes.io/edge=",
     "--toleration",
     "dedicated=edge:NoSchedule",
+    "--control-plane-nodes",
+    "false",
+    "--priority-class-name",
+    "vipd-critical",
+    "--set-agent",
+    "announce-count=5",
+    "--set-agent",
+    "--log-format=text",
   );
   t.is(printed.code, 0, printed.stderr);
   const [daemon] = loadAll(printed.stdout) as [
@@ -63,11 +71,20 @@ test("flags reach the printed objects", (t) => {
     { key: "dedicated", operator: "Equal", value: "edge", effect: "NoSchedule" },
   ]);
   t.is(pod.containers[0]?.["image"], "registry.example/vipd:1");
-  t.like(pod.containers[0]?.["env"], {
-    2: { name: "VIPD_INTERFACE", value: "eth1" },
-    4: { name: "VIPD_CLASS_ONLY", value: "true" },
-    9: { name: "VIPD_METRICS_ADDR", value: ":9660" },
-  });
+  t.is(pod["priorityClassName"], "vipd-critical");
+  const env = pod.containers[0]?.["env"] as { name: string; value?: string }[];
+  t.deepEqual(env.slice(2), [
+    { name: "VIPD_ADDRESS_LIFETIME", value: "30s" },
+    { name: "VIPD_ANNOUNCE_COUNT", value: "5" },
+    { name: "VIPD_CLASS_ONLY", value: "true" },
+    { name: "VIPD_INTERFACE", value: "eth1" },
+    { name: "VIPD_LEASE_DURATION", value: "5s" },
+    { name: "VIPD_LOAD_BALANCER_CLASS", value: "vipd.io/l2" },
+    { name: "VIPD_LOG_FORMAT", value: "text" },
+    { name: "VIPD_METRICS_ADDR", value: ":9660" },
+    { name: "VIPD_RENEW_DEADLINE", value: "3s" },
+    { name: "VIPD_RETRY_PERIOD", value: "1s" },
+  ]);
   t.deepEqual(pod.containers[0]?.["ports"], [{ name: "metrics", containerPort: 9660, protocol: "TCP" }]);
 });
 
@@ -99,6 +116,23 @@ const refused: [string[], RegExp][] = [
   ],
   [["manifest", "daemonset", "--toleration", "k:Never"], /--toleration "k:Never"/],
   [["manifest", "daemonset", "--node-selector", "linux"], /--node-selector "linux"/],
+  [
+    ["manifest", "daemonset", "--set-agent", "lease-duration=9s"],
+    /--set-agent lease-duration: use --lease-duration/,
+  ],
+  [
+    ["manifest", "daemonset", "--set-agent", "announce-cuont=5"],
+    /--set-agent announce-cuont: not a setting of vipd run/,
+  ],
+  [["manifest", "daemonset", "--set-agent", "announce-count=x"], /--announce-count \(VIPD_ANNOUNCE_COUNT\)/],
+  [
+    ["manifest", "daemonset", "--control-plane-nodes", "maybe"],
+    /--control-plane-nodes "maybe": expected true or false/,
+  ],
+  [
+    ["manifest", "daemonset", "--metrics-addr", "127.0.0.1:9560"],
+    /port 9560 is the control-plane static pod's/,
+  ],
 ];
 for (const [args, message] of refused) {
   test(`vipd ${args.join(" ")}: exit status 2, nothing printed`, (t) => {

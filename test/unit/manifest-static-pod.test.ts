@@ -29,8 +29,10 @@ test("host network, two capabilities and nothing else, not privileged, system-no
     readOnlyRootFilesystem: true,
     capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
   });
-  t.deepEqual(container.livenessProbe?.httpGet, { path: "/healthz", port: "metrics" });
-  t.deepEqual(container.readinessProbe?.httpGet, { path: "/readyz", port: "metrics" });
+  t.deepEqual(container.livenessProbe?.httpGet, { host: "127.0.0.1", path: "/healthz", port: "metrics" });
+  t.deepEqual(container.readinessProbe?.httpGet, { host: "127.0.0.1", path: "/readyz", port: "metrics" });
+  t.is(variables(container)["VIPD_METRICS_ADDR"], "127.0.0.1:9560", "next to the DaemonSet's 9559");
+  t.is(printed.metadata?.annotations, undefined, "no scraper reaches the loopback");
   t.deepEqual(container.ports, [{ name: "metrics", containerPort: 9560, protocol: "TCP" }]);
   t.is(
     printed.spec?.serviceAccountName,
@@ -74,6 +76,14 @@ test("its variables are a configuration the agent loads as control-plane mode", 
     loaded.vip?.map((vip) => vip.address),
     ["192.0.2.10", "2001:db8::10"],
   );
+});
+
+test("the DaemonSet's metrics port is refused: both agents run on a control-plane node's network", (t) => {
+  t.throws(() => pod({ metricsAddr: "127.0.0.1:9559" }), {
+    instanceOf: ManifestOptionsError,
+    message: /port 9559 is the services-mode DaemonSet's/,
+  });
+  t.is(pod({ metricsAddr: "0.0.0.0:9561" }).container.ports?.[0]?.containerPort, 9561);
 });
 
 test("options the agent would refuse are refused here, named by their flag", (t) => {

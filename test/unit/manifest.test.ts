@@ -5,12 +5,17 @@ import { loadRunConfig } from "../../src/config/load.ts";
 import { AGENT_CAPABILITIES, daemonSet, terminationGraceSeconds } from "../../src/manifest/daemonset.ts";
 import {
   agentConfigOf,
+  DAEMONSET_AGENT_FLAGS,
   DEFAULT_MANIFEST_OPTIONS,
   ManifestOptionsError,
+  parseAgentSettings,
   parseNodeSelector,
   parseToleration,
+  STATIC_POD_METRICS_PORT,
   type ManifestOptions,
 } from "../../src/manifest/options.ts";
+import { DEFAULT_STATIC_POD_OPTIONS } from "../../src/manifest/static-pod.ts";
+import { envName, RUN_OPTIONS } from "../../src/config/options.ts";
 import {
   CLUSTER_RULES,
   KUBE_VIP_CONFIGMAP_RULES,
@@ -106,7 +111,9 @@ for (const namespace of ["vipd-system", "lb"]) {
     const [ns, account, clusterRole, clusterBinding, role, roleBinding, kubeVipRole, kubeVipBinding] =
       rbacObjects({ namespace });
     t.is(ns.metadata?.name, namespace);
-    t.is(ns.metadata?.labels?.["pod-security.kubernetes.io/enforce"], "privileged");
+    for (const mode of ["enforce", "warn", "audit"]) {
+      t.is(ns.metadata?.labels?.[`pod-security.kubernetes.io/${mode}`], "privileged", mode);
+    }
     t.deepEqual(account.metadata?.namespace, namespace);
     const subject = { kind: "ServiceAccount", name: "vipd", namespace };
     t.is(clusterRole.metadata?.name, `vipd:${namespace}`);
@@ -135,7 +142,7 @@ for (const namespace of ["vipd-system", "lb"]) {
   });
 }
 
-test("the default DaemonSet: host network, two capabilities, read-only, probes and scrape on the metrics port", (t) => {
+test("the default DaemonSet: host network, two capabilities, read-only, node-critical, on control-plane nodes, probes on the loopback", (t) => {
   const daemon = daemonSet(DEFAULT_MANIFEST_OPTIONS);
   const pod = daemon.spec?.template.spec;
   const container = agentContainer(daemon);
@@ -143,7 +150,11 @@ test("the default DaemonSet: host network, two capabilities, read-only, probes a
   t.true(pod?.hostNetwork);
   t.is(pod?.serviceAccountName, "vipd");
   t.deepEqual(pod?.nodeSelector, { "kubernetes.io/os": "linux" });
-  t.is(pod?.tolerations, undefined);
+  t.is(pod?.priorityClassName, "system-node-critical");
+  t.deepEqual(pod?.tolerations, [
+    { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
+    { key: "node-role.kubernetes.io/master", operator: "Exists", effect: "NoSchedule" },
+  ]);
   t.deepEqual(container.args, ["run"]);
   t.like(container.securityContext, {
     privileged: false,
@@ -155,15 +166,15 @@ test("the default DaemonSet: host network, two capabilities, read-only, probes a
   // The record of vipd's addresses, where a restarted agent finds it: the node's /run (a tmpfs).
   t.deepEqual(pod?.volumes, [{ name: "state", hostPath: { path: "/run/vipd", type: "DirectoryOrCreate" } }]);
   t.deepEqual(container.volumeMounts, [{ name: "state", mountPath: "/run/vipd" }]);
-  t.deepEqual(container.livenessProbe?.httpGet, { path: "/healthz", port: "metrics" });
-  t.deepEqual(container.readinessProbe?.httpGet, { path: "/readyz", port: "metrics" });
-  t.deepEqual(daemon.spec?.template.metadata?.annotations, {
-    "prometheus.io/scrape": "true",
-    "prometheus.io/port": "9559",
-    "prometheus.io/path": "/metrics",
+  t.deepEqual(container.livenessProbe?.httpGet, { host: "127.0.0.1", path: "/healthz", port: "metrics" });
+  t.deepEqual(container.readinessProbe?.httpGet, { host: "127.0.0.1", path: "/readyz", port: "metrics" });
+  t.is(envOf(container).get("VIPD_METRICS_ADDR")?.value, "127.0.0.1:9559");
+  // A scraper cannot reach the node's loopback: no annotation invites one to try.
+  t.is(daemon.spec?.template.metadata?.annotations, undefined);
+  t.deepEqual(container.resources, {
+    requests: { cpu: "50m", memory: "160Mi" },
+    limits: { memory: "384Mi" },
   });
-  t.truthy(container.resources?.requests?.["memory"]);
-  t.truthy(container.resources?.limits?.["memory"]);
   t.deepEqual(envOf(container).get("VIPD_NODE_NAME")?.valueFrom, {
     fieldRef: { fieldPath: "spec.nodeName" },
   });
@@ -177,35 +188,71 @@ test("the default DaemonSet: host network, two capabilities, read-only, probes a
 
 const variations: {
   name: string;
-  options: Partial<ManifestOptions>;
-  expected: { leaseDuration: string; port: number; grace: number; interface?: string };
+  agent: Record<string, string>;
+  expected: {
+    leaseDuration: string;
+    port: number;
+    grace: number;
+    probeHost: string;
+    scraped: boolean;
+    interface?: string;
+  };
 }[] = [
-  { name: "defaults", options: {}, expected: { leaseDuration: "5s", port: 9559, grace: 30 } },
   {
-    name: "an interface and slow timings",
-    options: {
-      interface: "bond0",
-      leaseDuration: "1m",
-      renewDeadline: "40s",
-      retryPeriod: "15s",
-      addressLifetime: "2m",
-    },
-    expected: { leaseDuration: "1m", port: 9559, grace: 50, interface: "bond0" },
+    name: "defaults",
+    agent: {},
+    expected: { leaseDuration: "5s", port: 9559, grace: 30, probeHost: "127.0.0.1", scraped: false },
   },
   {
-    name: "IPv6 metrics address on another port",
-    options: { metricsAddr: "[::]:9660" },
-    expected: { leaseDuration: "5s", port: 9660, grace: 30 },
+    name: "an interface and slow timings",
+    agent: {
+      interface: "bond0",
+      "lease-duration": "1m",
+      "renew-deadline": "40s",
+      "retry-period": "15s",
+      "address-lifetime": "2m",
+    },
+    expected: {
+      leaseDuration: "1m",
+      port: 9559,
+      grace: 50,
+      probeHost: "127.0.0.1",
+      scraped: false,
+      interface: "bond0",
+    },
+  },
+  {
+    name: "metrics on every IPv6 address on another port",
+    agent: { "metrics-addr": "[::]:9660" },
+    expected: { leaseDuration: "5s", port: 9660, grace: 30, probeHost: "127.0.0.1", scraped: true },
+  },
+  {
+    name: "metrics on the node's address",
+    agent: { "metrics-addr": "192.0.2.7:9559" },
+    expected: { leaseDuration: "5s", port: 9559, grace: 30, probeHost: "192.0.2.7", scraped: true },
+  },
+  {
+    name: "metrics on the IPv6 loopback",
+    agent: { "metrics-addr": "[::1]:9559" },
+    expected: { leaseDuration: "5s", port: 9559, grace: 30, probeHost: "::1", scraped: false },
   },
   {
     name: "milliseconds",
-    options: { leaseDuration: "2500ms", renewDeadline: "1500ms", retryPeriod: "500ms" },
-    expected: { leaseDuration: "2500ms", port: 9559, grace: 30 },
+    agent: { "lease-duration": "2500ms", "renew-deadline": "1500ms", "retry-period": "500ms" },
+    expected: { leaseDuration: "2500ms", port: 9559, grace: 30, probeHost: "127.0.0.1", scraped: false },
+  },
+  {
+    name: "settings without a flag of their own",
+    agent: { "announce-count": "5", "log-format": "text", "external-ip-cidrs": "192.0.2.0/24" },
+    expected: { leaseDuration: "5s", port: 9559, grace: 30, probeHost: "127.0.0.1", scraped: false },
   },
 ];
-for (const { name, options, expected } of variations) {
+for (const { name, agent, expected } of variations) {
   test(`DaemonSet with ${name}: the agent loads exactly the printed variables`, (t) => {
-    const manifestOptions = { ...DEFAULT_MANIFEST_OPTIONS, ...options };
+    const manifestOptions = {
+      ...DEFAULT_MANIFEST_OPTIONS,
+      agent: { ...DEFAULT_MANIFEST_OPTIONS.agent, ...agent },
+    };
     const daemon = daemonSet(manifestOptions);
     const container = agentContainer(daemon);
     // What the kubelet hands the agent: literal values, and the downward API's answers.
@@ -216,17 +263,31 @@ for (const { name, options, expected } of variations) {
         variable.value ?? (fieldPath === "spec.nodeName" ? "worker-1" : (daemon.metadata?.namespace ?? ""));
     }
     const config = loadRunConfig({ flags: {}, env });
+    // Every setting given is the agent's, and nothing else is: what it did not get is its default.
+    t.deepEqual(
+      config,
+      loadRunConfig({
+        flags: { nodeName: "worker-1", namespace: "vipd-system" },
+        env: Object.fromEntries(
+          Object.entries(manifestOptions.agent).map(([flag, value]) => [envName(flag), value]),
+        ),
+      }),
+    );
     t.like(config, {
       nodeName: "worker-1",
       namespace: manifestOptions.namespace,
-      loadBalancerClass: manifestOptions.loadBalancerClass,
       metricsAddr: { port: expected.port },
     });
-    t.is(config.interface, options.interface);
+    t.is(config.interface, agent["interface"]);
     t.is(envOf(container).get("VIPD_LEASE_DURATION")?.value, expected.leaseDuration);
     t.is(envOf(container).get("VIPD_INTERFACE")?.value, expected.interface);
     t.is(container.ports?.[0]?.containerPort, expected.port);
-    t.is(daemon.spec?.template.metadata?.annotations?.["prometheus.io/port"], String(expected.port));
+    t.is(container.livenessProbe?.httpGet?.host, expected.probeHost);
+    t.is(container.readinessProbe?.httpGet?.host, expected.probeHost);
+    t.is(
+      daemon.spec?.template.metadata?.annotations?.["prometheus.io/port"],
+      expected.scraped ? String(expected.port) : undefined,
+    );
     t.is(daemon.spec?.template.spec?.terminationGracePeriodSeconds, expected.grace);
   });
 }
@@ -238,9 +299,11 @@ test("the grace period outlasts a handover (10 s of Lease writes, R − P of hea
   t.is(terminationGraceSeconds({ renewDeadline: 30_000, retryPeriod: 5000 }), 40, "3 × P would be 15 s");
 });
 
-test("node selector and tolerations are printed as given", (t) => {
+test("node selector and tolerations are printed as given, without the control-plane ones when opted out", (t) => {
   const daemon = daemonSet({
     ...DEFAULT_MANIFEST_OPTIONS,
+    controlPlaneNodes: false,
+    priorityClassName: "",
     nodeSelector: { "node-role.kubernetes.io/edge": "" },
     tolerations: [{ key: "dedicated", operator: "Equal", value: "edge", effect: "NoSchedule" }],
   });
@@ -249,34 +312,115 @@ test("node selector and tolerations are printed as given", (t) => {
     { key: "dedicated", operator: "Equal", value: "edge", effect: "NoSchedule" },
   ]);
   t.deepEqual(AGENT_CAPABILITIES, ["NET_ADMIN", "NET_RAW"]);
+  t.false("priorityClassName" in (daemon.spec?.template.spec ?? {}), "an empty class is no class");
 });
 
-const refused: { options: Partial<ManifestOptions>; problem: RegExp }[] = [
-  { options: { leaseDuration: "3s" }, problem: /^--lease-duration .*longer than --renew-deadline/ },
-  { options: { retryPeriod: "3s" }, problem: /^--renew-deadline .*× --retry-period/ },
-  { options: { addressLifetime: "2s" }, problem: /^--address-lifetime .*3 × --retry-period/ },
-  { options: { leaseDuration: "soon" }, problem: /^--lease-duration .*not a duration/ },
-  { options: { metricsAddr: "9559" }, problem: /^--metrics-addr / },
-  { options: { interface: "a-very-long-interface" }, problem: /^--interface / },
+test("the control-plane tolerations come first, then the ones given", (t) => {
+  const daemon = daemonSet({
+    ...DEFAULT_MANIFEST_OPTIONS,
+    tolerations: [{ key: "gpu", operator: "Exists" }],
+  });
+  t.deepEqual(
+    daemon.spec?.template.spec?.tolerations?.map((toleration) => toleration.key),
+    ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master", "gpu"],
+  );
+});
+
+test("the state directory the agent is told is the one mounted from the node", (t) => {
+  const daemon = daemonSet({
+    ...DEFAULT_MANIFEST_OPTIONS,
+    agent: { ...DEFAULT_MANIFEST_OPTIONS.agent, "state-dir": "/run/vipd-lb" },
+  });
+  t.deepEqual(daemon.spec?.template.spec?.volumes, [
+    { name: "state", hostPath: { path: "/run/vipd-lb", type: "DirectoryOrCreate" } },
+  ]);
+  t.deepEqual(agentContainer(daemon).volumeMounts, [{ name: "state", mountPath: "/run/vipd-lb" }]);
+  t.is(envOf(agentContainer(daemon)).get("VIPD_STATE_DIR")?.value, "/run/vipd-lb");
+});
+
+test("the DaemonSet's metrics port is never the control-plane static pod's, on nodes that run both", (t) => {
+  const staticPodPort = loadRunConfig({
+    flags: { nodeName: "n", metricsAddr: DEFAULT_STATIC_POD_OPTIONS.metricsAddr },
+    env: {},
+  }).metricsAddr.port;
+  t.is(staticPodPort, STATIC_POD_METRICS_PORT);
+  t.not(agentConfigOf(DEFAULT_MANIFEST_OPTIONS).metricsAddr.port, staticPodPort);
+  const onStaticPodPort = {
+    ...DEFAULT_MANIFEST_OPTIONS,
+    agent: { ...DEFAULT_MANIFEST_OPTIONS.agent, "metrics-addr": `127.0.0.1:${staticPodPort}` },
+  };
+  t.throws(() => daemonSet(onStaticPodPort), { instanceOf: ManifestOptionsError, message: /static pod's/ });
+  // Without control-plane nodes the two never share a node.
+  t.is(daemonSet({ ...onStaticPodPort, controlPlaneNodes: false }).kind, "DaemonSet");
+});
+
+const refused: { options: Partial<ManifestOptions>; agent?: Record<string, string>; problem: RegExp }[] = [
+  {
+    options: {},
+    agent: { "lease-duration": "3s" },
+    problem: /^--lease-duration .*longer than --renew-deadline/,
+  },
+  { options: {}, agent: { "retry-period": "3s" }, problem: /^--renew-deadline .*× --retry-period/ },
+  { options: {}, agent: { "address-lifetime": "2s" }, problem: /^--address-lifetime .*3 × --retry-period/ },
+  { options: {}, agent: { "lease-duration": "soon" }, problem: /^--lease-duration .*not a duration/ },
+  { options: {}, agent: { "metrics-addr": "9559" }, problem: /^--metrics-addr / },
+  { options: {}, agent: { interface: "a-very-long-interface" }, problem: /^--interface / },
+  { options: {}, agent: { "announce-count": "many" }, problem: /^--announce-count / },
+  { options: {}, agent: { "announce-cuont": "5" }, problem: /^--set-agent announce-cuont: not a setting/ },
+  {
+    options: {},
+    agent: { "node-name": "n" },
+    problem: /^--set-agent node-name: the DaemonSet sets it itself/,
+  },
+  { options: {}, agent: { vip: "192.0.2.1" }, problem: /^--set-agent vip: the DaemonSet sets it itself/ },
   { options: { namespace: "Not_A_Namespace" }, problem: /^--namespace / },
   { options: { image: "vipd latest" }, problem: /^--image / },
   { options: { image: "" }, problem: /^--image / },
 ];
-for (const { options, problem } of refused) {
-  test(`refused: ${JSON.stringify(options)}`, (t) => {
-    const problems = problemsOf(options);
+for (const { options, agent = {}, problem } of refused) {
+  test(`refused: ${JSON.stringify({ ...options, ...agent })}`, (t) => {
+    const all = { ...options, agent: { ...DEFAULT_MANIFEST_OPTIONS.agent, ...agent } };
+    const problems = problemsOf(all);
     t.true(
       problems.some((each) => problem.test(each)),
       problems.join("\n"),
     );
-    t.throws(() => daemonSet({ ...DEFAULT_MANIFEST_OPTIONS, ...options }), {
+    t.throws(() => daemonSet({ ...DEFAULT_MANIFEST_OPTIONS, ...all }), {
       instanceOf: ManifestOptionsError,
     });
   });
 }
 
 test("every problem is reported at once", (t) => {
-  t.is(problemsOf({ image: "", leaseDuration: "soon", metricsAddr: "x" }).length, 3);
+  t.is(
+    problemsOf({
+      image: "",
+      agent: { ...DEFAULT_MANIFEST_OPTIONS.agent, "lease-duration": "soon", "metrics-addr": "x", nope: "1" },
+    }).length,
+    4,
+  );
+});
+
+test("--set-agent flag=value, with or without the dashes", (t) => {
+  t.deepEqual(parseAgentSettings(["announce-count=5", "--log-format=text", "external-ip-cidrs="]), {
+    "announce-count": "5",
+    "log-format": "text",
+    "external-ip-cidrs": "",
+  });
+  t.throws(() => parseAgentSettings(["announce-count"]), {
+    instanceOf: ManifestOptionsError,
+    message: /--set-agent/,
+  });
+  t.throws(() => parseAgentSettings(["=5"]), { instanceOf: ManifestOptionsError, message: /--set-agent/ });
+});
+
+test("the agent settings a DaemonSet may be given: all of vipd run's but the node, namespace and control-plane mode's", (t) => {
+  t.false(DAEMONSET_AGENT_FLAGS.includes("node-name"));
+  t.false(DAEMONSET_AGENT_FLAGS.includes("namespace"));
+  t.false(DAEMONSET_AGENT_FLAGS.includes("vip"));
+  t.false(DAEMONSET_AGENT_FLAGS.some((flag) => flag.startsWith("health-") || flag === "control-plane"));
+  t.true(DAEMONSET_AGENT_FLAGS.includes("announce-count"));
+  t.is(DAEMONSET_AGENT_FLAGS.length, Object.keys(RUN_OPTIONS).length - 8);
 });
 
 const selectors: [string[], Record<string, string>][] = [
