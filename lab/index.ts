@@ -1,4 +1,4 @@
-// The lab (DESIGN.md section 4): nodes on one Layer-2 network built from network namespaces, a
+// The lab (docs/design.md, the lab): nodes on one Layer-2 network built from network namespaces, a
 // client on the same network, and optionally a real API server on a separate management network.
 // Tests, the demo and the benchmarks use it through this module. A lab is torn down by down(), and
 // also when the process exits or is interrupted.

@@ -1,4 +1,4 @@
-// The lab's network (DESIGN.md section 4): a LAN bridge joining the nodes and a client, and a
+// The lab's network (docs/design.md, the lab): a LAN bridge joining the nodes and a client, and a
 // management bridge joining the nodes to the API server's namespace, so a node can lose the API
 // server while its LAN link stays up. Every veth is created inside a lab namespace and every name
 // carries the run's prefix; nothing is added to the root namespace.

@@ -6,7 +6,7 @@ import type { BenchResults } from "./results.ts";
 const METHOD = `## How these figures are produced
 
 \`npm run bench\` (as root, Linux, the Go toolchain for the first build of the lab's API server)
-runs every figure below in the lab of DESIGN.md section 4: a real kube-apiserver with etcd, nodes
+runs every figure below in [the lab](design.md#the-lab): a real kube-apiserver with etcd, nodes
 as network namespaces on one bridge, real \`vipd run\` agents, and a client on the same LAN.
 Nothing is simulated; faults are injected on the bridge side of a link or by signalling the agent.
 The agents run the program the container image ships (\`dist/vipd.js\`, built by \`npm run build\`)

@@ -1,5 +1,5 @@
-// Timing profiles the failover suite runs under, as `vipd run` flags. D, R and P follow DESIGN.md
-// section 2; every profile must pass the agent's own validation (src/config/schema.ts): D > R >
+// Timing profiles the failover suite runs under, as `vipd run` flags. D, R and P follow docs/design.md's
+// election; every profile must pass the agent's own validation (src/config/schema.ts): D > R >
 // 1.2 × P and an address lifetime of at least 3 × P.
 
 export interface TimingProfile {

@@ -1,4 +1,4 @@
-// Control-plane mode's eligibility (DESIGN.md section 2): this node may hold the API server's VIP
+// Control-plane mode's eligibility (docs/design.md, the election): this node may hold the API server's VIP
 // only while its own kube-apiserver answers its health check. A node whose API server stops
 // answering gives the VIP up (rule 5), so clients are never sent to a node that cannot serve them.
 import { request as httpRequest } from "node:http";

@@ -1,5 +1,5 @@
 /**
- * The election of DESIGN.md section 2 as one pure function: given what an agent knows about one
+ * The election of docs/design.md as one pure function: given what an agent knows about one
  * address at one instant, what should it do? The address, not the Service, is the unit of election:
  * one ownership Lease per address, so two Services asking for one address can never be claimed by
  * two nodes, whatever each agent's informers have seen so far. Everything effectful (Lease writes, addresses, frames)

@@ -1,9 +1,9 @@
 /**
- * Hosts on the LAN that are not vipd agents (issue 13, DESIGN.md rule 2's last paragraph): an address
- * another machine answers for is never taken, and a holder that finds one answering for its VIP gives
- * the VIP up. Two pure parts: who sent a claim heard on the wire, and the quarantine that keeps this
- * agent off an address a foreign host answers for, with its backoff. The reconciler feeds them what
- * the wire and the Lease informer show; decide() reads the quarantine's end.
+ * Hosts on the LAN that are not vipd agents (issue 13; docs/design.md's rule 2, the probe before a
+ * first claim): an address another machine answers for is never taken, and a holder that finds one
+ * answering for its VIP gives the VIP up. Two pure parts: who sent a claim heard on the wire, and the
+ * quarantine that keeps this agent off an address a foreign host answers for, with its backoff. The
+ * reconciler feeds them what the wire and the Lease informer show; decide() reads the quarantine's end.
  *
  * Who answers. Every agent publishes the MACs of its VIP-capable interfaces on its heartbeat Lease
  * (`vipd.io/macs`), and the data plane drops frames from any of this node's own interfaces before

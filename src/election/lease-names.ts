@@ -1,4 +1,4 @@
-// Names of vipd's Leases (DESIGN.md section 2) and the labels that let one label-selected informer
+// Names of vipd's Leases (docs/design.md, the election) and the labels that let one label-selected informer
 // (and `kubectl get leases -l …`) see all of them.
 import { createHash } from "node:crypto";
 

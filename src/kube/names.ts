@@ -1,4 +1,4 @@
-// Names users see on their objects (DESIGN.md section 5), in one place.
+// Names users see on their objects (docs/design.md, names users see), in one place.
 export const ANNOTATION_LOAD_BALANCER_IPS = "vipd.io/loadBalancerIPs";
 export const ANNOTATION_IGNORE = "vipd.io/ignore";
 export const ANNOTATION_HOLDER = "vipd.io/holder";

@@ -14,7 +14,7 @@ const METRICS_PORT_NAME = "metrics";
 // neighbour advertisements and fence probes needs CAP_NET_RAW.
 export const AGENT_CAPABILITIES = ["NET_ADMIN", "NET_RAW"] as const;
 
-// A polite handover (DESIGN.md rule 5, Agent.shutdown) withdraws the addresses, clears the holder of
+// A polite handover (rule 5 of docs/design.md, Agent.shutdown) withdraws the addresses, clears the holder of
 // every ownership Lease in parallel, each write with the agent's request deadline of 10 s, then
 // deletes the heartbeat with the renewal's deadline of R − P; one more P covers the rest (closing the
 // watches and the sockets). Waiting behind the request limit is not counted: a node holding more

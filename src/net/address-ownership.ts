@@ -1,4 +1,4 @@
-// Which addresses on the node are vipd's (DESIGN.md section 3). vipd refreshes, keeps across a
+// Which addresses on the node are vipd's (docs/design.md, the data path). vipd refreshes, keeps across a
 // restart or removes only addresses it added itself. Any other address equal to a VIP — configured by
 // hand, left behind by kube-vip, with any prefix length — is someone else's: a conflict, never
 // something to adopt.

@@ -1,8 +1,9 @@
 // Announcing held VIPs on the wire, watching the wire for anyone else claiming them, and fencing
-// before a claim (DESIGN.md sections 2 and 3). It owns no addresses: it only sends and reads
-// frames through one long-lived packet socket per interface. A socket whose interface goes down or
-// away stops receiving (ENETDOWN); it is closed, and opened again once the interface is up, on its
-// new index if it was created again: a node that cannot hear the wire would fence blind.
+// before a claim (docs/design.md: the election and the data path). It owns no addresses: it only
+// sends and reads frames through one long-lived packet socket per interface. A socket whose
+// interface goes down or away stops receiving (ENETDOWN); it is closed, and opened again once the
+// interface is up, on its new index if it was created again: a node that cannot hear the wire would
+// fence blind.
 import type { FenceResult } from "../agent/data-plane.ts";
 import { every, type Cancel, type Clock } from "../clock/clock.ts";
 import {

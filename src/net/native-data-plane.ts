@@ -1,6 +1,6 @@
 // The DataPlane of a real node: VIPs go on and off the interface over rtnetlink, known as vipd's by
 // their mark or the record (address-ownership.ts) and given a valid lifetime that the holder keeps
-// refreshing (the dead-man switch of DESIGN.md section 3), and the Announcer speaks for them on the
+// refreshing (the dead-man switch of docs/design.md's data path), and the Announcer speaks for them on the
 // wire.
 //
 // An address vipd did not add is never touched. A VIP is added exclusively (NLM_F_EXCL), and only

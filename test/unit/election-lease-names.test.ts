@@ -8,7 +8,7 @@ import {
 } from "../../src/election/lease-names.ts";
 import { parseServiceKey, serviceKey } from "../../src/kube/service-ref.ts";
 
-test("lease names follow DESIGN.md", (t) => {
+test("lease names follow docs/design.md", (t) => {
   t.is(heartbeatLeaseName("worker-1"), "vipd-node-worker-1");
   t.is(legacyServiceLeaseName({ namespace: "default", name: "web" }), "vipd-svc-default.web");
   t.is(legacyServiceLeaseName(CONTROL_PLANE_REF), "vipd-control-plane");
