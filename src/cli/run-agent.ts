@@ -4,14 +4,18 @@
 // failing, a bug — is logged as an error first, so a crash-looping pod says why.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
 import { systemClock } from "../clock/clock.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { useLocalApiServer } from "../controlplane/kube-config.ts";
 import { PooledKubeConfig } from "../kube/kube-config.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { AgentMetrics } from "../metrics/metrics.ts";
-import { chooseAddressOwnership, type AddressOwnership } from "../net/address-ownership.ts";
+import {
+  chooseAddressOwnership,
+  recordFileOf,
+  type AddressOwnership,
+  type AgentMode,
+} from "../net/address-ownership.ts";
 import { AUTO_INTERFACE } from "../net/interface-name.ts";
 import { NativeDataPlane } from "../net/native-data-plane.ts";
 import { Netlink } from "../net/netlink.ts";
@@ -77,20 +81,20 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
     refuse(`--interface ${config.interface}: no such interface on this node`);
   }
   let ownership: AddressOwnership;
+  const mode: AgentMode = config.controlPlane ? "control-plane" : "services";
   try {
     const chosen = chooseAddressOwnership({
       marking: config.addressMarking,
+      // A control-plane agent and a services agent may share a node: each owns only its own.
+      mode,
       netlink,
-      // One record per mode: a control-plane agent and a services agent may share a node.
-      recordFile: path.join(
-        config.stateDir,
-        `${config.controlPlane ? "control-plane" : "services"}.addresses`,
-      ),
+      recordFile: recordFileOf(config.stateDir, mode),
       bootId: readFileSync(BOOT_ID, "utf8").trim(),
     });
     ownership = chosen.ownership;
     log.info("vipd's own addresses are told apart by", {
       method: ownership.method,
+      ...(ownership.method === "kernel" ? { protocol: ownership.protocol } : {}),
       reason: chosen.reason,
       ...(ownership.method === "record" ? { stateDir: config.stateDir } : {}),
     });

@@ -10,8 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Vip } from "../../src/agent/service-intent.ts";
 import type { AddressMarking } from "../../src/net/address-marking.ts";
-import { MARK_PROBE_ADDRESS } from "../../src/net/address-ownership.ts";
-import { VIPD_ADDRESS_PROTOCOL } from "../../src/net/netlink.ts";
+import { MARK_PROBE_ADDRESS, SERVICES_ADDRESS_PROTOCOL } from "../../src/net/address-ownership.ts";
 import type { Step, StepsOutput } from "./fixtures/data-plane-steps.ts";
 import { createPair, ip, PAIR, requireRoot, type NamespacePair } from "./fixtures/namespace-pair.ts";
 import { killFixtures, runFixture } from "./fixtures/run-fixture.ts";
@@ -150,7 +149,7 @@ test.serial(
       { do: "withdraw", workKey: "default/own" },
     ]);
     const added = (value(output, 1) as Listed[]).find((each) => each.address === vip.address);
-    t.like(added, { prefixLength: 32, protocol: VIPD_ADDRESS_PROTOCOL, validLifetime: 3 });
+    t.like(added, { prefixLength: 32, protocol: SERVICES_ADDRESS_PROTOCOL, validLifetime: 3 });
     t.deepEqual(value(output, 2), [], "its own address is not foreign");
     t.deepEqual(onA(vip.address), []);
   },
