@@ -150,6 +150,7 @@ const runConfigShape = {
   poolAddressesOnly: onOff,
   allocationCooldown: duration,
   resyncPeriod: positiveDuration,
+  syncTimeout: positiveDuration,
   kubeApiQps: z
     .string()
     .regex(/^\d+(\.\d+)?$/, { error: "must be a number" })
