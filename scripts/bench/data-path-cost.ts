@@ -1,7 +1,8 @@
 // Run by data-path.ts inside a network namespace: the cost of one send() on a kept-open packet
 // socket, of opening and closing a socket per send, of one address add, replace (a lifetime
 // refresh) and delete, and of refreshing one IPv6 VIP among many, in microseconds; JSON on stdout.
-import { Netlink, VIPD_ADDRESS_PROTOCOL } from "../../src/net/netlink.ts";
+import { SERVICES_ADDRESS_PROTOCOL } from "../../src/net/address-ownership.ts";
+import { Netlink } from "../../src/net/netlink.ts";
 import { gratuitousArpRequest } from "../../src/net/packets.ts";
 import { PacketSocket } from "../../src/net/packet-socket.ts";
 
@@ -38,7 +39,7 @@ const options = (round: number) => ({
   ifindex: link.index,
   address: address(round),
   prefixLength: 32,
-  protocol: VIPD_ADDRESS_PROTOCOL,
+  protocol: SERVICES_ADDRESS_PROTOCOL,
   validLifetime: 60,
   preferredLifetime: 60,
 });
@@ -61,7 +62,7 @@ const ipv6Options = (index: number) => ({
   ifindex: link.index,
   address: ipv6Vip(index),
   prefixLength: 128,
-  protocol: VIPD_ADDRESS_PROTOCOL,
+  protocol: SERVICES_ADDRESS_PROTOCOL,
   validLifetime: 60,
   preferredLifetime: 0,
   nodad: true,

@@ -1,6 +1,7 @@
 // The agent's start-up and shutdown, in the one order that is safe. Start: the HTTP endpoint (so
-// /healthz answers while caches fill), the informers until every cache is filled, the sweep of a
-// previous run's leftovers, the heartbeat, and only then the first decision. Stop (rule 5): no more
+// /healthz answers while caches fill), the informers until every cache is filled (saying what it
+// waits for, and ending the agent if the API server refuses it for --sync-timeout: sync-wait.ts),
+// the sweep of a previous run's leftovers, the heartbeat, and only then the first decision. Stop (rule 5): no more
 // work taken, every run in progress ended, every address off the wire, every ownership Lease
 // naming this node cleared, then the heartbeat released after its renewal in flight. Losing
 // leadership never ends the process; only a signal does.
@@ -11,6 +12,7 @@ import type { Heartbeat } from "../election/heartbeat.ts";
 import { LEASE_ANNOTATION_SERVICE } from "../election/lease-names.ts";
 import type { InformerLifecycle } from "../kube/informers.ts";
 import { parseServiceKey } from "../kube/service-ref.ts";
+import { waitForSync } from "../kube/sync-wait.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HealthCheck } from "../metrics/server.ts";
 import { addressOf, type Agent } from "./agent.ts";
@@ -37,6 +39,8 @@ export interface LifecycleOptions {
   /** The agent's own readiness checks (the mode adds its own). */
   readonly readiness: readonly HealthCheck[];
   readonly resyncPeriod: number;
+  /** --sync-timeout. */
+  readonly syncTimeout: number;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -83,7 +87,15 @@ export class Lifecycle {
     const o = this.#options;
     this.#http = await o.serveHttp([...o.readiness, ...o.mode.readiness]);
     o.agent.watch();
-    await o.mode.start(o.agent);
+    await waitForSync({
+      synced: o.mode.start(o.agent),
+      informers: () => o.mode.informers(),
+      timeoutMs: o.syncTimeout,
+      clock: o.clock,
+      report: (waiting) => {
+        o.log.warn("waiting for the caches to fill before serving", { waiting });
+      },
+    });
     await o.dataPlane.sweep(ownedAtStart(o.cachedLeases(), o.node, o.mode));
     o.heartbeat.start();
     o.agent.open();

@@ -80,7 +80,7 @@ export class ServicesMode implements ServingMode {
     this.#servesVipdApi = await this.#discover(
       "vipd.io",
       this.#options.servesVipdApi,
-      "the API server serves no vipd.io VIPPools (the CRDs are not installed: vipd manifest crds): only Services that name their addresses are served",
+      "the API server serves no vipd.io VIPPools: vipd's CRDs are not installed (apply manifests/crds.yaml, or `vipd manifest crds | kubectl apply -f -`, and restart the agents); only Services that name their addresses are served",
     );
     if (this.#servesVipdApi) await Promise.all(vipdApiInformers(informers).map((each) => each.start()));
     await Promise.all(this.informers().map((informer) => informer.whenSynced()));

@@ -24,6 +24,7 @@ import { KubeEventRecorder } from "../kube/events.ts";
 import { createAgentInformers, servesServiceCidrs, servesVipdApi } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
+import { describeUnsynced } from "../kube/sync-wait.ts";
 import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
@@ -332,11 +333,8 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     return `last renewed ${(age / 1000).toFixed(1)}s ago (renew deadline ${config.renewDeadline / 1000}s)`;
   };
   const unsyncedInformers = (): string | null => {
-    const waiting = mode
-      .informers()
-      .filter((informer) => !informer.synced)
-      .map((informer) => informer.kind);
-    return waiting.length === 0 ? null : `not synced: ${waiting.join(", ")}`;
+    const waiting = describeUnsynced(mode.informers());
+    return waiting === null ? null : `not synced: ${waiting}`;
   };
   const readiness: HealthCheck[] = [
     { name: "informers", problem: unsyncedInformers },
@@ -377,6 +375,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       }),
     readiness,
     resyncPeriod: config.resyncPeriod,
+    syncTimeout: config.syncTimeout,
     clock,
     log,
   });

@@ -1,23 +1,29 @@
 // `vipd run`: checks what can only be checked on the node, builds the agent from the one validated
 // configuration, and hands everything over on SIGTERM before exiting. Nothing the API server answers
-// ends it (the agent waits and retries); what does end it — the metrics address taken, the data plane
+// ends it (the agent waits and retries) except a refusal that lasts --sync-timeout at start-up (exit
+// status 3, sync-wait.ts); what does end it — that, the metrics address taken, the data plane
 // failing, a bug — is logged as an error first, so a crash-looping pod says why.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
 import { systemClock } from "../clock/clock.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { useLocalApiServer } from "../controlplane/kube-config.ts";
 import { PooledKubeConfig } from "../kube/kube-config.ts";
+import { SyncTimeoutError } from "../kube/sync-wait.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { AgentMetrics } from "../metrics/metrics.ts";
-import { chooseAddressOwnership, type AddressOwnership } from "../net/address-ownership.ts";
+import {
+  chooseAddressOwnership,
+  recordFileOf,
+  type AddressOwnership,
+  type AgentMode,
+} from "../net/address-ownership.ts";
 import { AUTO_INTERFACE } from "../net/interface-name.ts";
 import { NativeDataPlane } from "../net/native-data-plane.ts";
 import { Netlink } from "../net/netlink.ts";
 import { readStrictArpFacts, strictArpProblem } from "../net/strict-arp.ts";
 import { composeAgent } from "./compose-agent.ts";
-import { EXIT_BAD_CONFIGURATION, EXIT_FAILED } from "./run-command.ts";
+import { EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_SYNC_TIMEOUT } from "./run-command.ts";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 // The host's, also inside a container: it changes with every boot, and so does the address table.
@@ -63,6 +69,10 @@ export async function runAgent(config: RunConfig): Promise<void> {
   try {
     await startAgent(config, log);
   } catch (error) {
+    if (error instanceof SyncTimeoutError) {
+      log.error(`vipd could not start: ${error.message}`);
+      process.exit(EXIT_SYNC_TIMEOUT);
+    }
     fail("vipd could not start", error);
   }
 }
@@ -77,20 +87,20 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
     refuse(`--interface ${config.interface}: no such interface on this node`);
   }
   let ownership: AddressOwnership;
+  const mode: AgentMode = config.controlPlane ? "control-plane" : "services";
   try {
     const chosen = chooseAddressOwnership({
       marking: config.addressMarking,
+      // A control-plane agent and a services agent may share a node: each owns only its own.
+      mode,
       netlink,
-      // One record per mode: a control-plane agent and a services agent may share a node.
-      recordFile: path.join(
-        config.stateDir,
-        `${config.controlPlane ? "control-plane" : "services"}.addresses`,
-      ),
+      recordFile: recordFileOf(config.stateDir, mode),
       bootId: readFileSync(BOOT_ID, "utf8").trim(),
     });
     ownership = chosen.ownership;
     log.info("vipd's own addresses are told apart by", {
       method: ownership.method,
+      ...(ownership.method === "kernel" ? { protocol: ownership.protocol } : {}),
       reason: chosen.reason,
       ...(ownership.method === "record" ? { stateDir: config.stateDir } : {}),
     });

@@ -11,6 +11,9 @@ export const EXIT_BAD_CONFIGURATION = 2;
 /** Exit status when the agent cannot go on (see the error it logs last): not a configuration it refused. */
 export const EXIT_FAILED = 1;
 
+/** Exit status when the API server refused the agent's lists for --sync-timeout at start-up. */
+export const EXIT_SYNC_TIMEOUT = 3;
+
 function helpText(key: RunConfigKey): string {
   const option = RUN_OPTIONS[key];
   const fallback = option.default ?? option.whenUnset ?? "unset";

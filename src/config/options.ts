@@ -203,6 +203,13 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     default: "5m",
     description: "how often every Service is reconciled even without a change",
   },
+  syncTimeout: {
+    flag: "sync-timeout",
+    placeholder: "<duration>",
+    default: "2m",
+    description:
+      "at start-up, how long the API server may refuse a list or watch (403 forbidden, 401, 404: RBAC or CRDs missing) before the agent exits with status 3 saying which; an API server that does not answer is waited for without end",
+  },
   kubeApiQps: {
     flag: "kube-api-qps",
     placeholder: "<n>",

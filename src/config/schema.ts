@@ -151,6 +151,7 @@ export const runConfigShape = {
   poolAddressesOnly: onOff,
   allocationCooldown: duration,
   resyncPeriod: positiveDuration,
+  syncTimeout: positiveDuration,
   kubeApiQps: z
     .string()
     .regex(/^\d+(\.\d+)?$/, { error: "must be a number" })

@@ -12,7 +12,7 @@ import {
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import type { Cancel, Clock } from "../clock/clock.ts";
-import { describeApiError } from "./errors.ts";
+import { classifyApiError, describeApiError, type ApiFailure } from "./errors.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
 
@@ -22,6 +22,25 @@ export interface InformerFailure {
   readonly retryInMs: number;
   /** The same failure as the last one, with no success in between: worth counting, not logging. */
   readonly repeated: boolean;
+}
+
+/** Why an informer has not listed since its last success, for the start-up wait and /readyz. */
+export interface InformerFailing {
+  /** describeApiError of the last failure. */
+  readonly description: string;
+  readonly failure: ApiFailure;
+  /** Clock time since which every attempt failed this way (no success, no other kind in between). */
+  readonly since: number;
+}
+
+/**
+ * The resource a watch path names, as RBAC and the API server's refusals spell it:
+ * `/apis/vipd.io/v1alpha1/vippools` is vippools.vipd.io, `/api/v1/namespaces/x/configmaps` configmaps.
+ */
+export function resourceOfPath(path: string): string {
+  const parts = path.split("/").filter((part) => part !== "");
+  const resource = parts.at(-1) ?? path;
+  return parts[0] === "apis" && parts[1] !== undefined ? `${resource}.${parts[1]}` : resource;
 }
 
 export interface InformerOptions<T extends KubernetesObject> {
@@ -45,6 +64,8 @@ export interface InformerOptions<T extends KubernetesObject> {
 
 export class SharedInformer<T extends KubernetesObject> {
   readonly kind: string;
+  /** e.g. vippools.vipd.io (resourceOfPath). */
+  readonly resource: string;
   readonly #listWatch: ListWatch<T>;
   readonly #backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly #options: InformerOptions<T>;
@@ -56,9 +77,11 @@ export class SharedInformer<T extends KubernetesObject> {
   #errors = 0;
   /** How the failures since the last success went wrong, to report each change once. */
   #failing: string | null = null;
+  #failingSince: InformerFailing | null = null;
 
   constructor(options: InformerOptions<T>) {
     this.kind = options.kind;
+    this.resource = resourceOfPath(options.path);
     this.#options = options;
     this.#backoff = options.backoff ?? { initialMs: 250, maxMs: 5000 };
     this.#delayMs = this.#backoff.initialMs;
@@ -115,12 +138,18 @@ export class SharedInformer<T extends KubernetesObject> {
     this.#delayMs = this.#backoff.initialMs;
     if (this.#failing !== null) this.#options.onRecovered?.(this.kind);
     this.#failing = null;
+    this.#failingSince = null;
     this.#isSynced = true;
     this.#synced.resolve(undefined);
   }
 
   get synced(): boolean {
     return this.#isSynced;
+  }
+
+  /** How the attempts since the last success failed; null after a success and before any failure. */
+  get failing(): InformerFailing | null {
+    return this.#failingSince;
   }
 
   /** Settles once the cache has been filled for the first time, however many attempts that takes. */
@@ -154,6 +183,10 @@ export class SharedInformer<T extends KubernetesObject> {
       repeated: failing === this.#failing,
     });
     this.#failing = failing;
+    const failure = classifyApiError(error);
+    const since =
+      this.#failingSince?.failure === failure ? this.#failingSince.since : this.#options.clock.now();
+    this.#failingSince = { description: failing, failure, since };
     this.#scheduleRestart();
   }
 

@@ -29,7 +29,7 @@ import { KUBE_VIP_CONFIGMAP_NAME, KUBE_VIP_CONFIGMAP_NAMESPACE } from "../addres
 import type { Clock } from "../clock/clock.ts";
 import { LEASE_LABEL_COMPONENT } from "../election/lease-names.ts";
 import { classifyApiError } from "./errors.ts";
-import { SharedInformer, type InformerFailure } from "./informer.ts";
+import { SharedInformer, type InformerFailing, type InformerFailure } from "./informer.ts";
 import { requestOptions } from "./request-options.ts";
 
 export interface AgentInformers {
@@ -205,7 +205,9 @@ export async function servesVipdApi(kubeConfig: KubeConfig, timeoutMs: number): 
 
 export interface InformerLifecycle {
   readonly kind: string;
+  readonly resource: string;
   readonly synced: boolean;
+  readonly failing: InformerFailing | null;
   start(): Promise<void>;
   whenSynced(): Promise<void>;
   stop(): Promise<void>;

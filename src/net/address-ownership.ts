@@ -13,25 +13,68 @@
 //
 // Either way an address that never expires is not vipd's, whatever its mark says: vipd gives every
 // address a valid lifetime (the dead-man switch), and `ip addr replace` by hand makes one permanent.
+//
+// One agent, one set of addresses. A control-plane agent (the static pod) and a services agent (the
+// DaemonSet) on the same node are two agents, each with its own restart sweep, so each owns only
+// what it added itself: the kernel mark is one per mode (SERVICES_ADDRESS_PROTOCOL,
+// CONTROL_PLANE_ADDRESS_PROTOCOL), and so is the record file (recordFileOf). Neither ever refreshes,
+// keeps or removes the other's; an address of the other's that equals one of its own VIPs is a
+// conflict like anyone else's.
+//
+// Upgrades. Until marks were per mode, both modes marked with LEGACY_ADDRESS_PROTOCOL, so an address
+// carrying it may be either agent's, and neither can tell whose. Such an address is *inherited*:
+// - no sweep removes it: removing it could take the other agent's VIP off the node (a steal);
+// - the agent that installs that very address takes it over, re-marked with its own mark and a
+//   fresh lifetime: only the agent whose ownership Lease names this node for the address installs
+//   it, so the one that wants it is the one it was added for, and its VIP stays up across the
+//   upgrade (nothing stranded). Both modes install the same address only when the control-plane VIP
+//   is also a Service's address, which is a conflict whatever vipd does;
+// - otherwise nobody refreshes it, and it expires within its valid lifetime (--address-lifetime),
+//   as the addresses of an agent killed without cleanup do. That is the cost of not knowing whose
+//   it is: a stale VIP of an older agent answers on this node for up to one lifetime.
+// The mixed states of a rolling upgrade are safe the same way: an agent of the older version owns
+// only LEGACY_ADDRESS_PROTOCOL, so it never touches what a newer one marked, and a newer one never
+// sweeps what an older one marked. The record files were one per mode already; they are unchanged.
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { AddressMarking } from "./address-marking.ts";
-import {
-  VIPD_ADDRESS_PROTOCOL,
-  type AddAddressOptions,
-  type Address,
-  type AddressKey,
-  type Link,
-} from "./netlink.ts";
+import type { AddAddressOptions, Address, AddressKey, Link } from "./netlink.ts";
+
+/** Which agent: the DaemonSet's (services mode) or the static pod's (control-plane mode). */
+export type AgentMode = "services" | "control-plane";
+
+/**
+ * The IFA_PROTO values that mark vipd's addresses: 'S' for a services agent's, 'C' for a
+ * control-plane agent's. The kernel uses 0-3 (IFAPROT_UNSPEC, _KERNEL_LO, _KERNEL_RA, _KERNEL_LL)
+ * and nothing else assigns numbers; iproute2 names values only from its rt_addrprotos file.
+ */
+export const SERVICES_ADDRESS_PROTOCOL = 0x53;
+export const CONTROL_PLANE_ADDRESS_PROTOCOL = 0x43;
+/** 'V': the mark of both modes before marks were per mode; see "Upgrades" above. */
+export const LEGACY_ADDRESS_PROTOCOL = 0x56;
+
+export function addressProtocolOf(mode: AgentMode): number {
+  return mode === "services" ? SERVICES_ADDRESS_PROTOCOL : CONTROL_PLANE_ADDRESS_PROTOCOL;
+}
+
+/** The record of one mode's addresses in --state-dir; the names are those of every earlier release. */
+export function recordFileOf(stateDir: string, mode: AgentMode): string {
+  return path.join(stateDir, `${mode}.addresses`);
+}
 
 /** What ownership reads of a listed address. */
 export type ListedAddress = AddressKey & Pick<Address, "protocol" | "validLifetime">;
 
+/** Marked by a vipd agent before marks were per mode, and still expiring: see "Upgrades" above. */
+export function isInherited(address: ListedAddress): boolean {
+  return address.protocol === LEGACY_ADDRESS_PROTOCOL && address.validLifetime !== Infinity;
+}
+
 export interface AddressOwnership {
   readonly method: "kernel" | "record";
-  /** The IFA_PROTO vipd's additions carry. */
+  /** The IFA_PROTO this agent's additions carry. */
   readonly protocol: number;
-  /** Whether vipd added this address (and may refresh or remove it). */
+  /** Whether this agent added this address (and may refresh or remove it). */
   owns(address: ListedAddress): boolean;
   /** Called before adding the address; when it throws, the address must not be added. */
   adding(key: AddressKey): void;
@@ -47,10 +90,14 @@ function entryOf(key: AddressKey): string {
 
 export class KernelMark implements AddressOwnership {
   readonly method = "kernel";
-  readonly protocol = VIPD_ADDRESS_PROTOCOL;
+  readonly protocol: number;
+
+  constructor(mode: AgentMode) {
+    this.protocol = addressProtocolOf(mode);
+  }
 
   owns(address: ListedAddress): boolean {
-    return address.protocol === VIPD_ADDRESS_PROTOCOL && address.validLifetime !== Infinity;
+    return address.protocol === this.protocol && address.validLifetime !== Infinity;
   }
 
   // The mark travels with the address: there is nothing to keep beside it.
@@ -185,13 +232,22 @@ const MARK_PROBE_LIFETIME_S = 5;
 
 export type MarkProbe = { readonly keeps: true } | { readonly keeps: false; readonly why: string };
 
-/** Whether the kernel keeps IFA_PROTO: a host address on `lo` with vipd's mark, read back, removed. */
-export function probeKernelMark(netlink: {
-  listLinks(): Link[];
-  listAddresses(filter: { ifindex: number }): Address[];
-  addAddress(options: AddAddressOptions): void;
-  deleteAddress(key: AddressKey): void;
-}): MarkProbe {
+const VIPD_PROTOCOLS: ReadonlySet<number> = new Set([
+  SERVICES_ADDRESS_PROTOCOL,
+  CONTROL_PLANE_ADDRESS_PROTOCOL,
+  LEGACY_ADDRESS_PROTOCOL,
+]);
+
+/** Whether the kernel keeps IFA_PROTO: a host address on `lo` with this mark, read back, removed. */
+export function probeKernelMark(
+  netlink: {
+    listLinks(): Link[];
+    listAddresses(filter: { ifindex: number }): Address[];
+    addAddress(options: AddAddressOptions): void;
+    deleteAddress(key: AddressKey): void;
+  },
+  protocol: number,
+): MarkProbe {
   const loopback = netlink.listLinks().find((link) => link.name === "lo");
   if (loopback === undefined) return { keeps: false, why: "there is no lo interface to probe on" };
   const key = { ifindex: loopback.index, address: MARK_PROBE_ADDRESS, prefixLength: 32 };
@@ -200,14 +256,15 @@ export function probeKernelMark(netlink: {
   try {
     netlink.addAddress({
       ...key,
-      protocol: VIPD_ADDRESS_PROTOCOL,
+      protocol,
       validLifetime: MARK_PROBE_LIFETIME_S,
       preferredLifetime: MARK_PROBE_LIFETIME_S,
     });
   } catch (error) {
     // Another agent on this node probing at the same moment (control-plane mode beside services
-    // mode): its probe, marked, answers the question as well as ours; anything else does not.
-    if ((error as { code?: unknown }).code === "EEXIST" && probe()?.protocol === VIPD_ADDRESS_PROTOCOL)
+    // mode, or an older release): its probe, marked with any of vipd's marks, answers the question
+    // as well as ours; anything else does not.
+    if ((error as { code?: unknown }).code === "EEXIST" && VIPD_PROTOCOLS.has(probe()?.protocol ?? 0))
       return { keeps: true };
     return { keeps: false, why: `the probe address could not be added: ${(error as Error).message}` };
   }
@@ -217,7 +274,7 @@ export function probeKernelMark(netlink: {
   } catch {
     // It expires within seconds anyway.
   }
-  return read?.protocol === VIPD_ADDRESS_PROTOCOL
+  return read?.protocol === protocol
     ? { keeps: true }
     : { keeps: false, why: "this kernel drops the address protocol (IFA_PROTO is kept from Linux 6.1)" };
 }
@@ -225,14 +282,17 @@ export function probeKernelMark(netlink: {
 /** --address-marking: the kernel's mark when it keeps it (auto, kernel), else the record. */
 export function chooseAddressOwnership(options: {
   readonly marking: AddressMarking;
+  readonly mode: AgentMode;
   readonly netlink: Parameters<typeof probeKernelMark>[0];
+  /** Where this mode's record lives: recordFileOf(--state-dir, mode). */
   readonly recordFile: string;
   readonly bootId: string;
 }): { readonly ownership: AddressOwnership; readonly reason: string } {
   const record = () => AddressRecord.open({ file: options.recordFile, bootId: options.bootId });
   if (options.marking === "record") return { ownership: record(), reason: "--address-marking record" };
-  const probe = probeKernelMark(options.netlink);
-  if (probe.keeps) return { ownership: new KernelMark(), reason: "the kernel keeps the address protocol" };
+  const probe = probeKernelMark(options.netlink, addressProtocolOf(options.mode));
+  if (probe.keeps)
+    return { ownership: new KernelMark(options.mode), reason: "the kernel keeps the address protocol" };
   // Forced, the mark would make every address of vipd's look foreign: not refreshed, left to expire.
   if (options.marking === "kernel") throw new Error(`--address-marking kernel: ${probe.why}`);
   return { ownership: record(), reason: probe.why };

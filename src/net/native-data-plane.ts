@@ -7,7 +7,9 @@
 // when the node has no address equal to it at all: the kernel would accept a /32 beside someone's
 // /24 of the same address, so the address table is read first, and EEXIST is a conflict. Replacing
 // (the lifetime refresh) and deleting happen only to an address a listing read a moment before
-// shows as vipd's.
+// shows as vipd's. An address an older release marked, before marks were per mode, is nobody's for
+// certain (address-ownership.ts, "Upgrades"): never swept, taken over only when this agent installs
+// that very address, else left to expire.
 import {
   ForeignAddressError,
   type DataPlane,
@@ -18,7 +20,7 @@ import {
 } from "../agent/data-plane.ts";
 import type { Vip } from "../agent/service-intent.ts";
 import { every, type Cancel, type Clock } from "../clock/clock.ts";
-import type { AddressOwnership } from "./address-ownership.ts";
+import { isInherited, type AddressOwnership } from "./address-ownership.ts";
 import {
   Announcer,
   type AnnouncedVip,
@@ -81,6 +83,8 @@ interface Listing {
   readonly byAddress: ReadonlyMap<string, readonly Address[]>;
   /** presentKey of vipd's own host addresses, kept current with vipd's own changes. */
   readonly own: Set<string>;
+  /** presentKey of the host addresses an older release marked (isInherited). */
+  readonly inherited: ReadonlySet<string>;
 }
 
 function hostPrefix(vip: Vip): number {
@@ -262,10 +266,16 @@ export class NativeDataPlane implements DataPlane {
     const addresses = this.#options.netlink.listAddresses();
     ownership.prune(addresses);
     for (const address of addresses) {
-      if (!ownership.owns(address) || keep.has(address.address)) continue;
-      this.#deleteAddress(address);
-      ownership.removed(address);
-      this.#options.onError(`removed stale VIP ${address.address} left by an earlier run`);
+      if (keep.has(address.address)) continue;
+      if (ownership.owns(address)) {
+        this.#deleteAddress(address);
+        ownership.removed(address);
+        this.#options.onError(`removed stale VIP ${address.address} left by an earlier run`);
+      } else if (isInherited(address)) {
+        this.#options.onError(
+          `left ${address.address} alone: an older vipd marked it, for this agent or for the other mode's; it expires within ${address.validLifetime}s unless its holder takes it over`,
+        );
+      }
     }
     this.#listing = undefined;
     return Promise.resolve();
@@ -325,13 +335,25 @@ export class NativeDataPlane implements DataPlane {
   #install(vip: Vip, ifindex: number): void {
     const key = vipKey(vip, ifindex);
     const listing = this.#readListing();
-    if (listing.own.has(presentKey(ifindex, vip.address))) {
+    const present = presentKey(ifindex, vip.address);
+    if (listing.own.has(present)) {
       // vipd's own from before (kept by the restart sweep): adopted, with a fresh lifetime.
       this.#write(vip, ifindex, { replace: true });
       return;
     }
     const ownership = this.#options.ownership;
     ownership.adding(key);
+    if (listing.inherited.has(present)) {
+      // An older release added it for whichever agent holds it, and that is this one: re-marked.
+      try {
+        this.#write(vip, ifindex, { replace: true });
+      } catch (error) {
+        ownership.removed(key);
+        throw error;
+      }
+      listing.own.add(present);
+      return;
+    }
     try {
       this.#write(vip, ifindex, { replace: false });
     } catch (error) {
@@ -344,7 +366,7 @@ export class NativeDataPlane implements DataPlane {
         foreign.length > 0 ? foreign : [{ ...key, interfaceName: this.#linkName(ifindex) }],
       );
     }
-    listing.own.add(presentKey(ifindex, vip.address));
+    listing.own.add(present);
   }
 
   #write(vip: Vip, ifindex: number, options: { readonly replace: boolean }): void {
@@ -438,14 +460,16 @@ export class NativeDataPlane implements DataPlane {
     ownership.prune(addresses);
     const byAddress = new Map<string, Address[]>();
     const own = new Set<string>();
+    const inherited = new Set<string>();
     for (const address of addresses) {
       const same = byAddress.get(address.address);
       if (same === undefined) byAddress.set(address.address, [address]);
       else same.push(address);
-      const host = address.prefixLength === (address.family === 4 ? 32 : 128);
-      if (host && ownership.owns(address)) own.add(presentKey(address.ifindex, address.address));
+      if (address.prefixLength !== (address.family === 4 ? 32 : 128)) continue;
+      if (ownership.owns(address)) own.add(presentKey(address.ifindex, address.address));
+      else if (isInherited(address)) inherited.add(presentKey(address.ifindex, address.address));
     }
-    this.#listing = { readAt: now, byAddress, own };
+    this.#listing = { readAt: now, byAddress, own, inherited };
     return this.#listing;
   }
 
@@ -453,13 +477,18 @@ export class NativeDataPlane implements DataPlane {
     const ownership = this.#options.ownership;
     return vips.flatMap((vip) =>
       (listing.byAddress.get(vip.address) ?? [])
-        .filter((address) => !ownership.owns(address))
+        .filter((address) => !ownership.owns(address) && !this.#inheritedHost(address))
         .map((address) => ({
           address: address.address,
           prefixLength: address.prefixLength,
           interfaceName: this.#linkName(address.ifindex),
         })),
     );
+  }
+
+  // Not someone else's address but a VIP (a host address): the one whose holder installs it takes it.
+  #inheritedHost(address: Address): boolean {
+    return isInherited(address) && address.prefixLength === (address.family === 4 ? 32 : 128);
   }
 
   #linkName(ifindex: number): string {
@@ -482,7 +511,9 @@ export class NativeDataPlane implements DataPlane {
     const ownership = this.#options.ownership;
     this.#facts ??= {
       links: netlink.listLinks(),
-      addresses: netlink.listAddresses().filter((address) => !ownership.owns(address)),
+      addresses: netlink
+        .listAddresses()
+        .filter((address) => !ownership.owns(address) && !this.#inheritedHost(address)),
       defaultRoute: netlink.defaultRouteInterface(4) ?? netlink.defaultRouteInterface(6),
     };
     return this.#facts;

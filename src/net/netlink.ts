@@ -13,13 +13,6 @@ import {
   type SystemCallError,
 } from "./native.ts";
 
-/**
- * The IFA_PROTO value that marks vipd's addresses ('V'), so that a restart sweeps only its own.
- * The kernel uses 0-3 (IFAPROT_UNSPEC, _KERNEL_LO, _KERNEL_RA, _KERNEL_LL) and nothing else
- * assigns numbers; iproute2 names values only from its rt_addrprotos file.
- */
-export const VIPD_ADDRESS_PROTOCOL = 0x56;
-
 export type AddressFamily = 4 | 6;
 
 /** RFC 2863 operational state, as in /sys/class/net/<name>/operstate. */
@@ -95,7 +88,7 @@ export interface Address {
   readonly family: AddressFamily;
   readonly address: string;
   readonly prefixLength: number;
-  /** IFA_PROTO; VIPD_ADDRESS_PROTOCOL for vipd's own. */
+  /** IFA_PROTO; vipd marks its own with one value per mode (address-ownership.ts). */
   readonly protocol: number;
   /** Seconds left; Infinity when the address never expires. */
   readonly validLifetime: number;

@@ -1,13 +1,17 @@
-// Start-up never ends the agent for a reason the cluster fixes by itself: its ServiceAccount's RBAC not
+// Start-up does not end the agent for a reason the cluster may fix soon: its ServiceAccount's RBAC not
 // applied yet (403), a token the API server does not accept (401), an API server that is not there yet
 // (connection refused). The agent stays up and not ready, retrying with backoff, counts each failure
-// in vipd_api_errors_total, logs each reason once rather than on every retry, and serves once the
-// cause is gone. A reason that does not go away by itself (the metrics address taken) ends it with
-// exit status 1, and its last line is the error saying why, as a structured log line.
+// in vipd_api_errors_total, logs each reason once rather than on every retry (and, every 10 s, which
+// informers it still waits for), and serves once the cause is gone. A refusal that lasts
+// --sync-timeout ends it with exit status 3 and a message naming the resource and what to apply; an
+// API server that does not answer never does. A reason that does not go away by itself (the metrics
+// address taken) ends it with exit status 1, and its last line is the error saying why, as a
+// structured log line.
 import test, { type ExecutionContext } from "ava";
 // Waits, as a scenario's length: how long the client waited at most is a benchmark figure.
 import { setTimeout as hold } from "node:timers/promises";
 import { readFileSync } from "node:fs";
+import { loadAll } from "js-yaml";
 import {
   AGENT_NAMESPACE,
   agentHttp,
@@ -40,7 +44,9 @@ test.after.always(async () => {
 });
 
 /** The agent's JSON log lines (it runs with --log-format=json); other output is left out. */
-function logLines(agent: LabProcess): { level?: string; message?: string; error?: string }[] {
+function logLines(
+  agent: LabProcess,
+): { level?: string; message?: string; error?: string; waiting?: string }[] {
   return agent
     .output()
     .split("\n")
@@ -54,10 +60,15 @@ function logLines(agent: LabProcess): { level?: string; message?: string; error?
     });
 }
 
+// The wait's report of what it waits for, every 10 s: repeated by design, unlike a retry's warning.
+const WAIT_REPORT = "waiting for the caches to fill before serving";
+
 /** Warnings logged more than once for the same reason: there should be none. */
 function repeatedWarnings(agent: LabProcess): string[] {
   const seen = new Map<string, number>();
-  for (const line of logLines(agent).filter((each) => each.level === "warn")) {
+  for (const line of logLines(agent).filter(
+    (each) => each.level === "warn" && each.message !== WAIT_REPORT,
+  )) {
     const key = `${line.message ?? ""} (${line.error ?? ""})`;
     seen.set(key, (seen.get(key) ?? 0) + 1);
   }
@@ -236,5 +247,98 @@ test.serial(
     const last = logLines(agent).at(-1);
     t.is(last?.level, "error", `the last line is an error log line:\n${agent.output().slice(-3000)}`);
     t.regex(last?.error ?? "", /EADDRINUSE/);
+  },
+);
+
+/**
+ * manifests/rbac.yaml for another ServiceAccount of vipd's namespace, without one resource: the
+ * same objects, each renamed after the account, the resource struck from every rule.
+ */
+function rbacWithout(resource: string, account: string): string {
+  const documents = loadAll(
+    readFileSync(new URL("../../manifests/rbac.yaml", import.meta.url), "utf8"),
+  ) as Record<string, unknown>[];
+  type Named = { name: string; namespace?: string };
+  const renamed = documents
+    .filter((document) => document.kind !== "Namespace")
+    .map((document) => {
+      const object = structuredClone(document) as {
+        metadata: Named;
+        rules?: { resources?: string[] }[];
+        roleRef?: Named;
+        subjects?: Named[];
+      };
+      object.metadata.name = `${object.metadata.name}-${account}`;
+      if (object.roleRef !== undefined) object.roleRef.name = `${object.roleRef.name}-${account}`;
+      for (const subject of object.subjects ?? []) subject.name = account;
+      object.rules = object.rules
+        ?.map((rule) => ({ ...rule, resources: rule.resources?.filter((each) => each !== resource) }))
+        .filter((rule) => rule.resources === undefined || rule.resources.length > 0);
+      if (object.rules === undefined) delete object.rules;
+      return object;
+    });
+  const serviceAccount = renamed.find((object) => (object as { kind?: string }).kind === "ServiceAccount");
+  if (serviceAccount !== undefined) serviceAccount.metadata.name = account;
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items: renamed });
+}
+
+// Short, so that the test ends soon; past one report of what the agent waits for (every 10 s).
+const SYNC_TIMEOUT_S = 12;
+
+test.serial(
+  "an agent whose ServiceAccount may not read vippools says so, and exits at --sync-timeout with status 3",
+  async (t) => {
+    await applyRbac();
+    await cluster.kubectl(["apply", "-f", "-"], rbacWithout("vippools", "no-pools"));
+    const api = cluster.api;
+    const kubeconfig = await api.serviceAccountKubeconfig({
+      namespace: AGENT_NAMESPACE,
+      name: "no-pools",
+      server: api.internalUrl,
+    });
+    const [node] = lab.nodes;
+    if (node === undefined) throw new Error("the lab has no nodes");
+    const agent = lab.spawn(
+      node.netns,
+      vipdRunArgv({
+        node,
+        kubeconfig,
+        namespace: AGENT_NAMESPACE,
+        extraArgs: ["--log-format=json", `--sync-timeout=${SYNC_TIMEOUT_S}s`],
+      }),
+      { name: `vipd ${node.name} (no vippools)` },
+    );
+    endWithTest(t, [agent]);
+    const exited = watchExits([agent]);
+    // While it waits, /readyz names the informer and its error.
+    let readyzBody = "";
+    while (exited().get(agent.name) === null && !readyzBody.includes("vippools.vipd.io")) {
+      readyzBody = (await agentHttp(lab, node, "/readyz")).body;
+      await hold(200);
+    }
+    t.regex(readyzBody, /not synced: vippools\.vipd\.io: HTTP 403: .*vippools/, agent.output().slice(-3000));
+    t.deepEqual(await agent.exited, { code: 3, signal: null }, agent.output().slice(-3000));
+    const lines = logLines(agent);
+    t.true(
+      lines.some((line) => line.level === "warn" && /vippools\.vipd\.io is forbidden/.test(line.error ?? "")),
+      "the first refusal is logged with the API server's words",
+    );
+    const reports = lines.filter((line) => line.message === WAIT_REPORT);
+    t.true(reports.length >= 1, "what it waits for is reported while it waits");
+    t.regex(reports[0]?.waiting ?? "", /^vippools\.vipd\.io: HTTP 403: /);
+    t.true(
+      reports.every((line) =>
+        (line.waiting ?? "").split("; ").every((each) => each.startsWith("vippools.vipd.io: ")),
+      ),
+      "only the informer that is refused: the others have synced",
+    );
+    const last = lines.at(-1);
+    t.is(last?.level, "error", `the last line is an error log line:\n${agent.output().slice(-3000)}`);
+    t.regex(
+      last?.message ?? "",
+      new RegExp(
+        `refused vipd for ${SYNC_TIMEOUT_S}s \\(--sync-timeout\\).*vippools\\.vipd\\.io: HTTP 403: .*apply manifests/rbac\\.yaml`,
+      ),
+    );
   },
 );

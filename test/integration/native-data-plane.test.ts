@@ -10,8 +10,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Vip } from "../../src/agent/service-intent.ts";
 import type { AddressMarking } from "../../src/net/address-marking.ts";
-import { MARK_PROBE_ADDRESS } from "../../src/net/address-ownership.ts";
-import { VIPD_ADDRESS_PROTOCOL } from "../../src/net/netlink.ts";
+import {
+  LEGACY_ADDRESS_PROTOCOL,
+  MARK_PROBE_ADDRESS,
+  SERVICES_ADDRESS_PROTOCOL,
+} from "../../src/net/address-ownership.ts";
 import type { Step, StepsOutput } from "./fixtures/data-plane-steps.ts";
 import { createPair, ip, PAIR, requireRoot, type NamespacePair } from "./fixtures/namespace-pair.ts";
 import { killFixtures, runFixture } from "./fixtures/run-fixture.ts";
@@ -150,7 +153,7 @@ test.serial(
       { do: "withdraw", workKey: "default/own" },
     ]);
     const added = (value(output, 1) as Listed[]).find((each) => each.address === vip.address);
-    t.like(added, { prefixLength: 32, protocol: VIPD_ADDRESS_PROTOCOL, validLifetime: 3 });
+    t.like(added, { prefixLength: 32, protocol: SERVICES_ADDRESS_PROTOCOL, validLifetime: 3 });
     t.deepEqual(value(output, 2), [], "its own address is not foreign");
     t.deepEqual(onA(vip.address), []);
   },
@@ -237,6 +240,46 @@ test.serial(
     t.is(onA(expiring.address).length, 1);
   },
 );
+
+for (const marking of ["kernel", "record"] as const) {
+  test.serial(
+    `${marking}: an address an older release marked is never swept; the agent that installs it takes it over, re-marked`,
+    async (t) => {
+      const [held, other] = [v4("198.51.100.86"), v4("198.51.100.87")];
+      t.teardown(() => {
+        for (const vip of [held, other])
+          ip("-n", pair.a, "addr", "flush", "to", `${vip.address}/32`, "dev", PAIR.interfaceA);
+      });
+      const output = await steps(
+        marking,
+        [
+          { do: "addMarked", address: held.address, protocol: LEGACY_ADDRESS_PROTOCOL },
+          { do: "addMarked", address: other.address, protocol: LEGACY_ADDRESS_PROTOCOL },
+          { do: "sweep", owned: [["default/held", [held]]] },
+          { do: "addresses" },
+          { do: "foreign", vips: [held] },
+          { do: "announce", workKey: "default/held", vips: [held] },
+          { do: "addresses" },
+          { do: "withdraw", workKey: "default/held" },
+          { do: "addresses" },
+        ],
+        { recordFile: path.join(stateDir, `inherited-${marking}.addresses`) },
+      );
+      const find = (index: number, vip: Vip) =>
+        (value(output, index) as Listed[]).find((each) => each.address === vip.address);
+      t.like(find(3, held), { protocol: LEGACY_ADDRESS_PROTOCOL }, "the sweep left the held one");
+      t.like(find(3, other), { protocol: LEGACY_ADDRESS_PROTOCOL }, "and the other one");
+      t.deepEqual(value(output, 4), [], "an inherited address is nobody else's");
+      t.like(find(6, held), {
+        protocol: marking === "kernel" ? SERVICES_ADDRESS_PROTOCOL : 0,
+        validLifetime: 3,
+      });
+      t.is(find(8, held), undefined, "its own now: removed on withdrawal");
+      t.like(find(8, other), { protocol: LEGACY_ADDRESS_PROTOCOL }, "the other one left to expire");
+      t.true(output.errors.some((each) => each.includes(other.address) && each.includes("expires")));
+    },
+  );
+}
 
 function linkA(...args: string[]): Step {
   return { do: "ip", args: ["link", "set", PAIR.interfaceA, ...args] };

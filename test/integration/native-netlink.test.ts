@@ -2,8 +2,8 @@
 // Needs root. Each check runs the wrapper in namespace A through a fixture process.
 import test from "ava";
 import { setTimeout as sleep } from "node:timers/promises";
+import { SERVICES_ADDRESS_PROTOCOL } from "../../src/net/address-ownership.ts";
 import type { AddAddressOptions, Address, Link, NetlinkEvent, Route } from "../../src/net/netlink.ts";
-import { VIPD_ADDRESS_PROTOCOL } from "../../src/net/netlink.ts";
 import type { Call, Outcome } from "./fixtures/netlink-calls.ts";
 import { createPair, ip, PAIR, requireRoot, type NamespacePair } from "./fixtures/namespace-pair.ts";
 import { killFixtures, runFixture, startLineFixture } from "./fixtures/run-fixture.ts";
@@ -62,7 +62,7 @@ function vipOptions(address: string, overrides: VipOverrides = {}): AddAddressOp
     ifindex: ifindexA,
     address,
     prefixLength: ipv6 ? 128 : 32,
-    protocol: VIPD_ADDRESS_PROTOCOL,
+    protocol: SERVICES_ADDRESS_PROTOCOL,
     validLifetime: overrides.validLifetime ?? 60,
     preferredLifetime: overrides.preferredLifetime ?? (ipv6 ? 0 : 60),
     nodad: ipv6,
@@ -137,8 +137,8 @@ test.serial("add, list and delete VIPs with vipd's protocol mark, IPv4 and IPv6"
   const listed = await addressesOnA();
   const v4 = listed.find((address) => address.address === "198.51.100.50");
   const v6 = listed.find((address) => address.address === "2001:db8:1::50");
-  t.like(v4, { family: 4, prefixLength: 32, protocol: VIPD_ADDRESS_PROTOCOL, preferredLifetime: 60 });
-  t.like(v6, { family: 6, prefixLength: 128, protocol: VIPD_ADDRESS_PROTOCOL, preferredLifetime: 0 });
+  t.like(v4, { family: 4, prefixLength: 32, protocol: SERVICES_ADDRESS_PROTOCOL, preferredLifetime: 60 });
+  t.like(v6, { family: 6, prefixLength: 128, protocol: SERVICES_ADDRESS_PROTOCOL, preferredLifetime: 0 });
   // nodad: usable at once, never tentative; preferred lifetime 0: deprecated, so never a source.
   t.true(v6?.flags.includes("nodad"));
   t.false(v6?.flags.includes("tentative"));

@@ -5,12 +5,17 @@ import path from "node:path";
 import {
   AddressRecord,
   chooseAddressOwnership,
+  CONTROL_PLANE_ADDRESS_PROTOCOL,
+  isInherited,
   KernelMark,
+  LEGACY_ADDRESS_PROTOCOL,
   MARK_PROBE_ADDRESS,
   probeKernelMark,
+  recordFileOf,
+  SERVICES_ADDRESS_PROTOCOL,
   type ListedAddress,
 } from "../../src/net/address-ownership.ts";
-import { VIPD_ADDRESS_PROTOCOL, type AddAddressOptions, type Address } from "../../src/net/netlink.ts";
+import type { AddAddressOptions, Address } from "../../src/net/netlink.ts";
 
 const BOOT = "0b1a2c3d-boot";
 const KEY = { ifindex: 2, address: "198.51.100.70", prefixLength: 32 };
@@ -28,10 +33,37 @@ function recordFile(t: { teardown: (fn: () => void) => void }): string {
 }
 
 test("the kernel mark: marked and expiring is vipd's; permanent or unmarked is not", (t) => {
-  const mark = new KernelMark();
-  t.true(mark.owns(listed({ protocol: VIPD_ADDRESS_PROTOCOL })));
-  t.false(mark.owns(listed({ protocol: VIPD_ADDRESS_PROTOCOL, validLifetime: Infinity })));
+  const mark = new KernelMark("services");
+  t.true(mark.owns(listed({ protocol: SERVICES_ADDRESS_PROTOCOL })));
+  t.false(mark.owns(listed({ protocol: SERVICES_ADDRESS_PROTOCOL, validLifetime: Infinity })));
   t.false(mark.owns(listed()));
+});
+
+// Who owns an address, by its mark, for each mode's agent: each only its own, and the older
+// release's mark nobody (inherited: never swept, taken over by whoever installs it).
+const OWNERS = [
+  { mark: SERVICES_ADDRESS_PROTOCOL, services: true, controlPlane: false, inherited: false },
+  { mark: CONTROL_PLANE_ADDRESS_PROTOCOL, services: false, controlPlane: true, inherited: false },
+  { mark: LEGACY_ADDRESS_PROTOCOL, services: false, controlPlane: false, inherited: true },
+  { mark: 0, services: false, controlPlane: false, inherited: false },
+] as const;
+
+for (const row of OWNERS) {
+  test(`the kernel mark ${row.mark}: services ${row.services}, control plane ${row.controlPlane}, inherited ${row.inherited}`, (t) => {
+    const address = listed({ protocol: row.mark });
+    t.is(new KernelMark("services").owns(address), row.services);
+    t.is(new KernelMark("control-plane").owns(address), row.controlPlane);
+    t.is(isInherited(address), row.inherited);
+  });
+}
+
+test("a permanent address with the older release's mark is nobody's, not inherited", (t) => {
+  t.false(isInherited(listed({ protocol: LEGACY_ADDRESS_PROTOCOL, validLifetime: Infinity })));
+});
+
+test("each mode keeps its record in a file of its own, named as every earlier release named it", (t) => {
+  t.is(recordFileOf("/run/vipd", "services"), "/run/vipd/services.addresses");
+  t.is(recordFileOf("/run/vipd", "control-plane"), "/run/vipd/control-plane.addresses");
 });
 
 test("the record: an address is vipd's from before its add until its removal, and survives a restart", (t) => {
@@ -142,40 +174,69 @@ function loopback(options: { keeps: boolean; existing?: number }) {
 
 test("the start-up probe reads the mark back from a short-lived loopback address and removes it", (t) => {
   const keeping = loopback({ keeps: true });
-  t.deepEqual(probeKernelMark(keeping), { keeps: true });
+  t.deepEqual(probeKernelMark(keeping, CONTROL_PLANE_ADDRESS_PROTOCOL), { keeps: true });
   t.deepEqual(keeping.log, [`add ${MARK_PROBE_ADDRESS}/32 lifetime 5`, `delete ${MARK_PROBE_ADDRESS}`]);
   const dropping = loopback({ keeps: false });
-  t.false(probeKernelMark(dropping).keeps);
+  t.false(probeKernelMark(dropping, SERVICES_ADDRESS_PROTOCOL).keeps);
   t.deepEqual(dropping.log.at(-1), `delete ${MARK_PROBE_ADDRESS}`);
 });
 
-test("a probe address that is there already is never removed; only a marked one answers", (t) => {
-  const another = loopback({ keeps: true, existing: VIPD_ADDRESS_PROTOCOL });
-  t.deepEqual(probeKernelMark(another), { keeps: true });
+test("a probe address that is there already is never removed; one with any of vipd's marks answers", (t) => {
+  for (const existing of [
+    SERVICES_ADDRESS_PROTOCOL,
+    CONTROL_PLANE_ADDRESS_PROTOCOL,
+    LEGACY_ADDRESS_PROTOCOL,
+  ]) {
+    const another = loopback({ keeps: true, existing });
+    t.deepEqual(probeKernelMark(another, SERVICES_ADDRESS_PROTOCOL), { keeps: true }, `mark ${existing}`);
+    t.false(another.log.some((line) => line.startsWith("delete")));
+  }
   const unmarked = loopback({ keeps: true, existing: 0 });
-  t.false(probeKernelMark(unmarked).keeps);
-  t.false([...another.log, ...unmarked.log].some((line) => line.startsWith("delete")));
+  t.false(probeKernelMark(unmarked, SERVICES_ADDRESS_PROTOCOL).keeps);
+  t.false(unmarked.log.some((line) => line.startsWith("delete")));
 });
 
 test("--address-marking: auto falls back to the record, kernel refuses, record never probes", (t) => {
   const file = recordFile(t);
   const dropping = loopback({ keeps: false });
-  const auto = chooseAddressOwnership({ marking: "auto", netlink: dropping, recordFile: file, bootId: BOOT });
+  const auto = chooseAddressOwnership({
+    marking: "auto",
+    mode: "services",
+    netlink: dropping,
+    recordFile: file,
+    bootId: BOOT,
+  });
   t.is(auto.ownership.method, "record");
   t.is(auto.ownership.protocol, 0, "an unmarked address, as that kernel makes it");
   t.throws(() =>
-    chooseAddressOwnership({ marking: "kernel", netlink: dropping, recordFile: file, bootId: BOOT }),
+    chooseAddressOwnership({
+      marking: "kernel",
+      mode: "services",
+      netlink: dropping,
+      recordFile: file,
+      bootId: BOOT,
+    }),
   );
   const keeping = loopback({ keeps: true });
   t.is(
-    chooseAddressOwnership({ marking: "auto", netlink: keeping, recordFile: file, bootId: BOOT }).ownership
-      .method,
+    chooseAddressOwnership({
+      marking: "auto",
+      mode: "control-plane",
+      netlink: keeping,
+      recordFile: file,
+      bootId: BOOT,
+    }).ownership.method,
     "kernel",
   );
   const forced = loopback({ keeps: true });
   t.is(
-    chooseAddressOwnership({ marking: "record", netlink: forced, recordFile: file, bootId: BOOT }).ownership
-      .method,
+    chooseAddressOwnership({
+      marking: "record",
+      mode: "services",
+      netlink: forced,
+      recordFile: file,
+      bootId: BOOT,
+    }).ownership.method,
     "record",
   );
   t.deepEqual(forced.log, []);

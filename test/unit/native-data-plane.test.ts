@@ -1,14 +1,14 @@
 import test, { type ExecutionContext } from "ava";
 import { ForeignAddressError } from "../../src/agent/data-plane.ts";
 import type { FrameChannel } from "../../src/net/announcer.ts";
-import { KernelMark } from "../../src/net/address-ownership.ts";
-import { NativeDataPlane, type NativeDataPlaneOptions } from "../../src/net/native-data-plane.ts";
 import {
-  VIPD_ADDRESS_PROTOCOL,
-  type AddAddressOptions,
-  type Address,
-  type Link,
-} from "../../src/net/netlink.ts";
+  CONTROL_PLANE_ADDRESS_PROTOCOL,
+  KernelMark,
+  LEGACY_ADDRESS_PROTOCOL,
+  SERVICES_ADDRESS_PROTOCOL,
+} from "../../src/net/address-ownership.ts";
+import { NativeDataPlane, type NativeDataPlaneOptions } from "../../src/net/native-data-plane.ts";
+import type { AddAddressOptions, Address, Link } from "../../src/net/netlink.ts";
 import { FakeClock, flushEventLoop } from "./fakes/clock.ts";
 
 const LAN: Link = {
@@ -79,12 +79,12 @@ const silentChannel: FrameChannel = {
 function dataPlane(
   table: FakeAddressTable,
   addressLifetimeMs: number,
-  overrides: Partial<Pick<NativeDataPlaneOptions, "openChannel" | "onError" | "clock">> = {},
+  overrides: Partial<Pick<NativeDataPlaneOptions, "openChannel" | "onError" | "clock" | "ownership">> = {},
 ): NativeDataPlane {
   return new NativeDataPlane({
     clock: new FakeClock(),
     netlink: table,
-    ownership: new KernelMark(),
+    ownership: new KernelMark("services"),
     openChannel: () => silentChannel,
     configuredInterface: undefined,
     allowOffSubnetVips: false,
@@ -204,7 +204,7 @@ test("a Service withdrawn while a refresh is under way is not put back by it", a
   );
   t.is(table.find(last), undefined);
   t.is(plane.holding("default/s299"), undefined);
-  t.is(table.find(vipOf(0).address)?.protocol, VIPD_ADDRESS_PROTOCOL);
+  t.is(table.find(vipOf(0).address)?.protocol, SERVICES_ADDRESS_PROTOCOL);
 });
 
 const SERVICE = "default/web";
@@ -292,7 +292,7 @@ test("an address of vipd's that someone replaces by hand is theirs: not refreshe
 
 test("the restart sweep removes vipd's stale addresses and nobody else's", async (t) => {
   const table = new FakeAddressTable();
-  const own = { ifindex: LAN.index, prefixLength: 32, protocol: VIPD_ADDRESS_PROTOCOL };
+  const own = { ifindex: LAN.index, prefixLength: 32, protocol: SERVICES_ADDRESS_PROTOCOL };
   table.configure({ ...own, address: "198.51.100.80", validLifetime: 20, preferredLifetime: 20 });
   table.configure({ ...own, address: "198.51.100.81", validLifetime: 20, preferredLifetime: 20 });
   // Marked, but permanent: vipd never adds such an address.
@@ -342,4 +342,60 @@ test("problem() names the interface whose packet socket stopped receiving", asyn
   fail(new Error("poll(AF_PACKET) failed: ENETDOWN"));
   t.regex(plane.problem() ?? "", /lan0/);
   t.deepEqual(opened, ["open"]);
+});
+
+test("two agents on one node: each one's restart sweep leaves the other's addresses", async (t) => {
+  const table = new FakeAddressTable();
+  const lifetimes = { validLifetime: 20, preferredLifetime: 20 };
+  const host = { ifindex: LAN.index, prefixLength: 32, ...lifetimes };
+  table.configure({ ...host, address: "198.51.100.90", protocol: CONTROL_PLANE_ADDRESS_PROTOCOL });
+  table.configure({ ...host, address: "198.51.100.91", protocol: SERVICES_ADDRESS_PROTOCOL });
+  const warnings: string[] = [];
+  const onError = (message: string) => {
+    warnings.push(message);
+  };
+  const services = dataPlane(table, 60_000, { onError });
+  t.teardown(() => services.close());
+  await services.sweep(new Map());
+  t.deepEqual(table.log, ["delete 198.51.100.91"], "only its own stale address");
+  table.configure({ ...host, address: "198.51.100.91", protocol: SERVICES_ADDRESS_PROTOCOL });
+  const controlPlane = dataPlane(table, 60_000, { onError, ownership: new KernelMark("control-plane") });
+  t.teardown(() => controlPlane.close());
+  await controlPlane.sweep(new Map());
+  t.deepEqual(table.log.slice(1), ["delete 198.51.100.90"]);
+  t.is(table.find("198.51.100.91")?.protocol, SERVICES_ADDRESS_PROTOCOL);
+  // The other agent's address equal to a VIP is a conflict, as anyone else's.
+  const vip = { address: "198.51.100.91", family: 4 as const };
+  t.is(controlPlane.foreignAddresses([vip]).length, 1);
+  await t.throwsAsync(
+    async () => controlPlane.announce({ workKey: "control-plane", vips: [vip], interfaceName: LAN.name }),
+    { instanceOf: ForeignAddressError },
+  );
+  t.is(table.find("198.51.100.91")?.protocol, SERVICES_ADDRESS_PROTOCOL, "and left alone");
+});
+
+test("an address an older release marked: never swept, taken over re-marked by the agent that installs it", async (t) => {
+  const table = new FakeAddressTable();
+  const legacy = { ifindex: LAN.index, prefixLength: 32, protocol: LEGACY_ADDRESS_PROTOCOL };
+  table.configure({ ...legacy, address: "198.51.100.92", validLifetime: 20, preferredLifetime: 20 });
+  table.configure({ ...legacy, address: "198.51.100.93", validLifetime: 20, preferredLifetime: 20 });
+  const warnings: string[] = [];
+  const plane = dataPlane(table, 60_000, {
+    onError: (message) => {
+      warnings.push(message);
+    },
+  });
+  t.teardown(() => plane.close());
+  const held = { address: "198.51.100.92", family: 4 as const };
+  await plane.sweep(new Map([["default/held", [held]]]));
+  t.deepEqual(table.log, [], "neither the held one nor the other is removed");
+  t.true(warnings.some((each) => each.includes("198.51.100.93") && each.includes("expires")));
+  t.deepEqual(plane.foreignAddresses([held]), [], "not someone else's");
+  await plane.announce({ workKey: "default/held", vips: [held], interfaceName: LAN.name });
+  t.deepEqual(table.log, ["replace 198.51.100.92"]);
+  t.like(table.find(held.address), { protocol: SERVICES_ADDRESS_PROTOCOL, validLifetime: 60 });
+  t.true(plane.intact("default/held"));
+  await plane.withdraw("default/held");
+  t.deepEqual(table.log.slice(1), ["delete 198.51.100.92"], "its own now, removed on withdrawal");
+  t.is(table.find("198.51.100.93")?.protocol, LEGACY_ADDRESS_PROTOCOL, "the other one left to expire");
 });
