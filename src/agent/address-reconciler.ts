@@ -18,6 +18,7 @@ import { isCordoned, type Eligibility, type NodeShape } from "./eligibility.ts";
 import type { FreshLeases } from "./fresh-leases.ts";
 import { canonicalAddress, type Vip } from "./service-intent.ts";
 import { addressWork } from "./work-keys.ts";
+import type { EventSubject } from "../kube/events.ts";
 
 /** What the address loop reads of the cluster besides its Leases (fresh-leases.ts): who is alive. */
 export interface LeaseView {
@@ -50,8 +51,11 @@ export interface ServingTarget {
   otherEligible(node: string, service: ServiceRef): boolean;
   /** The Services whose 0.1.0 per-Service Leases govern the address. */
   legacyServices(address: string): readonly ServiceRef[];
-  /** The Service still exists, so an Event on it has a reader. */
-  exists(service: ServiceRef): boolean;
+  /**
+   * What an Event about the Service goes on, with the uid `kubectl describe` finds it by; null once
+   * the Service is gone, when an Event on it has no reader.
+   */
+  eventSubject(service: ServiceRef): EventSubject | null;
 }
 
 export interface AddressReconcilerOptions {

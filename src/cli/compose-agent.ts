@@ -280,7 +280,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       tracker,
       dataPlane,
       events: mode.events,
-      exists: (service) => mode.target.exists(service),
+      eventSubject: (service) => mode.target.eventSubject(service),
       queue: {
         requeue,
         wakeWhenSilent: (other, key) => {

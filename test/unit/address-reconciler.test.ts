@@ -188,6 +188,7 @@ test("the first-ranked node claims a free Service, then announces and publishes 
   );
   t.deepEqual(w.status.writes, [`192.0.2.10@${SELF}`]);
   t.deepEqual(w.reasons(), ["VIPAnnounced"]);
+  t.deepEqual(w.events.about, [{ namespace: "default", name: "web", uid: "uid-1" }], "found by its uid");
 });
 
 test("a run with nothing changed changes nothing", async (t) => {
