@@ -38,6 +38,8 @@ export interface ServicePublisherOptions {
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly requeue: (key: string, delayMs: number) => void;
+  /** Another run of the work key once that node's heartbeat has been silent for D. */
+  readonly wakeWhenSilent: (node: string, key: string) => void;
 }
 
 export class ServicePublisher {
@@ -113,6 +115,9 @@ export class ServicePublisher {
         return;
       case "requeue":
         o.requeue(serviceWork(ref), step.afterMs);
+        return;
+      case "wake-when-silent":
+        o.wakeWhenSilent(step.node, serviceWork(ref));
         return;
     }
   }

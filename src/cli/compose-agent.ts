@@ -234,6 +234,9 @@ export function composeAgent(parts: AgentParts): Lifecycle {
         events,
         log,
         requeue,
+        wakeWhenSilent: (other, key) => {
+          silenceWatch.wakeWhenSilent(other, key);
+        },
       }),
       events,
       servesServiceCidrs: () => servesServiceCidrs(kubeConfig, REQUEST_TIMEOUT_MS),

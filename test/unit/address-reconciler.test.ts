@@ -103,6 +103,7 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
     events,
     log,
     requeue,
+    wakeWhenSilent: (node, key) => silenceWaits.push([node, key]),
   });
   // One pass as the work queue makes it: the address, then the Service it told about.
   const run = async () => {
@@ -411,9 +412,19 @@ test("a refusal read from the Service alone is recorded by the first-ranked agen
   }
   t.deepEqual(first.reasons(), ["InvalidVIP"], `${SELF} ranks first for ${KEY}`);
   t.deepEqual(second.reasons(), [], "the second-ranked agent leaves the Event to the first");
+  t.true(
+    second.silenceWaits.some(([node, key]) => node === SELF && key === serviceWork(SERVICE)),
+    "and looks again once the first falls silent",
+  );
+  await second.run();
+  t.deepEqual(second.reasons(), [], "not while the first is live");
   second.view.live = [];
   await second.run();
-  t.deepEqual(second.reasons(), [], "settled once: the first-ranked dying later records no second copy");
+  t.deepEqual(
+    second.reasons(),
+    ["InvalidVIP"],
+    "the first fell silent, maybe before it recorded: the next does",
+  );
   for (const w of [first, second]) {
     t.deepEqual(
       w.warnings.map((fields) => [fields.service, fields.reason]),
