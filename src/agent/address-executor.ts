@@ -204,8 +204,10 @@ export class AddressExecutor {
         if (o.tracker.sighting(step.node) === undefined) o.tracker.observe(step.node, null, o.clock.now());
         return;
       case "report-refusal":
-        o.log.warn("not serving", { address: target.address, reason: step.reason, problems: step.message });
-        this.#tell(step.service, { type: "Warning", reason: step.reason, message: step.message });
+        if (step.log)
+          o.log.warn("not serving", { address: target.address, reason: step.reason, problems: step.message });
+        if (step.record)
+          this.#tell(step.service, { type: "Warning", reason: step.reason, message: step.message });
         return;
       case "install":
         await this.#install(step, target);

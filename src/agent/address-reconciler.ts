@@ -77,6 +77,8 @@ export interface AddressReconcilerOptions {
 export class AddressReconciler {
   readonly #options: AddressReconcilerOptions;
   readonly #memory = new Map<string, AddressMemory>();
+  /** When this agent first reconciled: who records a refusal waits until it has seen the others. */
+  #firstRunAt: number | undefined;
 
   constructor(options: AddressReconcilerOptions) {
     this.#options = options;
@@ -92,6 +94,7 @@ export class AddressReconciler {
     const o = this.#options;
     const { self } = o.settings;
     const now = o.clock.now();
+    this.#firstRunAt ??= now;
     const { heartbeat, tracker, fresh, dataPlane } = o.sources;
     const key = addressWork(address);
     const demand = o.target.demand(address);
@@ -134,6 +137,7 @@ export class AddressReconciler {
         intact: dataPlane.intact(key),
         legacyAgentLive: o.view.legacyAgentLive(),
         legacyLeases,
+        runningFor: now - this.#firstRunAt,
       },
       this.#memory.get(address) ?? NOTHING_REMEMBERED,
     );
