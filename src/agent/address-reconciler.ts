@@ -100,9 +100,7 @@ export class AddressReconciler {
     const demand = o.target.demand(address);
     const vip = demand?.vip ?? vipOf(address);
     const lease = fresh.current(addressLeaseName(vip));
-    const otherCandidates = o.view
-      .liveNodes()
-      .filter((node) => demand === null || o.target.otherEligible(node, demand.service));
+    const otherCandidates = this.#otherCandidates(demand);
     const legacyLeases = o.target
       .legacyServices(address)
       .map((service) => ({ service, lease: fresh.current(legacyServiceLeaseName(service)) }));
@@ -160,12 +158,25 @@ export class AddressReconciler {
         get: () => this.#memory.get(address) ?? NOTHING_REMEMBERED,
         set: (memory) => this.#memory.set(address, memory),
       },
-      wire: () => ({
-        agents: o.view.agentMacs(),
-        liveNodes: o.view.liveNodes(),
-        servedBy: o.target.demand(address)?.service ?? this.#memory.get(address)?.servedFor ?? null,
-      }),
+      wire: () => {
+        const demand = o.target.demand(address);
+        return {
+          self: o.settings.self,
+          agents: o.view.agentMacs(),
+          liveNodes: o.view.liveNodes(),
+          otherCandidates: this.#otherCandidates(demand),
+          servedBy: demand?.service ?? this.#memory.get(address)?.servedFor ?? null,
+        };
+      },
     };
+  }
+
+  /** The other live nodes that may carry what asks for the address. */
+  #otherCandidates(demand: AddressDemand | null): readonly string[] {
+    const o = this.#options;
+    return o.view
+      .liveNodes()
+      .filter((node) => demand === null || o.target.otherEligible(node, demand.service));
   }
 }
 

@@ -30,6 +30,7 @@ import {
   type Quarantine,
 } from "../election/foreign-hosts.ts";
 import { addressLeaseName, legacyServiceLeaseName } from "../election/lease-names.ts";
+import { rankCandidates } from "../election/ranking.ts";
 import type { OwnedThing } from "../election/ownership.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
@@ -448,7 +449,8 @@ export function absorb(memory: AddressMemory, fact: AddressFact, seen: WireConte
         "agent"
       )
         return { memory: { ...memory, agentClaimSeenAt: fact.at }, plan: [{ kind: "requeue", afterMs: 0 }] };
-      const quarantined = quarantine(memory, [fact.claim], fact.at, seen.servedBy);
+      // Heard while holding the address: only the holder hears it so, and it tells.
+      const quarantined = quarantine(memory, [fact.claim], fact.at, seen.servedBy ?? memory.servedFor);
       return { memory: quarantined.memory, plan: [...quarantined.plan, { kind: "requeue", afterMs: 0 }] };
     }
   }
@@ -456,8 +458,11 @@ export function absorb(memory: AddressMemory, fact: AddressFact, seen: WireConte
 
 /** What absorb() and afterFence() need to know of the world beside memory. */
 export interface WireContext {
+  readonly self: string;
   readonly agents: AgentMacs;
   readonly liveNodes: readonly string[];
+  /** Of the live nodes, those that may carry the address: who else would claim it. */
+  readonly otherCandidates: readonly string[];
   /** The Service the address serves now, if any: a conflict is told there. */
   readonly servedBy: ServiceRef | null;
 }
@@ -479,7 +484,9 @@ export function afterFence(
       "foreign-host",
   );
   if (foreign.length === 0) return { memory, plan: [{ kind: "requeue", afterMs: retryPeriod }] };
-  const quarantined = quarantine(memory, foreign, answer.now, seen.servedBy);
+  const service = seen.servedBy ?? memory.servedFor;
+  const tell = service !== null && firstCandidate(seen, service) ? service : null;
+  const quarantined = quarantine(memory, foreign, answer.now, tell);
   const until = quarantinedUntil(quarantined.memory.quarantine, answer.now);
   return {
     memory: quarantined.memory,
@@ -487,15 +494,26 @@ export function afterFence(
   };
 }
 
+/**
+ * A fence heard a foreign host: every candidate in turn would hear it, each claiming once the ones
+ * ranked above it stay off, so only the first of the live candidates for the Service tells it
+ * (refusals.ts). One that never probes (it cannot carry the address, or is cordoned and claims last)
+ * leaves it untold until it does; its own refusal is told meanwhile.
+ */
+function firstCandidate(seen: WireContext, service: ServiceRef): boolean {
+  const [first] = rankCandidates([seen.self, ...seen.otherCandidates], serviceKey(service));
+  return first === seen.self;
+}
+
+/** Quarantines the address for each foreign claim; `tell`, if any, is told of each new one. */
 function quarantine(
   memory: AddressMemory,
   claims: readonly WireClaim[],
   now: number,
-  servedBy: ServiceRef | null,
+  tell: ServiceRef | null,
 ): Absorbed {
   let current = memory.quarantine;
   const plan: ActionStep[] = [];
-  const tell = servedBy ?? memory.servedFor;
   for (const claim of claims) {
     const { quarantine: next, report } = foreignHostAnswered(current, claim, now);
     current = next;

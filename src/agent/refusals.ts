@@ -15,8 +15,11 @@
 //                                                   are mostly alike, and while it can serve, the
 //                                                   Service is served; each node logs its own
 //   VIPConflict (an address on this node that vipd  the node itself, whose message names it: only it
-//     did not add; a foreign host's MAC answering   sees it, and it is a hazard on the wire there
-//     this node's probe or claiming its VIP)
+//     did not add)                                  sees it, and it is a hazard on the wire there
+//   VIPConflict (a foreign host's MAC claims the    the holder that hears it; heard by a claim's probe,
+//     VIP, or answers a claim's probe)              the first of the live candidates for the Service
+//                                                   (address-step.ts): each candidate in turn would
+//                                                   probe and hear it
 //
 // A reporter can be dead while its heartbeat still looks live. The others remember whom they left
 // a problem to and look again once that heartbeat falls silent: the next in the ranking reports it.

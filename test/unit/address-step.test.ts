@@ -57,8 +57,10 @@ const base: AddressObservation = {
 };
 
 const wire: WireContext = {
+  self: first,
   agents: { published: new Set([AGENT_MAC]), withoutMacs: [] },
   liveNodes: [second],
+  otherCandidates: [second],
   servedBy: SERVICE,
 };
 
@@ -329,8 +331,30 @@ test("afterFence: a foreign host answering quarantines the address and retries w
   const answered = { answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }], holder: null, now: NOW };
   const result = afterFence(NOTHING_REMEMBERED, answered, wire, 1000);
   t.deepEqual(kinds(result.plan), ["foreign-host", "requeue"]);
+  t.like(result.plan[0], { tell: SERVICE }, "told by the first of the live candidates");
   t.like(result.plan[1], { afterMs: 2000 });
   t.like(result.memory.quarantine, { until: NOW + 2000 });
+});
+
+test("afterFence: a foreign host heard by a lower-ranked candidate quarantines it, untold", (t) => {
+  const answered = { answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }], holder: null, now: NOW };
+  const lower = { ...wire, self: second, liveNodes: [first], otherCandidates: [first] };
+  const result = afterFence(NOTHING_REMEMBERED, answered, lower, 1000);
+  t.deepEqual(kinds(result.plan), ["foreign-host", "requeue"]);
+  t.like(result.plan[0], { tell: null }, `${first} probes first, and tells it`);
+  t.like(result.memory.quarantine, { until: NOW + 2000 });
+  const alone = afterFence(NOTHING_REMEMBERED, answered, { ...lower, otherCandidates: [] }, 1000);
+  t.like(alone.plan[0], { tell: SERVICE }, `with ${first} not a candidate, ${second} is first`);
+});
+
+test("absorb: a holder hears a foreign host claim its VIP: it tells, whatever its rank", (t) => {
+  const lower = { ...wire, self: second, liveNodes: [first], otherCandidates: [first] };
+  const host = absorb(
+    NOTHING_REMEMBERED,
+    { kind: "wire-claim", claim: { ip: ADDRESS, mac: HOST_MAC }, at: NOW },
+    lower,
+  );
+  t.like(host.plan[0], { kind: "foreign-host", tell: SERVICE });
 });
 
 test("afterFence: an unknown MAC while the holder taken over publishes none is taken for that agent's", (t) => {
