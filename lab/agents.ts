@@ -77,6 +77,29 @@ export async function agentHttp(
   return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
 }
 
+// The lab's lease duration, vipd's default: the agents run without --lease-duration.
+const LEASE_DURATION_MS = 5000;
+
+/**
+ * One agent per node, returned once each answers /readyz and a lease duration has passed: by then
+ * each has seen the others' heartbeats and decides at once which of them records a Warning.
+ */
+export async function startSettledAgents(
+  cluster: Cluster,
+  extraArgs?: readonly string[],
+): Promise<Map<string, LabProcess>> {
+  const agents = cluster.startAgents(extraArgs);
+  for (const node of cluster.lab.nodes) {
+    await cluster.eventually(
+      async () => (await agentHttp(cluster.lab, node, "/readyz")).code,
+      (code) => code === "200",
+      { what: `${node.name} /readyz` },
+    );
+  }
+  await new Promise((resolve) => setTimeout(resolve, LEASE_DURATION_MS));
+  return agents;
+}
+
 /**
  * A metric of the node's agent: the sum of its series whose labels include all of `labels` (every
  * series of it when none are given); 0 when it has none yet. Throws if the agent does not answer,

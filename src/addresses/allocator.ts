@@ -233,7 +233,7 @@ export class Allocator {
       reason: problem.reason,
       problems: problem.message,
     });
-    this.#options.events.record({ ...ref, uid }, { type: "Warning", ...problem });
+    if (uid !== undefined) this.#options.events.record({ ...ref, uid }, { type: "Warning", ...problem });
   }
 
   async #carryOut(ref: ServiceRef, uid: string | undefined, step: AllocationStep): Promise<AllocationWrite> {

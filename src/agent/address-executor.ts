@@ -8,7 +8,7 @@ import { heartbeatLeaseName } from "../election/lease-names.ts";
 import type { Ownership } from "../election/ownership.ts";
 import type { Clock } from "../clock/clock.ts";
 import { classifyApiError } from "../kube/errors.ts";
-import type { EventRecorder } from "../kube/events.ts";
+import type { EventRecorder, ServiceEvent } from "../kube/events.ts";
 import { leaseVersionOf, type LeaseApi } from "../kube/leases.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
@@ -26,6 +26,7 @@ import {
   type Plan,
   type WireContext,
 } from "./address-step.ts";
+import type { ServingTarget } from "./address-reconciler.ts";
 import type { DataPlane } from "./data-plane.ts";
 import type { FreshLeases } from "./fresh-leases.ts";
 import type { Vip } from "./service-intent.ts";
@@ -40,8 +41,8 @@ export interface AddressExecutorOptions {
   readonly tracker: HeartbeatTracker;
   readonly dataPlane: DataPlane;
   readonly events: EventRecorder;
-  /** The Service still exists, so an Event on it has a reader. */
-  readonly exists: (service: ServiceRef) => boolean;
+  /** What an Event about the Service goes on; null once it is gone and an Event has no reader. */
+  readonly eventSubject: ServingTarget["eventSubject"];
   readonly queue: {
     /** Another run of the work key after delayMs (0: as soon as possible). */
     readonly requeue: (key: string, delayMs: number) => void;
@@ -203,8 +204,10 @@ export class AddressExecutor {
         if (o.tracker.sighting(step.node) === undefined) o.tracker.observe(step.node, null, o.clock.now());
         return;
       case "report-refusal":
-        o.log.warn("not serving", { address: target.address, reason: step.reason, problems: step.message });
-        o.events.record(step.service, { type: "Warning", reason: step.reason, message: step.message });
+        if (step.log)
+          o.log.warn("not serving", { address: target.address, reason: step.reason, problems: step.message });
+        if (step.record)
+          this.#tell(step.service, { type: "Warning", reason: step.reason, message: step.message });
         return;
       case "install":
         await this.#install(step, target);
@@ -277,7 +280,7 @@ export class AddressExecutor {
         mode: step.mode,
       });
       if (service !== null)
-        o.events.record(service, {
+        this.#tell(service, {
           type: "Normal",
           reason: EVENT_REASONS.announced,
           message: `${target.address} announced by ${o.node} on ${step.interfaceName}`,
@@ -294,14 +297,14 @@ export class AddressExecutor {
     o.log.info("withdrawn", { address: target.address, reason: step.reason });
     o.metrics.elections.inc({ outcome: step.handedOver ? "handed_over" : "withdrawn" });
     o.metrics.withdrawals.inc({ reason: step.reason });
-    // A deleted Service has nobody left to read the Event.
-    if (step.service === null || !o.exists(step.service)) return;
-    o.events.record(step.service, {
+    if (step.service === null) return;
+    // A deleted Service has nobody left to read the Event, nor a status to change.
+    const told = this.#tell(step.service, {
       type: "Normal",
       reason: EVENT_REASONS.withdrawn,
       message: `${o.node}: ${target.address}: ${WITHDRAW_MESSAGES[step.reason]}`,
     });
-    o.queue.touch(step.service);
+    if (told) o.queue.touch(step.service);
   }
 
   // Quarantine (foreign-hosts.ts), told once per address and MAC while remembered.
@@ -313,11 +316,19 @@ export class AddressExecutor {
       retryInMs: step.retryInMs,
     });
     if (step.tell === null) return;
-    o.events.record(step.tell, {
+    this.#tell(step.tell, {
       type: "Warning",
       reason: EVENT_REASONS.conflict,
       message: `${step.claim.ip} is in use by MAC ${step.claim.mac}, which is no vipd agent of this cluster: ${o.node} does not serve it while that host answers`,
     });
+  }
+
+  /** An Event on the Service as it is now; false when it is gone. */
+  #tell(service: ServiceRef, event: ServiceEvent): boolean {
+    const subject = this.#options.eventSubject(service);
+    if (subject === null) return false;
+    this.#options.events.record(subject, event);
+    return true;
   }
 
   #countHeld(address: string, mode: AnnounceMode | undefined): void {

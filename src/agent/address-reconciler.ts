@@ -18,6 +18,7 @@ import { isCordoned, type Eligibility, type NodeShape } from "./eligibility.ts";
 import type { FreshLeases } from "./fresh-leases.ts";
 import { canonicalAddress, type Vip } from "./service-intent.ts";
 import { addressWork } from "./work-keys.ts";
+import type { EventSubject } from "../kube/events.ts";
 
 /** What the address loop reads of the cluster besides its Leases (fresh-leases.ts): who is alive. */
 export interface LeaseView {
@@ -50,8 +51,11 @@ export interface ServingTarget {
   otherEligible(node: string, service: ServiceRef): boolean;
   /** The Services whose 0.1.0 per-Service Leases govern the address. */
   legacyServices(address: string): readonly ServiceRef[];
-  /** The Service still exists, so an Event on it has a reader. */
-  exists(service: ServiceRef): boolean;
+  /**
+   * What an Event about the Service goes on, with the uid `kubectl describe` finds it by; null once
+   * the Service is gone, when an Event on it has no reader.
+   */
+  eventSubject(service: ServiceRef): EventSubject | null;
 }
 
 export interface AddressReconcilerOptions {
@@ -73,6 +77,8 @@ export interface AddressReconcilerOptions {
 export class AddressReconciler {
   readonly #options: AddressReconcilerOptions;
   readonly #memory = new Map<string, AddressMemory>();
+  /** When this agent first reconciled: who records a refusal waits until it has seen the others. */
+  #firstRunAt: number | undefined;
 
   constructor(options: AddressReconcilerOptions) {
     this.#options = options;
@@ -88,14 +94,13 @@ export class AddressReconciler {
     const o = this.#options;
     const { self } = o.settings;
     const now = o.clock.now();
+    this.#firstRunAt ??= now;
     const { heartbeat, tracker, fresh, dataPlane } = o.sources;
     const key = addressWork(address);
     const demand = o.target.demand(address);
     const vip = demand?.vip ?? vipOf(address);
     const lease = fresh.current(addressLeaseName(vip));
-    const otherCandidates = o.view
-      .liveNodes()
-      .filter((node) => demand === null || o.target.otherEligible(node, demand.service));
+    const otherCandidates = this.#otherCandidates(demand);
     const legacyLeases = o.target
       .legacyServices(address)
       .map((service) => ({ service, lease: fresh.current(legacyServiceLeaseName(service)) }));
@@ -130,6 +135,7 @@ export class AddressReconciler {
         intact: dataPlane.intact(key),
         legacyAgentLive: o.view.legacyAgentLive(),
         legacyLeases,
+        runningFor: now - this.#firstRunAt,
       },
       this.#memory.get(address) ?? NOTHING_REMEMBERED,
     );
@@ -152,12 +158,25 @@ export class AddressReconciler {
         get: () => this.#memory.get(address) ?? NOTHING_REMEMBERED,
         set: (memory) => this.#memory.set(address, memory),
       },
-      wire: () => ({
-        agents: o.view.agentMacs(),
-        liveNodes: o.view.liveNodes(),
-        servedBy: o.target.demand(address)?.service ?? this.#memory.get(address)?.servedFor ?? null,
-      }),
+      wire: () => {
+        const demand = o.target.demand(address);
+        return {
+          self: o.settings.self,
+          agents: o.view.agentMacs(),
+          liveNodes: o.view.liveNodes(),
+          otherCandidates: this.#otherCandidates(demand),
+          servedBy: demand?.service ?? this.#memory.get(address)?.servedFor ?? null,
+        };
+      },
     };
+  }
+
+  /** The other live nodes that may carry what asks for the address. */
+  #otherCandidates(demand: AddressDemand | null): readonly string[] {
+    const o = this.#options;
+    return o.view
+      .liveNodes()
+      .filter((node) => demand === null || o.target.otherEligible(node, demand.service));
   }
 }
 

@@ -30,10 +30,12 @@ import {
   type Quarantine,
 } from "../election/foreign-hosts.ts";
 import { addressLeaseName, legacyServiceLeaseName } from "../election/lease-names.ts";
+import { rankCandidates } from "../election/ranking.ts";
 import type { OwnedThing } from "../election/ownership.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { AddressDemand } from "./address-reconciler.ts";
+import { refusalRecording } from "./refusals.ts";
 import type { ForeignAddress, InterfaceChoice, WireClaim } from "./data-plane.ts";
 import type { Eligibility } from "./eligibility.ts";
 import type { Vip } from "./service-intent.ts";
@@ -53,8 +55,10 @@ export interface AddressMemory {
    * that claim was fenced (or took a handover), so installing on it needs no probe of its own.
    */
   readonly claimedVersion: string | null;
-  /** The node refusal last reported as an Event, so that each is reported once. */
+  /** The node refusal last logged, so that each is logged once. */
   readonly refusalReported: string | null;
+  /** ...and recorded as an Event by this node (refusals.ts says which node records it). */
+  readonly refusalRecorded: boolean;
   /** The Service the address last served here, to tell when it is withdrawn for good. */
   readonly servedFor: ServiceRef | null;
   /** See ElectionInput.claimedWhileCordoned. */
@@ -69,6 +73,7 @@ export const NOTHING_REMEMBERED: AddressMemory = {
   quarantine: null,
   claimedVersion: null,
   refusalReported: null,
+  refusalRecorded: false,
   servedFor: null,
   claimedWhileCordoned: false,
 };
@@ -107,6 +112,8 @@ export interface AddressObservation {
   readonly legacyAgentLive: boolean;
   /** 0.1.0's per-Service Leases that govern the address, by Service. */
   readonly legacyLeases: readonly { readonly service: ServiceRef; readonly lease: V1Lease | undefined }[];
+  /** How long this agent has been reconciling: until it has seen the others, it ranks alone. */
+  readonly runningFor: number;
 }
 
 export type AnnounceMode = "confirmed" | "degraded";
@@ -120,6 +127,10 @@ export type ActionStep =
       readonly service: ServiceRef;
       readonly reason: string;
       readonly message: string;
+      /** A refusal new to this node, for its log. */
+      readonly log: boolean;
+      /** This node is the one that records it as an Event. */
+      readonly record: boolean;
     }
   | { readonly kind: "install"; readonly mode: AnnounceMode; readonly interfaceName: string }
   | {
@@ -201,18 +212,9 @@ export function step(settings: StepSettings, seen: AddressObservation, before: A
     servedFor: demand?.service ?? before.servedFor,
     quarantine: remembered(before.quarantine, now),
   };
-  const refusal = nodeRefusal(seen.choice, seen.foreign);
-  const refusalText = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
-  if (refusalText !== memory.refusalReported) {
-    memory = { ...memory, refusalReported: refusalText };
-    if (refusal !== null && demand !== null)
-      plan.push({
-        kind: "report-refusal",
-        service: demand.service,
-        ...refusal,
-        message: `${self}: ${refusal.message}`,
-      });
-  }
+  const told = tellNodeRefusal(settings, seen, memory);
+  memory = told.memory;
+  plan.push(...told.plan);
   const cordoned = settings.cordonHandsOver ? seen.unschedulable : [];
   if (holder !== self || !cordoned.includes(self)) memory = { ...memory, claimedWhileCordoned: false };
   const silence = (node: string | null): number => {
@@ -447,7 +449,8 @@ export function absorb(memory: AddressMemory, fact: AddressFact, seen: WireConte
         "agent"
       )
         return { memory: { ...memory, agentClaimSeenAt: fact.at }, plan: [{ kind: "requeue", afterMs: 0 }] };
-      const quarantined = quarantine(memory, [fact.claim], fact.at, seen.servedBy);
+      // Heard while holding the address: only the holder hears it so, and it tells.
+      const quarantined = quarantine(memory, [fact.claim], fact.at, seen.servedBy ?? memory.servedFor);
       return { memory: quarantined.memory, plan: [...quarantined.plan, { kind: "requeue", afterMs: 0 }] };
     }
   }
@@ -455,8 +458,11 @@ export function absorb(memory: AddressMemory, fact: AddressFact, seen: WireConte
 
 /** What absorb() and afterFence() need to know of the world beside memory. */
 export interface WireContext {
+  readonly self: string;
   readonly agents: AgentMacs;
   readonly liveNodes: readonly string[];
+  /** Of the live nodes, those that may carry the address: who else would claim it. */
+  readonly otherCandidates: readonly string[];
   /** The Service the address serves now, if any: a conflict is told there. */
   readonly servedBy: ServiceRef | null;
 }
@@ -478,7 +484,9 @@ export function afterFence(
       "foreign-host",
   );
   if (foreign.length === 0) return { memory, plan: [{ kind: "requeue", afterMs: retryPeriod }] };
-  const quarantined = quarantine(memory, foreign, answer.now, seen.servedBy);
+  const service = seen.servedBy ?? memory.servedFor;
+  const tell = service !== null && firstCandidate(seen, service) ? service : null;
+  const quarantined = quarantine(memory, foreign, answer.now, tell);
   const until = quarantinedUntil(quarantined.memory.quarantine, answer.now);
   return {
     memory: quarantined.memory,
@@ -486,15 +494,26 @@ export function afterFence(
   };
 }
 
+/**
+ * A fence heard a foreign host: every candidate in turn would hear it, each claiming once the ones
+ * ranked above it stay off, so only the first of the live candidates for the Service tells it
+ * (refusals.ts). One that never probes (it cannot carry the address, or is cordoned and claims last)
+ * leaves it untold until it does; its own refusal is told meanwhile.
+ */
+function firstCandidate(seen: WireContext, service: ServiceRef): boolean {
+  const [first] = rankCandidates([seen.self, ...seen.otherCandidates], serviceKey(service));
+  return first === seen.self;
+}
+
+/** Quarantines the address for each foreign claim; `tell`, if any, is told of each new one. */
 function quarantine(
   memory: AddressMemory,
   claims: readonly WireClaim[],
   now: number,
-  servedBy: ServiceRef | null,
+  tell: ServiceRef | null,
 ): Absorbed {
   let current = memory.quarantine;
   const plan: ActionStep[] = [];
-  const tell = servedBy ?? memory.servedFor;
   for (const claim of claims) {
     const { quarantine: next, report } = foreignHostAnswered(current, claim, now);
     current = next;
@@ -530,20 +549,72 @@ function ownershipLeaseNames(seen: AddressObservation): readonly string[] {
 interface NodeRefusal {
   readonly reason: string;
   readonly message: string;
+  /**
+   * "itself": only this node sees it, and it is a hazard on the wire there; "first-candidate": the
+   * node's interfaces, mostly alike on every node, so the first of the live candidates says it.
+   */
+  readonly recordedBy: "itself" | "first-candidate";
 }
 
-// What the node itself has (its interfaces, an address someone else configured) is each node's own
-// to report, so every node says why it does not carry the address.
+// Why this node does not carry the address, from what the node itself has: an address someone
+// else configured, or interfaces that cannot carry it.
 function nodeRefusal(choice: InterfaceChoice | null, foreign: readonly ForeignAddress[]): NodeRefusal | null {
   if (foreign.length > 0) {
     const where = foreign.map((each) => `${each.address}/${each.prefixLength} on ${each.interfaceName}`);
     return {
       reason: EVENT_REASONS.conflict,
       message: `${where.join(", ")} was not added by vipd; this node does not serve the VIP while it is there`,
+      recordedBy: "itself",
     };
   }
-  if (choice !== null && !choice.ok) return { reason: EVENT_REASONS.invalid, message: choice.reason };
+  if (choice !== null && !choice.ok)
+    return { reason: EVENT_REASONS.invalid, message: choice.reason, recordedBy: "first-candidate" };
   return null;
+}
+
+// Each node logs its own refusal once per change. Who records the Event is refusals.ts's rule: an
+// interface refusal is recorded by the first of this node and the live candidates for the Service
+// (a node that may not serve the Service anyway stays quiet), asked again on every run, so the next
+// candidate records it once the first falls silent.
+function tellNodeRefusal(
+  settings: StepSettings,
+  seen: AddressObservation,
+  before: AddressMemory,
+): { readonly memory: AddressMemory; readonly plan: readonly ActionStep[] } {
+  const refusal = nodeRefusal(seen.choice, seen.foreign);
+  const text = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
+  const changed = text !== before.refusalReported;
+  let memory = changed ? { ...before, refusalReported: text, refusalRecorded: false } : before;
+  if (refusal === null || seen.demand === null || (!changed && memory.refusalRecorded))
+    return { memory, plan: [] };
+  const plan: ActionStep[] = [];
+  let record = !memory.refusalRecorded;
+  if (record && refusal.recordedBy === "first-candidate") {
+    const recording = seen.eligibility.eligible
+      ? refusalRecording({
+          scope: "cluster",
+          self: settings.self,
+          liveNodes: seen.otherCandidates,
+          serviceKey: serviceKey(seen.demand.service),
+          runningFor: seen.runningFor,
+          leaseDuration: settings.timings.leaseDuration,
+        })
+      : null;
+    record = recording?.action === "record";
+    if (recording?.action === "leave") plan.push({ kind: "wake-when-silent", node: recording.reporter });
+    if (recording?.action === "wait") plan.push({ kind: "requeue", afterMs: recording.forMs });
+  }
+  if (record) memory = { ...memory, refusalRecorded: true };
+  if (changed || record)
+    plan.unshift({
+      kind: "report-refusal",
+      service: seen.demand.service,
+      reason: refusal.reason,
+      message: `${settings.self}: ${refusal.message}`,
+      log: changed,
+      record,
+    });
+  return { memory, plan };
 }
 
 function versionOf(lease: V1Lease | undefined): string | null {

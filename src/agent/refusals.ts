@@ -1,10 +1,30 @@
 // Why an agent will not serve a Service it was asked to serve, and which agent says so on the
-// Service. Bad input gets one Event on the Service, not one per node: a refusal decided from the
-// Service and the cluster's objects alone is reached by every agent alike, so exactly one of them
-// records it — the first in the rendezvous ranking (rule 6's, src/election/ranking.ts) of the live
-// agents and itself for that Service, an order every agent computes alike without talking to the
-// others. A refusal that depends on the node's own interfaces is each node's to record, and its
-// message names the node. Every agent logs every refusal it reaches.
+// Service. A problem gets one Event on the Service, not one per node: one agent reports it, the
+// first in the rendezvous ranking (rule 6's, src/election/ranking.ts) of itself and the others
+// below for a key, an order every agent computes alike from the same view without talking to the
+// others (refusalRecording). Every agent logs every problem it reaches. Who reports each Warning:
+//
+//   InvalidVIP, VIPConflict (an older Service asks  the first of the live agents for the Service:
+//     for the address), NoEligibleNode              read from the Service and cluster objects alone,
+//                                                   every agent reaches them alike
+//   NoAddress, PoolExhausted                        the allocator: the first of the live agents for
+//                                                   the allocator's key (allocator.ts), the only
+//                                                   agent that decides allocations
+//   InvalidVIP (no interface of this node can       the first of the live candidates for the Service
+//     carry the VIP: off-subnet, no ARP)            (address-step.ts), if it has the problem: nodes
+//                                                   are mostly alike, and while it can serve, the
+//                                                   Service is served; each node logs its own
+//   VIPConflict (an address on this node that vipd  the node itself, whose message names it: only it
+//     did not add)                                  sees it, and it is a hazard on the wire there
+//   VIPConflict (a foreign host's MAC claims the    the holder that hears it; heard by a claim's probe,
+//     VIP, or answers a claim's probe)              the first of the live candidates for the Service
+//                                                   (address-step.ts): each candidate in turn would
+//                                                   probe and hear it
+//
+// A reporter can be dead while its heartbeat still looks live. The others remember whom they left
+// a problem to and look again once that heartbeat falls silent: the next in the ranking reports it.
+// A reporter that reported and then died is replaced the same way, so a problem that outlives its
+// reporter is reported once more, by the agent now first.
 import { rankCandidates } from "../election/ranking.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
 import type { InterfaceChoice } from "./data-plane.ts";
@@ -62,8 +82,8 @@ export function refusalOf(input: {
 
 export type Recording =
   | { readonly action: "record" }
-  /** Another agent records it. */
-  | { readonly action: "leave" }
+  /** Another agent, the reporter, records it. */
+  | { readonly action: "leave"; readonly reporter: string }
   /** Too early to know who the others are: ask again after forMs. */
   | { readonly action: "wait"; readonly forMs: number };
 
@@ -73,14 +93,13 @@ export type Recording =
  * its first run every agent running by then has renewed its heartbeat, so a cluster-wide refusal
  * waits that long before the ranking decides. The ranking puts any two agents in the same order,
  * so two agents record it only when they disagree on who is live and each is first among those it
- * sees; nobody does only when the first-ranked agent is dead and not yet seen to be. The caller
- * settles each refusal once: a recorder that dies later leaves its Event behind, and nobody
- * records it again.
+ * sees; nobody does only while the first-ranked agent is dead and not yet seen to be: the caller
+ * asks again once the reporter's heartbeat falls silent.
  */
 export function refusalRecording(input: {
   readonly scope: RefusalScope;
   readonly self: string;
-  /** The other agents whose heartbeats are live. */
+  /** The others it is ranked with: the agents whose heartbeats are live (or, of them, the candidates). */
   readonly liveNodes: readonly string[];
   readonly serviceKey: string;
   /** How long this agent has been reconciling. */
@@ -91,6 +110,6 @@ export function refusalRecording(input: {
   if (input.runningFor < input.leaseDuration) {
     return { action: "wait", forMs: input.leaseDuration - input.runningFor };
   }
-  const [first] = rankCandidates([input.self, ...input.liveNodes], input.serviceKey);
-  return first === input.self ? { action: "record" } : { action: "leave" };
+  const [first = input.self] = rankCandidates([input.self, ...input.liveNodes], input.serviceKey);
+  return first === input.self ? { action: "record" } : { action: "leave", reporter: first };
 }

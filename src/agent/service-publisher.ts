@@ -6,7 +6,7 @@ import type { V1Service } from "@kubernetes/client-node";
 import type { Clock } from "../clock/clock.ts";
 import type { OwnHeartbeat } from "../election/decide.ts";
 import { addressLeaseName, legacyServiceLeaseName } from "../election/lease-names.ts";
-import type { EventRecorder } from "../kube/events.ts";
+import { serviceSubject, type EventRecorder } from "../kube/events.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
@@ -38,6 +38,8 @@ export interface ServicePublisherOptions {
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly requeue: (key: string, delayMs: number) => void;
+  /** Another run of the work key once that node's heartbeat has been silent for D. */
+  readonly wakeWhenSilent: (node: string, key: string) => void;
 }
 
 export class ServicePublisher {
@@ -103,14 +105,19 @@ export class ServicePublisher {
           problems: step.refusal.message,
         });
         return;
-      case "record":
-        o.events.record({ ...ref, uid: service.metadata?.uid }, step.event);
+      case "record": {
+        const subject = serviceSubject(ref, service);
+        if (subject !== null) o.events.record(subject, step.event);
         return;
+      }
       case "publish":
         await o.status.write(ref, step.published);
         return;
       case "requeue":
         o.requeue(serviceWork(ref), step.afterMs);
+        return;
+      case "wake-when-silent":
+        o.wakeWhenSilent(step.node, serviceWork(ref));
         return;
     }
   }

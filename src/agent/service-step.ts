@@ -2,7 +2,8 @@
 // written by the node that announces its first address and lists every one of its addresses some
 // live node holds; it is cleared by the node that wrote it once the Service no longer asks, and by
 // one agent (the first-ranked live node) when nobody has held the first address for a lease
-// duration. A refusal is logged once per change and recorded as an Event by one agent.
+// duration. A refusal is logged once per change and recorded as an Event by one agent (refusals.ts
+// says which), asked again if that agent's heartbeat falls silent first.
 import type { V1Service } from "@kubernetes/client-node";
 import type { OwnHeartbeat } from "../election/decide.ts";
 import { rankCandidates } from "../election/ranking.ts";
@@ -20,14 +21,17 @@ export interface ServiceMemory {
   readonly unheldSince: number | null;
   /** The refusal last logged, so that each is reported once, not on every run. */
   readonly refusalReported: string | null;
-  /** Its Event is settled: recorded by this agent, or left to the one that records it. */
-  readonly refusalSettled: boolean;
+  /** Its Event was recorded by this agent. */
+  readonly refusalRecorded: boolean;
+  /** The agent its Event was left to, asked about again once that agent's heartbeat is silent. */
+  readonly refusalLeftTo: string | null;
 }
 
 export const NOTHING_TOLD: ServiceMemory = {
   unheldSince: null,
   refusalReported: null,
-  refusalSettled: false,
+  refusalRecorded: false,
+  refusalLeftTo: null,
 };
 
 export interface ServiceStepSettings {
@@ -70,7 +74,9 @@ export type ServiceStep =
   | { readonly kind: "log-refusal"; readonly refusal: Refusal }
   | { readonly kind: "record"; readonly event: ServiceEvent }
   | { readonly kind: "publish"; readonly published: Published }
-  | { readonly kind: "requeue"; readonly afterMs: number };
+  | { readonly kind: "requeue"; readonly afterMs: number }
+  /** Another run once that agent's heartbeat has been silent for D: it was to report a Warning. */
+  | { readonly kind: "wake-when-silent"; readonly node: string };
 
 export interface ServiceStepResult {
   readonly memory: ServiceMemory;
@@ -121,7 +127,11 @@ export function stepService(
     plan.push({ kind: "requeue", afterMs: settings.leaseDuration - unheldFor });
     return { memory: after, plan };
   }
-  if (!firstRanked(settings, seen)) return { memory: after, plan };
+  const first = firstRanked(settings, seen);
+  if (first !== settings.self) {
+    plan.push({ kind: "wake-when-silent", node: first });
+    return { memory: after, plan };
+  }
   plan.push(
     { kind: "publish", published: null },
     {
@@ -146,7 +156,7 @@ function clearWhenNoLongerAsked(
   const writer = seen.service.metadata?.annotations?.[ANNOTATION_HOLDER];
   if (writer === undefined) return;
   const orphaned = writer !== settings.self && !seen.liveNodes.includes(writer);
-  if (writer === settings.self || (orphaned && firstRanked(settings, seen))) publish(null);
+  if (writer === settings.self || (orphaned && firstRanked(settings, seen) === settings.self)) publish(null);
 }
 
 function tellRefusal(
@@ -157,9 +167,12 @@ function tellRefusal(
 ): ServiceStepResult {
   const text = refusal === null ? null : `${refusal.reason}: ${refusal.message}`;
   const changed = text !== before.refusalReported;
-  const memory = changed ? { ...before, refusalReported: text, refusalSettled: false } : before;
+  const memory = changed
+    ? { ...before, refusalReported: text, refusalRecorded: false, refusalLeftTo: null }
+    : before;
   const plan: ServiceStep[] = changed && refusal !== null ? [{ kind: "log-refusal", refusal }] : [];
-  if (refusal === null || memory.refusalSettled) return { memory, plan };
+  const leftToLive = memory.refusalLeftTo !== null && seen.liveNodes.includes(memory.refusalLeftTo);
+  if (refusal === null || memory.refusalRecorded || leftToLive) return { memory, plan };
   const recording = refusalRecording({
     scope: refusal.scope,
     self: settings.self,
@@ -170,17 +183,22 @@ function tellRefusal(
   });
   if (recording.action === "wait")
     return { memory, plan: [...plan, { kind: "requeue", afterMs: recording.forMs }] };
+  if (recording.action === "leave")
+    return {
+      memory: { ...memory, refusalLeftTo: recording.reporter },
+      plan: [...plan, { kind: "wake-when-silent", node: recording.reporter }],
+    };
   const { type, reason, message } = refusal;
   return {
-    memory: { ...memory, refusalSettled: true },
-    plan:
-      recording.action === "record" ? [...plan, { kind: "record", event: { type, reason, message } }] : plan,
+    memory: { ...memory, refusalRecorded: true, refusalLeftTo: null },
+    plan: [...plan, { kind: "record", event: { type, reason, message } }],
   };
 }
 
-function firstRanked(settings: ServiceStepSettings, seen: ServiceObservation): boolean {
-  const [first] = rankCandidates([settings.self, ...seen.liveNodes], serviceKey(seen.ref));
-  return first === settings.self;
+/** The first of this agent and the live others in the Service's ranking. */
+function firstRanked(settings: ServiceStepSettings, seen: ServiceObservation): string {
+  const [first = settings.self] = rankCandidates([settings.self, ...seen.liveNodes], serviceKey(seen.ref));
+  return first;
 }
 
 // The status says "served" only while this node's heartbeat is renewed: a holder in degraded hold

@@ -1,6 +1,7 @@
 // Services mode's ServingTarget: an address is asked for by the LoadBalancer Service that keeps it
 // (vip-claims.ts), and rule 7 decides which nodes may carry it.
 import type { V1EndpointSlice, V1Node, V1Service } from "@kubernetes/client-node";
+import { serviceSubject, type EventSubject } from "../kube/events.ts";
 import { parseServiceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { AddressDemand, ServingTarget } from "./address-reconciler.ts";
 import {
@@ -63,8 +64,9 @@ export class ServicesTarget implements ServingTarget {
     return hasReadyLocalEndpoint(view.endpointSlices(ref), node);
   }
 
-  exists(ref: ServiceRef): boolean {
-    return this.#options.view.service(ref) !== undefined;
+  eventSubject(ref: ServiceRef): EventSubject | null {
+    const service = this.#options.view.service(ref);
+    return service === undefined ? null : serviceSubject(ref, service);
   }
 
   // Every Service asking for the address, not only the one keeping it: a 0.1.0 agent may see

@@ -235,6 +235,9 @@ export function composeAgent(parts: AgentParts): Lifecycle {
         events,
         log,
         requeue,
+        wakeWhenSilent: (other, key) => {
+          silenceWatch.wakeWhenSilent(other, key);
+        },
       }),
       events,
       servesServiceCidrs: () => servesServiceCidrs(kubeConfig, REQUEST_TIMEOUT_MS),
@@ -281,7 +284,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       tracker,
       dataPlane,
       events: mode.events,
-      exists: (service) => mode.target.exists(service),
+      eventSubject: (service) => mode.target.eventSubject(service),
       queue: {
         requeue,
         wakeWhenSilent: (other, key) => {

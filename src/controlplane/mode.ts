@@ -8,13 +8,12 @@ import type { Vip } from "../agent/service-intent.ts";
 import type { ServingMode, WorkIntake } from "../agent/serving-mode.ts";
 import { addressWork } from "../agent/work-keys.ts";
 import type { Clock } from "../clock/clock.ts";
-import { CONTROL_PLANE_REF } from "../election/lease-names.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { AgentInformers, InformerLifecycle } from "../kube/informers.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
 import type { Logger } from "../log/logger.ts";
 import { ApiServerHealth, httpsHealthCheck, type HealthCheck } from "./health.ts";
-import { ControlPlaneTarget, NodeEvents } from "./target.ts";
+import { ControlPlaneTarget, nodeSubject } from "./target.ts";
 
 export interface ControlPlaneModeOptions {
   readonly node: string;
@@ -55,8 +54,7 @@ export class ControlPlaneMode implements ServingMode {
   constructor(options: ControlPlaneModeOptions) {
     const { log } = options;
     this.#informers = options.informers;
-    const events = new NodeEvents({ node: options.node, recorder: options.recorder });
-    this.events = events;
+    this.events = options.recorder;
     this.#health = new ApiServerHealth({
       check:
         options.check ??
@@ -78,7 +76,7 @@ export class ControlPlaneMode implements ServingMode {
       nodeAddresses: options.nodeAddresses,
       onInvalid: (problems) => {
         log.error("not serving the control-plane VIP", { problems: problems.join("; ") });
-        events.record(CONTROL_PLANE_REF, {
+        options.recorder.record(nodeSubject(options.node, options.nodes(options.node)), {
           type: "Warning",
           reason: EVENT_REASONS.invalid,
           message: `${options.node}: ${problems.join("; ")}`,

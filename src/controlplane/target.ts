@@ -6,7 +6,7 @@ import type { Eligibility } from "../agent/eligibility.ts";
 import type { AddressDemand, ServingTarget } from "../agent/address-reconciler.ts";
 import type { Vip } from "../agent/service-intent.ts";
 import { CONTROL_PLANE_REF } from "../election/lease-names.ts";
-import type { EventRecorder, ServiceEvent } from "../kube/events.ts";
+import type { EventSubject } from "../kube/events.ts";
 import type { ServiceRef } from "../kube/service-ref.ts";
 
 export const LABEL_CONTROL_PLANE = "node-role.kubernetes.io/control-plane";
@@ -77,8 +77,8 @@ export class ControlPlaneTarget implements ServingTarget {
     return this.#options.vips.some((vip) => vip.address === address) ? [CONTROL_PLANE_REF] : [];
   }
 
-  exists(): boolean {
-    return true;
+  eventSubject(): EventSubject {
+    return nodeSubject(this.#options.self, this.#options.node(this.#options.self));
   }
 
   #problems(): string[] {
@@ -96,19 +96,11 @@ export class ControlPlaneTarget implements ServingTarget {
 
 /**
  * Control-plane mode has no Service to describe, so its Events go on this node's Node object, in
- * the default namespace as kubelet's own do: `kubectl describe node` shows them.
+ * the default namespace as kubelet's own do: `kubectl describe node` shows them. It finds a Node's
+ * Events by the Node's uid or, as kubelet writes them, by its name in the uid field; the name
+ * stands in only while the Node object is not seen (a first control-plane node registers its Node
+ * through the VIP).
  */
-export class NodeEvents implements EventRecorder {
-  readonly #options: { readonly node: string; readonly recorder: EventRecorder };
-
-  constructor(options: { readonly node: string; readonly recorder: EventRecorder }) {
-    this.#options = options;
-  }
-
-  record(_ref: ServiceRef, event: ServiceEvent): void {
-    // kubectl describe node finds a Node's Events by its UID or, as kubelet writes them, by its name
-    // in the UID field; vipd does not know the UID, so it writes the name.
-    const { node } = this.#options;
-    this.#options.recorder.record({ namespace: "default", name: node, uid: node }, event);
-  }
+export function nodeSubject(name: string, node: V1Node | undefined): EventSubject {
+  return { namespace: "default", name, uid: node?.metadata?.uid ?? name };
 }

@@ -3,10 +3,17 @@
 // as client-go's recorder does, so a flapping Service cannot flood etcd. Recording never blocks or
 // fails the caller: Events are advisory. For the same reason they are the first thing given up under
 // load: they wait behind the reconcile loop's requests, and past a bounded backlog (client-go's
-// broadcaster keeps 1000 too) new ones are dropped rather than queued without end.
+// broadcaster keeps 1000 too) new ones are dropped rather than queued without end. A message is cut
+// at about 1 kB (cut-text.ts): a Service's annotation or its list of addresses can be far longer.
 import { randomBytes } from "node:crypto";
-import { PatchStrategy, type ConfigurationOptions, type CoreV1Api } from "@kubernetes/client-node";
+import {
+  PatchStrategy,
+  type ConfigurationOptions,
+  type CoreV1Api,
+  type V1Service,
+} from "@kubernetes/client-node";
 import type { Clock } from "../clock/clock.ts";
+import { cutText } from "../log/cut-text.ts";
 import { describeApiError } from "./errors.ts";
 import type { RequestLimiter } from "./request-limiter.ts";
 import { requestOptions } from "./request-options.ts";
@@ -18,8 +25,22 @@ export interface ServiceEvent {
   readonly message: string;
 }
 
+/**
+ * The object an Event is about. `kubectl describe` finds an object's Events by its uid, so an Event
+ * without one is seen only by those who list Events.
+ */
+export interface EventSubject extends ServiceRef {
+  readonly uid: string;
+}
+
+/** The subject of Events about a Service read from the informer, or null if it has no uid yet. */
+export function serviceSubject(ref: ServiceRef, service: V1Service): EventSubject | null {
+  const uid = service.metadata?.uid;
+  return uid === undefined ? null : { namespace: ref.namespace, name: ref.name, uid };
+}
+
 export interface EventRecorder {
-  record(service: ServiceRef & { readonly uid?: string }, event: ServiceEvent): void;
+  record(subject: EventSubject, event: ServiceEvent): void;
 }
 
 export interface KubeEventRecorderOptions {
@@ -66,7 +87,7 @@ export class KubeEventRecorder implements EventRecorder {
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
   }
 
-  record(service: ServiceRef & { readonly uid?: string }, event: ServiceEvent): void {
+  record(service: EventSubject, event: ServiceEvent): void {
     const what = `${event.reason} on ${service.namespace}/${service.name}`;
     if (this.#pending >= this.#maxPending) {
       this.#options.onDropped?.();
@@ -79,7 +100,7 @@ export class KubeEventRecorder implements EventRecorder {
     }
     this.#dropping = false;
     this.#pending += 1;
-    void this.#send(service, event)
+    void this.#send(service, { ...event, message: cutText(event.message) })
       .catch((error: unknown) => {
         this.#options.onError(`event ${what}: ${describeApiError(error)}`);
       })
@@ -100,7 +121,7 @@ export class KubeEventRecorder implements EventRecorder {
       if (now - recorded.lastAt > this.#windowMs) this.#recent.delete(key);
   }
 
-  async #send(service: ServiceRef & { readonly uid?: string }, event: ServiceEvent): Promise<void> {
+  async #send(service: EventSubject, event: ServiceEvent): Promise<void> {
     const now = this.#options.clock.now();
     this.#prune(now);
     const key = `${service.namespace}/${service.name}/${event.reason}/${event.message}`;

@@ -1,6 +1,8 @@
 // Structured logs: one line per decision, JSON for machines by default, text for people. Fields name
-// the Service, node and reason so a line can be found and read without context.
+// the Service, node and reason so a line can be found and read without context. The message and
+// each text field are cut at about 1 kB (cut-text.ts), as Events are.
 import winston from "winston";
+import { cutText } from "./cut-text.ts";
 
 export type LogFields = Readonly<Record<string, unknown>>;
 
@@ -17,6 +19,15 @@ export interface LoggerOptions {
   readonly node: string;
 }
 
+// Winston keeps the level and the formatted line under symbols, which Object.keys leaves out.
+export const cutLongTexts = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    const value = info[key];
+    if (typeof value === "string") info[key] = cutText(value);
+  }
+  return info;
+});
+
 export function createLogger(options: LoggerOptions): Logger {
   const { combine, timestamp, json, printf } = winston.format;
   const text = printf(({ timestamp: time, level, message, ...fields }) => {
@@ -28,7 +39,7 @@ export function createLogger(options: LoggerOptions): Logger {
   return winston.createLogger({
     level: options.level,
     defaultMeta: { node: options.node },
-    format: combine(timestamp(), options.format === "json" ? json() : text),
+    format: combine(cutLongTexts(), timestamp(), options.format === "json" ? json() : text),
     transports: [new winston.transports.Console({ stderrLevels: ["error", "warn", "info", "debug"] })],
   });
 }

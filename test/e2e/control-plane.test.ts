@@ -8,6 +8,7 @@ import test, { type ExecutionContext } from "ava";
 import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
 import { agentHttp, agentMetric } from "../../lab/agents.ts";
 import { startControlPlane, type ControlPlane } from "../../lab/control-plane.ts";
+import { eventually } from "../../lab/eventually.ts";
 import { monotonicNs, up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 
 const VIP = "198.51.100.100";
@@ -103,6 +104,24 @@ test.serial(
     if (holder === null) throw new Error(`nobody holds ${VIP}, yet it answered`);
     const holders = await Promise.all(lab.nodes.map((each) => controlPlane.leaseHolder(each)));
     t.deepEqual(holders, [holder, holder, holder], "every API server shows the node with the VIP as holder");
+    // Its Event goes on its Node, found by the Node's uid as kubectl describe node finds it.
+    const kubectl = async (args: readonly string[]): Promise<string> => {
+      const result = await controlPlane.kubectl(node(holder), args);
+      if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr}`);
+      return result.stdout;
+    };
+    const uid = await kubectl(["get", "node", holder, "-o", "jsonpath={.metadata.uid}"]);
+    const announced = await eventually(
+      () =>
+        kubectl([
+          ...["get", "events", "-n", "default", "-o", "jsonpath={.items[*].message}"],
+          ...["--field-selector", `involvedObject.uid=${uid},reason=VIPAnnounced`],
+        ]),
+      (messages) => messages !== "",
+      { what: `VIPAnnounced on the Node ${holder} by its uid ${uid}` },
+    );
+    t.regex(announced, new RegExp(`${VIP.replaceAll(".", "\\.")} announced by ${holder}`));
+    t.regex(await kubectl(["describe", "node", holder]), /Normal\s+VIPAnnounced/);
   },
 );
 

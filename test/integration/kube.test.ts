@@ -263,12 +263,14 @@ test.serial("events: a repeat within the window bumps the count of the same Even
   };
   const invalidVipEvents = async () =>
     (await core.listNamespacedEvent({ namespace: "default", fieldSelector: "reason=InvalidVIP" })).items;
-  recorder.record({ namespace: "default", name: "web" }, event);
+  const web = { namespace: "default", name: "web", uid: "0b5d6a4e-0000-4000-8000-000000000001" };
+  recorder.record(web, event);
   await eventually(invalidVipEvents, (items) => items.length === 1, "the first event");
-  recorder.record({ namespace: "default", name: "web" }, event);
+  recorder.record(web, event);
   const items = await eventually(invalidVipEvents, (found) => found[0]?.count === 2, "the count to reach 2");
   t.is(items.length, 1);
   t.is(items[0]?.involvedObject.name, "web");
+  t.is(items[0]?.involvedObject.uid, web.uid, "kubectl describe finds Events by it");
   t.is(items[0]?.source?.component, "vipd");
   t.deepEqual(errors, []);
 });

@@ -103,6 +103,7 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
     events,
     log,
     requeue,
+    wakeWhenSilent: (node, key) => silenceWaits.push([node, key]),
   });
   // One pass as the work queue makes it: the address, then the Service it told about.
   const run = async () => {
@@ -115,6 +116,7 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
     // notes the time before it awaits anything.)
     clock.now -= timings.leaseDuration;
     void publisher.reconcile({ namespace: "default", name: "nothing" });
+    void addresses.reconcile("192.0.2.254");
     clock.now += timings.leaseDuration;
   }
   const other = new Ownership({ leases, node: OTHER, leaseDuration: timings.leaseDuration });
@@ -188,6 +190,7 @@ test("the first-ranked node claims a free Service, then announces and publishes 
   );
   t.deepEqual(w.status.writes, [`192.0.2.10@${SELF}`]);
   t.deepEqual(w.reasons(), ["VIPAnnounced"]);
+  t.deepEqual(w.events.about, [{ namespace: "default", name: "web", uid: "uid-1" }], "found by its uid");
 });
 
 test("a run with nothing changed changes nothing", async (t) => {
@@ -410,9 +413,19 @@ test("a refusal read from the Service alone is recorded by the first-ranked agen
   }
   t.deepEqual(first.reasons(), ["InvalidVIP"], `${SELF} ranks first for ${KEY}`);
   t.deepEqual(second.reasons(), [], "the second-ranked agent leaves the Event to the first");
+  t.true(
+    second.silenceWaits.some(([node, key]) => node === SELF && key === serviceWork(SERVICE)),
+    "and looks again once the first falls silent",
+  );
+  await second.run();
+  t.deepEqual(second.reasons(), [], "not while the first is live");
   second.view.live = [];
   await second.run();
-  t.deepEqual(second.reasons(), [], "settled once: the first-ranked dying later records no second copy");
+  t.deepEqual(
+    second.reasons(),
+    ["InvalidVIP"],
+    "the first fell silent, maybe before it recorded: the next does",
+  );
   for (const w of [first, second]) {
     t.deepEqual(
       w.warnings.map((fields) => [fields.service, fields.reason]),
@@ -435,16 +448,32 @@ test("an agent that just started waits a lease duration before it decides who re
   t.deepEqual(w.reasons(), ["InvalidVIP"]);
 });
 
-test("a refusal that depends on the node's interfaces is recorded by every node, at once", async (t) => {
-  for (const self of [SELF, OTHER]) {
-    const w = world({ self, fresh: true });
-    w.dataPlane.interfaceProblem = "interface lo cannot carry ARP or NDP (loopback)";
+test("a refusal that depends on the node's interfaces is logged by every node, recorded by the first candidate", async (t) => {
+  const problem = "interface lo cannot carry ARP or NDP (loopback)";
+  const [first, second] = [world({ self: SELF }), world({ self: OTHER })];
+  for (const w of [first, second]) {
+    w.dataPlane.interfaceProblem = problem;
+    await w.run();
     await w.run();
     t.deepEqual(
-      w.events.events.map((event) => event.message),
-      [`${self}: interface lo cannot carry ARP or NDP (loopback)`],
+      w.warnings.map((fields) => fields.problems),
+      [`${w.self}: ${problem}`],
+      `${w.self} logs its own, once`,
     );
   }
+  t.deepEqual(
+    first.events.events.map((event) => event.message),
+    [`${SELF}: ${problem}`],
+  );
+  t.deepEqual(second.events.events, [], `${SELF} ranks first for ${KEY}`);
+  t.true(second.silenceWaits.some(([node, key]) => node === SELF && key === WORK));
+  second.view.live = [];
+  await second.run();
+  t.deepEqual(
+    second.events.events.map((event) => event.message),
+    [`${OTHER}: ${problem}`],
+    "the first fell silent",
+  );
 });
 
 test("a VIP an older Service uses: one VIPConflict Event naming both, nothing claimed", async (t) => {

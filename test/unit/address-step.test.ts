@@ -53,11 +53,14 @@ const base: AddressObservation = {
   intact: false,
   legacyAgentLive: false,
   legacyLeases: [],
+  runningFor: 10 * D,
 };
 
 const wire: WireContext = {
+  self: first,
   agents: { published: new Set([AGENT_MAC]), withoutMacs: [] },
   liveNodes: [second],
+  otherCandidates: [second],
   servedBy: SERVICE,
 };
 
@@ -159,7 +162,7 @@ const table: Row[] = [
   {
     name: "the same refusal again: not reported again",
     seen: { choice: { ok: false, reason: "no interface" } },
-    memory: { refusalReported: "InvalidVIP: no interface" },
+    memory: { refusalReported: "InvalidVIP: no interface", refusalRecorded: true },
     plan: [],
   },
   {
@@ -174,6 +177,76 @@ for (const row of table) {
   test(`step: ${row.name}`, (t) => {
     const result = step(settings, { ...base, ...row.seen }, { ...NOTHING_REMEMBERED, ...row.memory });
     t.deepEqual(kinds(result.plan), [...row.plan], JSON.stringify(result.decision));
+  });
+}
+
+const noInterface = { ok: false, reason: "no interface" } as const;
+const foreignAddress = [{ address: ADDRESS, prefixLength: 24, interfaceName: "eth0" }];
+/** A node the Service's ranking puts above this one. */
+const above =
+  ["c", "d", "e", "f", "g", "h"].find((node) => rankCandidates([first, node], "default/web")[0] === node) ??
+  "";
+
+// Who records a node's refusal (refusals.ts): the summary is the report and the steps that ask again.
+const refusalTable: {
+  readonly name: string;
+  readonly seen: Partial<AddressObservation>;
+  readonly memory?: Partial<AddressMemory>;
+  readonly told: readonly string[];
+}[] = [
+  {
+    name: "an interface refusal, this node first of the live candidates: logged and recorded",
+    seen: { choice: noInterface },
+    told: ["log, record"],
+  },
+  {
+    name: "an interface refusal, another candidate first: logged, left to it until it falls silent",
+    seen: { choice: noInterface, otherCandidates: [above] },
+    told: ["log", `wake when ${above} is silent`],
+  },
+  {
+    name: "the same, logged before and the first still live: only the watch",
+    seen: { choice: noInterface, otherCandidates: [above] },
+    memory: { refusalReported: "InvalidVIP: no interface" },
+    told: [`wake when ${above} is silent`],
+  },
+  {
+    name: "the same, the first now silent: recorded, not logged again",
+    seen: { choice: noInterface, otherCandidates: [second] },
+    memory: { refusalReported: "InvalidVIP: no interface" },
+    told: ["record"],
+  },
+  {
+    name: "an interface refusal on a node that may not serve the Service: logged only",
+    seen: {
+      choice: noInterface,
+      eligibility: { eligible: false, code: "no-local-endpoint", reason: "no local endpoint" },
+    },
+    told: ["log"],
+  },
+  {
+    name: "an interface refusal in the first lease duration: logged, recorded once the others are seen",
+    seen: { choice: noInterface, otherCandidates: [], runningFor: 1000 },
+    told: ["log", `again in ${D - 1000}`],
+  },
+  {
+    name: "an address vipd did not add: recorded by the node itself, whoever ranks first",
+    seen: { foreign: foreignAddress, otherCandidates: [above], runningFor: 0 },
+    told: ["log, record"],
+  },
+];
+
+for (const row of refusalTable) {
+  test(`step: who records: ${row.name}`, (t) => {
+    const { plan } = step(settings, { ...base, ...row.seen }, { ...NOTHING_REMEMBERED, ...row.memory });
+    const told = plan.flatMap((each) => {
+      if (each.kind === "report-refusal")
+        return [[each.log ? "log" : [], each.record ? "record" : []].flat().join(", ")];
+      if (each.kind === "wake-when-silent") return [`wake when ${each.node} is silent`];
+      if (each.kind === "requeue" && each.afterMs > 0) return [`again in ${each.afterMs}`];
+      return [];
+    });
+    t.deepEqual(told, [...row.told]);
   });
 }
 
@@ -258,8 +331,30 @@ test("afterFence: a foreign host answering quarantines the address and retries w
   const answered = { answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }], holder: null, now: NOW };
   const result = afterFence(NOTHING_REMEMBERED, answered, wire, 1000);
   t.deepEqual(kinds(result.plan), ["foreign-host", "requeue"]);
+  t.like(result.plan[0], { tell: SERVICE }, "told by the first of the live candidates");
   t.like(result.plan[1], { afterMs: 2000 });
   t.like(result.memory.quarantine, { until: NOW + 2000 });
+});
+
+test("afterFence: a foreign host heard by a lower-ranked candidate quarantines it, untold", (t) => {
+  const answered = { answeredBy: [{ ip: ADDRESS, mac: HOST_MAC }], holder: null, now: NOW };
+  const lower = { ...wire, self: second, liveNodes: [first], otherCandidates: [first] };
+  const result = afterFence(NOTHING_REMEMBERED, answered, lower, 1000);
+  t.deepEqual(kinds(result.plan), ["foreign-host", "requeue"]);
+  t.like(result.plan[0], { tell: null }, `${first} probes first, and tells it`);
+  t.like(result.memory.quarantine, { until: NOW + 2000 });
+  const alone = afterFence(NOTHING_REMEMBERED, answered, { ...lower, otherCandidates: [] }, 1000);
+  t.like(alone.plan[0], { tell: SERVICE }, `with ${first} not a candidate, ${second} is first`);
+});
+
+test("absorb: a holder hears a foreign host claim its VIP: it tells, whatever its rank", (t) => {
+  const lower = { ...wire, self: second, liveNodes: [first], otherCandidates: [first] };
+  const host = absorb(
+    NOTHING_REMEMBERED,
+    { kind: "wire-claim", claim: { ip: ADDRESS, mac: HOST_MAC }, at: NOW },
+    lower,
+  );
+  t.like(host.plan[0], { kind: "foreign-host", tell: SERVICE });
 });
 
 test("afterFence: an unknown MAC while the holder taken over publishes none is taken for that agent's", (t) => {

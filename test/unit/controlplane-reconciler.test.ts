@@ -6,7 +6,7 @@ import type { Eligibility } from "../../src/agent/eligibility.ts";
 import { FreshLeases } from "../../src/agent/fresh-leases.ts";
 import { addressWork } from "../../src/agent/work-keys.ts";
 import { ControlPlaneMode } from "../../src/controlplane/mode.ts";
-import { ControlPlaneTarget, NodeEvents } from "../../src/controlplane/target.ts";
+import { ControlPlaneTarget, LABEL_CONTROL_PLANE } from "../../src/controlplane/target.ts";
 import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
 import { Ownership } from "../../src/election/ownership.ts";
 import { AgentMetrics } from "../../src/metrics/metrics.ts";
@@ -45,7 +45,7 @@ function controlPlaneWorld() {
     tracker: new HeartbeatTracker(),
     ownership: new Ownership({ leases, node: SELF, leaseDuration: timings.leaseDuration }),
     fresh: new FreshLeases((name) => view.lease(name)),
-    events: new NodeEvents({ node: SELF, recorder: events }),
+    events,
     metrics: new AgentMetrics(),
     requeue: (_key, delay) => requeues.push(delay),
     wakeWhenSilent: () => undefined,
@@ -73,6 +73,9 @@ test("the one VIP is claimed in its address Lease and announced; no Service is w
 
 test("the local API server turns unhealthy: withdraw, then hand the Lease over (rule 5)", async (t) => {
   const w = controlPlaneWorld();
+  w.view.nodes.set(SELF, {
+    metadata: { name: SELF, uid: "uid-of-cp1", labels: { [LABEL_CONTROL_PLANE]: "" } },
+  });
   await w.run();
   await w.run();
   w.health.state = {
@@ -90,8 +93,8 @@ test("the local API server turns unhealthy: withdraw, then hand the Lease over (
     ["VIPAnnounced", "VIPWithdrawn"],
   );
   t.deepEqual(w.events.about, [
-    { namespace: "default", name: SELF, uid: SELF },
-    { namespace: "default", name: SELF, uid: SELF },
+    { namespace: "default", name: SELF, uid: "uid-of-cp1" },
+    { namespace: "default", name: SELF, uid: "uid-of-cp1" },
   ]);
 });
 
@@ -129,7 +132,11 @@ test("a --vip that is a node address: nothing claimed or added, and an Event on 
     ["InvalidVIP"],
     "once, not on every run",
   );
-  t.deepEqual(w.events.about, [{ namespace: "default", name: SELF, uid: SELF }]);
+  t.deepEqual(
+    w.events.about,
+    [{ namespace: "default", name: SELF, uid: SELF }],
+    "the name while no Node is seen",
+  );
 });
 
 test("a drained control-plane node hands the VIP to a live uncordoned control-plane node", async (t) => {

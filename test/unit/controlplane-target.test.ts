@@ -1,16 +1,8 @@
 import test from "ava";
 import type { V1Node } from "@kubernetes/client-node";
 import type { Eligibility } from "../../src/agent/eligibility.ts";
-import {
-  controlPlaneNode,
-  ControlPlaneTarget,
-  LABEL_CONTROL_PLANE,
-  NodeEvents,
-} from "../../src/controlplane/target.ts";
+import { controlPlaneNode, ControlPlaneTarget, LABEL_CONTROL_PLANE } from "../../src/controlplane/target.ts";
 import { CONTROL_PLANE_REF } from "../../src/election/lease-names.ts";
-import { FakeEventRecorder } from "./fakes/agent-world.ts";
-import type { ServiceRef } from "../../src/kube/service-ref.ts";
-import type { ServiceEvent } from "../../src/kube/events.ts";
 
 const VIPS = [{ address: "198.51.100.100", family: 4 as const }];
 
@@ -90,20 +82,12 @@ test("others: every control-plane node, registered or not, and no worker", (t) =
   t.false(subject.otherEligible("w1"));
 });
 
-test("Events go on this node's Node object, whatever key they were about", (t) => {
-  const inner = new FakeEventRecorder();
-  const refs: ServiceRef[] = [];
-  const recorder = {
-    record: (ref: ServiceRef & { uid?: string }, event: ServiceEvent) => {
-      refs.push(ref);
-      inner.record(ref, event);
-    },
-  };
-  new NodeEvents({ node: "cp1", recorder }).record(CONTROL_PLANE_REF, {
-    type: "Normal",
-    reason: "VIPAnnounced",
-    message: "m",
+test("Events go on this node's Node object: by its uid, or by its name while no Node is seen", (t) => {
+  const seen = { metadata: { name: "cp1", uid: "uid-of-cp1" } };
+  t.deepEqual(target({ nodes: { cp1: seen } }).subject.eventSubject(), {
+    namespace: "default",
+    name: "cp1",
+    uid: "uid-of-cp1",
   });
-  t.deepEqual(refs, [{ namespace: "default", name: "cp1", uid: "cp1" }]);
-  t.is(inner.events[0]?.reason, "VIPAnnounced");
+  t.deepEqual(target().subject.eventSubject(), { namespace: "default", name: "cp1", uid: "cp1" });
 });

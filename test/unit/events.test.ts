@@ -5,7 +5,12 @@ import { FakeClock, flushEventLoop } from "./fakes/clock.ts";
 
 interface Call {
   readonly verb: "create" | "patch";
-  readonly body: { count?: number; reason?: string };
+  readonly body: {
+    count?: number;
+    reason?: string;
+    message?: string;
+    involvedObject?: { uid?: string; name?: string };
+  };
   readonly settle: (error?: Error) => void;
 }
 
@@ -27,7 +32,7 @@ function fakeApi() {
   return { api: api as unknown as CoreV1Api, calls };
 }
 
-const service = { namespace: "default", name: "web" };
+const service = { namespace: "default", name: "web", uid: "uid-of-web" };
 const settled = flushEventLoop;
 const sentCounts = (calls: readonly Call[]) => calls.map((call) => [call.verb, call.body.count]);
 
@@ -109,4 +114,14 @@ test("a repeat once the aggregation window has passed is a new Event", async (t)
     ["patch", 2],
     ["create", 1],
   ]);
+});
+
+test("an Event names its object's uid, and a long message is cut to about 1 kB saying how much", async (t) => {
+  const { recorder, calls } = recorderOn();
+  recorder.record(service, { type: "Warning", reason: "InvalidVIP", message: "x".repeat(10_000) });
+  await settled();
+  const body = calls[0]?.body;
+  t.is(body?.involvedObject?.uid, "uid-of-web");
+  t.true(Buffer.byteLength(body?.message ?? "") <= 1024);
+  t.regex(body?.message ?? "", /^x+ … \(9,0\d\d more characters\)$/);
 });

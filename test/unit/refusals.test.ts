@@ -15,9 +15,31 @@ const D = 5000;
 
 const recordingTable: [string, RefusalScope, string, readonly string[], number, Recording][] = [
   ["the first-ranked of the live agents records", "cluster", FIRST, [SECOND, THIRD], D, { action: "record" }],
-  ["the second-ranked leaves it to the first", "cluster", SECOND, [FIRST, THIRD], D, { action: "leave" }],
-  ["so does the third", "cluster", THIRD, [FIRST, SECOND], D, { action: "leave" }],
-  ["with the first gone, the second records", "cluster", SECOND, [THIRD], D, { action: "record" }],
+  [
+    "the second-ranked leaves it to the first",
+    "cluster",
+    SECOND,
+    [FIRST, THIRD],
+    D,
+    { action: "leave", reporter: FIRST },
+  ],
+  ["so does the third", "cluster", THIRD, [FIRST, SECOND], D, { action: "leave", reporter: FIRST }],
+  [
+    "with the first's heartbeat silent, the second records",
+    "cluster",
+    SECOND,
+    [THIRD],
+    D,
+    { action: "record" },
+  ],
+  [
+    "and the third leaves it to the second",
+    "cluster",
+    THIRD,
+    [SECOND],
+    D,
+    { action: "leave", reporter: SECOND },
+  ],
   ["alone, an agent records", "cluster", THIRD, [], D, { action: "record" }],
   [
     "in its first lease duration an agent waits for the others' heartbeats",

@@ -58,6 +58,7 @@ function summary(plan: readonly ServiceStep[]): string[] {
         : `status ${each.published.ips.join(",")} by ${each.published.holder}`;
     if (each.kind === "record") return `event ${each.event.reason}`;
     if (each.kind === "requeue") return `again in ${each.afterMs}`;
+    if (each.kind === "wake-when-silent") return `again when ${each.node} is silent`;
     return `log ${each.refusal.reason}`;
   });
 }
@@ -107,10 +108,10 @@ const table: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, strin
     ["clear status", "event NoEligibleNode"],
   ],
   [
-    "unheld for D: a node ranked lower leaves it to the first",
+    "unheld for D: a node ranked lower leaves it to the first, and looks again if that one falls silent",
     { addresses: unheld, service: service({ ips: [V4.address], holder: second }), liveNodes: [above] },
     { unheldSince: NOW - D },
-    [],
+    [`again when ${above} is silent`],
   ],
   [
     "no longer asked: the node that wrote the status clears it",
@@ -152,10 +153,34 @@ const table: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, strin
     ["log InvalidVIP", `again in ${D - 1000}`],
   ],
   [
-    "the same refusal, settled: nothing",
+    "the same refusal, recorded: nothing",
     { intent: { serve: false, reason: "invalid", problems: ["bad"] } },
-    { refusalReported: "InvalidVIP: bad", refusalSettled: true },
+    { refusalReported: "InvalidVIP: bad", refusalRecorded: true },
     [],
+  ],
+  [
+    "an invalid Service, seen by a node ranked lower: logged, and left to the first until it falls silent",
+    { intent: { serve: false, reason: "invalid", problems: ["bad"] }, liveNodes: [above] },
+    {},
+    ["log InvalidVIP", `again when ${above} is silent`],
+  ],
+  [
+    "the same refusal, left to a node still live: nothing",
+    { intent: { serve: false, reason: "invalid", problems: ["bad"] }, liveNodes: [above] },
+    { refusalReported: "InvalidVIP: bad", refusalLeftTo: above },
+    [],
+  ],
+  [
+    "the same refusal, left to a node now silent: this one is first and records it",
+    { intent: { serve: false, reason: "invalid", problems: ["bad"] }, liveNodes: [second] },
+    { refusalReported: "InvalidVIP: bad", refusalLeftTo: above },
+    ["event InvalidVIP"],
+  ],
+  [
+    "a changed refusal is told anew, even after the last one was recorded",
+    { intent: { serve: false, reason: "invalid", problems: ["worse"] } },
+    { refusalReported: "InvalidVIP: bad", refusalRecorded: true },
+    ["log InvalidVIP", "event InvalidVIP"],
   ],
   [
     "an address an older Service uses: refused as a conflict",

@@ -66,7 +66,7 @@ export function addressLoop(fakes: AddressLoopFakes): AddressReconciler {
       tracker,
       dataPlane,
       events: fakes.events,
-      exists: (service) => fakes.target.exists(service),
+      eventSubject: (service) => fakes.target.eventSubject(service),
       queue: {
         requeue: fakes.requeue,
         wakeWhenSilent: fakes.wakeWhenSilent,

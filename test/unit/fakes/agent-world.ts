@@ -20,7 +20,7 @@ import type { ServicesTargetView } from "../../../src/agent/services-target.ts";
 import type { VipConflict } from "../../../src/agent/vip-claims.ts";
 import type { ServiceCidr } from "../../../src/kube/cluster-addresses.ts";
 import type { AgentMacs } from "../../../src/election/foreign-hosts.ts";
-import type { EventRecorder, ServiceEvent } from "../../../src/kube/events.ts";
+import type { EventRecorder, EventSubject, ServiceEvent } from "../../../src/kube/events.ts";
 import { parseServiceKey, type ServiceRef } from "../../../src/kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
 import type { Logger } from "../../../src/log/logger.ts";
@@ -213,9 +213,9 @@ export class FakeStatusWriter implements ServiceStatusWriter {
 export class FakeEventRecorder implements EventRecorder {
   readonly events: ServiceEvent[] = [];
   /** What each Event is about, in the same order. */
-  readonly about: (ServiceRef & { readonly uid?: string })[] = [];
+  readonly about: EventSubject[] = [];
 
-  record(service: ServiceRef & { readonly uid?: string }, event: ServiceEvent): void {
+  record(service: EventSubject, event: ServiceEvent): void {
     this.events.push(event);
     this.about.push(service);
   }
