@@ -134,7 +134,6 @@ export class Allocator {
   #turn(now: number, firstRunAt: number): ReturnType<typeof refusalRecording> {
     const o = this.#options;
     return refusalRecording({
-      scope: "cluster",
       self: o.node,
       liveNodes: o.view.liveNodes(),
       serviceKey: ALLOCATOR_RANKING_KEY,

@@ -592,7 +592,6 @@ function tellNodeRefusal(
   if (record && refusal.recordedBy === "first-candidate") {
     const recording = seen.eligibility.eligible
       ? refusalRecording({
-          scope: "cluster",
           self: settings.self,
           liveNodes: seen.otherCandidates,
           serviceKey: serviceKey(seen.demand.service),

@@ -27,54 +27,33 @@
 // reporter is reported once more, by the agent now first.
 import { rankCandidates } from "../election/ranking.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
-import type { InterfaceChoice } from "./data-plane.ts";
 import type { ServiceIntent } from "./service-intent.ts";
 import type { VipConflict } from "./vip-claims.ts";
-
-/** "cluster": read from the Service and cluster objects only; "node": from this node's interfaces. */
-export type RefusalScope = "cluster" | "node";
 
 export interface Refusal {
   readonly type: "Warning";
   readonly reason: string;
   readonly message: string;
-  readonly scope: RefusalScope;
 }
 
+/** A refusal read from the Service and cluster objects alone, which every agent reaches alike. */
 export function refusalOf(input: {
-  readonly node: string;
   readonly intent: ServiceIntent;
   readonly conflict: VipConflict | null;
-  readonly choice: InterfaceChoice | undefined;
-  /**
-   * Control-plane mode: the VIP comes from this agent's own --vip, which another node need not
-   * share, and the Event goes on this node's Node object, so every refusal is the node's own.
-   */
-  readonly perNode: boolean;
 }): Refusal | null {
-  const { intent, conflict, choice } = input;
-  const scope: RefusalScope = input.perNode ? "node" : "cluster";
+  const { intent, conflict } = input;
   if (!intent.serve) {
     if (intent.reason !== "invalid") return null;
-    return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.problems.join("; "), scope };
+    return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.problems.join("; ") };
   }
   if (intent.refused !== undefined) {
-    return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.refused.join("; "), scope };
+    return { type: "Warning", reason: EVENT_REASONS.invalid, message: intent.refused.join("; ") };
   }
   if (conflict !== null) {
     return {
       type: "Warning",
       reason: EVENT_REASONS.conflict,
       message: `${intent.source}: ${conflict.address} is already used by the older Service ${conflict.heldBy}`,
-      scope,
-    };
-  }
-  if (choice !== undefined && !choice.ok) {
-    return {
-      type: "Warning",
-      reason: EVENT_REASONS.invalid,
-      message: `${input.node}: ${choice.reason}`,
-      scope: "node",
     };
   }
   return null;
@@ -97,7 +76,6 @@ export type Recording =
  * asks again once the reporter's heartbeat falls silent.
  */
 export function refusalRecording(input: {
-  readonly scope: RefusalScope;
   readonly self: string;
   /** The others it is ranked with: the agents whose heartbeats are live (or, of them, the candidates). */
   readonly liveNodes: readonly string[];
@@ -106,7 +84,6 @@ export function refusalRecording(input: {
   readonly runningFor: number;
   readonly leaseDuration: number;
 }): Recording {
-  if (input.scope === "node") return { action: "record" };
   if (input.runningFor < input.leaseDuration) {
     return { action: "wait", forMs: input.leaseDuration - input.runningFor };
   }

@@ -90,7 +90,7 @@ export function stepService(
 ): ServiceStepResult {
   const { intent } = seen;
   const conflict = intent.serve ? seen.conflict : null;
-  const refusal = refusalOf({ node: settings.self, intent, conflict, choice: undefined, perNode: false });
+  const refusal = refusalOf({ intent, conflict });
   const told = tellRefusal(settings, seen, before, refusal);
   const memory = told.memory;
   const plan: ServiceStep[] = [...told.plan];
@@ -174,7 +174,6 @@ function tellRefusal(
   const leftToLive = memory.refusalLeftTo !== null && seen.liveNodes.includes(memory.refusalLeftTo);
   if (refusal === null || memory.refusalRecorded || leftToLive) return { memory, plan };
   const recording = refusalRecording({
-    scope: refusal.scope,
     self: settings.self,
     liveNodes: seen.liveNodes,
     serviceKey: serviceKey(seen.ref),
