@@ -12,7 +12,8 @@ import { daemonSet } from "../src/manifest/daemonset.ts";
 import { DEFAULT_MANIFEST_OPTIONS } from "../src/manifest/options.ts";
 import { rbacObjects } from "../src/manifest/rbac.ts";
 import { prometheusRule, ruleGroups } from "../src/metrics/alerts.ts";
-import { renderYaml } from "../src/manifest/render.ts";
+import { renderJson, renderYaml } from "../src/manifest/render.ts";
+import { grafanaDashboard } from "../src/metrics/dashboard.ts";
 import { DEFAULT_STATIC_POD_OPTIONS, staticPod } from "../src/manifest/static-pod.ts";
 
 /** The checked-in static pod's VIP, a documentation address: print the pod with your own. */
@@ -169,6 +170,7 @@ export function generatedFiles(): ReadonlyMap<string, string> {
         objects: [prometheusRule(DEFAULT_MANIFEST_OPTIONS.namespace)],
       }),
     ],
+    ["manifests/grafana-dashboard.json", renderJson(grafanaDashboard())],
     ["docs/configuration.md", configurationReference()],
   ]);
 }
