@@ -38,7 +38,7 @@ const PANELS: readonly PanelSpec[] = [
   },
   {
     title: "Held in degraded hold",
-    description: "VIPs held by agents that cannot reach the API server (DESIGN.md rule 1(b)).",
+    description: "VIPs held by agents that cannot reach the API server (degraded hold).",
     type: "stat",
     queries: [{ expr: `sum(vipd_vips_held{mode="degraded",${AGENTS}})` }],
     width: 6,

@@ -94,12 +94,13 @@ test("the dashboard shows every vipd metric somewhere", async (t) => {
       t.true(shown.has(name), name);
 });
 
-test("docs/monitoring.md lists every vipd metric", async (t) => {
+test("docs/monitoring.md lists every vipd metric and every alert", async (t) => {
   const page = readFileSync(path.join(REPOSITORY_ROOT, "docs/monitoring.md"), "utf8");
   const metrics = (await new AgentMetrics({ node: "node-a", version: "0.0.0" }).registry.getMetricsAsJSON())
     .map((metric) => metric.name)
     .filter((name) => name.startsWith("vipd_"));
   for (const metric of metrics) t.true(page.includes(`| \`${metric}`), metric);
+  for (const rule of ALERT_RULES) t.true(page.includes(`| \`${rule.alert}\``), rule.alert);
 });
 
 test("renderJson writes what Prettier would: scalar arrays on one line while they fit", (t) => {
