@@ -127,8 +127,9 @@ export function composeAgent(parts: AgentParts): Lifecycle {
   const requestOf = (service: V1Service) => readRequest(service, intentOptions(config, view));
   // Known once services mode has asked the API server at start-up; false in control-plane mode.
   let vipdApiServed = (): boolean => false;
-  // Whether this agent allocates, and so exports vipd_vip_desired; services mode says.
-  let allocating = (): boolean => false;
+  // Whether this agent exports vipd_vip_desired: in services mode the allocating agent alone; in
+  // control-plane mode every agent, a handful of them with one VIP.
+  let exportsDesired = (): boolean => true;
   const addressing = new AddressingView({
     vipPools: informers.vipPools,
     namespaces: informers.namespaces,
@@ -249,7 +250,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       log,
     });
     vipdApiServed = () => services.servesVipdApi;
-    allocating = () => allocator.allocates();
+    exportsDesired = () => allocator.allocates();
     return services;
   };
   const controlPlaneMode = (vips: NonNullable<RunConfig["vip"]>): ServingMode =>
@@ -355,7 +356,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     informers: () => mode.informers().map(({ resource, synced }) => ({ resource, synced })),
     announced: () => announcedVips(executor.holdings(), servicesOf),
     desired: () =>
-      allocating()
+      exportsDesired()
         ? desiredVips(
             mode.everything().flatMap((key) => {
               const work = parseWork(key);

@@ -53,6 +53,18 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly onError?: (message: string) => void;
 }
 
+/**
+ * How a watch ends in the normal course of things: ListWatch aborting it (to reconnect or to stop),
+ * silence after the API server answered, or 410 Gone (the resourceVersion is too old: ListWatch
+ * lists afresh).
+ */
+function expected(error: unknown, answered: boolean): boolean {
+  const name = error instanceof Error || error instanceof DOMException ? error.name : "";
+  const status: unknown =
+    typeof error === "object" && error !== null && "statusCode" in error ? error.statusCode : undefined;
+  return name === "AbortError" || (answered && name === "TimeoutError") || status === 410;
+}
+
 /** client-node's Watch, telling which watch requests failed. */
 class ReportingWatch extends Watch {
   readonly #onFailed: (error: unknown) => void;
@@ -71,10 +83,7 @@ class ReportingWatch extends Watch {
     // Set once the API server has answered 200: a timeout after that is silence, not a failure.
     let answered = false;
     const controller = await super.watch(path, queryParams, callback, (error: unknown) => {
-      const name = error instanceof Error || error instanceof DOMException ? error.name : "";
-      // AbortError: ListWatch itself ended the watch, to reconnect or to stop.
-      if (error != null && name !== "AbortError" && !(answered && name === "TimeoutError"))
-        this.#onFailed(error);
+      if (error != null && !expected(error, answered)) this.#onFailed(error);
       done(error);
     });
     answered = true;

@@ -30,7 +30,8 @@ export interface MetricSources {
   readonly announced: () => readonly AnnouncedVip[];
   /**
    * The addresses asked for, as one agent of the cluster sees them (the allocating one; empty on the
-   * others), so that an alert can compare them with what the nodes announce.
+   * others; in control-plane mode every agent's VIP), so that an alert can compare them with what
+   * the nodes announce.
    */
   readonly desired: () => readonly DesiredVip[];
 }
@@ -183,7 +184,7 @@ export class AgentMetrics {
 
   readonly vipDesired: Gauge<"namespace" | "service" | "address"> = new Gauge({
     name: "vipd_vip_desired",
-    help: "1 for each address a Service asks for and vipd would serve, exported by the allocating agent only: compared with vipd_vip_announced, it shows an address nobody holds",
+    help: "1 for each address a Service asks for and vipd would serve, exported by the allocating agent only (in control-plane mode by every agent): compared with vipd_vip_announced, it shows an address nobody holds",
     labelNames: ["namespace", "service", "address"] as const,
     registers: [this.registry],
     collect: () => {

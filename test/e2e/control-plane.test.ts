@@ -6,7 +6,9 @@
 // the benchmarks' business.
 import test, { type ExecutionContext } from "ava";
 import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
+import { isDeepStrictEqual } from "node:util";
 import { agentHttp, agentMetric } from "../../lab/agents.ts";
+import { eventually } from "../../lab/eventually.ts";
 import { startControlPlane, type ControlPlane } from "../../lab/control-plane.ts";
 import { monotonicNs, up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 
@@ -103,6 +105,17 @@ test.serial(
     if (holder === null) throw new Error(`nobody holds ${VIP}, yet it answered`);
     const holders = await Promise.all(lab.nodes.map((each) => controlPlane.leaseHolder(each)));
     t.deepEqual(holders, [holder, holder, holder], "every API server shows the node with the VIP as holder");
+    const scraped = (name: string) =>
+      Promise.all(
+        lab.nodes.map((each) => agentMetric(lab, each, name, { address: VIP, service: "control-plane" })),
+      );
+    const alone = lab.nodes.map((each) => (each.name === holder ? 1 : 0));
+    await eventually(
+      () => scraped("vipd_vip_announced"),
+      (values) => isDeepStrictEqual(values, alone),
+      { what: "vipd_vip_announced on the holder alone" },
+    );
+    t.deepEqual(await scraped("vipd_vip_desired"), [1, 1, 1], "every agent exports the VIP it is asked for");
   },
 );
 
