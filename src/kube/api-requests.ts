@@ -13,7 +13,10 @@ import { classifyApiError, type ApiFailure } from "./errors.ts";
 export interface FailedRequest {
   /** get, list, watch, create, update, patch, delete, or discovery (what the API server serves). */
   readonly operation: string;
-  /** The resource's plural (leases, services, vippools, …), "" for discovery. */
+  /**
+   * The resource as kubectl names it: its plural, with its API group unless it is in the core group
+   * (services, leases.coordination.k8s.io, vippools.vipd.io); "" for discovery.
+   */
   readonly resource: string;
   readonly failure: ApiFailure;
 }
@@ -27,8 +30,10 @@ export function describeRequest(method: string, url: string): Pick<FailedRequest
   const segments = pathname.split("/").filter((segment) => segment !== "");
   const rest = segments[0] === "api" ? segments.slice(2) : segments[0] === "apis" ? segments.slice(3) : [];
   const scoped = rest[0] === "namespaces" && rest.length >= 3 ? rest.slice(2) : rest;
-  const [resource, name] = scoped;
-  if (resource === undefined) return { operation: "discovery", resource: "" };
+  const [plural, name] = scoped;
+  if (plural === undefined) return { operation: "discovery", resource: "" };
+  const group = segments[0] === "apis" ? segments[1] : undefined;
+  const resource = group === undefined ? plural : `${plural}.${group}`;
   const verb = method.toUpperCase();
   if (verb === "GET") {
     if (name !== undefined) return { operation: "get", resource };

@@ -65,7 +65,7 @@ test.serial(
     t.is(desired.filter((value) => value === 1).length, 1);
     t.deepEqual(await everywhere("vipd_build_info", { version: VERSION }), [1, 1, 1]);
     t.deepEqual(
-      await everywhere("vipd_informer_synced", { resource: "leases" }),
+      await everywhere("vipd_informer_synced", { resource: "leases.coordination.k8s.io" }),
       [1, 1, 1],
       "every informer has synced",
     );
@@ -89,7 +89,7 @@ test.serial(
     });
     const renewalsBefore = await agentMetric(lab, node, "vipd_api_errors_total", {
       operation: "update",
-      resource: "leases",
+      resource: "leases.coordination.k8s.io",
       failure: "unreachable",
     });
     const restartsBefore = await agentMetric(lab, node, "vipd_informer_restarts_total");
@@ -106,7 +106,7 @@ test.serial(
         }),
         renewals: await agentMetric(lab, node, "vipd_api_errors_total", {
           operation: "update",
-          resource: "leases",
+          resource: "leases.coordination.k8s.io",
           failure: "unreachable",
         }),
         restarts: await agentMetric(lab, node, "vipd_informer_restarts_total"),

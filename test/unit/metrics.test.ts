@@ -42,7 +42,7 @@ test("informers, announced and desired addresses are the sources' current lists"
     heartbeatAgeSeconds: () => 0,
     informers: () => [
       { resource: "services", synced: true },
-      { resource: "leases", synced },
+      { resource: "leases.coordination.k8s.io", synced },
     ],
     announced: () => announced,
     desired: () => desired,
@@ -50,7 +50,7 @@ test("informers, announced and desired addresses are the sources' current lists"
   let text = await metrics.registry.metrics();
   t.deepEqual(valuesOf(text, "vipd_informer_synced"), [
     'vipd_informer_synced{resource="services"} 1',
-    'vipd_informer_synced{resource="leases"} 0',
+    'vipd_informer_synced{resource="leases.coordination.k8s.io"} 0',
   ]);
   t.deepEqual(valuesOf(text, "vipd_vip_announced"), [
     'vipd_vip_announced{namespace="web",service="front",address="198.51.100.10",node="node-a",interface="eth0",mode="confirmed"} 1',
@@ -64,7 +64,7 @@ test("informers, announced and desired addresses are the sources' current lists"
   text = await metrics.registry.metrics();
   t.deepEqual(valuesOf(text, "vipd_informer_synced"), [
     'vipd_informer_synced{resource="services"} 1',
-    'vipd_informer_synced{resource="leases"} 1',
+    'vipd_informer_synced{resource="leases.coordination.k8s.io"} 1',
   ]);
   t.deepEqual(valuesOf(text, "vipd_vip_announced"), [], "an address given up leaves no series behind");
 });
