@@ -14,6 +14,7 @@ import { EVENT_REASONS } from "../kube/names.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
+import type { HeldAddress } from "../metrics/vip-series.ts";
 import {
   absorb,
   afterFence,
@@ -21,7 +22,6 @@ import {
   type ActionStep,
   type AddressFact,
   type AddressMemory,
-  type AnnounceMode,
   type GuardStep,
   type Plan,
   type WireContext,
@@ -70,8 +70,8 @@ export interface PlanTarget {
 
 export class AddressExecutor {
   readonly #options: AddressExecutorOptions;
-  /** The addresses this node announces and in which mode, behind vipd_vips_held. */
-  readonly #held = new Map<string, AnnounceMode>();
+  /** The addresses this node announces, behind vipd_vips_held and vipd_vip_announced. */
+  readonly #held = new Map<string, HeldAddress>();
 
   constructor(options: AddressExecutorOptions) {
     this.#options = options;
@@ -270,9 +270,9 @@ export class AddressExecutor {
       vips: [target.vip],
       interfaceName: step.interfaceName,
     });
-    this.#countHeld(target.address, step.mode);
+    const service = target.wire().servedBy;
+    this.#countHeld(target.address, { mode: step.mode, interfaceName: step.interfaceName, service });
     if (newlyInstalled) {
-      const service = target.wire().servedBy;
       o.log.info("announcing", {
         address: target.address,
         service: service === null ? undefined : serviceKey(service),
@@ -331,17 +331,19 @@ export class AddressExecutor {
     return true;
   }
 
-  #countHeld(address: string, mode: AnnounceMode | undefined): void {
+  /** What this node announces now, by address. */
+  holdings(): ReadonlyMap<string, HeldAddress> {
+    return this.#held;
+  }
+
+  #countHeld(address: string, holding: HeldAddress | undefined): void {
     const gauge = this.#options.metrics.vipsHeld;
-    const before = this.#held.get(address);
-    if (before === mode) return;
+    const before = this.#held.get(address)?.mode;
+    if (holding === undefined) this.#held.delete(address);
+    else this.#held.set(address, holding);
+    if (before === holding?.mode) return;
     if (before !== undefined) gauge.dec({ mode: before });
-    if (mode === undefined) {
-      this.#held.delete(address);
-      return;
-    }
-    this.#held.set(address, mode);
-    gauge.inc({ mode });
+    if (holding !== undefined) gauge.inc({ mode: holding.mode });
   }
 }
 

@@ -66,7 +66,7 @@ export class Agent implements WorkIntake {
       // Informer events queue keys from the first list on; they wait for open() to open the gate.
       process: (key) => (this.#deciding ? this.#run(key) : Promise.resolve()),
       onError: (key, error) => {
-        options.metrics.apiErrors.inc({ operation: "reconcile", failure: "error" });
+        options.metrics.reconcileErrors.inc();
         options.log.warn("reconcile failed; retrying", { work: key, error: describeApiError(error) });
       },
     });

@@ -7,7 +7,7 @@ import type { AddressingView } from "../addresses/addressing-view.ts";
 import type { Allocator } from "../addresses/allocator.ts";
 import type { PoolStatusWriter } from "../addresses/pool-status.ts";
 import type { Clock } from "../clock/clock.ts";
-import { classifyApiError, describeApiError } from "../kube/errors.ts";
+import { describeApiError } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import {
   allInformers,
@@ -17,7 +17,6 @@ import {
 } from "../kube/informers.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { Logger } from "../log/logger.ts";
-import type { AgentMetrics } from "../metrics/metrics.ts";
 import type { ServingTarget } from "./address-reconciler.ts";
 import { KUBERNETES_SERVICE_KEY, type InformerClusterView } from "./informer-view.ts";
 import type { RequestReading } from "./service-intent.ts";
@@ -41,7 +40,6 @@ export interface ServicesModeOptions {
   readonly servesVipdApi: () => Promise<boolean>;
   readonly retryPeriod: number;
   readonly clock: Clock;
-  readonly metrics: AgentMetrics;
   readonly log: Logger;
 }
 
@@ -197,7 +195,7 @@ export class ServicesMode implements ServingMode {
 
   // Asked once at start-up, retried until the API server answers.
   async #discover(what: string, serves: () => Promise<boolean>, whenNot: string): Promise<boolean> {
-    const { clock, log, metrics, retryPeriod } = this.#options;
+    const { clock, log, retryPeriod } = this.#options;
     let reported = "";
     for (;;) {
       try {
@@ -205,7 +203,6 @@ export class ServicesMode implements ServingMode {
         if (!served) log.warn(whenNot);
         return served;
       } catch (error) {
-        metrics.apiErrors.inc({ operation: "discovery", failure: classifyApiError(error) });
         const problem = describeApiError(error);
         if (problem !== reported) {
           reported = problem;

@@ -19,7 +19,7 @@ import { Heartbeat, renewalTimeout } from "../election/heartbeat.ts";
 import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { addressLeaseName } from "../election/lease-names.ts";
 import { Ownership } from "../election/ownership.ts";
-import { classifyApiError, describeApiError } from "../kube/errors.ts";
+import { describeApiError } from "../kube/errors.ts";
 import { KubeEventRecorder } from "../kube/events.ts";
 import { createAgentInformers, servesServiceCidrs, servesVipdApi } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
@@ -30,6 +30,7 @@ import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
 import { startHttpEndpoint, type HealthCheck } from "../metrics/server.ts";
+import { announcedVips, desiredVips } from "../metrics/vip-series.ts";
 import { AddressExecutor } from "../agent/address-executor.ts";
 import { AddressReconciler } from "../agent/address-reconciler.ts";
 import { Agent } from "../agent/agent.ts";
@@ -81,13 +82,17 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     clock,
     // At start-up these are the API server not up yet, or this agent's RBAC not applied or not
     // propagated yet (401, 403): retried, counted, and logged once per change of reason.
-    onFailure: ({ kind, error, retryInMs, repeated }) => {
-      metrics.apiErrors.inc({ operation: "list-watch", failure: classifyApiError(error) });
+    onFailure: ({ kind, resource, error, retryInMs, repeated }) => {
+      metrics.informerRestarts.inc({ resource });
       if (!repeated)
         log.warn(`${kind} informer: list or watch failed; retrying`, {
           error: describeApiError(error),
           retryInMs,
         });
+    },
+    // The lists are counted with every other request (kube-config.ts); the watches are not.
+    onWatchFailed: ({ resource, failure }) => {
+      metrics.apiErrors.inc({ operation: "watch", resource, failure });
     },
     onRecovered: (kind) => {
       log.info(`${kind} informer: listing and watching again`);
@@ -113,7 +118,6 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       agent.all();
     },
     onFailure: (failure, error, repeated) => {
-      metrics.apiErrors.inc({ operation: "heartbeat", failure });
       if (!repeated) log.warn("heartbeat renewal failed", { failure, error: describeApiError(error) });
     },
   });
@@ -124,6 +128,9 @@ export function composeAgent(parts: AgentParts): Lifecycle {
   const requestOf = (service: V1Service) => readRequest(service, intentOptions(config, view));
   // Known once services mode has asked the API server at start-up; false in control-plane mode.
   let vipdApiServed = (): boolean => false;
+  // Whether this agent exports vipd_vip_desired: in services mode the allocating agent alone; in
+  // control-plane mode every agent, a handful of them with one VIP.
+  let exportsDesired = (): boolean => true;
   const addressing = new AddressingView({
     vipPools: informers.vipPools,
     namespaces: informers.namespaces,
@@ -244,10 +251,10 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       servesVipdApi: () => servesVipdApi(kubeConfig, REQUEST_TIMEOUT_MS),
       retryPeriod: config.retryPeriod,
       clock,
-      metrics,
       log,
     });
     vipdApiServed = () => services.servesVipdApi;
+    exportsDesired = () => allocator.allocates();
     return services;
   };
   const controlPlaneMode = (vips: NonNullable<RunConfig["vip"]>): ServingMode =>
@@ -268,38 +275,39 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       clock,
     });
   const mode = config.vip === undefined ? servicesMode() : controlPlaneMode(config.vip);
+  const executor = new AddressExecutor({
+    node,
+    retryPeriod: config.retryPeriod,
+    clock,
+    leases,
+    ownership,
+    fresh,
+    tracker,
+    dataPlane,
+    events: mode.events,
+    eventSubject: (service) => mode.target.eventSubject(service),
+    queue: {
+      requeue,
+      wakeWhenSilent: (other, key) => {
+        silenceWatch.wakeWhenSilent(other, key);
+      },
+      // The Services sharing its addresses are told with it: they move together.
+      touch: (service) => {
+        requeue(serviceWork(service), 0);
+        for (const address of mode.addressesOf(service))
+          for (const key of mode.servedBy(address)) requeue(key, 0);
+      },
+    },
+    metrics,
+    log,
+  });
   const addresses = new AddressReconciler({
     settings: { self: node, timings: config, cordonHandsOver: config.cordonHandsOver },
     clock,
     view,
     target: mode.target,
     sources: { heartbeat: () => heartbeat.state(), tracker, fresh, dataPlane },
-    executor: new AddressExecutor({
-      node,
-      retryPeriod: config.retryPeriod,
-      clock,
-      leases,
-      ownership,
-      fresh,
-      tracker,
-      dataPlane,
-      events: mode.events,
-      eventSubject: (service) => mode.target.eventSubject(service),
-      queue: {
-        requeue,
-        wakeWhenSilent: (other, key) => {
-          silenceWatch.wakeWhenSilent(other, key);
-        },
-        // The Services sharing its addresses are told with it: they move together.
-        touch: (service) => {
-          requeue(serviceWork(service), 0);
-          for (const address of mode.addressesOf(service))
-            for (const key of mode.servedBy(address)) requeue(key, 0);
-        },
-      },
-      metrics,
-      log,
-    }),
+    executor,
     log,
   });
   const upkeep = new Upkeep({
@@ -331,7 +339,6 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     const started = heartbeat.state().lastRenewalStartedAt;
     if (started === null) return "not renewed yet";
     const age = clock.now() - started;
-    metrics.heartbeatAge.set(age / 1000);
     if (age < config.renewDeadline) return null;
     return `last renewed ${(age / 1000).toFixed(1)}s ago (renew deadline ${config.renewDeadline / 1000}s)`;
   };
@@ -339,6 +346,28 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     const waiting = describeUnsynced(mode.informers());
     return waiting === null ? null : `not synced: ${waiting}`;
   };
+  const startedAt = clock.now();
+  const servicesOf = (address: string) =>
+    mode.servedBy(address).flatMap((key) => {
+      const work = parseWork(key);
+      return work.kind === "service" ? [work.service] : [];
+    });
+  metrics.readFrom({
+    heartbeatAgeSeconds: () => (clock.now() - (heartbeat.state().lastRenewalStartedAt ?? startedAt)) / 1000,
+    informers: () => mode.informers().map(({ resource, synced }) => ({ resource, synced })),
+    announced: () => announcedVips(executor.holdings(), servicesOf),
+    desired: () =>
+      exportsDesired()
+        ? desiredVips(
+            mode.everything().flatMap((key) => {
+              const work = parseWork(key);
+              return work.kind === "address" ? [work.address] : [];
+            }),
+            (address) => mode.target.demand(address)?.service ?? null,
+            servicesOf,
+          )
+        : [],
+  });
   const readiness: HealthCheck[] = [
     { name: "informers", problem: unsyncedInformers },
     { name: "heartbeat", problem: heartbeatProblem },

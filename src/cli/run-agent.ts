@@ -22,6 +22,7 @@ import { AUTO_INTERFACE } from "../net/interface-name.ts";
 import { NativeDataPlane } from "../net/native-data-plane.ts";
 import { Netlink } from "../net/netlink.ts";
 import { readStrictArpFacts, strictArpProblem } from "../net/strict-arp.ts";
+import { VERSION } from "../version.ts";
 import { composeAgent } from "./compose-agent.ts";
 import { EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_SYNC_TIMEOUT } from "./run-command.ts";
 
@@ -33,8 +34,12 @@ const BOOT_ID = "/proc/sys/kernel/random/boot_id";
  * client-node's in-cluster loader does not fail outside a cluster: it builds a config for
  * "https://undefined:undefined" and the agent would retry it forever. Say so at start-up instead.
  */
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kubeConfig = new PooledKubeConfig();
+function loadKubeConfig(path: string | undefined, metrics: AgentMetrics): KubeConfig {
+  const kubeConfig = new PooledKubeConfig({
+    onFailedRequest: (failed) => {
+      metrics.apiErrors.inc({ ...failed });
+    },
+  });
   if (path !== undefined) {
     kubeConfig.loadFromFile(path);
     return kubeConfig;
@@ -110,15 +115,15 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
   const strictArp = strictArpProblem(readStrictArpFacts());
   if (strictArp !== null) log.error(strictArp);
 
+  const metrics = new AgentMetrics({ node: config.nodeName, version: VERSION });
   let kubeConfig: KubeConfig;
   try {
-    kubeConfig = loadKubeConfig(config.kubeconfig);
+    kubeConfig = loadKubeConfig(config.kubeconfig, metrics);
     if (config.controlPlane) useLocalApiServer(kubeConfig, config.healthUrl);
   } catch (error) {
     refuse(`cannot load the kubeconfig: ${(error as Error).message}`);
   }
 
-  const metrics = new AgentMetrics();
   const dataPlane = new NativeDataPlane({
     netlink,
     ownership,

@@ -4,6 +4,9 @@
 // failure ends it: at start-up the API server may not be there yet, or may refuse this agent's
 // ServiceAccount until its RBAC has been applied and has propagated (401, 403); all of them are
 // retried until they go away.
+//
+// Its lists are counted where every request of the generated clients is (api-requests.ts); its
+// watches do not go through them, so it reports their failures itself (onWatchFailed).
 import {
   ListWatch,
   Watch,
@@ -12,12 +15,14 @@ import {
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import type { Cancel, Clock } from "../clock/clock.ts";
+import { describeRequest } from "./api-requests.ts";
 import { classifyApiError, describeApiError, type ApiFailure } from "./errors.ts";
 
 export type InformerEvent = "add" | "update" | "delete";
 
 export interface InformerFailure {
   readonly kind: string;
+  readonly resource: string;
   readonly error: unknown;
   readonly retryInMs: number;
   /** The same failure as the last one, with no success in between: worth counting, not logging. */
@@ -33,16 +38,6 @@ export interface InformerFailing {
   readonly since: number;
 }
 
-/**
- * The resource a watch path names, as RBAC and the API server's refusals spell it:
- * `/apis/vipd.io/v1alpha1/vippools` is vippools.vipd.io, `/api/v1/namespaces/x/configmaps` configmaps.
- */
-export function resourceOfPath(path: string): string {
-  const parts = path.split("/").filter((part) => part !== "");
-  const resource = parts.at(-1) ?? path;
-  return parts[0] === "apis" && parts[1] !== undefined ? `${resource}.${parts[1]}` : resource;
-}
-
 export interface InformerOptions<T extends KubernetesObject> {
   readonly kind: string;
   readonly kubeConfig: KubeConfig;
@@ -56,15 +51,58 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly clock: Clock;
   /** A list or watch failed; it is retried after retryInMs. */
   readonly onFailure?: (failure: InformerFailure) => void;
+  /**
+   * A watch request failed: no answer, a refusal, or the connection lost. A watch that was answered
+   * and then timed out for silence is none (a quiet resource sends nothing); ListWatch reconnects it.
+   */
+  readonly onWatchFailed?: (failure: { readonly resource: string; readonly failure: ApiFailure }) => void;
   /** The list and watch work again after failures. */
   readonly onRecovered?: (kind: string) => void;
   /** An event handler threw. */
   readonly onError?: (message: string) => void;
 }
 
+/**
+ * How a watch ends in the normal course of things: ListWatch aborting it (to reconnect or to stop),
+ * silence after the API server answered, or 410 Gone (the resourceVersion is too old: ListWatch
+ * lists afresh).
+ */
+function expected(error: unknown, answered: boolean): boolean {
+  const name = error instanceof Error || error instanceof DOMException ? error.name : "";
+  const status: unknown =
+    typeof error === "object" && error !== null && "statusCode" in error ? error.statusCode : undefined;
+  return name === "AbortError" || (answered && name === "TimeoutError") || status === 410;
+}
+
+/** client-node's Watch, telling which watch requests failed. */
+class ReportingWatch extends Watch {
+  readonly #onFailed: (error: unknown) => void;
+
+  constructor(kubeConfig: KubeConfig, onFailed: (error: unknown) => void) {
+    super(kubeConfig);
+    this.#onFailed = onFailed;
+  }
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    // Set once the API server has answered 200: a timeout after that is silence, not a failure.
+    let answered = false;
+    const controller = await super.watch(path, queryParams, callback, (error: unknown) => {
+      if (error != null && !expected(error, answered)) this.#onFailed(error);
+      done(error);
+    });
+    answered = true;
+    return controller;
+  }
+}
+
 export class SharedInformer<T extends KubernetesObject> {
   readonly kind: string;
-  /** e.g. vippools.vipd.io (resourceOfPath). */
+  /** As RBAC, the API server's refusals and the metrics spell it: services, vippools.vipd.io, … */
   readonly resource: string;
   readonly #listWatch: ListWatch<T>;
   readonly #backoff: { readonly initialMs: number; readonly maxMs: number };
@@ -81,14 +119,17 @@ export class SharedInformer<T extends KubernetesObject> {
 
   constructor(options: InformerOptions<T>) {
     this.kind = options.kind;
-    this.resource = resourceOfPath(options.path);
+    this.resource = describeRequest("GET", options.path).resource;
     this.#options = options;
     this.#backoff = options.backoff ?? { initialMs: 250, maxMs: 5000 };
     this.#delayMs = this.#backoff.initialMs;
     const maxDelayMs = this.#backoff.maxMs;
     this.#listWatch = new ListWatch(
       options.path,
-      new Watch(options.kubeConfig),
+      new ReportingWatch(options.kubeConfig, (error) => {
+        if (!this.#stopped)
+          options.onWatchFailed?.({ resource: this.resource, failure: classifyApiError(error) });
+      }),
       options.list,
       false,
       options.labelSelector,
@@ -178,6 +219,7 @@ export class SharedInformer<T extends KubernetesObject> {
     const failing = describeApiError(error);
     this.#options.onFailure?.({
       kind: this.kind,
+      resource: this.resource,
       error,
       retryInMs: this.#delayMs,
       repeated: failing === this.#failing,

@@ -29,7 +29,12 @@ import { KUBE_VIP_CONFIGMAP_NAME, KUBE_VIP_CONFIGMAP_NAMESPACE } from "../addres
 import type { Clock } from "../clock/clock.ts";
 import { LEASE_LABEL_COMPONENT } from "../election/lease-names.ts";
 import { classifyApiError } from "./errors.ts";
-import { SharedInformer, type InformerFailing, type InformerFailure } from "./informer.ts";
+import {
+  SharedInformer,
+  type InformerFailing,
+  type InformerFailure,
+  type InformerOptions,
+} from "./informer.ts";
 import { requestOptions } from "./request-options.ts";
 
 export interface AgentInformers {
@@ -60,6 +65,7 @@ export interface InformerFactoryOptions {
   readonly listTimeoutMs: number;
   readonly clock: Clock;
   readonly onFailure: (failure: InformerFailure) => void;
+  readonly onWatchFailed: NonNullable<InformerOptions<KubernetesObject>["onWatchFailed"]>;
   readonly onRecovered: (kind: string) => void;
   readonly onError: (message: string) => void;
 }
@@ -68,6 +74,7 @@ export function createAgentInformers(options: InformerFactoryOptions): AgentInfo
   const { kubeConfig, namespace, clock } = options;
   const reports = {
     onFailure: options.onFailure,
+    onWatchFailed: options.onWatchFailed,
     onRecovered: options.onRecovered,
     onError: options.onError,
   };

@@ -19,14 +19,48 @@
 // The dispatcher holds the TLS material of the first request: credentials that change while the
 // agent runs must come as headers (bearer tokens are re-read per request), not as a client
 // certificate rotated on disk.
-import { KubeConfig, type Cluster, type RequestContext } from "@kubernetes/client-node";
+//
+// The API clients made from it also report every request that failed (api-requests.ts), for
+// vipd_api_errors_total: one place sees them all, whichever module sent them.
+import {
+  KubeConfig,
+  type ApiConstructor,
+  type ApiType,
+  type Cluster,
+  type Configuration,
+  type RequestContext,
+} from "@kubernetes/client-node";
+import { observedHttpLibrary, type FailedRequest } from "./api-requests.ts";
 
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
 type DispatcherOptions = ReturnType<KubeConfig["createDispatcherOptions"]>;
 
+export interface PooledKubeConfigOptions {
+  readonly onFailedRequest: (failed: FailedRequest) => void;
+}
+
 export class PooledKubeConfig extends KubeConfig {
   #dispatcher: Dispatcher | undefined;
+  readonly #onFailedRequest: (failed: FailedRequest) => void;
+
+  constructor(options: PooledKubeConfigOptions) {
+    super();
+    this.#onFailedRequest = options.onFailedRequest;
+  }
+
+  // client-node builds the client's configuration itself; the client is given it with the HTTP
+  // library wrapped.
+  override makeApiClient<T extends ApiType>(apiClientType: ApiConstructor<T>): T {
+    const onFailure = this.#onFailedRequest;
+    const observed = function (this: unknown, configuration: Configuration): T {
+      return new apiClientType({
+        ...configuration,
+        httpApi: observedHttpLibrary(configuration.httpApi, onFailure),
+      });
+    };
+    return super.makeApiClient(observed as unknown as ApiConstructor<T>);
+  }
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);

@@ -6,6 +6,7 @@
 // the benchmarks' business.
 import test, { type ExecutionContext } from "ava";
 import { doubleAnswers, overlaps } from "../../lab/analysis.ts";
+import { isDeepStrictEqual } from "node:util";
 import { agentHttp, agentMetric } from "../../lab/agents.ts";
 import { startControlPlane, type ControlPlane } from "../../lab/control-plane.ts";
 import { eventually } from "../../lab/eventually.ts";
@@ -122,6 +123,17 @@ test.serial(
     );
     t.regex(announced, new RegExp(`${VIP.replaceAll(".", "\\.")} announced by ${holder}`));
     t.regex(await kubectl(["describe", "node", holder]), /Normal\s+VIPAnnounced/);
+    const scraped = (name: string) =>
+      Promise.all(
+        lab.nodes.map((each) => agentMetric(lab, each, name, { address: VIP, service: "control-plane" })),
+      );
+    const alone = lab.nodes.map((each) => (each.name === holder ? 1 : 0));
+    await eventually(
+      () => scraped("vipd_vip_announced"),
+      (values) => isDeepStrictEqual(values, alone),
+      { what: "vipd_vip_announced on the holder alone" },
+    );
+    t.deepEqual(await scraped("vipd_vip_desired"), [1, 1, 1], "every agent exports the VIP it is asked for");
   },
 );
 

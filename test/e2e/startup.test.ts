@@ -15,6 +15,7 @@ import { loadAll } from "js-yaml";
 import {
   AGENT_NAMESPACE,
   agentHttp,
+  agentMetric,
   loadBalancerService,
   prepareCluster,
   vipdRunArgv,
@@ -76,11 +77,8 @@ function repeatedWarnings(agent: LabProcess): string[] {
 }
 
 /** How many failed API requests of this operation and failure class the node's agent counts. */
-async function apiErrors(node: LabNode, operation: string, failure: string): Promise<number> {
-  const metrics = (await agentHttp(lab, node, "/metrics")).body;
-  const series = `vipd_api_errors_total{operation="${operation}",failure="${failure}"} `;
-  const line = metrics.split("\n").find((each) => each.startsWith(series));
-  return Number(line?.slice(series.length) ?? 0);
+function apiErrors(node: LabNode, operation: string, failure: string): Promise<number> {
+  return agentMetric(lab, node, "vipd_api_errors_total", { operation, failure });
 }
 
 /** While the cause lasts: every agent is still running, not ready, counting, logging each reason once. */
@@ -98,7 +96,7 @@ async function waitingOut(
   for (const node of lab.nodes.filter((each) => agents.has(each.name))) {
     t.is(await readyz(node), "503", `${node.name} is not ready meanwhile`);
     t.true(
-      (await apiErrors(node, "list-watch", expected.failure)) >= 2,
+      (await apiErrors(node, "list", expected.failure)) >= 2,
       `${node.name} counts the failed lists as ${expected.failure}`,
     );
   }

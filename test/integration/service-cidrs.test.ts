@@ -34,6 +34,7 @@ test.serial(
         clock: systemClock,
         onError: (message) => errors.push(message),
         onFailure: (failure) => errors.push(`${failure.kind}: ${String(failure.error)}`),
+        onWatchFailed: (failure) => errors.push(`watch of ${failure.resource}: ${failure.failure}`),
         onRecovered: () => undefined,
       });
       await informer.start();

@@ -55,7 +55,7 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
   const tracker = new HeartbeatTracker();
   const requeues: [string, number][] = [];
   const touched: string[] = [];
-  const metrics = new AgentMetrics();
+  const metrics = new AgentMetrics({ node: "node-a", version: "0.0.0" });
   const silenceWaits: [string, string][] = [];
   const fresh = new FreshLeases((name) => view.lease(name));
   /** The fields of every warning logged. */
@@ -753,7 +753,10 @@ test("a holder that sees a foreign host answer for its VIP withdraws, deletes th
   const { values } = await w.metrics.conflictsSeen.get();
   t.deepEqual(
     values.map((each) => [each.labels.claimant, each.value]),
-    [["foreign-host", 2]],
+    [
+      ["agent", 0],
+      ["foreign-host", 2],
+    ],
   );
   w.requeues.length = 0;
   await w.addresses.reconcile(ADDRESS);

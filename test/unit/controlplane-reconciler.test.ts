@@ -46,7 +46,7 @@ function controlPlaneWorld() {
     ownership: new Ownership({ leases, node: SELF, leaseDuration: timings.leaseDuration }),
     fresh: new FreshLeases((name) => view.lease(name)),
     events,
-    metrics: new AgentMetrics(),
+    metrics: new AgentMetrics({ node: "node-a", version: "0.0.0" }),
     requeue: (_key, delay) => requeues.push(delay),
     wakeWhenSilent: () => undefined,
     serviceTouched: () => undefined,

@@ -77,7 +77,7 @@ test("every page of docs/ is linked from the README", (t) => {
 
 test("troubleshooting explains every metric, Event reason and Lease label", async (t) => {
   const page = read("docs/troubleshooting.md");
-  const metrics = (await new AgentMetrics().registry.getMetricsAsJSON())
+  const metrics = (await new AgentMetrics({ node: "node-a", version: "0.0.0" }).registry.getMetricsAsJSON())
     .map((metric) => metric.name)
     .filter((name) => name.startsWith("vipd_"));
   t.true(metrics.length > 0);

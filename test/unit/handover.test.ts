@@ -48,7 +48,7 @@ async function world() {
     leases,
     ownership: own,
     dataPlane,
-    metrics: new AgentMetrics(),
+    metrics: new AgentMetrics({ node: "node-a", version: "0.0.0" }),
     log: silentLogger,
   });
   return { leases, own, fresh, dataPlane, handover };

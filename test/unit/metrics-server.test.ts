@@ -4,7 +4,7 @@ import { AgentMetrics } from "../../src/metrics/metrics.ts";
 import { startHttpEndpoint } from "../../src/metrics/server.ts";
 
 test("serves /metrics, and /healthz and /readyz from the checks it is given", async (t) => {
-  const metrics = new AgentMetrics();
+  const metrics = new AgentMetrics({ node: "node-a", version: "0.0.0" });
   metrics.elections.inc({ outcome: "won" });
   let heartbeatProblem: string | null = "heartbeat last renewed 4.2s ago (renew deadline 3s)";
   const server = await startHttpEndpoint({

@@ -1,5 +1,6 @@
 import test from "ava";
-import { resourceOfPath, type InformerFailing } from "../../src/kube/informer.ts";
+import { describeRequest } from "../../src/kube/api-requests.ts";
+import type { InformerFailing } from "../../src/kube/informer.ts";
 import {
   describeUnsynced,
   refusedTooLong,
@@ -37,7 +38,7 @@ const paths: [string, string][] = [
 
 for (const [path, resource] of paths) {
   test(`the resource of ${path} is ${resource}`, (t) => {
-    t.is(resourceOfPath(path), resource);
+    t.is(describeRequest("GET", path).resource, resource);
   });
 }
 
