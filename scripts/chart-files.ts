@@ -1,7 +1,8 @@
 // The generated parts of the Helm chart charts/vipd, written by `npm run generate` from the code
 // `vipd manifest` prints from: Chart.yaml (the version), crds/ (the CRDs of `vipd manifest crds`),
 // templates/rbac.yaml (the objects of `vipd manifest rbac`, with the release's namespace for
-// vipd's) and values.schema.json (the agent settings a DaemonSet may be given, so that Helm refuses a
+// vipd's), templates/prometheus-rule.yaml and templates/grafana-dashboard.yaml (the alert rules and
+// the dashboard of manifests/, each behind a value of `monitoring`) and values.schema.json (the agent settings a DaemonSet may be given, so that Helm refuses a
 // misspelt one). They cannot drift from `vipd manifest`: they are its output.
 //
 // The DaemonSet's template (charts/vipd/templates/daemonset.yaml) is written by hand, because what
@@ -13,9 +14,12 @@
 import { RUN_OPTIONS } from "../src/config/options.ts";
 import type { RunConfigKey } from "../src/config/schema.ts";
 import { crdObjects } from "../src/manifest/crds.ts";
+import { APP_NAME, commonLabels } from "../src/manifest/identity.ts";
 import { DAEMONSET_AGENT_FLAGS, DEFAULT_MANIFEST_OPTIONS } from "../src/manifest/options.ts";
 import { rbacObjects } from "../src/manifest/rbac.ts";
-import { renderYaml } from "../src/manifest/render.ts";
+import { renderJson, renderYaml } from "../src/manifest/render.ts";
+import { prometheusRule } from "../src/metrics/alerts.ts";
+import { grafanaDashboard } from "../src/metrics/dashboard.ts";
 import { VERSION } from "../src/version.ts";
 
 export const CHART_DIR = "charts/vipd";
@@ -69,6 +73,79 @@ function rbacTemplate(): string {
   return text.replaceAll(NAMESPACE_STAND_IN, "{{ .Release.Namespace }}");
 }
 
+/**
+ * Strings Helm must print as they are: the alert rules' annotations and the dashboard's legends are
+ * templates of Prometheus and Grafana, written in the same braces as Helm's. A raw string of Go's
+ * template language (backquoted) needs no quoting inside YAML's double quotes.
+ */
+function helmLiteral(value: unknown): unknown {
+  if (typeof value === "string") return value.replace(/\{\{|\}\}/g, (braces) => `{{\`${braces}\`}}`);
+  if (Array.isArray(value)) return value.map(helmLiteral);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, each]) => [key, helmLiteral(each)]));
+  }
+  return value;
+}
+
+interface ChartObject {
+  readonly metadata: { readonly labels?: Record<string, string>; readonly [field: string]: unknown };
+  readonly [field: string]: unknown;
+}
+
+/** An object of the chart's own, in the release's namespace, with Helm's labels, shown when `value` is true. */
+function optionalTemplate(options: {
+  readonly value: string;
+  readonly header: string;
+  readonly object: ChartObject;
+}): string {
+  const literal = helmLiteral(options.object) as ChartObject;
+  const object = {
+    ...literal,
+    metadata: { ...literal.metadata, labels: { ...literal.metadata.labels, ...HELM_LABELS } },
+  };
+  const text = renderYaml({ header: [], objects: [object] }).replaceAll(
+    NAMESPACE_STAND_IN,
+    "{{ .Release.Namespace }}",
+  );
+  return [
+    `# ${GENERATED}`,
+    `# ${options.header}`,
+    `{{- if .Values.monitoring.${options.value} }}`,
+    text.replace(/\n$/, ""),
+    "{{- end }}",
+    "",
+  ].join("\n");
+}
+
+function prometheusRuleTemplate(): string {
+  return optionalTemplate({
+    value: "prometheusRule",
+    header: "manifests/prometheus-rule.yaml, for the Prometheus Operator: `monitoring.prometheusRule: true`.",
+    object: prometheusRule(NAMESPACE_STAND_IN) as ChartObject,
+  });
+}
+
+/** A ConfigMap that Grafana's dashboard sidecar (kube-prometheus-stack's) loads by its label. */
+const GRAFANA_DASHBOARD_LABEL = { grafana_dashboard: "1" } as const;
+
+function grafanaDashboardTemplate(): string {
+  return optionalTemplate({
+    value: "grafanaDashboard",
+    header:
+      "manifests/grafana-dashboard.json in a ConfigMap for Grafana's sidecar: `monitoring.grafanaDashboard: true`.",
+    object: {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: `${APP_NAME}-grafana-dashboard`,
+        namespace: NAMESPACE_STAND_IN,
+        labels: { ...commonLabels(), ...GRAFANA_DASHBOARD_LABEL },
+      },
+      data: { "vipd.json": renderJson(grafanaDashboard()) },
+    },
+  });
+}
+
 function valuesSchema(): string {
   const agentProperties = Object.fromEntries(
     DAEMONSET_AGENT_FLAGS.map((flag) => {
@@ -113,6 +190,11 @@ function valuesSchema(): string {
       nodeSelector: { type: "object", additionalProperties: { type: "string" } },
       tolerations: { type: "array", items: { type: "object" } },
       resources: { type: "object" },
+      monitoring: {
+        type: "object",
+        additionalProperties: false,
+        properties: { prometheusRule: { type: "boolean" }, grafanaDashboard: { type: "boolean" } },
+      },
     },
   };
   return `${JSON.stringify(schema, null, 2)}\n`;
@@ -127,6 +209,8 @@ export function chartFiles(): ReadonlyMap<string, string> {
       renderYaml({ header: [GENERATED, "The objects of `vipd manifest crds`."], objects: crdObjects() }),
     ],
     [`${CHART_DIR}/templates/rbac.yaml`, rbacTemplate()],
+    [`${CHART_DIR}/templates/prometheus-rule.yaml`, prometheusRuleTemplate()],
+    [`${CHART_DIR}/templates/grafana-dashboard.yaml`, grafanaDashboardTemplate()],
     [`${CHART_DIR}/values.schema.json`, valuesSchema()],
   ]);
 }

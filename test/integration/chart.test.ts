@@ -5,7 +5,7 @@
 // gives the chart's ServiceAccount the agent's rights.
 import test from "ava";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { dump, loadAll } from "js-yaml";
@@ -175,6 +175,28 @@ for (const { name, namespace, flags, values } of SAME_SETTINGS) {
     t.true(fromChart.some((object) => object.kind === "DaemonSet"));
   });
 }
+
+test.serial(
+  "monitoring: the chart's PrometheusRule and dashboard are manifests/' own, Helm printing Prometheus' and Grafana's braces as they are",
+  async (t) => {
+    const rendered = await helmTemplate("vipd-system", {
+      monitoring: { prometheusRule: true, grafanaDashboard: true },
+    });
+    t.is(rendered.code, 0, rendered.stderr);
+    const objects = objectsOf(rendered.stdout).map(withoutHelmLabels);
+    const rule = objects.find((object) => object.kind === "PrometheusRule");
+    const [shipped] = objectsOf(readFileSync(path.join(root, "manifests/prometheus-rule.yaml"), "utf8"));
+    t.deepEqual(rule, shipped && withoutHelmLabels(shipped));
+    const dashboard = objects.find(
+      (object): object is KubeObject & { data?: Record<string, string> } => object.kind === "ConfigMap",
+    );
+    t.is(dashboard?.metadata.labels?.["grafana_dashboard"], "1");
+    t.deepEqual(
+      JSON.parse(dashboard?.data?.["vipd.json"] ?? "null"),
+      JSON.parse(readFileSync(path.join(root, "manifests/grafana-dashboard.json"), "utf8")),
+    );
+  },
+);
 
 const BOTH_REFUSE: {
   readonly name: string;

@@ -27,6 +27,7 @@ interface Values {
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly object[];
   readonly resources: object;
+  readonly monitoring: Readonly<Record<string, boolean>>;
 }
 
 const values = load(chartFile("values.yaml")) as Values;
@@ -76,8 +77,9 @@ test("values.schema.json: every value of values.yaml, and exactly the agent sett
 test("docs/helm.md names every value", (t) => {
   const page = readFileSync(path.join(REPOSITORY_ROOT, "docs/helm.md"), "utf8");
   const names = [
-    ...Object.keys(values).filter((name) => name !== "image" && name !== "agent"),
+    ...Object.keys(values).filter((name) => !["image", "agent", "monitoring"].includes(name)),
     ...Object.keys(values.image).map((name) => `image.${name}`),
+    ...Object.keys(values.monitoring).map((name) => `monitoring.${name}`),
     ...Object.keys(values.agent).map((flag) => `agent.${flag}`),
   ];
   for (const name of names) t.true(page.includes(`\`${name}\``), name);
