@@ -230,7 +230,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
         fresh,
         heartbeat: () => heartbeat.state(),
         dataPlane,
-        status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter }),
+        status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter, wallClock: () => Date.now() }),
         events,
         log,
         requeue,
