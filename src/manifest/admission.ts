@@ -24,8 +24,9 @@ export function admissionPolicyName(namespace: string): string {
   return `vipd-${namespace}-service-writes`;
 }
 
+// Single-quoted: a CEL string in double quotes would be escaped in the YAML, which Prettier rewrites.
 function celString(text: string): string {
-  return JSON.stringify(text);
+  return `'${text}'`;
 }
 
 // Fields a Service may lack altogether: read with optional field access, so that an absent list or
