@@ -24,7 +24,7 @@ import { KubeEventRecorder } from "../kube/events.ts";
 import { createAgentInformers, servesServiceCidrs, servesVipdApi } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
-import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
+import { REQUEST_TIMEOUT_MS, requestOptions } from "../kube/request-options.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
@@ -36,6 +36,7 @@ import type { DataPlane } from "../agent/data-plane.ts";
 import { FreshLeases } from "../agent/fresh-leases.ts";
 import { Handover } from "../agent/handover.ts";
 import { InformerClusterView } from "../agent/informer-view.ts";
+import { LastAgent } from "../agent/last-agent.ts";
 import { Lifecycle } from "../agent/lifecycle.ts";
 import { ServicePublisher } from "../agent/service-publisher.ts";
 import { canonicalAddress, intentOptions, readRequest, serviceIntent } from "../agent/service-intent.ts";
@@ -115,6 +116,12 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       metrics.apiErrors.inc({ operation: "heartbeat", failure });
       if (!repeated) log.warn("heartbeat renewal failed", { failure, error: describeApiError(error) });
     },
+  });
+  const statusWriter = new KubeServiceStatusWriter({
+    api: core,
+    timeoutMs,
+    limiter,
+    wallClock: () => Date.now(),
   });
   const tracker = new HeartbeatTracker();
   const ownership = new Ownership({ leases, node, leaseDuration: config.leaseDuration });
@@ -230,7 +237,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
         fresh,
         heartbeat: () => heartbeat.state(),
         dataPlane,
-        status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter, wallClock: () => Date.now() }),
+        status: statusWriter,
         events,
         log,
         requeue,
@@ -349,6 +356,30 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     mode,
     heartbeat,
     dataPlane,
+    lastAgent:
+      config.vip === undefined
+        ? new LastAgent({
+            node,
+            liveNodes: () => view.liveNodes(),
+            services: () => informers.services.list(),
+            leaseNamesOf: (service) =>
+              mode.addressesOf(service).flatMap((address) => {
+                const reading = canonicalAddress(address);
+                return reading.ok ? [addressLeaseName(reading.vip)] : [];
+              }),
+            readService: async (service) => {
+              try {
+                return await core.readNamespacedService(service, requestOptions({ timeoutMs, limiter }));
+              } catch (error) {
+                if (classifyApiError(error) === "not-found") return null;
+                throw error;
+              }
+            },
+            leases,
+            status: statusWriter,
+            log,
+          })
+        : { run: () => Promise.resolve() },
     handover: new Handover({
       node,
       cachedLeases: () => informers.leases.list(),
