@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { addCleanupCommand } from "../src/cli/cleanup-command.ts";
 import { addConvertCommand } from "../src/cli/convert-command.ts";
 import { addManifestCommand } from "../src/cli/manifest-command.ts";
 import { runAgent } from "../src/cli/run-agent.ts";
@@ -26,5 +27,6 @@ program
 addRunCommand(program, runAgent);
 addManifestCommand(program);
 addConvertCommand(program);
+addCleanupCommand(program);
 
 await program.parseAsync(process.argv);
