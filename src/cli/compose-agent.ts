@@ -367,13 +367,13 @@ export function composeAgent(parts: AgentParts): Lifecycle {
                 const reading = canonicalAddress(address);
                 return reading.ok ? [addressLeaseName(reading.vip)] : [];
               }),
+            // A list of one by name, read from etcd: RBAC grants list, and a get would add nothing.
             readService: async (service) => {
-              try {
-                return await core.readNamespacedService(service, requestOptions({ timeoutMs, limiter }));
-              } catch (error) {
-                if (classifyApiError(error) === "not-found") return null;
-                throw error;
-              }
+              const found = await core.listNamespacedService(
+                { namespace: service.namespace, fieldSelector: `metadata.name=${service.name}` },
+                requestOptions({ timeoutMs, limiter }),
+              );
+              return found.items[0] ?? null;
             },
             leases,
             status: statusWriter,

@@ -54,7 +54,15 @@ export function serviceWritesPolicy(
         failurePolicy: "Fail",
         matchConstraints: {
           resourceRules: [
-            { apiGroups: [""], apiVersions: ["v1"], operations: ["UPDATE"], resources: ["services"] },
+            // scope as the API server defaults it: a defaulted field in this list would make every
+            // `kubectl apply` of the manifests report the policy "configured".
+            {
+              apiGroups: [""],
+              apiVersions: ["v1"],
+              operations: ["UPDATE"],
+              resources: ["services"],
+              scope: "*",
+            },
           ],
         },
         matchConditions: [

@@ -26,8 +26,7 @@ export const CLUSTER_RULES: readonly V1PolicyRule[] = [
   // vipd.io/holder annotation. RBAC cannot narrow a patch to one field: the admission policy of
   // admission.ts refuses any other change this account makes to a Service (spec, labels, other
   // annotations, finalizers, ownerReferences), so a stolen token cannot redirect a Service.
-  // A fresh read (get) before the last agent to stop takes its status back (src/agent/last-agent.ts).
-  { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch", "patch"] },
+  { apiGroups: [""], resources: ["services"], verbs: ["list", "watch", "patch"] },
   // status.loadBalancer.ingress, through the /status subresource.
   { apiGroups: [""], resources: ["services/status"], verbs: ["patch"] },
   // externalTrafficPolicy: Local needs to know which nodes have a ready endpoint.

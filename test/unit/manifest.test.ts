@@ -56,7 +56,6 @@ test("the ClusterRole grants exactly the verbs the agent's API calls use", (t) =
     "create events",
     "create vipallocations.vipd.io",
     "delete vipallocations.vipd.io",
-    "get services",
     "get vipallocations.vipd.io",
     "list endpointslices.discovery.k8s.io",
     "list namespaces",
