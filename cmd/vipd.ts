@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { addCleanupCommand } from "../src/cli/cleanup-command.ts";
 import { addConvertCommand } from "../src/cli/convert-command.ts";
 import { addExplainCommand } from "../src/cli/explain-command.ts";
 import { addManifestCommand } from "../src/cli/manifest-command.ts";
@@ -28,5 +29,6 @@ addRunCommand(program, runAgent);
 addManifestCommand(program);
 addConvertCommand(program);
 addExplainCommand(program);
+addCleanupCommand(program);
 
 await program.parseAsync(process.argv);

@@ -3,7 +3,8 @@
 // waits for, and ending the agent if the API server refuses it for --sync-timeout: sync-wait.ts),
 // the sweep of a previous run's leftovers, the heartbeat, and only then the first decision. Stop (rule 5): no more
 // work taken, every run in progress ended, every address off the wire, every ownership Lease
-// naming this node cleared, then the heartbeat released after its renewal in flight. Losing
+// naming this node cleared, the status taken back if no other agent is left (last-agent.ts), then
+// the heartbeat released after its renewal in flight. Losing
 // leadership never ends the process; only a signal does.
 import type { V1Lease } from "@kubernetes/client-node";
 import type { Server } from "node:http";
@@ -18,6 +19,7 @@ import type { HealthCheck } from "../metrics/server.ts";
 import { addressOf, type Agent } from "./agent.ts";
 import type { DataPlane } from "./data-plane.ts";
 import type { Handover } from "./handover.ts";
+import type { LastAgent } from "./last-agent.ts";
 import type { Vip } from "./service-intent.ts";
 import type { ServingMode } from "./serving-mode.ts";
 import type { SilenceWatch } from "./silence-watch.ts";
@@ -31,6 +33,8 @@ export interface LifecycleOptions {
   readonly heartbeat: Heartbeat;
   readonly dataPlane: DataPlane;
   readonly handover: Handover;
+  /** Takes back the status this node published when it is the last agent (services mode). */
+  readonly lastAgent: Pick<LastAgent, "run">;
   readonly upkeep: Upkeep;
   readonly silenceWatch: SilenceWatch;
   readonly cachedLeases: () => readonly V1Lease[];
@@ -113,6 +117,7 @@ export class Lifecycle {
     o.silenceWatch.stop();
     await o.agent.drain();
     await o.handover.run();
+    await o.lastAgent.run();
     const released = await o.heartbeat.stop({ release: true });
     if (released.outcome === "failed")
       o.log.warn("could not delete the heartbeat Lease", {

@@ -33,7 +33,7 @@ export interface ServicePublisherOptions {
   readonly intentOf: (service: V1Service) => ServiceIntent;
   readonly fresh: FreshLeases;
   readonly heartbeat: () => OwnHeartbeat;
-  readonly dataPlane: Pick<DataPlane, "holding">;
+  readonly dataPlane: Pick<DataPlane, "holding" | "interfaceFor">;
   readonly status: ServiceStatusWriter;
   readonly events: EventRecorder;
   readonly log: Logger;
@@ -63,6 +63,7 @@ export class ServicePublisher {
       return;
     }
     const intent = o.intentOf(service);
+    const interfaceOverride = intent.serve ? intent.interface : undefined;
     const liveNodes = o.view.liveNodes();
     const holderOf = (leaseName: string): string | null =>
       o.fresh.current(leaseName)?.spec?.holderIdentity ?? null;
@@ -78,12 +79,17 @@ export class ServicePublisher {
         service,
         intent,
         conflict: intent.serve ? o.view.vipConflict(ref) : null,
-        addresses: (intent.serve ? intent.vips : []).map((vip) => ({
-          address: vip.address,
-          announcing: o.dataPlane.holding(addressWork(vip.address)) !== undefined,
-          heldByLiveOther: heldByLiveOther(addressLeaseName(vip)),
-          holder: holderOf(addressLeaseName(vip)),
-        })),
+        addresses: (intent.serve ? intent.vips : []).map((vip) => {
+          const announcing = o.dataPlane.holding(addressWork(vip.address)) !== undefined;
+          const choice = announcing ? o.dataPlane.interfaceFor([vip], interfaceOverride) : undefined;
+          return {
+            address: vip.address,
+            announcing,
+            heldByLiveOther: heldByLiveOther(addressLeaseName(vip)),
+            holder: holderOf(addressLeaseName(vip)),
+            ...(choice?.ok === true ? { interfaceName: choice.name } : {}),
+          };
+        }),
         legacyHeldByLiveOther: heldByLiveOther(legacyServiceLeaseName(ref)),
         ownHeartbeat: o.heartbeat(),
         liveNodes,
@@ -111,7 +117,7 @@ export class ServicePublisher {
         return;
       }
       case "publish":
-        await o.status.write(ref, step.published);
+        await o.status.write(ref, step.published, { current: service });
         return;
       case "requeue":
         o.requeue(serviceWork(ref), step.afterMs);

@@ -1,16 +1,23 @@
 // The pure step of a Service's loop (service-publisher.ts): what the Service is told. Its status is
 // written by the node that announces its first address and lists every one of its addresses some
-// live node holds; it is cleared by the node that wrote it once the Service no longer asks, and by
-// one agent (the first-ranked live node) when nobody has held the first address for a lease
-// duration. A refusal is logged once per change and recorded as an Event by one agent (refusals.ts
-// says which), asked again if that agent's heartbeat falls silent first.
+// live node holds, with the vipd.io/Announced condition True naming that node and its interface; it
+// is cleared by the node that wrote it once the Service no longer asks, and by one agent (the
+// first-ranked live node) when nobody has held the first address for a lease duration, which then
+// sets the condition False (NoEligibleNode). A refusal is logged once per change and recorded as an
+// Event by one agent (refusals.ts says which), asked again if that agent's heartbeat falls silent
+// first.
 import type { V1Service } from "@kubernetes/client-node";
 import type { OwnHeartbeat } from "../election/decide.ts";
 import { rankCandidates } from "../election/ranking.ts";
 import type { ServiceEvent } from "../kube/events.ts";
-import { ANNOTATION_HOLDER, EVENT_REASONS } from "../kube/names.ts";
+import { ANNOTATION_HOLDER, CONDITION_REASONS, EVENT_REASONS } from "../kube/names.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
-import { statusShows } from "../kube/service-status.ts";
+import {
+  NOTHING_PUBLISHED,
+  statusShows,
+  type AnnouncedCondition,
+  type Publication,
+} from "../kube/service-status.ts";
 import { refusalOf, refusalRecording, type Refusal } from "./refusals.ts";
 import type { ServiceIntent } from "./service-intent.ts";
 import type { VipConflict } from "./vip-claims.ts";
@@ -49,6 +56,8 @@ export interface AddressSeen {
   readonly heldByLiveOther: boolean;
   /** The node its ownership Lease names, or null. */
   readonly holder: string | null;
+  /** The interface this node announces it on, when it does. */
+  readonly interfaceName?: string;
 }
 
 export interface ServiceObservation {
@@ -68,12 +77,10 @@ export interface ServiceObservation {
   readonly runningFor: number;
 }
 
-export type Published = { readonly ips: readonly string[]; readonly holder: string } | null;
-
 export type ServiceStep =
   | { readonly kind: "log-refusal"; readonly refusal: Refusal }
   | { readonly kind: "record"; readonly event: ServiceEvent }
-  | { readonly kind: "publish"; readonly published: Published }
+  | { readonly kind: "publish"; readonly published: Publication }
   | { readonly kind: "requeue"; readonly afterMs: number }
   /** Another run once that agent's heartbeat has been silent for D: it was to report a Warning. */
   | { readonly kind: "wake-when-silent"; readonly node: string };
@@ -94,7 +101,7 @@ export function stepService(
   const told = tellRefusal(settings, seen, before, refusal);
   const memory = told.memory;
   const plan: ServiceStep[] = [...told.plan];
-  const publish = (published: Published): void => {
+  const publish = (published: Publication): void => {
     if (!statusShows(seen.service, published)) plan.push({ kind: "publish", published });
   };
   const [primary] = seen.addresses;
@@ -110,7 +117,11 @@ export function stepService(
       const ips = seen.addresses.filter(
         (each) => (each.announcing || each.heldByLiveOther) && intent.external?.has(each.address) !== true,
       );
-      publish({ ips: ips.map((each) => each.address), holder: settings.self });
+      publish({
+        ips: ips.map((each) => each.address),
+        holder: settings.self,
+        condition: condition(seen, "True", CONDITION_REASONS.announced, announcedMessage(settings, seen)),
+      });
     }
     return { memory: { ...memory, unheldSince: null }, plan };
   }
@@ -119,9 +130,23 @@ export function stepService(
   // Nobody has held the Service's first address for longer than D: its status must stop pointing
   // at an address nobody answers for. A holder that is only cut off from the API server still
   // names itself in the Lease, so this never clears the status of a Service served in degraded hold.
+  // Only a Service vipd has told something is told this: one that never had a holder, refused or
+  // waiting for its first claim, is left without vipd's condition.
   const unheldSince = memory.unheldSince ?? seen.now;
   const after = { ...memory, unheldSince };
-  if (statusShows(seen.service, null)) return { memory: after, plan };
+  const addresses = seen.addresses.map((each) => each.address).join(", ");
+  const unheld: Publication = {
+    ips: [],
+    holder: null,
+    condition: condition(
+      seen,
+      "False",
+      CONDITION_REASONS.noEligibleNode,
+      `no node has held ${addresses} for ${settings.leaseDuration / 1000}s`,
+    ),
+  };
+  if (statusShows(seen.service, NOTHING_PUBLISHED) || statusShows(seen.service, unheld))
+    return { memory: after, plan };
   const unheldFor = seen.now - unheldSince;
   if (unheldFor < settings.leaseDuration) {
     plan.push({ kind: "requeue", afterMs: settings.leaseDuration - unheldFor });
@@ -133,30 +158,68 @@ export function stepService(
     return { memory: after, plan };
   }
   plan.push(
-    { kind: "publish", published: null },
+    { kind: "publish", published: unheld },
     {
       kind: "record",
       event: {
         type: "Warning",
         reason: EVENT_REASONS.noEligibleNode,
-        message: `no node has held ${seen.addresses.map((each) => each.address).join(", ")} for ${settings.leaseDuration / 1000}s; status cleared`,
+        message: `no node has held ${addresses} for ${settings.leaseDuration / 1000}s; status cleared`,
       },
     },
   );
   return { memory: after, plan };
 }
 
+function condition(
+  seen: ServiceObservation,
+  status: AnnouncedCondition["status"],
+  reason: string,
+  message: string,
+): AnnouncedCondition {
+  return { status, reason, message, observedGeneration: seen.service.metadata?.generation };
+}
+
+// At most this many addresses are named: the condition of a Service with hundreds of addresses
+// stays a line an operator can read (the API server refuses a message over 32 kB).
+const ADDRESSES_NAMED = 4;
+
+function listed(addresses: readonly string[]): string {
+  const named = addresses.slice(0, ADDRESSES_NAMED).join(", ");
+  const more = addresses.length - ADDRESSES_NAMED;
+  return more > 0 ? `${named} and ${more} more` : named;
+}
+
+/** "198.51.100.10 announced by node-a on eth0", and the addresses other nodes announce. */
+function announcedMessage(settings: ServiceStepSettings, seen: ServiceObservation): string {
+  const own = seen.addresses.filter((each) => each.announcing);
+  const interfaces = [...new Set(own.flatMap((each) => each.interfaceName ?? []))];
+  const on = interfaces.length === 0 ? "" : ` on ${interfaces.join(", ")}`;
+  const byOthers = new Map<string, string[]>();
+  for (const each of seen.addresses)
+    if (!each.announcing && each.heldByLiveOther && each.holder !== null)
+      byOthers.set(each.holder, [...(byOthers.get(each.holder) ?? []), each.address]);
+  const others = [...byOthers].map(([node, addresses]) => `; ${listed(addresses)} by node ${node}`);
+  return `${listed(own.map((each) => each.address))} announced by node ${settings.self}${on}${others.join("")}`;
+}
+
 // The node that wrote the status clears it; if that node is gone, the first-ranked live one does.
-// A status without vipd's holder annotation is another load balancer's, and is left alone.
+// A status without vipd's holder annotation is another load balancer's: only vipd's condition (a
+// NoEligibleNode one, written with no status) is taken off it.
 function clearWhenNoLongerAsked(
   settings: ServiceStepSettings,
   seen: ServiceObservation,
-  publish: (published: Published) => void,
+  publish: (published: Publication) => void,
 ): void {
   const writer = seen.service.metadata?.annotations?.[ANNOTATION_HOLDER];
-  if (writer === undefined) return;
+  if (writer === undefined) {
+    if (firstRanked(settings, seen) === settings.self) publish({ ...NOTHING_PUBLISHED, ips: null });
+    return;
+  }
   const orphaned = writer !== settings.self && !seen.liveNodes.includes(writer);
-  if (writer === settings.self || (orphaned && firstRanked(settings, seen) === settings.self)) publish(null);
+  if (writer === settings.self || (orphaned && firstRanked(settings, seen) === settings.self)) {
+    publish(NOTHING_PUBLISHED);
+  }
 }
 
 function tellRefusal(

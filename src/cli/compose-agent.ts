@@ -24,8 +24,8 @@ import { KubeEventRecorder } from "../kube/events.ts";
 import { createAgentInformers, servesServiceCidrs, servesVipdApi } from "../kube/informers.ts";
 import { KubeLeaseApi } from "../kube/leases.ts";
 import { RequestLimiter } from "../kube/request-limiter.ts";
+import { REQUEST_TIMEOUT_MS, requestOptions } from "../kube/request-options.ts";
 import { describeUnsynced } from "../kube/sync-wait.ts";
-import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
 import { KubeServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
@@ -38,6 +38,7 @@ import type { DataPlane } from "../agent/data-plane.ts";
 import { FreshLeases } from "../agent/fresh-leases.ts";
 import { Handover } from "../agent/handover.ts";
 import { InformerClusterView } from "../agent/informer-view.ts";
+import { LastAgent } from "../agent/last-agent.ts";
 import { Lifecycle } from "../agent/lifecycle.ts";
 import { ServicePublisher } from "../agent/service-publisher.ts";
 import { canonicalAddress, intentOptions, readRequest, serviceIntent } from "../agent/service-intent.ts";
@@ -120,6 +121,12 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     onFailure: (failure, error, repeated) => {
       if (!repeated) log.warn("heartbeat renewal failed", { failure, error: describeApiError(error) });
     },
+  });
+  const statusWriter = new KubeServiceStatusWriter({
+    api: core,
+    timeoutMs,
+    limiter,
+    wallClock: () => Date.now(),
   });
   const tracker = new HeartbeatTracker();
   const ownership = new Ownership({ leases, node, leaseDuration: config.leaseDuration });
@@ -238,7 +245,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
         fresh,
         heartbeat: () => heartbeat.state(),
         dataPlane,
-        status: new KubeServiceStatusWriter({ api: core, timeoutMs, limiter }),
+        status: statusWriter,
         events,
         log,
         requeue,
@@ -379,6 +386,30 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     mode,
     heartbeat,
     dataPlane,
+    lastAgent:
+      config.vip === undefined
+        ? new LastAgent({
+            node,
+            liveNodes: () => view.liveNodes(),
+            services: () => informers.services.list(),
+            leaseNamesOf: (service) =>
+              mode.addressesOf(service).flatMap((address) => {
+                const reading = canonicalAddress(address);
+                return reading.ok ? [addressLeaseName(reading.vip)] : [];
+              }),
+            // A list of one by name, read from etcd: RBAC grants list, and a get would add nothing.
+            readService: async (service) => {
+              const found = await core.listNamespacedService(
+                { namespace: service.namespace, fieldSelector: `metadata.name=${service.name}` },
+                requestOptions({ timeoutMs, limiter }),
+              );
+              return found.items[0] ?? null;
+            },
+            leases,
+            status: statusWriter,
+            log,
+          })
+        : { run: () => Promise.resolve() },
     handover: new Handover({
       node,
       cachedLeases: () => informers.leases.list(),

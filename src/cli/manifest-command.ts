@@ -146,7 +146,7 @@ export function addManifestCommand(program: Command): void {
   manifest
     .command("rbac")
     .description(
-      "print the Namespace, ServiceAccount, ClusterRole and Role (with bindings) the agent runs as",
+      "print the Namespace, ServiceAccount, ClusterRole and Role (with bindings) the agent runs as, and the admission policy that limits its Service writes to its annotation",
     )
     .addOption(agentOption("namespace").default(defaults.namespace))
     .action((flags: { namespace: string }) => {

@@ -10,6 +10,13 @@ export const ANNOTATION_METALLB_POOL = "metallb.io/address-pool";
 export const ANNOTATION_SHARED_IP = "vipd.io/allow-shared-ip";
 export const ANNOTATION_METALLB_SHARED_IP = "metallb.io/allow-shared-ip";
 
+/** The Service condition vipd writes with its status (metav1.Condition, keyed by type). */
+export const CONDITION_ANNOUNCED = "vipd.io/Announced";
+export const CONDITION_REASONS = {
+  announced: "Announced",
+  noEligibleNode: "NoEligibleNode",
+} as const;
+
 export const DEFAULT_LOAD_BALANCER_CLASS = "vipd.io/l2";
 export const LABEL_EXCLUDE_FROM_LOAD_BALANCERS = "node.kubernetes.io/exclude-from-external-load-balancers";
 

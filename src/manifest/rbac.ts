@@ -2,8 +2,12 @@
 // src/election and src/agent, and nothing else. Leases are granted by a Role in vipd's namespace
 // only, so a compromised agent cannot touch the Leases that elect kube-controller-manager or
 // kube-scheduler, nor the node heartbeats in kube-node-lease. kube-vip-cloud-provider's ConfigMap is
-// readable by name only, through a Role in kube-system.
+// readable by name only, through a Role in kube-system. Where RBAC is too coarse — `patch` on
+// services, granted for one annotation — a ValidatingAdmissionPolicy (admission.ts), printed with
+// these objects, refuses every other change that account makes to a Service.
 import type {
+  V1ValidatingAdmissionPolicy,
+  V1ValidatingAdmissionPolicyBinding,
   V1ClusterRole,
   V1ClusterRoleBinding,
   V1Namespace,
@@ -14,11 +18,14 @@ import type {
   RbacV1Subject,
 } from "@kubernetes/client-node";
 import { VIP_ALLOCATION_PLURAL, VIP_POOL_PLURAL, VIPD_API_GROUP } from "../addresses/api.ts";
+import { serviceWritesPolicy } from "./admission.ts";
 import { clusterScopedName, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
 
 export const CLUSTER_RULES: readonly V1PolicyRule[] = [
   // The Service informer (list + watch across namespaces), and the merge patch that writes only the
-  // vipd.io/holder annotation. RBAC cannot narrow a patch to one field; the agent never sends more.
+  // vipd.io/holder annotation. RBAC cannot narrow a patch to one field: the admission policy of
+  // admission.ts refuses any other change this account makes to a Service (spec, labels, other
+  // annotations, finalizers, ownerReferences), so a stolen token cannot redirect a Service.
   { apiGroups: [""], resources: ["services"], verbs: ["list", "watch", "patch"] },
   // status.loadBalancer.ingress, through the /status subresource.
   { apiGroups: [""], resources: ["services/status"], verbs: ["patch"] },
@@ -112,6 +119,8 @@ export function rbacObjects(
   V1RoleBinding,
   V1Role,
   V1RoleBinding,
+  V1ValidatingAdmissionPolicy,
+  V1ValidatingAdmissionPolicyBinding,
 ] {
   const { namespace } = options;
   const clusterName = clusterScopedName(namespace);
@@ -164,5 +173,6 @@ export function rbacObjects(
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: clusterName },
       subjects: [subject(namespace)],
     },
+    ...serviceWritesPolicy(namespace),
   ];
 }

@@ -16,7 +16,12 @@ import { classifyApiError, describeApiError } from "../../src/kube/errors.ts";
 import { KubeEventRecorder } from "../../src/kube/events.ts";
 import { SharedInformer } from "../../src/kube/informer.ts";
 import { KubeLeaseApi, leaseVersionOf, type LeaseApi, type LeaseVersion } from "../../src/kube/leases.ts";
-import { KubeServiceStatusWriter, statusShows } from "../../src/kube/service-status.ts";
+import {
+  KubeServiceStatusWriter,
+  NOTHING_PUBLISHED,
+  statusShows,
+  type Publication,
+} from "../../src/kube/service-status.ts";
 import { startApiServer, type ApiServer } from "../../lab/apiserver.ts";
 
 const NAMESPACE = "vipd-system";
@@ -235,15 +240,19 @@ test.serial("status: ingress through /status and the holder annotation, then cle
       spec: { type: "LoadBalancer", loadBalancerIP: "198.51.100.200", ports: [{ port: 80 }] },
     },
   });
-  const writer = new KubeServiceStatusWriter({ api: core, timeoutMs: 5000 });
-  const published = { ips: ["198.51.100.200", "2001:db8:1::200"], holder: "node2" };
+  const writer = new KubeServiceStatusWriter({ api: core, timeoutMs: 5000, wallClock: () => Date.now() });
+  const published: Publication = {
+    ips: ["198.51.100.200", "2001:db8:1::200"],
+    holder: "node2",
+    condition: { status: "True", reason: "Announced", message: "announced by node2", observedGeneration: 1 },
+  };
   await writer.write({ namespace: "default", name: "web" }, published);
   const written: V1Service = await core.readNamespacedService({ namespace: "default", name: "web" });
   t.true(statusShows(written, published));
   t.is(written.spec?.loadBalancerIP, "198.51.100.200", "the spec is untouched");
-  await writer.write({ namespace: "default", name: "web" }, null);
+  await writer.write({ namespace: "default", name: "web" }, NOTHING_PUBLISHED);
   const cleared = await core.readNamespacedService({ namespace: "default", name: "web" });
-  t.true(statusShows(cleared, null));
+  t.true(statusShows(cleared, NOTHING_PUBLISHED));
 });
 
 test.serial("events: a repeat within the window bumps the count of the same Event", async (t) => {

@@ -21,13 +21,49 @@ const settings = { self: first, leaseDuration: D, renewDeadline: 3000 };
 const V4 = { address: "192.0.2.10", family: 4 } as const;
 const V6 = { address: "2001:db8::10", family: 6 } as const;
 
-function service(status: { ips: string[]; holder: string } | null = null): V1Service {
+function service(
+  status: { ips: string[]; holder: string } | null = null,
+  condition: { status: string; reason: string; message: string } | null = null,
+): V1Service {
   return {
-    metadata: { ...REF, uid: "u1", annotations: status === null ? {} : { "vipd.io/holder": status.holder } },
+    metadata: {
+      ...REF,
+      uid: "u1",
+      generation: 3,
+      annotations: status === null ? {} : { "vipd.io/holder": status.holder },
+    },
     spec: { type: "LoadBalancer" },
-    status: { loadBalancer: { ingress: (status?.ips ?? []).map((ip) => ({ ip, ipMode: "VIP" })) } },
+    status: {
+      loadBalancer: { ingress: (status?.ips ?? []).map((ip) => ({ ip, ipMode: "VIP" })) },
+      conditions:
+        condition === null
+          ? []
+          : [
+              {
+                type: "vipd.io/Announced",
+                ...condition,
+                observedGeneration: 3,
+                lastTransitionTime: new Date(0),
+              },
+              {
+                type: "example.com/Other",
+                status: "True",
+                reason: "Other",
+                message: "",
+                lastTransitionTime: new Date(0),
+              },
+            ],
+    },
   };
 }
+
+const ANNOUNCED_MESSAGE = `${V4.address} announced by node ${first} on eth0; ${V6.address} by node ${second}`;
+const announced = { status: "True", reason: "Announced", message: ANNOUNCED_MESSAGE };
+const noEligible = {
+  status: "False",
+  reason: "NoEligibleNode",
+  message: `no node has held ${V4.address}, ${V6.address} for ${D / 1000}s`,
+};
 
 const base: ServiceObservation = {
   now: NOW,
@@ -36,7 +72,7 @@ const base: ServiceObservation = {
   intent: { serve: true, vips: [V4, V6], source: "spec.loadBalancerIP", interface: undefined },
   conflict: null,
   addresses: [
-    { address: V4.address, announcing: true, heldByLiveOther: false, holder: first },
+    { address: V4.address, announcing: true, heldByLiveOther: false, holder: first, interfaceName: "eth0" },
     { address: V6.address, announcing: false, heldByLiveOther: true, holder: second },
   ],
   legacyHeldByLiveOther: false,
@@ -52,10 +88,12 @@ const unheld = [
 
 function summary(plan: readonly ServiceStep[]): string[] {
   return plan.map((each) => {
-    if (each.kind === "publish")
-      return each.published === null
-        ? "clear status"
-        : `status ${each.published.ips.join(",")} by ${each.published.holder}`;
+    if (each.kind === "publish") {
+      const { ips, holder, condition } = each.published;
+      const told = condition === null ? "" : `, ${condition.status} ${condition.reason}`;
+      if (holder !== null) return `status ${(ips ?? []).join(",")} by ${holder}${told}`;
+      return `${ips === null ? "condition removed" : "clear status"}${told}`;
+    }
     if (each.kind === "record") return `event ${each.event.reason}`;
     if (each.kind === "requeue") return `again in ${each.afterMs}`;
     if (each.kind === "wake-when-silent") return `again when ${each.node} is silent`;
@@ -68,13 +106,30 @@ const table: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, strin
     "the holder of the first address writes every held address",
     {},
     {},
-    [`status ${V4.address},${V6.address} by ${first}`],
+    [`status ${V4.address},${V6.address} by ${first}, True Announced`],
   ],
   [
     "a status already showing it is not written again",
-    { service: service({ ips: [V4.address, V6.address], holder: first }) },
+    { service: service({ ips: [V4.address, V6.address], holder: first }, announced) },
     {},
     [],
+  ],
+  [
+    "the status shows it, but not the condition: written",
+    { service: service({ ips: [V4.address, V6.address], holder: first }) },
+    {},
+    [`status ${V4.address},${V6.address} by ${first}, True Announced`],
+  ],
+  [
+    "the condition names another interface: written again",
+    {
+      service: service(
+        { ips: [V4.address, V6.address], holder: first },
+        { ...announced, message: ANNOUNCED_MESSAGE.replace("eth0", "eth1") },
+      ),
+    },
+    {},
+    [`status ${V4.address},${V6.address} by ${first}, True Announced`],
   ],
   [
     "a holder whose heartbeat is past the renew deadline writes nothing",
@@ -94,7 +149,13 @@ const table: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, strin
     {},
     [],
   ],
-  ["unheld, status empty: nothing to clear", { addresses: unheld }, {}, []],
+  ["unheld, nothing of vipd's on it: nothing to clear", { addresses: unheld }, {}, []],
+  [
+    "unheld, and the condition says so already: nothing",
+    { addresses: unheld, service: service(null, noEligible) },
+    {},
+    [],
+  ],
   [
     "unheld for less than D: looked at again when D is up",
     { addresses: unheld, service: service({ ips: [V4.address], holder: second }) },
@@ -105,7 +166,7 @@ const table: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, strin
     "unheld for D: the first-ranked live node clears the status and says why",
     { addresses: unheld, service: service({ ips: [V4.address], holder: second }) },
     { unheldSince: NOW - D },
-    ["clear status", "event NoEligibleNode"],
+    ["clear status, False NoEligibleNode", "event NoEligibleNode"],
   ],
   [
     "unheld for D: a node ranked lower leaves it to the first, and looks again if that one falls silent",
@@ -130,6 +191,18 @@ const table: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, strin
     },
     {},
     ["clear status"],
+  ],
+  [
+    "no longer asked, only vipd's condition on it: the first-ranked removes the condition",
+    { intent: { serve: false, reason: "not-load-balancer" }, service: service(null, noEligible) },
+    {},
+    ["condition removed"],
+  ],
+  [
+    "no longer asked, nothing of vipd's on it: nothing",
+    { intent: { serve: false, reason: "not-load-balancer" } },
+    {},
+    [],
   ],
   [
     "no longer asked, written by a live other node: left to it",
@@ -206,4 +279,10 @@ test("service step: the first run without a holder starts the clock; a holder st
   t.is(started.memory.unheldSince, NOW);
   t.deepEqual(summary(started.plan), [`again in ${D}`]);
   t.is(stepService(settings, base, started.memory).memory.unheldSince, null);
+});
+
+test("service step: the condition names the node, its interface, the others' addresses and the generation", (t) => {
+  const [step] = stepService(settings, base, NOTHING_TOLD).plan;
+  if (step?.kind !== "publish") throw new Error("expected a status write");
+  t.deepEqual(step.published.condition, { ...announced, observedGeneration: 3 });
 });

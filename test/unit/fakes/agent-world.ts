@@ -22,7 +22,7 @@ import type { ServiceCidr } from "../../../src/kube/cluster-addresses.ts";
 import type { AgentMacs } from "../../../src/election/foreign-hosts.ts";
 import type { EventRecorder, EventSubject, ServiceEvent } from "../../../src/kube/events.ts";
 import { parseServiceKey, type ServiceRef } from "../../../src/kube/service-ref.ts";
-import type { ServiceStatusWriter } from "../../../src/kube/service-status.ts";
+import type { Publication, ServiceStatusWriter } from "../../../src/kube/service-status.ts";
 import type { Logger } from "../../../src/log/logger.ts";
 import { addressingOf } from "./addressing.ts";
 import type { FakeLeaseApi } from "./lease-api.ts";
@@ -194,15 +194,26 @@ export class FakeStatusWriter implements ServiceStatusWriter {
     this.#view = view;
   }
 
-  write(service: ServiceRef, published: { ips: readonly string[]; holder: string } | null): Promise<void> {
-    this.writes.push(published === null ? "clear" : `${published.ips.join(",")}@${published.holder}`);
+  write(service: ServiceRef, published: Publication): Promise<void> {
+    this.writes.push(
+      published.holder === null ? "clear" : `${(published.ips ?? []).join(",")}@${published.holder}`,
+    );
     const stored = this.#view.service(service);
     if (stored !== undefined) {
+      const ingress =
+        published.ips === null
+          ? stored.status?.loadBalancer?.ingress
+          : published.ips.map((ip) => ({ ip, ipMode: "VIP" }));
+      const { condition } = published;
       stored.status = {
-        loadBalancer: { ingress: published?.ips.map((ip) => ({ ip, ipMode: "VIP" })) ?? [] },
+        loadBalancer: { ingress: ingress ?? [] },
+        conditions:
+          condition === null
+            ? []
+            : [{ type: "vipd.io/Announced", ...condition, lastTransitionTime: new Date(0) }],
       };
       const annotations = { ...stored.metadata?.annotations };
-      if (published === null) delete annotations["vipd.io/holder"];
+      if (published.holder === null) delete annotations["vipd.io/holder"];
       else annotations["vipd.io/holder"] = published.holder;
       stored.metadata = { ...stored.metadata, annotations };
     }
