@@ -16,7 +16,6 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
   type V1Lease,
   type V1Service,
 } from "@kubernetes/client-node";
@@ -35,6 +34,7 @@ import {
 import { systemClock, type Clock } from "../clock/clock.ts";
 import { RUN_OPTIONS } from "../config/options.ts";
 import { EXIT_FAILED } from "./run-command.ts";
+import { userKubeConfig } from "./user-kube-config.ts";
 
 export interface ServiceCleanup {
   readonly namespace: string;
@@ -89,9 +89,7 @@ const isHeartbeat = (lease: V1Lease): boolean =>
   lease.metadata?.labels?.[LEASE_LABEL_COMPONENT] === HEARTBEAT_COMPONENT;
 
 async function cleanup(flags: CleanupFlags, clock: Clock, out: (line: string) => void): Promise<void> {
-  const kubeConfig = new KubeConfig();
-  if (flags.kubeconfig === undefined) kubeConfig.loadFromDefault();
-  else kubeConfig.loadFromFile(flags.kubeconfig);
+  const kubeConfig = userKubeConfig(flags.kubeconfig);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
