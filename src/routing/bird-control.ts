@@ -31,7 +31,7 @@ export interface BirdControlOptions {
 // birdc -v prints BIRD's reply codes; 8xxx and 9xxx are errors, the rest progress or success.
 function birdMessage(output: string): string {
   const lines = output.split("\n").map((line) => line.trimEnd());
-  const errors = lines.filter((line) => /^[89]\d{3}[ -]/.test(line)).map((line) => line.slice(5));
+  const errors = lines.filter((line) => /^[89]\d{3}[ -]/.test(line));
   const text = errors.length > 0 ? errors : lines.filter((line) => line !== "" && !line.startsWith("0001"));
   return text.map((line) => line.replace(/^\d{4}[ -]/, "")).join("; ") || "birdc gave no reason";
 }
