@@ -61,6 +61,21 @@ export interface RawNewAddress extends RawAddressKey {
   readonly replace: boolean;
 }
 
+export interface RawRouteKey {
+  readonly destination: string;
+  readonly prefixLength: number;
+  readonly table: number;
+  /** RTPROT_*; a delete matches only a route with this protocol. */
+  readonly protocol: number;
+}
+
+/** A unicast route out of one interface, without a gateway. */
+export interface RawNewRoute extends RawRouteKey {
+  readonly ifindex: number;
+  /** RT_SCOPE_* */
+  readonly scope: number;
+}
+
 export type RawNetlinkEvent =
   | (RawLink & { readonly type: "link"; readonly action: "new" | "del" })
   | (RawAddress & { readonly type: "address"; readonly action: "new" | "del" })
@@ -77,6 +92,9 @@ export interface NativeNetlink {
   listRoutes(family: RawFamily): RawRoute[];
   addAddress(options: RawNewAddress): void;
   deleteAddress(options: RawAddressKey): void;
+  /** NLM_F_CREATE | NLM_F_REPLACE: idempotent. */
+  addRoute(options: RawNewRoute): void;
+  deleteRoute(options: RawRouteKey): void;
   close(): void;
 }
 

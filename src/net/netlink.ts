@@ -135,6 +135,23 @@ export interface Route {
   readonly nexthops: readonly Nexthop[];
 }
 
+/** One route of a table: destination, prefix length, table, and the protocol that marks whose it is. */
+export interface RouteKey {
+  readonly destination: string;
+  readonly prefixLength: number;
+  /** 1 to 2^32-1; RT_TABLE_MAIN is 254. */
+  readonly table: number;
+  /** RTPROT_*, 0 to 255. */
+  readonly protocol: number;
+}
+
+/** A unicast route straight out of an interface (no gateway), as routing daemons learn from a table. */
+export interface AddRouteOptions extends RouteKey {
+  readonly ifindex: number;
+  /** RT_SCOPE_*: 0 universe, 253 link, 254 host. */
+  readonly scope: number;
+}
+
 export type NetlinkEvent =
   | (Link & { readonly type: "link"; readonly action: "new" | "del" })
   | (Address & { readonly type: "address"; readonly action: "new" | "del" })
@@ -187,6 +204,15 @@ function toAddress(raw: RawAddress): Address {
   };
 }
 
+// The kernel takes table 0 (RT_TABLE_UNSPEC) for the main table, never what a caller naming a table
+// meant.
+function checkedTable(table: number): number {
+  if (!Number.isInteger(table) || table < 1 || table > 0xffffffff) {
+    throw new RangeError(`table must be an integer from 1 to 4294967295, not ${table}`);
+  }
+  return table;
+}
+
 function toRoute(raw: RawRoute): Route {
   return { ...raw, nexthops: raw.nexthops.map((hop) => ({ ...hop })) };
 }
@@ -235,6 +261,38 @@ export class Netlink {
     const request = { ifindex: key.ifindex, address: key.address, prefixLength: key.prefixLength };
     nativeCall(() => {
       this.#native.deleteAddress(request);
+    });
+  }
+
+  /**
+   * Adds the route, or replaces the table's route to the same destination (the first with the same
+   * metric, whatever its protocol: read the table first to keep off another's), so adding it again
+   * succeeds. The kernel answers ENODEV for an interface that does not exist.
+   */
+  addRoute(options: AddRouteOptions): void {
+    const request = {
+      destination: options.destination,
+      prefixLength: options.prefixLength,
+      table: checkedTable(options.table),
+      protocol: options.protocol,
+      ifindex: options.ifindex,
+      scope: options.scope,
+    };
+    nativeCall(() => {
+      this.#native.addRoute(request);
+    });
+  }
+
+  /** Deletes the table's route with this destination and protocol; ESRCH when there is none. */
+  deleteRoute(key: RouteKey): void {
+    const request = {
+      destination: key.destination,
+      prefixLength: key.prefixLength,
+      table: checkedTable(key.table),
+      protocol: key.protocol,
+    };
+    nativeCall(() => {
+      this.#native.deleteRoute(request);
     });
   }
 

@@ -86,16 +86,28 @@ bool BooleanProperty(const Napi::Object& options, const char* name) {
   return value.As<Napi::Boolean>().Value();
 }
 
-AddressKey AddressKeyFromJs(const Napi::Object& options) {
+namespace {
+
+IpAddress AddressProperty(const Napi::Object& options, const char* name) {
   const Napi::Env env = options.Env();
-  const Napi::Value text = options.Get("address");
-  if (!text.IsString()) throw Napi::TypeError::New(env, "address must be a string");
+  const Napi::Value text = options.Get(name);
+  if (!text.IsString()) throw Napi::TypeError::New(env, std::string(name) + " must be a string");
   const auto address = IpAddress::Parse(text.As<Napi::String>().Utf8Value());
-  if (!address) throw Napi::TypeError::New(env, "address is not an IPv4 or IPv6 address");
+  if (!address) throw Napi::TypeError::New(env, std::string(name) + " is not an IPv4 or IPv6 address");
+  return *address;
+}
+
+uint8_t PrefixLengthProperty(const Napi::Object& options, const IpAddress& address) {
+  return static_cast<uint8_t>(Uint32Property(options, "prefixLength", address.maxPrefixLength()));
+}
+
+}  // namespace
+
+AddressKey AddressKeyFromJs(const Napi::Object& options) {
   AddressKey key;
+  key.address = AddressProperty(options, "address");
   key.ifindex = static_cast<int32_t>(Uint32Property(options, "ifindex", INT32_MAX));
-  key.address = *address;
-  key.prefixLength = static_cast<uint8_t>(Uint32Property(options, "prefixLength", address->maxPrefixLength()));
+  key.prefixLength = PrefixLengthProperty(options, key.address);
   return key;
 }
 
@@ -108,6 +120,23 @@ NewAddress NewAddressFromJs(const Napi::Object& options) {
   address.nodad = BooleanProperty(options, "nodad");
   address.replace = BooleanProperty(options, "replace");
   return address;
+}
+
+RouteKey RouteKeyFromJs(const Napi::Object& options) {
+  RouteKey key;
+  key.destination = AddressProperty(options, "destination");
+  key.prefixLength = PrefixLengthProperty(options, key.destination);
+  key.table = Uint32Property(options, "table", UINT32_MAX);
+  key.protocol = static_cast<uint8_t>(Uint32Property(options, "protocol", UINT8_MAX));
+  return key;
+}
+
+NewRoute NewRouteFromJs(const Napi::Object& options) {
+  NewRoute route;
+  route.key = RouteKeyFromJs(options);
+  route.ifindex = static_cast<int32_t>(Uint32Property(options, "ifindex", INT32_MAX));
+  route.scope = static_cast<uint8_t>(Uint32Property(options, "scope", UINT8_MAX));
+  return route;
 }
 
 sa_family_t FamilyFromJs(const Napi::Value& value) {

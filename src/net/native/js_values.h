@@ -17,6 +17,9 @@ Napi::Object RouteToJs(Napi::Env env, const RouteInfo& route);
 // Reads { ifindex, address, prefixLength } and throws TypeError/RangeError for bad input.
 AddressKey AddressKeyFromJs(const Napi::Object& options);
 NewAddress NewAddressFromJs(const Napi::Object& options);
+// Reads { address, prefixLength, table, protocol } (and ifindex, scope for a new route).
+RouteKey RouteKeyFromJs(const Napi::Object& options);
+NewRoute NewRouteFromJs(const Napi::Object& options);
 
 // 4 or 6 to the socket family; 0 (both) to AF_UNSPEC.
 sa_family_t FamilyFromJs(const Napi::Value& value);

@@ -28,6 +28,8 @@ Napi::Function NetlinkBinding::Define(Napi::Env env) {
                          InstanceMethod<&NetlinkBinding::ListRoutes>("listRoutes"),
                          InstanceMethod<&NetlinkBinding::AddAddress>("addAddress"),
                          InstanceMethod<&NetlinkBinding::DeleteAddress>("deleteAddress"),
+                         InstanceMethod<&NetlinkBinding::AddRoute>("addRoute"),
+                         InstanceMethod<&NetlinkBinding::DeleteRoute>("deleteRoute"),
                          InstanceMethod<&NetlinkBinding::Close>("close"),
                      });
 }
@@ -66,6 +68,16 @@ void NetlinkBinding::AddAddress(const Napi::CallbackInfo& info) {
 void NetlinkBinding::DeleteAddress(const Napi::CallbackInfo& info) {
   const AddressKey key = AddressKeyFromJs(ObjectArgument(info));
   WithJsErrors(info.Env(), [&] { Open(info.Env()).DeleteAddress(key); });
+}
+
+void NetlinkBinding::AddRoute(const Napi::CallbackInfo& info) {
+  const NewRoute route = NewRouteFromJs(ObjectArgument(info));
+  WithJsErrors(info.Env(), [&] { Open(info.Env()).AddRoute(route); });
+}
+
+void NetlinkBinding::DeleteRoute(const Napi::CallbackInfo& info) {
+  const RouteKey key = RouteKeyFromJs(ObjectArgument(info));
+  WithJsErrors(info.Env(), [&] { Open(info.Env()).DeleteRoute(key); });
 }
 
 void NetlinkBinding::Close(const Napi::CallbackInfo&) { netlink_.reset(); }

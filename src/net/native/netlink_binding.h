@@ -20,6 +20,8 @@ class NetlinkBinding : public Napi::ObjectWrap<NetlinkBinding> {
   Napi::Value ListRoutes(const Napi::CallbackInfo& info);
   void AddAddress(const Napi::CallbackInfo& info);
   void DeleteAddress(const Napi::CallbackInfo& info);
+  void AddRoute(const Napi::CallbackInfo& info);
+  void DeleteRoute(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
   RouteNetlink& Open(Napi::Env env);

@@ -29,6 +29,22 @@ void AddAddressAttributes(NetlinkRequest& request, const AddressKey& key) {
   request.AddAttribute(IFA_ADDRESS, key.address.bytes.data(), key.address.size());
 }
 
+rtmsg RouteHeader(const RouteKey& key) {
+  rtmsg header{};
+  header.rtm_family = key.destination.family;
+  header.rtm_dst_len = key.prefixLength;
+  // rtm_table has 8 bits; a larger table id goes in RTA_TABLE, with RT_TABLE_UNSPEC here.
+  header.rtm_table = static_cast<uint8_t>(key.table < 256 ? key.table : static_cast<uint32_t>(RT_TABLE_UNSPEC));
+  header.rtm_protocol = key.protocol;
+  header.rtm_type = RTN_UNICAST;
+  return header;
+}
+
+void AddRouteAttributes(NetlinkRequest& request, const RouteKey& key) {
+  request.AddAttribute(RTA_DST, key.destination.bytes.data(), key.destination.size());
+  request.AddAttribute(RTA_TABLE, key.table);
+}
+
 }  // namespace
 
 RouteNetlink::RouteNetlink() : socket_(NetlinkSocket::Mode::kRequests) {}
@@ -87,6 +103,26 @@ void RouteNetlink::DeleteAddress(const AddressKey& key) {
   NetlinkRequest request(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, AddressHeader(key));
   AddAddressAttributes(request, key);
   socket_.Exchange(request, "RTM_DELADDR", [](const nlmsghdr&) {});
+}
+
+void RouteNetlink::AddRoute(const NewRoute& route) {
+  rtmsg header = RouteHeader(route.key);
+  header.rtm_scope = route.scope;
+  NetlinkRequest request(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, header);
+  AddRouteAttributes(request, route.key);
+  request.AddAttribute(RTA_OIF, static_cast<uint32_t>(route.ifindex));
+  socket_.Exchange(request, "RTM_NEWROUTE", [](const nlmsghdr&) {});
+}
+
+void RouteNetlink::DeleteRoute(const RouteKey& key) {
+  rtmsg header = RouteHeader(key);
+  // RT_SCOPE_NOWHERE matches a route of any scope; the protocol in the header must match (both
+  // families compare it when it is not 0), and no interface is named, so the route goes wherever
+  // it points.
+  header.rtm_scope = RT_SCOPE_NOWHERE;
+  NetlinkRequest request(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, header);
+  AddRouteAttributes(request, key);
+  socket_.Exchange(request, "RTM_DELROUTE", [](const nlmsghdr&) {});
 }
 
 }  // namespace vipd

@@ -25,6 +25,23 @@ struct NewAddress {
   bool replace = false;
 };
 
+// One route of a table, as RTM_DELROUTE names it: the kernel deletes only a route that also has this
+// protocol, so a delete never takes another's route to the same destination.
+struct RouteKey {
+  IpAddress destination;
+  uint8_t prefixLength = 0;
+  uint32_t table = 0;
+  uint8_t protocol = 0;
+};
+
+// A unicast route straight out of an interface, with no gateway: what a routing daemon learns from
+// the table and announces.
+struct NewRoute {
+  RouteKey key;
+  int32_t ifindex = 0;
+  uint8_t scope = 0;
+};
+
 // Synchronous rtnetlink requests over one socket kept open for the life of the object.
 class RouteNetlink {
  public:
@@ -36,6 +53,9 @@ class RouteNetlink {
   std::vector<RouteInfo> ListRoutes(sa_family_t family);
   void AddAddress(const NewAddress& address);
   void DeleteAddress(const AddressKey& key);
+  // NLM_F_CREATE | NLM_F_REPLACE: adding the same route again succeeds and changes nothing.
+  void AddRoute(const NewRoute& route);
+  void DeleteRoute(const RouteKey& key);
 
  private:
   template <typename Info, typename Header>
