@@ -1,7 +1,11 @@
 // The lab (docs/design.md, the lab): nodes on one Layer-2 network built from network namespaces, a
-// client on the same network, and optionally a real API server on a separate management network.
+// client on the same network, optionally a real API server on a separate management network, and
+// optionally a router running BIRD with a far client behind it, for routed (BGP) VIPs.
 // Tests, the demo and the benchmarks use it through this module. A lab is torn down by down(), and
 // also when the process exits or is interrupted.
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ApiServer } from "./apiserver.ts";
 import {
   addressesIn,
@@ -10,6 +14,7 @@ import {
   type AddressSampler,
   type AddressSetSampler,
 } from "./address-sampler.ts";
+import { birdPaths, bootstrapBirdConfig, startBird, type Bird, type BirdPaths } from "./bird.ts";
 import { monotonicNs } from "./clock.ts";
 import { startEchoServer } from "./echo-server.ts";
 import { canonicalIp } from "./ip-address.ts";
@@ -17,6 +22,7 @@ import { inNamespace, ip, killNow, namespacePids, processAlive, run, type Comman
 import { startNeighbourAsker, type NeighbourAsker } from "./neighbour-asker.ts";
 import { startProbe, type Probe, type ProbeOptions } from "./probe.ts";
 import { ProcessGroup, type LabProcess } from "./process.ts";
+import { startRouter, type Router } from "./router.ts";
 import { namespacesWithPrefix, nextRunPrefix, sweepStale } from "./run-prefix.ts";
 import { tearDownOnExit } from "./teardown.ts";
 import {
@@ -27,12 +33,34 @@ import {
   replugLan,
   topologyFor,
   type ClientAddresses,
+  type FarClientAddresses,
   type LanHost,
   type NodeAddresses,
   type Topology,
 } from "./topology.ts";
 import { startWireObserver, type WireObserver } from "./wire-observer.ts";
 
+export type { Bird, BirdPaths } from "./bird.ts";
+export type { Router } from "./router.ts";
+export {
+  NODE_ASN,
+  NODE_VIP_PROTO,
+  NODE_VIP_TABLE,
+  ROUTER_ASN,
+  bootstrapBirdConfig,
+  nodeBirdConfig,
+  routerBirdConfig,
+} from "./bird.ts";
+export {
+  FAR_CLIENT_IPV4,
+  FAR_CLIENT_IPV6,
+  FAR_SEGMENT_IPV4,
+  FAR_SEGMENT_IPV6,
+  ROUTED_VIPS_IPV4,
+  ROUTED_VIPS_IPV6,
+  ROUTER_LAN_IPV4,
+  ROUTER_LAN_IPV6,
+} from "./topology.ts";
 export type { AddressSample, AddressSampler, AddressSetSampler } from "./address-sampler.ts";
 export type { NeighbourAsker } from "./neighbour-asker.ts";
 export type { CommandResult } from "./netns.ts";
@@ -48,11 +76,20 @@ export interface LabOptions {
   readonly apiServer?: boolean;
   /** The echo servers' UDP and TCP port, and the probe's default. 8080 unless given. */
   readonly echoPort?: number;
+  /** A router on the LAN running BIRD, and a far client behind it; off unless asked for. */
+  readonly router?: boolean;
   readonly log?: (line: string) => void;
 }
 
 export interface LabNode extends NodeAddresses {
   readonly echo: LabProcess;
+}
+
+/** The client behind the router: reaches the nodes only through it. */
+export interface FarClient extends FarClientAddresses {
+  exec(argv: readonly string[], options?: { input?: string; allowFailure?: boolean }): Promise<CommandResult>;
+  /** Starts probing from the far client, as lab.probe does from the LAN client. */
+  probe(options: ProbeOptions): Promise<Probe>;
 }
 
 export type LabSignal = "SIGKILL" | "SIGSTOP" | "SIGCONT" | "SIGTERM";
@@ -64,6 +101,9 @@ export interface Lab {
   readonly lanNetns: string;
   readonly apiNetns: string;
   readonly api: ApiServer | undefined;
+  /** Only in a lab brought up with { router: true }; its BIRD is running when up() returns. */
+  readonly router: Router | undefined;
+  readonly farClient: FarClient | undefined;
   exec(
     netns: string,
     argv: readonly string[],
@@ -104,6 +144,16 @@ export interface Lab {
   askNeighbours(options: { ips: readonly string[]; intervalMs?: number }): Promise<NeighbourAsker>;
   /** Every address on any of the node's interfaces right now, as the kernel prints it. */
   addressesOn(node: LabNode): Promise<Set<string>>;
+  /**
+   * Where the node's BIRD keeps its config and control socket, in the run's directory: what a test
+   * starts with startNodeBird, or what an agent is given to write and reconfigure through.
+   */
+  birdPaths(node: LabNode): BirdPaths;
+  /**
+   * Starts a BIRD in the node's namespace on its birdPaths, with configText or, without one, a
+   * bootstrap config that runs and does nothing until it is overwritten and reconfigured.
+   */
+  startNodeBird(node: LabNode, options?: { configText?: string }): Promise<Bird>;
   /** Processes the lab started that are still running. */
   pids(): number[];
   /** Idempotent; throws if anything of the lab is left behind. */
@@ -125,19 +175,35 @@ async function emptyNamespaces(topology: Topology): Promise<void> {
   }
 }
 
+const RUN_DIR_NAME = /^vipd-lab-v(\d+)_\d+-/;
+
+/** The run directories of owners that no longer exist, as sweepStale does for their namespaces. */
+function sweepStaleRunDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const owner = RUN_DIR_NAME.exec(name)?.[1];
+    if (owner !== undefined && Number(owner) !== process.pid && !processAlive(Number(owner)))
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
 export async function up(options: LabOptions): Promise<Lab> {
   if (process.getuid?.() !== 0) throw new Error("the lab creates network namespaces and must run as root");
   const log = options.log ?? (() => undefined);
   const swept = sweepStale();
   if (swept.length > 0) log(`removed namespaces left by earlier runs: ${swept.join(", ")}`);
+  sweepStaleRunDirs();
   const startedNs = monotonicNs();
-  const topology = topologyFor(nextRunPrefix(), options.nodes);
+  const topology = topologyFor(nextRunPrefix(), options.nodes, { router: options.router === true });
   const group = new ProcessGroup();
+  // BIRD's configs and sockets; the path carries the run's prefix, so a leftover is told apart.
+  const runDir = mkdtempSync(join(tmpdir(), `vipd-lab-${topology.prefix}-`));
   const forget = tearDownOnExit(() => {
     group.killAll();
     destroyTopology(topology);
+    rmSync(runDir, { recursive: true, force: true });
   });
   let api: ApiServer | undefined;
+  let router: Router | undefined;
   try {
     await createTopology(topology);
     const echoPort = options.echoPort ?? 8080;
@@ -158,14 +224,21 @@ export async function up(options: LabOptions): Promise<Lab> {
         log,
       });
     }
+    if (topology.router !== undefined)
+      router = await startRouter(group, {
+        router: topology.router,
+        nodes: topology.nodes,
+        paths: birdPaths(runDir, "router"),
+      });
     log(
       `lab ${topology.prefix} up in ${Math.round((monotonicNs() - startedNs) / 1e6)} ms, ${nodes.length} nodes`,
     );
-    return makeLab({ topology, nodes, group, api, echoPort, forget, log });
+    return makeLab({ topology, nodes, group, api, router, runDir, echoPort, forget, log });
   } catch (error) {
     await api?.stop();
     group.killAll();
     destroyTopology(topology);
+    rmSync(runDir, { recursive: true, force: true });
     forget();
     throw error;
   }
@@ -176,11 +249,13 @@ function makeLab(parts: {
   nodes: readonly LabNode[];
   group: ProcessGroup;
   api: ApiServer | undefined;
+  router: Router | undefined;
+  runDir: string;
   echoPort: number;
   forget: () => void;
   log: (line: string) => void;
 }): Lab {
-  const { topology, nodes, group, api, echoPort, forget, log } = parts;
+  const { topology, nodes, group, api, router, runDir, echoPort, forget, log } = parts;
   let downing: Promise<void> | undefined;
   const usable = () => {
     if (downing !== undefined) throw new Error(`lab ${topology.prefix} is down`);
@@ -195,6 +270,7 @@ function makeLab(parts: {
     await group.stopAll();
     await emptyNamespaces(topology);
     destroyTopology(topology);
+    rmSync(runDir, { recursive: true, force: true });
     forget();
     const left = namespacesWithPrefix(topology.prefix);
     const running = group.pids().filter(processAlive);
@@ -211,6 +287,14 @@ function makeLab(parts: {
     lanNetns: topology.lanNetns,
     apiNetns: topology.apiNetns,
     api,
+    router,
+    farClient:
+      topology.farClient === undefined
+        ? undefined
+        : farClientOf(topology.farClient, (netns, probeOptions) => {
+            usable();
+            return startProbe(group, netns, { ...probeOptions, defaultPort: echoPort });
+          }),
     exec: (netns, argv, execOptions) => run(inNamespace(netns, argv), execOptions),
     spawn: (netns, argv, spawnOptions) => {
       usable();
@@ -275,7 +359,28 @@ function makeLab(parts: {
     },
     addressesOn: async (node) =>
       addressesIn((await run(inNamespace(node.netns, ["ip", "-json", "address", "show"]))).stdout),
+    birdPaths: (node) => birdPaths(runDir, node.name),
+    startNodeBird: (node, birdOptions) => {
+      usable();
+      return startBird(group, {
+        ...birdPaths(runDir, node.name),
+        netns: node.netns,
+        name: node.name,
+        configText: birdOptions?.configText ?? bootstrapBirdConfig(node.ipv4),
+      });
+    },
     pids: () => group.pids(),
     down: () => (downing ??= tearDown()),
+  };
+}
+
+function farClientOf(
+  addresses: FarClientAddresses,
+  probe: (netns: string, options: ProbeOptions) => Promise<Probe>,
+): FarClient {
+  return {
+    ...addresses,
+    exec: (argv, options) => run(inNamespace(addresses.netns, argv), options),
+    probe: (options) => probe(addresses.netns, options),
   };
 }

@@ -1,7 +1,8 @@
 // The lab's network (docs/design.md, the lab): a LAN bridge joining the nodes and a client, and a
 // management bridge joining the nodes to the API server's namespace, so a node can lose the API
 // server while its LAN link stays up. Every veth is created inside a lab namespace and every name
-// carries the run's prefix; nothing is added to the root namespace.
+// carries the run's prefix; nothing is added to the root namespace. A lab asked for a router also gets
+// a far segment behind it, reached only through the router, for routed (BGP) VIPs.
 import { deleteNamespace, inNamespace, ip, run } from "./netns.ts";
 import { namespacesWithPrefix } from "./run-prefix.ts";
 
@@ -34,6 +35,25 @@ export interface LanHost {
   readonly mac: string;
 }
 
+/** The router between the LAN and the far segment, and the far client behind it. */
+export interface RouterAddresses {
+  readonly netns: string;
+  readonly lanIf: "eth0";
+  readonly farIf: "far0";
+  readonly lanIpv4: typeof ROUTER_LAN_IPV4;
+  readonly lanIpv6: typeof ROUTER_LAN_IPV6;
+  readonly farIpv4: typeof ROUTER_FAR_IPV4;
+  readonly farIpv6: typeof ROUTER_FAR_IPV6;
+  readonly lanPeer: string;
+}
+
+export interface FarClientAddresses {
+  readonly netns: string;
+  readonly ifname: "eth0";
+  readonly ipv4: typeof FAR_CLIENT_IPV4;
+  readonly ipv6: typeof FAR_CLIENT_IPV6;
+}
+
 export interface Topology {
   readonly prefix: string;
   readonly lanNetns: string;
@@ -42,10 +62,27 @@ export interface Topology {
   readonly mgmtBridge: string;
   readonly nodes: readonly NodeAddresses[];
   readonly client: ClientAddresses;
+  readonly router: RouterAddresses | undefined;
+  readonly farClient: FarClientAddresses | undefined;
   readonly namespaces: readonly string[];
 }
 
+// The address plan. 192.0.2.0/24 is the API server's Service CIDR (apiserver.ts), so the management
+// network and everything behind the router share 203.0.113.0/24: management in the lower half, the
+// far segment and the routed VIPs in the upper one, so no node's management subnet covers them.
 export const API_ADDRESS = "203.0.113.1";
+const MGMT_PREFIX_LENGTH = 25;
+export const ROUTER_LAN_IPV4 = "198.51.100.1";
+export const ROUTER_LAN_IPV6 = "2001:db8:1::1";
+export const FAR_SEGMENT_IPV4 = "203.0.113.128/26";
+export const FAR_SEGMENT_IPV6 = "2001:db8:2::/64";
+export const ROUTER_FAR_IPV4 = "203.0.113.129";
+export const ROUTER_FAR_IPV6 = "2001:db8:2::1";
+export const FAR_CLIENT_IPV4 = "203.0.113.130";
+export const FAR_CLIENT_IPV6 = "2001:db8:2::2";
+/** Where the BGP/ECMP tests take their VIPs from: routed to the nodes, on no link's subnet. */
+export const ROUTED_VIPS_IPV4 = "203.0.113.192/26";
+export const ROUTED_VIPS_IPV6 = "2001:db8:3::/64";
 // Node N gets host number 10 + N, so node1 is 198.51.100.11 and its MAC ends in 0b.
 const NODE_HOST_BASE = 10;
 const MAX_NODES = 99;
@@ -53,7 +90,7 @@ const IFNAMSIZ = 15;
 
 const hex = (n: number) => n.toString(16).padStart(2, "0");
 
-export function topologyFor(prefix: string, nodeCount: number): Topology {
+export function topologyFor(prefix: string, nodeCount: number, options: { router?: boolean } = {}): Topology {
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES)
     throw new Error(`a lab has 1 to ${MAX_NODES} nodes, not ${nodeCount}`);
   const nodes = Array.from({ length: nodeCount }, (_, index): NodeAddresses => {
@@ -78,6 +115,24 @@ export function topologyFor(prefix: string, nodeCount: number): Topology {
     ifname: "eth0",
     mac: "02:00:00:00:00:02",
   };
+  const router: RouterAddresses | undefined =
+    options.router === true
+      ? {
+          netns: `${prefix}-rtr`,
+          lanIf: "eth0",
+          farIf: "far0",
+          lanIpv4: ROUTER_LAN_IPV4,
+          lanIpv6: ROUTER_LAN_IPV6,
+          farIpv4: ROUTER_FAR_IPV4,
+          farIpv6: ROUTER_FAR_IPV6,
+          lanPeer: `${prefix}-r`,
+        }
+      : undefined;
+  const farClient: FarClientAddresses | undefined =
+    options.router === true
+      ? { netns: `${prefix}-far`, ifname: "eth0", ipv4: FAR_CLIENT_IPV4, ipv6: FAR_CLIENT_IPV6 }
+      : undefined;
+  const routed = router === undefined || farClient === undefined ? [] : [router.netns, farClient.netns];
   const topology: Topology = {
     prefix,
     lanNetns: `${prefix}-lan`,
@@ -86,7 +141,15 @@ export function topologyFor(prefix: string, nodeCount: number): Topology {
     mgmtBridge: `${prefix}-brm`,
     nodes,
     client,
-    namespaces: [`${prefix}-lan`, `${prefix}-api`, client.netns, ...nodes.map((node) => node.netns)],
+    router,
+    farClient,
+    namespaces: [
+      `${prefix}-lan`,
+      `${prefix}-api`,
+      client.netns,
+      ...nodes.map((node) => node.netns),
+      ...routed,
+    ],
   };
   const links = [topology.lanBridge, topology.mgmtBridge, ...nodes.flatMap((n) => [n.lanPeer, n.mgmtPeer])];
   const tooLong = links.filter((name) => name.length > IFNAMSIZ);
@@ -172,7 +235,15 @@ export async function createTopology(topology: Topology): Promise<void> {
   for (const netns of topology.namespaces) await createNamespace(netns);
   await createBridge(topology.lanNetns, topology.lanBridge);
   await createBridge(topology.apiNetns, topology.mgmtBridge);
-  await ip("-n", topology.apiNetns, "addr", "add", `${API_ADDRESS}/24`, "dev", topology.mgmtBridge);
+  await ip(
+    "-n",
+    topology.apiNetns,
+    "addr",
+    "add",
+    `${API_ADDRESS}/${MGMT_PREFIX_LENGTH}`,
+    "dev",
+    topology.mgmtBridge,
+  );
   const { client } = topology;
   await Promise.all([
     ...topology.nodes.map(async (node) => {
@@ -183,11 +254,11 @@ export async function createTopology(topology: Topology): Promise<void> {
         bridgeNetns: topology.apiNetns,
         bridge: topology.mgmtBridge,
         peer: node.mgmtPeer,
-        addresses: [`${node.mgmtIpv4}/24`],
+        addresses: [`${node.mgmtIpv4}/${MGMT_PREFIX_LENGTH}`],
       });
-      // A default route (to a router that does not exist) makes eth0 "the interface of the default
-      // route", as on a real node, for the agent's interface choice.
-      await ip("-n", node.netns, "route", "add", "default", "via", "198.51.100.1", "dev", "eth0", "onlink");
+      // A default route (to the lab's router, which exists only in a lab asked for one) makes eth0
+      // "the interface of the default route", as on a real node, for the agent's interface choice.
+      await ip("-n", node.netns, "route", "add", "default", "via", ROUTER_LAN_IPV4, "dev", "eth0", "onlink");
     }),
     plug({
       netns: client.netns,
@@ -199,6 +270,71 @@ export async function createTopology(topology: Topology): Promise<void> {
       addresses: [`${client.ipv4}/24`, `${client.ipv6}/64`],
     }),
   ]);
+  if (topology.router !== undefined && topology.farClient !== undefined)
+    await createRouted(topology, topology.router, topology.farClient);
+}
+
+const sysctl = (netns: string, ...settings: string[]) =>
+  run(inNamespace(netns, ["sysctl", "-q", "-w", ...settings]));
+
+/**
+ * The router on the LAN bridge, the far client on a point-to-point link behind it, and the routes
+ * that make the far segment reachable only through the router: the nodes' replies to the far client
+ * go back the way its requests came.
+ */
+async function createRouted(
+  topology: Topology,
+  router: RouterAddresses,
+  farClient: FarClientAddresses,
+): Promise<void> {
+  await plug({
+    netns: router.netns,
+    ifname: router.lanIf,
+    bridgeNetns: topology.lanNetns,
+    bridge: topology.lanBridge,
+    peer: router.lanPeer,
+    addresses: [`${router.lanIpv4}/24`, `${router.lanIpv6}/64`],
+  });
+  // No bridge on the far segment: a veth pair made in the far namespace, one end sent to the router.
+  await ip(
+    ...["-n", farClient.netns, "link", "add", farClient.ifname, "type", "veth"],
+    ...["peer", "name", router.farIf, "netns", router.netns],
+  );
+  const farLength = (cidr: string) => cidr.slice(cidr.indexOf("/"));
+  for (const [netns, ifname, ipv4, ipv6] of [
+    [router.netns, router.farIf, router.farIpv4, router.farIpv6],
+    [farClient.netns, farClient.ifname, farClient.ipv4, farClient.ipv6],
+  ] as const) {
+    await ip("-n", netns, "addr", "add", `${ipv4}${farLength(FAR_SEGMENT_IPV4)}`, "dev", ifname);
+    await ip("-n", netns, "addr", "add", `${ipv6}${farLength(FAR_SEGMENT_IPV6)}`, "dev", ifname, "nodad");
+    await ip("-n", netns, "link", "set", ifname, "up");
+  }
+  await ip("-n", farClient.netns, "route", "add", "default", "via", router.farIpv4);
+  await ip("-n", farClient.netns, "-6", "route", "add", "default", "via", router.farIpv6);
+  // The hash policy 1 takes the ports into the ECMP hash, so flows from one client spread over the
+  // next hops instead of all following one.
+  await sysctl(
+    router.netns,
+    "net.ipv4.ip_forward=1",
+    "net.ipv6.conf.all.forwarding=1",
+    "net.ipv4.fib_multipath_hash_policy=1",
+    "net.ipv6.fib_multipath_hash_policy=1",
+  );
+  for (const node of topology.nodes) {
+    await ip("-n", node.netns, "route", "add", FAR_SEGMENT_IPV4, "via", router.lanIpv4, "dev", node.lanIf);
+    await ip(
+      "-n",
+      node.netns,
+      "-6",
+      "route",
+      "add",
+      FAR_SEGMENT_IPV6,
+      "via",
+      router.lanIpv6,
+      "dev",
+      node.lanIf,
+    );
+  }
 }
 
 /**

@@ -28,6 +28,8 @@ const DEBIAN_TOOLS: readonly DebianTool[] = [
     why: "announcing an address moved by hand in lab tests",
   },
   { command: "curl", debianPackage: "curl", why: "reaching the API server from inside lab namespaces" },
+  { command: "bird", debianPackage: "bird2", why: "the lab's router and the nodes' BGP speaker (BIRD 2)" },
+  { command: "birdc", debianPackage: "bird2", why: "querying and reconfiguring BIRD through its socket" },
 ];
 
 function onPath(command: string): boolean {
@@ -50,7 +52,8 @@ function fail(message: string): never {
 function installMissingDebianTools(): void {
   const missing = DEBIAN_TOOLS.filter((tool) => !onPath(tool.command));
   if (missing.length === 0) return;
-  const packages = missing.map((tool) => tool.debianPackage);
+  // bird and birdc come in one package, which is named once.
+  const packages = [...new Set(missing.map((tool) => tool.debianPackage))];
   for (const tool of missing) {
     process.stdout.write(`setup: installing ${tool.debianPackage} (${tool.command}: ${tool.why})\n`);
   }
