@@ -7,6 +7,7 @@ import { monotonicNs } from "./clock.ts";
 import { inNamespace, run, type CommandResult } from "./netns.ts";
 import type { LabProcess, ProcessGroup } from "./process.ts";
 import { ROUTER_LAN_IPV4, ROUTER_LAN_IPV6, type NodeAddresses } from "./topology.ts";
+import { HOST_ROUTE_DEFAULTS } from "../src/routing/kernel-host-routes.ts";
 
 const BIRD = "/usr/sbin/bird";
 const BIRDC = "/usr/sbin/birdc";
@@ -16,8 +17,8 @@ const READY_TIMEOUT_MS = 10_000;
 export const ROUTER_ASN = 64496;
 export const NODE_ASN = 64497;
 /** The kernel table and route protocol number the lab's node config learns VIPs from. */
-export const NODE_VIP_TABLE = 198;
-export const NODE_VIP_PROTO = 248;
+export const NODE_VIP_TABLE = HOST_ROUTE_DEFAULTS.table;
+export const NODE_VIP_PROTO = HOST_ROUTE_DEFAULTS.protocol;
 
 // 100 ms × 3: a dead peer is noticed in about 300 ms, well inside any test's patience.
 const BFD = `protocol bfd {

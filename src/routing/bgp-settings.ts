@@ -4,11 +4,10 @@
 // break out of its place in the file.
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { HOST_ROUTE_DEFAULTS, routeProtocolProblem, routeTableProblem } from "./kernel-host-routes.ts";
 
 // The kernel table and route protocol vipd's host routes carry (numbers above 245 are free in
 // iproute2's rt_protos; 248 names no other daemon).
-export const DEFAULT_ROUTE_TABLE = 198;
-export const DEFAULT_ROUTE_PROTOCOL = 248;
 
 const UINT32_MAX = 4294967295;
 const UINT16_MAX = 65535;
@@ -137,8 +136,23 @@ export const bgpSettingsSchema = z
       // Off unless asked for: a peer keeps a gracefully restarting node's routes for restartTime,
       // and that node may be one that died, whose addresses have moved on.
       .default({ enabled: false, restartTime: 120 }),
-    routeTable: z.number().int().min(1).max(UINT32_MAX).default(DEFAULT_ROUTE_TABLE),
-    routeProtocol: z.number().int().min(1).max(255).default(DEFAULT_ROUTE_PROTOCOL),
+    // The same checks as the routes' own, so that BIRD never learns a table vipd would not write.
+    routeTable: z
+      .number()
+      .check(
+        z.refine((table) => routeTableProblem(table) === null, {
+          error: (issue) => routeTableProblem(issue.input as number) ?? "",
+        }),
+      )
+      .default(HOST_ROUTE_DEFAULTS.table),
+    routeProtocol: z
+      .number()
+      .check(
+        z.refine((protocol) => routeProtocolProblem(protocol) === null, {
+          error: (issue) => routeProtocolProblem(issue.input as number) ?? "",
+        }),
+      )
+      .default(HOST_ROUTE_DEFAULTS.protocol),
     policies: z.array(policy).default([]),
   })
   .superRefine((settings, context) => {

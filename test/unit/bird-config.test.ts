@@ -199,6 +199,8 @@ const refused: readonly [string, object, RegExp][] = [
   ["no peers", { ...ONE_PEER, peers: [] }, /at least one peer/],
   ["AS 0", { ...ONE_PEER, localAsn: 0 }, /AS number from 1 to 4294967295/],
   ["AS beyond 32 bits", { ...ONE_PEER, localAsn: 4294967296 }, /AS number from 1 to 4294967295/],
+  ["the kernel's main table", { ...ONE_PEER, routeTable: 254 }, /cannot be 254, the kernel's main table/],
+  ["BIRD's own route protocol", { ...ONE_PEER, routeProtocol: 12 }, /cannot be 12, which is bird's/],
   ["a router ID that is not dotted IPv4", { ...ONE_PEER, routerId: "2001:db8::1" }, /not a router ID/],
   ["a router ID in one number", { ...ONE_PEER, routerId: "3325256714" }, /not a router ID/],
   ["a peer address in one number", { ...ONE_PEER, peers: [{ address: "10", asn: 1 }] }, /not an IP address/],
