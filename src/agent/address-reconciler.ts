@@ -19,6 +19,7 @@ import type { FreshLeases } from "./fresh-leases.ts";
 import { canonicalAddress, type Vip } from "./service-intent.ts";
 import { addressWork } from "./work-keys.ts";
 import type { EventSubject } from "../kube/events.ts";
+import type { AnnouncementMode } from "../routing/announcement-mode.ts";
 
 /** What the address loop reads of the cluster besides its Leases (fresh-leases.ts): who is alive. */
 export interface LeaseView {
@@ -38,6 +39,8 @@ export interface AddressDemand {
   readonly service: ServiceRef;
   /** vipd.io/interface of that Service, if set. */
   readonly interfaceOverride: string | undefined;
+  /** How the address reaches the network: its VIPPool's mode, else the agent's --announce-mode. */
+  readonly mode: AnnouncementMode;
 }
 
 /**

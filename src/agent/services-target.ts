@@ -11,6 +11,7 @@ import {
   type Eligibility,
 } from "./eligibility.ts";
 import type { ServiceIntent } from "./service-intent.ts";
+import type { AnnouncementMode } from "../routing/announcement-mode.ts";
 
 export interface ServicesTargetView {
   service(ref: ServiceRef): V1Service | undefined;
@@ -26,6 +27,8 @@ export interface ServicesTargetOptions {
   readonly node: string;
   readonly view: ServicesTargetView;
   readonly intentOf: (service: V1Service) => ServiceIntent;
+  /** The address's VIPPool's mode, else the agent's --announce-mode. */
+  readonly modeOf: (address: string) => AnnouncementMode;
 }
 
 export class ServicesTarget implements ServingTarget {
@@ -44,7 +47,7 @@ export class ServicesTarget implements ServingTarget {
     const intent = service === undefined ? undefined : intentOf(service);
     const vip = intent?.serve === true ? intent.vips.find((each) => each.address === address) : undefined;
     if (intent?.serve !== true || vip === undefined) return null;
-    return { vip, service: ref, interfaceOverride: intent.interface };
+    return { vip, service: ref, interfaceOverride: intent.interface, mode: this.#options.modeOf(address) };
   }
 
   selfEligibility(ref: ServiceRef): Eligibility {

@@ -234,7 +234,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       allocator,
       poolStatus,
       requestOf,
-      target: new ServicesTarget({ node, view, intentOf }),
+      target: new ServicesTarget({ node, view, intentOf, modeOf: () => config.announceMode }),
       publisher: new ServicePublisher({
         node,
         leaseDuration: config.leaseDuration,
@@ -268,6 +268,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     new ControlPlaneMode({
       node,
       vips,
+      mode: config.announceMode,
       health: {
         url: config.healthUrl,
         periodMs: config.healthPeriod,

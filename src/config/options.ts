@@ -132,6 +132,14 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
     description:
       "how vipd tells its own addresses from anyone else's: kernel = its address protocol (IFA_PROTO, kept from Linux 6.1), record = a file in --state-dir, auto = kernel if a probe at start-up shows this kernel keeps it, else record",
   },
+  announceMode: {
+    flag: "announce-mode",
+    placeholder: "<l2|bgp|ecmp>",
+    default: "l2",
+    description:
+      "how addresses outside every VIPPool (and the control-plane VIP) reach the network: l2 = one elected holder answers ARP/NDP on the segment; bgp = one elected holder's host route is exported by the routing daemon; ecmp = every eligible node's host route is exported (docs/bgp.md)",
+  },
+
   stateDir: {
     flag: "state-dir",
     placeholder: "<path>",

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { canonicalAddress, type Vip } from "../agent/service-intent.ts";
 import { ADDRESS_MARKINGS } from "../net/address-marking.ts";
 import { INTERFACE_NAME_PATTERN } from "../net/interface-name.ts";
+import { ANNOUNCEMENT_MODES } from "../routing/announcement-mode.ts";
 import { parseDuration } from "./duration.ts";
 
 // R must exceed this × P. A renewal starts P after the last one started and keeps the node confirmed
@@ -136,6 +137,7 @@ export const runConfigShape = {
   cordonHandsOver: onOff,
   addressLifetime: positiveDuration,
   addressMarking: z.enum(ADDRESS_MARKINGS),
+  announceMode: z.enum(ANNOUNCEMENT_MODES),
   stateDir: z.string().regex(/^\//, { error: "must be an absolute path" }),
   announceCount: count,
   announceInterval: duration.pipe(

@@ -14,10 +14,13 @@ import { EVENT_REASONS } from "../kube/names.ts";
 import type { Logger } from "../log/logger.ts";
 import { ApiServerHealth, httpsHealthCheck, type HealthCheck } from "./health.ts";
 import { ControlPlaneTarget, nodeSubject } from "./target.ts";
+import type { AnnouncementMode } from "../routing/announcement-mode.ts";
 
 export interface ControlPlaneModeOptions {
   readonly node: string;
   readonly vips: readonly Vip[];
+  /** --announce-mode. */
+  readonly mode: AnnouncementMode;
   readonly health: {
     readonly url: URL;
     readonly periodMs: number;
@@ -71,6 +74,7 @@ export class ControlPlaneMode implements ServingMode {
     this.target = new ControlPlaneTarget({
       self: options.node,
       vips: options.vips,
+      mode: options.mode,
       health: () => this.#health.state(),
       node: options.nodes,
       nodeAddresses: options.nodeAddresses,

@@ -8,12 +8,15 @@ import type { Vip } from "../agent/service-intent.ts";
 import { CONTROL_PLANE_REF } from "../election/lease-names.ts";
 import type { EventSubject } from "../kube/events.ts";
 import type { ServiceRef } from "../kube/service-ref.ts";
+import type { AnnouncementMode } from "../routing/announcement-mode.ts";
 
 export const LABEL_CONTROL_PLANE = "node-role.kubernetes.io/control-plane";
 
 export interface ControlPlaneTargetOptions {
   readonly self: string;
   readonly vips: readonly Vip[];
+  /** --announce-mode. */
+  readonly mode: AnnouncementMode;
   /** This node's API server health (ApiServerHealth.state). */
   readonly health: () => Eligibility;
   readonly node: (name: string) => V1Node | undefined;
@@ -58,7 +61,7 @@ export class ControlPlaneTarget implements ServingTarget {
   demand(address: string): AddressDemand | null {
     const vip = this.#options.vips.find((each) => each.address === address);
     if (vip === undefined || this.#problems().length > 0) return null;
-    return { vip, service: CONTROL_PLANE_REF, interfaceOverride: undefined };
+    return { vip, service: CONTROL_PLANE_REF, interfaceOverride: undefined, mode: this.#options.mode };
   }
 
   selfEligibility(): Eligibility {

@@ -75,7 +75,7 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
     cordonHandsOver: options.cordonHandsOver ?? true,
     now: () => clock.now,
     view,
-    target: new ServicesTarget({ node: self, view, intentOf }),
+    target: new ServicesTarget({ node: self, view, intentOf, modeOf: () => "l2" }),
     heartbeat: () => heartbeat.state,
     tracker,
     leases,

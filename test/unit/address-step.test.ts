@@ -40,7 +40,7 @@ const base: AddressObservation = {
   now: NOW,
   address: ADDRESS,
   vip: VIP,
-  demand: { vip: VIP, service: SERVICE, interfaceOverride: undefined },
+  demand: { vip: VIP, service: SERVICE, interfaceOverride: undefined, mode: "l2" },
   lease: undefined,
   choice: { ok: true, name: "eth0", carrier: true },
   foreign: [],

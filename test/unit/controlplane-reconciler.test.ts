@@ -33,6 +33,7 @@ function controlPlaneWorld() {
   const target = new ControlPlaneTarget({
     self: SELF,
     vips: [{ address: VIP, family: 4 }],
+    mode: "l2",
     health: () => health.state,
     node: (name) => view.node(name),
     nodeAddresses: () => new Set(["198.51.100.11"]),
@@ -115,6 +116,7 @@ test("a --vip that is a node address: nothing claimed or added, and an Event on 
   const mode = new ControlPlaneMode({
     node: SELF,
     vips: [{ address: "198.51.100.11", family: 4 }],
+    mode: "l2",
     health: { url: new URL("https://127.0.0.1:6443/readyz"), periodMs: 1000, failureThreshold: 3 },
     kubeConfig: new KubeConfig(),
     nodes: () => undefined,

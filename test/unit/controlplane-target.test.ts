@@ -13,6 +13,7 @@ function target(
   const subject = new ControlPlaneTarget({
     self: "cp1",
     vips: VIPS,
+    mode: "l2",
     health: () => options.health ?? { eligible: true },
     node: (name) => options.nodes?.[name],
     nodeAddresses: () => new Set(options.addresses ?? ["198.51.100.11"]),
@@ -51,6 +52,7 @@ test("the configured VIP is asked for under the control-plane ref; any other add
     vip: VIPS[0],
     service: CONTROL_PLANE_REF,
     interfaceOverride: undefined,
+    mode: "l2",
   });
   t.deepEqual(subject.legacyServices("198.51.100.100"), [CONTROL_PLANE_REF], "0.1.0's vipd-control-plane");
   t.is(subject.demand("198.51.100.101"), null);
