@@ -1,6 +1,7 @@
 // docs/benchmarks.md: how the figures are produced and how to reproduce them, then the latest
 // summary. The page is generated whole, so it can never describe a run other than the one shown.
 import { headlines } from "./report-markdown.ts";
+import { routedHeadline } from "./report-routed.ts";
 import type { BenchResults } from "./results.ts";
 
 const METHOD = `## How these figures are produced
@@ -93,6 +94,7 @@ export function benchmarksPage(options: {
     )
     .join(", ");
   const repetitions = options.results.failover.length;
+  const routed = routedHeadline(options.results);
   return [
     "# Benchmarks",
     "",
@@ -102,6 +104,7 @@ export function benchmarksPage(options: {
       `node death p50 ${ms(figures.nodeDeathP50Ms)}; ` +
       `${figures.doubleAnswers} double answers or address overlaps in ${repetitions} failover repetitions; ` +
       `${writes === "" ? "API writes not measured" : writes}.`,
+    ...(routed === undefined ? [] : ["", routed]),
     "",
     `Raw samples and the environment: [${options.resultsPath}](${options.resultsPath}).`,
     "",

@@ -130,6 +130,29 @@ function spreadLine(ecmp: readonly RoutedRepetition[]): string {
   );
 }
 
+/**
+ * The sentence docs/benchmarks.md opens with for bgp and ecmp: each scenario's outage p50, from the
+ * first profile measured; undefined without routed repetitions.
+ */
+export function routedHeadline(results: BenchResults): string | undefined {
+  const profile = results.routed[0]?.profile;
+  if (profile === undefined) return undefined;
+  const figures = ROUTED_SCENARIOS.flatMap((scenario) => {
+    const outage = summarize(
+      results.routed
+        .filter((r) => r.scenario === scenario.name && r.profile === profile)
+        .map((r) => r.outageMs),
+    );
+    return outage === undefined ? [] : [`${scenario.title} ${ms(outage.p50)}`];
+  });
+  const bfd = results.routed.filter((r) => r.mode === "bgp" && r.bfd);
+  const twice = sum(bfd, (r) => r.multiHops.length + r.doubleAnswers.length);
+  return (
+    `BGP and ECMP behind a router (${profile} profile, [below](#bgp-and-ecmp)), outage p50: ${figures.join("; ")}; ` +
+    `${twice} moments with a bgp address routed to, or answered by, two nodes in ${bfd.length} bgp repetitions with BFD.`
+  );
+}
+
 export function routedSection(results: BenchResults): string[] {
   const routed = results.routed;
   const first = routed[0];
@@ -150,7 +173,7 @@ export function routedSection(results: BenchResults): string[] {
     ...(ecmp.length === 0
       ? []
       : [
-          "ecmp (every node announces; only the flows the failed node served are cut):",
+          "ecmp (every node announces, and nobody is elected, so it runs under the first profile only; only the flows the failed node served are cut):",
           ecmpTable(ecmp, profiles),
           spreadLine(ecmp),
         ]),

@@ -2,6 +2,7 @@
 // the agents' flags, and the report section the docs link to.
 import test from "ava";
 import { renderSummary } from "../../scripts/bench/report-markdown.ts";
+import { routedHeadline } from "../../scripts/bench/report-routed.ts";
 import { emptyResults, type RoutedRepetition } from "../../scripts/bench/results.ts";
 import {
   analyzeRoutedRepetition,
@@ -210,4 +211,16 @@ test("the report has a BGP and ECMP section with the timers, the bgp and ecmp ta
   t.regex(summary, /\| ecmp: node death, BFD on \| fast \| 1 \| 33 % \|/);
   t.regex(summary, /over 1 ecmp repetitions: node1 33 %, node2 33 %, node3 33 %/);
   t.notRegex(summary, /### Failover,/, "no Layer-2 table without Layer-2 repetitions");
+});
+
+test("the docs' headline names each routed scenario's outage and the bgp oracle", (t) => {
+  const results = emptyResults();
+  t.is(routedHeadline(results), undefined);
+  results.routed.push(repetition({}), repetition({ scenario: "bgp-polite-handover", mode: "bgp" }));
+  t.is(
+    routedHeadline(results),
+    "BGP and ECMP behind a router (fast profile, [below](#bgp-and-ecmp)), outage p50: " +
+      "bgp: polite handover 220 ms; ecmp: node death, BFD on 220 ms; " +
+      "0 moments with a bgp address routed to, or answered by, two nodes in 1 bgp repetitions with BFD.",
+  );
 });
