@@ -18,9 +18,8 @@ export interface FlowSample {
 }
 
 export interface FlowProbe {
-  samples(): readonly FlowSample[];
-  /** The first sample reported after this call that satisfies predicate; rejects on timeout. */
-  waitFor(predicate: (sample: FlowSample) => boolean, timeoutMs: number): Promise<FlowSample>;
+  /** Calls listener with every sample reported from now on, until the returned function is called. */
+  follow(listener: (sample: FlowSample) => void): () => void;
   /** Stops sending, waits for the requests in flight; every sample, by tick and flow. */
   stop(): Promise<FlowSample[]>;
 }
@@ -37,7 +36,7 @@ export async function startFlowProbe(
   },
 ): Promise<FlowProbe> {
   const samples: FlowSample[] = [];
-  const waiters = new Set<(sample: FlowSample) => void>();
+  const listeners = new Set<(sample: FlowSample) => void>();
   const child = lab.spawn(
     options.netns,
     [
@@ -55,39 +54,23 @@ export async function startFlowProbe(
     if (!line.startsWith("{")) return;
     const sample = JSON.parse(line) as FlowSample;
     samples.push(sample);
-    for (const waiter of waiters) waiter(sample);
+    for (const listener of listeners) listener(sample);
   });
   await child.waitForLine(/^flow probe started/, READY_TIMEOUT_MS);
-  let stopped = false;
+  let stopping: Promise<FlowSample[]> | undefined;
+  const stop = async () => {
+    child.endInput();
+    const exit = await child.exited;
+    if (exit.code !== 0)
+      throw new Error(`${child.name} failed (${exit.code ?? exit.signal ?? ""}):\n${child.output()}`);
+    return [...samples].sort((a, b) => a.tick - b.tick || a.flow - b.flow);
+  };
   return {
-    samples: () => samples,
-    waitFor: (predicate, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        const settle = () => {
-          clearTimeout(timer);
-          waiters.delete(waiter);
-        };
-        const waiter = (sample: FlowSample) => {
-          if (!predicate(sample)) return;
-          settle();
-          resolve(sample);
-        };
-        const timer = setTimeout(() => {
-          settle();
-          reject(new Error(`${child.name}: no matching sample in ${timeoutMs}ms`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      }),
-    stop: async () => {
-      if (!stopped) {
-        stopped = true;
-        child.endInput();
-        const exit = await child.exited;
-        if (exit.code !== 0)
-          throw new Error(`${child.name} failed (${exit.code ?? exit.signal ?? ""}):\n${child.output()}`);
-      }
-      return [...samples].sort((a, b) => a.tick - b.tick || a.flow - b.flow);
+    follow: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
+    stop: () => (stopping ??= stop()),
   };
 }
 

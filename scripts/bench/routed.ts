@@ -89,19 +89,25 @@ function waitForTick(
   done: (tick: readonly FlowSample[]) => boolean,
   timeoutMs: number,
 ): Promise<readonly FlowSample[] | null> {
-  const ticks = new Map<number, FlowSample[]>();
-  const complete = (sample: FlowSample) => {
-    const tick = ticks.get(sample.tick) ?? [];
-    tick.push(sample);
-    ticks.set(sample.tick, tick);
-    if (tick.length < flows) return false;
-    ticks.delete(sample.tick);
-    return done(tick);
-  };
-  return probe.waitFor(complete, timeoutMs).then(
-    (sample) => probe.samples().filter((each) => each.tick === sample.tick),
-    () => null,
-  );
+  return new Promise((resolve) => {
+    const ticks = new Map<number, FlowSample[]>();
+    const settle = (found: readonly FlowSample[] | null) => {
+      clearTimeout(timer);
+      unfollow();
+      resolve(found);
+    };
+    const unfollow = probe.follow((sample) => {
+      const tick = ticks.get(sample.tick) ?? [];
+      tick.push(sample);
+      ticks.set(sample.tick, tick);
+      if (tick.length < flows) return;
+      ticks.delete(sample.tick);
+      if (done(tick)) settle(tick);
+    });
+    const timer = setTimeout(() => {
+      settle(null);
+    }, timeoutMs);
+  });
 }
 
 async function waitRouted(bench: BenchLab, vip: string): Promise<void> {
