@@ -269,6 +269,7 @@ export class AddressExecutor {
       workKey: target.key,
       vips: [target.vip],
       interfaceName: step.interfaceName,
+      routed: false,
     });
     const service = target.wire().servedBy;
     this.#countHeld(target.address, { mode: step.mode, interfaceName: step.interfaceName, service });

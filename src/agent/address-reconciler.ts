@@ -127,7 +127,7 @@ export class AddressReconciler {
         vip,
         demand,
         lease,
-        choice: demand === null ? null : dataPlane.interfaceFor([vip], demand.interfaceOverride),
+        choice: demand === null ? null : dataPlane.interfaceFor([vip], demand.interfaceOverride, false),
         foreign: demand === null ? [] : dataPlane.foreignAddresses([vip]),
         eligibility,
         otherCandidates,

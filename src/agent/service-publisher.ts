@@ -81,7 +81,7 @@ export class ServicePublisher {
         conflict: intent.serve ? o.view.vipConflict(ref) : null,
         addresses: (intent.serve ? intent.vips : []).map((vip) => {
           const announcing = o.dataPlane.holding(addressWork(vip.address)) !== undefined;
-          const choice = announcing ? o.dataPlane.interfaceFor([vip], interfaceOverride) : undefined;
+          const choice = announcing ? o.dataPlane.interfaceFor([vip], interfaceOverride, false) : undefined;
           return {
             address: vip.address,
             announcing,
