@@ -207,3 +207,17 @@ test("the sweep removes vipd's leftover routes and lo addresses, never another's
   t.truthy(table.find("203.0.113.201", LO));
   t.true(warnings.some((warning) => warning.includes(`host route to ${V4.address}`)));
 });
+
+test("a key that turns routed leaves the segment first, and one that turns l2 leaves lo", async (t) => {
+  const { table, plane, announce } = routed(t);
+  await plane.announce({ workKey: KEY, vips: [V4], interfaceName: LAN.name, routed: false });
+  table.log.length = 0;
+  t.deepEqual(await announce([V4]), { newlyInstalled: true });
+  t.deepEqual(table.log, [`delete ${V4.address}`, `add ${V4.address}`, `route ${V4.address}`]);
+  t.truthy(table.find(V4.address, LO));
+  table.log.length = 0;
+  await plane.announce({ workKey: KEY, vips: [V4], interfaceName: LAN.name, routed: false });
+  t.deepEqual(table.log, [`unroute ${V4.address}`, `delete ${V4.address}`, `add ${V4.address}`]);
+  t.truthy(table.find(V4.address));
+  t.true(plane.intact(KEY));
+});
