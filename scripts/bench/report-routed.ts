@@ -168,7 +168,8 @@ export function routedSection(results: BenchResults): string[] {
       "Without BFD the router keeps a dead node's route until the hold time runs out. Node death: the node's LAN link down, then its agent and its BIRD killed and its management link down; it comes back with its LAN link last.",
     "*Outage*: the longest time one of the flows the failed node served went without an answer after the fault. *Fault → every flow served again*: until each of those flows was answered by another node. " +
       "*Router drops / names*: from the fault until the router's kernel route for the VIP (sampled every 5 ms) no longer names the failed node, or names another. " +
-      "*Two next hops* (bgp): the single-holder address routed to two nodes at once; *double answers* (bgp): requests sent at one moment answered by two nodes. *Lost on the way back*: requests lost after the node or its agent began to come back.",
+      "*Two next hops* (bgp): the single-holder address routed to two nodes at once; *double answers* (bgp): requests sent at one moment answered by two nodes. *Lost on the way back*: requests lost after the node or its agent began to come back. " +
+      "*Other flows moved*: flows of the surviving nodes that another node answered during the fault: the kernel's multipath hash (hash-threshold) reassigns some of them when a next hop goes; UDP does not notice, a TCP connection would be reset.",
     ...(bgp.length === 0 ? [] : ["bgp (one holder, elected as in Layer 2):", bgpTable(bgp, profiles)]),
     ...(ecmp.length === 0
       ? []
