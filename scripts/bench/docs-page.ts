@@ -66,7 +66,7 @@ repetitions p99 is the maximum.
 ## Reproduce
 
 \`\`\`sh
-sudo npm run bench                       # everything (about 2½ hours on 2 cores): 20 repetitions, both profiles, 100/1000/5000 Services, 1000 allocated
+sudo npm run bench                       # everything (about 3¼ hours on 2 cores): 20 repetitions, both profiles, bgp and ecmp, 100/1000/5000 Services, 1000 allocated
 sudo npm run bench -- --quick            # smoke run of a few minutes (does not touch this page)
 sudo npm run bench -- --suites=routed --append bench/results/<file>.json   # add bgp and ecmp failover to a run's results
 sudo npm run bench -- --help             # every flag: --repetitions, --profiles, --scenarios, --routed-scenarios, --scale, --allocation-services, --nodes, --window, …
