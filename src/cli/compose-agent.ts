@@ -231,6 +231,12 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       allocations: () => addressing.allocations.all(),
       writes: () => allocator.allocates(),
     });
+    const target = new ServicesTarget({
+      node,
+      view,
+      intentOf,
+      modeOf: (address) => announcementModeOf(address, addressing.pools, config.announceMode),
+    });
     const services = new ServicesMode({
       informers,
       view,
@@ -238,12 +244,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       allocator,
       poolStatus,
       requestOf,
-      target: new ServicesTarget({
-        node,
-        view,
-        intentOf,
-        modeOf: (address) => announcementModeOf(address, addressing.pools, config.announceMode),
-      }),
+      target,
       publisher: new ServicePublisher({
         node,
         leaseDuration: config.leaseDuration,
@@ -254,6 +255,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
         fresh,
         heartbeat: () => heartbeat.state(),
         dataPlane,
+        target,
         status: statusWriter,
         events,
         log,
