@@ -84,6 +84,8 @@ export interface NextHopSample {
 export interface NextHopSampler {
   /** The latest sample. */
   latest(): NextHopSample | undefined;
+  /** The samples at which the next hops changed (the first one included), by time. */
+  changes(): readonly NextHopSample[];
   stop(): Promise<NextHopSample[]>;
 }
 
@@ -126,6 +128,10 @@ export async function startNextHopSampler(
   await first;
   return {
     latest: () => samples.at(-1),
+    changes: () =>
+      samples.filter(
+        (sample, index) => index === 0 || sample.hops.join(" ") !== samples[index - 1]?.hops.join(" "),
+      ),
     stop: async () => {
       stopped = true;
       clearTimeout(timer);

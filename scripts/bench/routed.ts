@@ -39,6 +39,7 @@ const BEFORE_FAULT_MS = 1000;
 const AFTER_RECOVERY_MS = 1500;
 const SERVING_TIMEOUT_MS = 30_000;
 const SESSIONS_TIMEOUT_MS = 60_000;
+const SETTLED_SESSIONS_MS = 3000;
 const RELEASE_TIMEOUT_MS = 30_000;
 const MAX_FAILURES_IN_A_ROW = 3;
 
@@ -52,28 +53,39 @@ function routerOf(lab: Lab): Router {
   return lab.router;
 }
 
-/** Every node's IPv4 session with the router established, and with BFD, its BFD session up. */
+/**
+ * Every node's IPv4 session with the router established, and the router's BFD session with each
+ * node up with BFD, not up without: the router's BFD stays on (lab/bird.ts), and when nodes turn
+ * theirs off, its sessions fall from up to down and take the BGP sessions with them once more.
+ */
 async function sessionsReady(bench: BenchLab, bfd: boolean): Promise<boolean> {
   const router = routerOf(bench.lab);
   const protocols = (await router.birdc(["show", "protocols"])).stdout;
   const established = bench.lab.nodes.every((node) =>
     new RegExp(`^${node.name}_v4\\s+BGP\\s+.*\\bup\\b.*\\bEstablished\\b`, "m").test(protocols),
   );
-  if (!established || !bfd) return established;
+  if (!established) return false;
   const sessions = (await router.birdc(["show", "bfd", "sessions"])).stdout;
-  return bench.lab.nodes.every((node) =>
-    new RegExp(`^${node.ipv4.replaceAll(".", "\\.")}\\s+\\S+\\s+Up\\b`, "m").test(sessions),
+  return bench.lab.nodes.every(
+    (node) => new RegExp(`^${node.ipv4.replaceAll(".", "\\.")}\\s+\\S+\\s+Up\\b`, "m").test(sessions) === bfd,
   );
 }
 
-async function waitSessions(bench: BenchLab, bfd: boolean): Promise<void> {
+/** Until sessionsReady has held for stableMs (0: once), or a minute has passed. */
+async function waitSessions(bench: BenchLab, bfd: boolean, stableMs = 0): Promise<void> {
   const deadline = Date.now() + SESSIONS_TIMEOUT_MS;
-  while (!(await sessionsReady(bench, bfd))) {
+  let readySince: number | undefined;
+  for (;;) {
+    if (await sessionsReady(bench, bfd)) {
+      readySince ??= Date.now();
+      if (Date.now() - readySince >= stableMs) return;
+    } else readySince = undefined;
     if (Date.now() > deadline) {
       const router = routerOf(bench.lab);
       const shown = (await router.birdc(["show", "protocols"])).stdout;
+      const bfdShown = (await router.birdc(["show", "bfd", "sessions"])).stdout;
       throw new Error(
-        `the nodes' BGP sessions with the router did not come up:\n${shown}\n${bench.agentLogs()}`,
+        `the nodes' BGP sessions with the router did not settle:\n${shown}\n${bfdShown}\n${bench.agentLogs()}`,
       );
     }
     await sleep(100);
@@ -267,7 +279,14 @@ async function runRepetition(
         : (lab.nodes[(plan.repetition - 1) % lab.nodes.length] ?? bench.cluster.node(holder));
     const agent = bench.agents.get(node.name);
     if (agent === undefined) throw new Error(`no agent runs on ${node.name}`);
+    const readyNs = monotonicNs();
     await sleep(BEFORE_FAULT_MS);
+    // A route that moved on its own (sessions still settling) would be counted as the fault's.
+    const moved = hopSampler.changes().filter((change) => change.timeNs >= readyNs);
+    if (moved.length > 0)
+      throw new Error(
+        `the router's route for ${vip} changed before the fault: ${moved.map((change) => `[${change.hops.join(" ")}]`).join(" → ")}`,
+      );
 
     const marks: Mark[] = [];
     const faultNs = monotonicNs();
@@ -395,7 +414,8 @@ export async function runRoutedSuite(
       const start = async () => {
         options.progress.phase(`routed ${profile.name}: starting agents (${setting})`);
         await bench.startAgents(profile, agentArgsFor(bench, info));
-        await waitSessions(bench, info.bfd);
+        // The nodes' BIRDs reconfigured for the setting may restart their sessions more than once.
+        await waitSessions(bench, info.bfd, SETTLED_SESSIONS_MS);
         running = setting;
       };
       if (running !== setting) await start();
