@@ -105,13 +105,19 @@ export const BIRD_RESOURCES = {
   limits: { memory: "64Mi" },
 } as const;
 
-// BIRD must not start before the agent has written its first config: started without one it exits,
-// and the kubelet's back-off would then delay it further. Waiting for a file the agent writes by
-// rename (so never half of it) is all this needs; the arguments keep the paths out of the script.
-// The shell is PID 1 while it waits, which ignores a signal it has no handler for: the trap lets a
-// pod that is deleted then stop at once rather than after its grace period.
-const BIRD_WAIT_AND_START =
-  'trap "exit 0" TERM; until [ -s "$1" ]; do sleep 1; done; exec bird -f -c "$1" -s "$2"';
+// BIRD cannot start without a config, and the agent puts its own into effect through BIRD's socket
+// (BirdControl: `configure check`, then `configure`), so the BIRD container starts on a bootstrap
+// that does nothing when the agent has written none yet. `ln` creates the file only where none
+// exists, at once: a config of the agent's, written by rename whenever it came, is never replaced.
+// Router ID 0.0.0.1 is never seen by anyone: the bootstrap has no sessions. The paths and the
+// bootstrap are the script's arguments, so that nothing in them needs quoting.
+export const BIRD_BOOTSTRAP_CONFIG = `# vipd: BIRD does nothing with this until the agent applies its own config
+router id 0.0.0.1;
+log stderr all;
+protocol device {}
+`;
+const BIRD_START =
+  'printf %s "$3" > "$1.bootstrap"; ln "$1.bootstrap" "$1" 2>/dev/null; rm -f "$1.bootstrap"; exec bird -f -c "$1" -s "$2"';
 
 const BIRD_STATUS = ["birdc", "-s", BIRD_SOCKET_FILE, "show", "status"];
 
@@ -121,15 +127,7 @@ export function birdContainer(image: string): V1Container {
     name: "bird",
     image,
     imagePullPolicy: "IfNotPresent",
-    command: ["sh", "-c", BIRD_WAIT_AND_START, "bird", BIRD_CONFIG_FILE, BIRD_SOCKET_FILE],
-    // Waiting for the agent's first config is not a failure: the startup probe holds the liveness
-    // probe back for up to five minutes of it, and a restart then only waits again.
-    startupProbe: {
-      exec: { command: BIRD_STATUS },
-      periodSeconds: 5,
-      timeoutSeconds: 5,
-      failureThreshold: 60,
-    },
+    command: ["sh", "-c", BIRD_START, "bird", BIRD_CONFIG_FILE, BIRD_SOCKET_FILE, BIRD_BOOTSTRAP_CONFIG],
     livenessProbe: {
       exec: { command: BIRD_STATUS },
       periodSeconds: 10,

@@ -1,17 +1,18 @@
 // The BIRD container of `vipd manifest daemonset --bgp` with the real BIRD 2 of Debian's bird2, in a
-// throwaway network namespace: its command waits for the agent's config, then runs BIRD on it, and its
-// probe answers once BIRD does. The container's own command and probe are run as printed, with the
+// throwaway network namespace: its command starts BIRD on its bootstrap config, its probe answers
+// once BIRD does, and the agent's config then goes in through the socket as the agent applies it. The container's own command and probe are run as printed, with the
 // shared directory /run/bird moved to a scratch directory. Needs root; the BIRD is started here under
 // its own PID and stopped by it; its config has no kernel export, so it writes no route.
 import test from "ava";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { birdContainer } from "../../src/manifest/daemonset.ts";
 import { BIRD_CONFIG_FILE, BIRD_SOCKET_FILE } from "../../src/manifest/options.ts";
 import { renderBirdConfig } from "../../src/routing/bird-config.ts";
+import { BirdControl, execBirdc } from "../../src/routing/bird-control.ts";
 import { bgpSettingsSchema } from "../../src/routing/bgp-settings.ts";
 import { createPair, PAIR, requireRoot, type NamespacePair } from "./fixtures/namespace-pair.ts";
 
@@ -62,10 +63,10 @@ function probe(): Promise<{ ok: boolean; output: string }> {
 }
 
 test.serial(
-  "the BIRD container waits for the agent's config, runs BIRD on it, and then answers its probe",
+  "the BIRD container starts BIRD on its bootstrap, answers its probe, and takes the agent's config through the socket",
   async (t) => {
     const command = (container.command ?? []).map(moved);
-    t.deepEqual(command.slice(-2), [moved(BIRD_CONFIG_FILE), moved(BIRD_SOCKET_FILE)]);
+    t.deepEqual(command.slice(4, 6), [moved(BIRD_CONFIG_FILE), moved(BIRD_SOCKET_FILE)]);
     // ip netns exec, then the shell, exec what follows: the child's PID ends up BIRD's.
     const started = spawn("ip", ["netns", "exec", pair.a, ...command], {
       env: { PATH: IMAGE_PATH },
@@ -76,20 +77,6 @@ test.serial(
       started.once("exit", resolve);
     });
 
-    const before = await probe();
-    t.false(before.ok, "nothing answers before the config exists");
-    t.is(started.exitCode, null, "still waiting");
-
-    // What the agent renders for a node, written as it writes it: beside the file, then renamed.
-    const settings = bgpSettingsSchema.parse({
-      localAsn: 64497,
-      routerId: PAIR.ipv4A,
-      peers: [{ address: PAIR.ipv4B, asn: 64496 }],
-    });
-    const config = moved(BIRD_CONFIG_FILE);
-    writeFileSync(`${config}.candidate`, renderBirdConfig(settings));
-    renameSync(`${config}.candidate`, config);
-
     const deadline = Date.now() + WAIT_LIMIT_MS;
     let answer = await probe();
     while (!answer.ok) {
@@ -98,6 +85,18 @@ test.serial(
       answer = await probe();
     }
     t.regex(answer.output, /Daemon is up and running/);
+
+    // What the agent renders for a node, applied as the agent applies it.
+    const settings = bgpSettingsSchema.parse({
+      localAsn: 64497,
+      routerId: PAIR.ipv4A,
+      peers: [{ address: PAIR.ipv4B, asn: 64496 }],
+    });
+    const socket = moved(BIRD_SOCKET_FILE);
+    const control = new BirdControl({ configFile: moved(BIRD_CONFIG_FILE), birdc: execBirdc({ socket }) });
+    t.deepEqual(await control.apply(renderBirdConfig(settings)), { outcome: "applied" });
+    const status = await execBirdc({ socket }).run(["show", "status"]);
+    t.regex(status.output, new RegExp(`Router ID is ${PAIR.ipv4A.replaceAll(".", "\\.")}`));
 
     // The kubelet's stop: BIRD ends at once, closing its sessions.
     started.kill("SIGTERM");

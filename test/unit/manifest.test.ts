@@ -3,11 +3,12 @@ import type { V1Container, V1DaemonSet, V1EnvVar, V1PolicyRule } from "@kubernet
 import { load, loadAll } from "js-yaml";
 import { loadRunConfig } from "../../src/config/load.ts";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   AGENT_CAPABILITIES,
+  BIRD_BOOTSTRAP_CONFIG,
   BIRD_CAPABILITIES,
   BIRD_RESOURCES,
   birdContainer,
@@ -387,8 +388,13 @@ test("--bgp: BIRD in a second container of the same image, sharing /run/bird wit
   t.is(env.get("VIPD_BIRD_CONFIG")?.value, "/run/bird/bird.conf");
   t.is(env.get("VIPD_BIRD_SOCKET")?.value, "/run/bird/bird.ctl");
   t.deepEqual(bird.command?.slice(0, 2), ["sh", "-c"]);
-  t.deepEqual(bird.command?.slice(3), ["bird", "/run/bird/bird.conf", "/run/bird/bird.ctl"]);
-  for (const probe of [bird.startupProbe, bird.livenessProbe, bird.readinessProbe]) {
+  t.deepEqual(bird.command?.slice(3), [
+    "bird",
+    "/run/bird/bird.conf",
+    "/run/bird/bird.ctl",
+    BIRD_BOOTSTRAP_CONFIG,
+  ]);
+  for (const probe of [bird.livenessProbe, bird.readinessProbe]) {
     t.deepEqual(probe?.exec?.command, ["birdc", "-s", "/run/bird/bird.ctl", "show", "status"]);
   }
   t.like(bird.securityContext, {
@@ -414,57 +420,48 @@ test("--bgp: the settings that tie the agent to its sidecar are the DaemonSet's"
 });
 
 /**
- * The BIRD container's command in a scratch directory standing for /run/bird, with stand-ins on PATH:
- * a bird that prints how it was started, if the config was there to start on (bird -f -c <config> …),
- * and a sleep that says the shell is waiting before it sleeps.
+ * The BIRD container's command in a scratch directory standing for /run/bird, with a stand-in for
+ * bird on PATH that prints how it was started and the config it was started on.
  */
-function startBirdCommand(t: ExecutionContext) {
+async function runBirdCommand(t: ExecutionContext, agentConfig?: string) {
   const scratch = mkdtempSync(path.join(tmpdir(), "vipd-bird-command-"));
   t.teardown(() => {
     rmSync(scratch, { recursive: true, force: true });
   });
-  const standIns = { bird: '[ -s "$3" ] && echo "bird $*"', sleep: 'echo waiting; exec /bin/sleep "$@"' };
-  for (const [name, script] of Object.entries(standIns)) {
-    writeFileSync(path.join(scratch, name), `#!/bin/sh\n${script}\n`);
-    chmodSync(path.join(scratch, name), 0o755);
-  }
-  const [shell = "", ...args] = birdContainer("vipd").command ?? [];
+  writeFileSync(path.join(scratch, "bird"), '#!/bin/sh\necho "bird $*"\ncat "$3"\n');
+  chmodSync(path.join(scratch, "bird"), 0o755);
   const config = path.join(scratch, "bird.conf");
   const socket = path.join(scratch, "bird.ctl");
-  const child = spawn(shell, [...args.slice(0, -2), config, socket], {
+  if (agentConfig !== undefined) writeFileSync(config, agentConfig);
+  const [shell = "", flag = "", script = "", name = "", , , bootstrap = ""] =
+    birdContainer("vipd").command ?? [];
+  const child = spawn(shell, [flag, script, name, config, socket, bootstrap], {
     env: { PATH: `${scratch}:/usr/bin:/bin` },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
-  const waiting = new Promise<void>((resolve) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.startsWith("waiting\n")) resolve();
-    });
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
   });
   // "close": after its output, all of it, has been read.
-  const exited = new Promise<number | null>((resolve) => {
+  const code = await new Promise<number | null>((resolve) => {
     child.on("close", resolve);
   });
-  return { child, config, socket, waiting, exited, output: () => output.replaceAll("waiting\n", "") };
+  return { code, output, config, socket, left: readdirSync(scratch).sort() };
 }
 
-test("the BIRD container waits for the agent's config, then becomes BIRD in the foreground on it", async (t) => {
-  const started = startBirdCommand(t);
-  await started.waiting;
-  writeFileSync(`${started.config}.candidate`, "router id 192.0.2.1;\n");
-  // As the agent writes it: by rename, so the file is never seen half written.
-  renameSync(`${started.config}.candidate`, started.config);
-  t.is(await started.exited, 0);
-  t.is(started.output(), `bird -f -c ${started.config} -s ${started.socket}\n`);
+test("the BIRD container starts BIRD in the foreground on a bootstrap config when the agent has written none", async (t) => {
+  const run = await runBirdCommand(t);
+  t.is(run.code, 0);
+  t.is(run.output, `bird -f -c ${run.config} -s ${run.socket}\n${BIRD_BOOTSTRAP_CONFIG}`);
+  t.deepEqual(run.left, ["bird", "bird.conf"], "the bootstrap's temporary file is gone");
 });
 
-test("the BIRD container stops when told to while it waits, without the grace period's SIGKILL", async (t) => {
-  const started = startBirdCommand(t);
-  await started.waiting;
-  started.child.kill("SIGTERM");
-  t.is(await started.exited, 0, "exited on its trap, not killed by the signal");
-  t.is(started.output(), "");
+test("the BIRD container starts BIRD on the agent's config when there is one, and leaves it as it is", async (t) => {
+  const run = await runBirdCommand(t, "router id 198.51.100.10;\n");
+  t.is(run.code, 0);
+  t.is(run.output, `bird -f -c ${run.config} -s ${run.socket}\nrouter id 198.51.100.10;\n`);
+  t.deepEqual(run.left, ["bird", "bird.conf"]);
 });
 
 const refused: { options: Partial<ManifestOptions>; agent?: Record<string, string>; problem: RegExp }[] = [
