@@ -124,6 +124,29 @@ export function startRoutedAgents(
   );
 }
 
+/**
+ * What work resolves to, unless one of the agents exits first: then its exit and output, at once,
+ * rather than a wait for an answer that a dead agent will never give.
+ */
+export async function whileRunning<T>(agents: ReadonlyMap<string, LabProcess>, work: Promise<T>): Promise<T> {
+  const state = { done: false };
+  const exits = [...agents.values()].map(async (agent) => {
+    const exit = await agent.exited;
+    if (!state.done)
+      throw new Error(
+        `${agent.name} exited (${String(exit.code ?? exit.signal)}):\n${agent.output().slice(-3000)}`,
+      );
+    return undefined as never;
+  });
+  // Only the first to settle is heard; another agent exiting in the same moment is no further error.
+  for (const exit of exits) exit.catch(() => undefined);
+  try {
+    return await Promise.race([work, ...exits]);
+  } finally {
+    state.done = true;
+  }
+}
+
 /** The router's BGP sessions by name (node1_v4, …) with their state, "up Established" when up. */
 export async function routerSessions(router: Router): Promise<Map<string, string>> {
   const shown = (await router.birdc(["show", "protocols"])).stdout;

@@ -35,6 +35,7 @@ import {
   nextHopsAre,
   nodeAddress,
   upRoutedLab,
+  whileRunning,
   type RoutedAgentOptions,
   type RoutedLab,
 } from "../../lab/routed.ts";
@@ -82,7 +83,7 @@ async function serve(
     await cluster.stopAgents(agents.values());
     await cluster.kubectl(["delete", "service", options.service, "--wait=false"]);
   });
-  const holder = await firstAnswer(options.vip, agents);
+  const holder = await whileRunning(agents, firstAnswer(options.vip, agents));
   return { agents, holder };
 }
 

@@ -29,6 +29,7 @@ import {
   nextHopsAre,
   nodeAddress,
   upRoutedLab,
+  whileRunning,
   type RoutedAgentOptions,
   type RoutedLab,
 } from "../../lab/routed.ts";
@@ -55,10 +56,17 @@ function node(index: number): LabNode {
   return found;
 }
 
+/** The agents that should be running: a wait for the router fails at once when one of them exits. */
+let running = new Map<string, LabProcess>();
+
 /** ecmp agents on every node, stopped politely (withdrawing their routes) when the test ends. */
 function ecmpAgents(t: ExecutionContext, options: Partial<RoutedAgentOptions> = {}): Map<string, LabProcess> {
   const agents = startRoutedAgents(cluster, birds, { mode: "ecmp", ...options });
-  t.teardown(() => cluster.stopAgents(agents.values()));
+  running = new Map(agents);
+  t.teardown(async () => {
+    running = new Map();
+    await cluster.stopAgents(agents.values());
+  });
   return agents;
 }
 
@@ -81,7 +89,7 @@ async function service(
 }
 
 function nextHops(vip: string, expected: readonly LabNode[], what: string): Promise<string[]> {
-  return nextHopsAre(routed, vip, expected, what);
+  return whileRunning(running, nextHopsAre(routed, vip, expected, what));
 }
 
 /** Who answered 64 flows from the far client, each from its own source port, by node. */
@@ -127,6 +135,7 @@ test.serial("a node's death removes its next hop; the flows spread over the othe
   const living = lab.nodes.filter((each) => each !== dead);
   const agent = agents.get(dead.name);
   if (agent === undefined) throw new Error(`no agent on ${dead.name}`);
+  running.delete(dead.name);
   lab.signal(agent, "SIGKILL");
   await lab.lanDown(dead);
   await lab.cutApi(dead);
@@ -147,6 +156,7 @@ test.serial("a node's death removes its next hop; the flows spread over the othe
   await lab.healApi(dead);
   const restarted = startRoutedAgents(cluster, birds, { mode: "ecmp", nodes: [dead] });
   t.teardown(() => cluster.stopAgents(restarted.values()));
+  for (const [name, again] of restarted) running.set(name, again);
   t.deepEqual(
     await nextHops(vip, lab.nodes, "the node back a next hop"),
     lab.nodes.map((each) => each.ipv4).sort(),
