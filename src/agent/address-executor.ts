@@ -75,7 +75,8 @@ export class AddressExecutor {
 
   constructor(options: AddressExecutorOptions) {
     this.#options = options;
-    for (const mode of ["confirmed", "degraded"] as const) options.metrics.vipsHeld.set({ mode }, 0);
+    for (const mode of ["confirmed", "degraded", "all-active"] as const)
+      options.metrics.vipsHeld.set({ mode }, 0);
   }
 
   async run(plan: Plan, target: PlanTarget): Promise<void> {
@@ -269,6 +270,7 @@ export class AddressExecutor {
       workKey: target.key,
       vips: [target.vip],
       interfaceName: step.interfaceName,
+      routed: step.routed,
     });
     const service = target.wire().servedBy;
     this.#countHeld(target.address, { mode: step.mode, interfaceName: step.interfaceName, service });

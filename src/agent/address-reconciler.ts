@@ -19,7 +19,7 @@ import type { FreshLeases } from "./fresh-leases.ts";
 import { canonicalAddress, type Vip } from "./service-intent.ts";
 import { addressWork } from "./work-keys.ts";
 import type { EventSubject } from "../kube/events.ts";
-import type { AnnouncementMode } from "../routing/announcement-mode.ts";
+import { isRouted, type AnnouncementMode } from "../routing/announcement-mode.ts";
 
 /** What the address loop reads of the cluster besides its Leases (fresh-leases.ts): who is alive. */
 export interface LeaseView {
@@ -127,7 +127,10 @@ export class AddressReconciler {
         vip,
         demand,
         lease,
-        choice: demand === null ? null : dataPlane.interfaceFor([vip], demand.interfaceOverride),
+        choice:
+          demand === null
+            ? null
+            : dataPlane.interfaceFor([vip], demand.interfaceOverride, isRouted(demand.mode)),
         foreign: demand === null ? [] : dataPlane.foreignAddresses([vip]),
         eligibility,
         otherCandidates,

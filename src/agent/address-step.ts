@@ -22,6 +22,12 @@ import {
   type WithdrawReason,
 } from "../election/decide.ts";
 import {
+  decideAllActive,
+  leftoverLeaseCollectable,
+  type AllActiveDecision,
+  type AllActiveInput,
+} from "../election/all-active.ts";
+import {
   claimantOf,
   foreignHostAnswered,
   quarantinedUntil,
@@ -35,6 +41,7 @@ import type { OwnedThing } from "../election/ownership.ts";
 import { EVENT_REASONS } from "../kube/names.ts";
 import { parseServiceKey, serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { AddressDemand } from "./address-reconciler.ts";
+import { isElected, isRouted } from "../routing/announcement-mode.ts";
 import { refusalRecording } from "./refusals.ts";
 import type { ForeignAddress, InterfaceChoice, WireClaim } from "./data-plane.ts";
 import type { Eligibility } from "./eligibility.ts";
@@ -116,7 +123,8 @@ export interface AddressObservation {
   readonly runningFor: number;
 }
 
-export type AnnounceMode = "confirmed" | "degraded";
+/** confirmed and degraded: rule 1's two ways of holding; all-active: ecmp mode's, not elected. */
+export type AnnounceMode = "confirmed" | "degraded" | "all-active";
 
 /** A step that acts, or tells, or asks for a later run. */
 export type ActionStep =
@@ -132,7 +140,13 @@ export type ActionStep =
       /** This node is the one that records it as an Event. */
       readonly record: boolean;
     }
-  | { readonly kind: "install"; readonly mode: AnnounceMode; readonly interfaceName: string }
+  | {
+      readonly kind: "install";
+      readonly mode: AnnounceMode;
+      readonly interfaceName: string;
+      /** On lo with a host route (bgp, ecmp), not on the segment. */
+      readonly routed: boolean;
+    }
   | {
       readonly kind: "withdraw";
       readonly reason: WithdrawReason;
@@ -236,14 +250,40 @@ export function step(settings: StepSettings, seen: AddressObservation, before: A
     }),
   };
   const choice = seen.choice;
+  const mode = demand?.mode ?? "l2";
+  const selfEligible = seen.eligibility.eligible && choice?.ok === true && seen.foreign.length === 0;
+  const carrier = choice?.ok === true ? choice.carrier : true;
+  const interfaceName = choice?.ok === true ? choice.name : "";
+  if (!isElected(mode)) {
+    const allActive: AllActiveInput = {
+      self,
+      now,
+      timings: settings.timings,
+      wanted: demand !== null,
+      selfEligible,
+      carrier,
+      announcing: seen.announcing,
+      ownHeartbeat: seen.ownHeartbeat,
+      leaseExists: lease !== undefined,
+      holder,
+      holderSilentFor: silence(holder),
+    };
+    const decision = decideAllActive(allActive);
+    plan.push(...carryOutAllActive({ seen, memory, decision, interfaceName }));
+    if (lease !== undefined && leftoverLeaseCollectable(allActive))
+      plan.push({ kind: "collect", lease, reason: "not-elected" });
+    return { memory, plan, decision };
+  }
+  const onTheWire = !isRouted(mode);
   const decision = decide({
     self,
     now,
     timings: settings.timings,
     rankKey: demand === null ? seen.address : serviceKey(demand.service),
     wanted: demand !== null,
-    selfEligible: seen.eligibility.eligible && choice?.ok === true && seen.foreign.length === 0,
-    carrier: choice?.ok === true ? choice.carrier : true,
+    selfEligible,
+    carrier,
+    onTheWire,
     otherCandidates: seen.otherCandidates,
     cordoned,
     claimedWhileCordoned: memory.claimedWhileCordoned,
@@ -258,9 +298,16 @@ export function step(settings: StepSettings, seen: AddressObservation, before: A
     quarantinedUntil: quarantinedUntil(memory.quarantine, now),
     legacy,
   });
-  const interfaceName = choice?.ok === true ? choice.name : "";
   plan.push(
-    ...carryOut({ settings, seen, memory, decision, interfaceName, cordoned: cordoned.includes(self) }),
+    ...carryOut({
+      settings,
+      seen,
+      memory,
+      decision,
+      interfaceName,
+      onTheWire,
+      cordoned: cordoned.includes(self),
+    }),
   );
   // The address now serves another Service (agents learn of the older of two a moment late): both
   // are told, whatever this run did on the wire.
@@ -280,11 +327,13 @@ interface Carrying {
   readonly memory: AddressMemory;
   readonly decision: Decision;
   readonly interfaceName: string;
+  /** ElectionInput.onTheWire: an l2 address, which is fenced. */
+  readonly onTheWire: boolean;
   /** This node counts as cordoned (rule 7). */
   readonly cordoned: boolean;
 }
 
-function carryOut({ settings, seen, memory, decision, interfaceName, cordoned }: Carrying): Plan {
+function carryOut({ settings, seen, memory, decision, interfaceName, onTheWire, cordoned }: Carrying): Plan {
   const { self } = settings;
   const { demand, lease } = seen;
   switch (decision.action) {
@@ -295,7 +344,7 @@ function carryOut({ settings, seen, memory, decision, interfaceName, cordoned }:
       // claim this agent just made was probed already.
       const claimed = memory.claimedVersion !== null && memory.claimedVersion === versionOf(lease);
       const fence: Plan =
-        !seen.announcing && !claimed
+        onTheWire && !seen.announcing && !claimed
           ? [{ kind: "fence", purpose: "first-claim", holder: null, interfaceName }]
           : [];
       const confirm: Plan = installing
@@ -303,7 +352,13 @@ function carryOut({ settings, seen, memory, decision, interfaceName, cordoned }:
         : [];
       const told: Plan =
         demand !== null && !seen.announcing ? [{ kind: "touch", service: demand.service }] : [];
-      return [...fence, ...confirm, { kind: "install", mode: decision.mode, interfaceName }, ...told];
+      const install: AddressStep = {
+        kind: "install",
+        mode: decision.mode,
+        interfaceName,
+        routed: !onTheWire,
+      };
+      return [...fence, ...confirm, install, ...told];
     }
     case "withdraw": {
       const { reason, release } = decision;
@@ -398,6 +453,34 @@ function carryOut({ settings, seen, memory, decision, interfaceName, cordoned }:
         decision.untilSilent === undefined
           ? { kind: "requeue", afterMs: decision.until - seen.now }
           : { kind: "wake-when-silent", node: decision.untilSilent },
+      ];
+    case "idle":
+      return [];
+  }
+}
+
+// ecmp mode's plan: no Lease to confirm or claim, and nothing on the wire to probe.
+function carryOutAllActive({
+  seen,
+  memory,
+  decision,
+  interfaceName,
+}: Pick<Carrying, "seen" | "memory" | "interfaceName"> & { readonly decision: AllActiveDecision }): Plan {
+  const { demand } = seen;
+  switch (decision.action) {
+    case "announce": {
+      const told: Plan =
+        demand !== null && !seen.announcing ? [{ kind: "touch", service: demand.service }] : [];
+      return [{ kind: "install", mode: "all-active", interfaceName, routed: true }, ...told];
+    }
+    case "withdraw":
+      return [
+        {
+          kind: "withdraw",
+          reason: decision.reason,
+          handedOver: false,
+          service: demand?.service ?? memory.servedFor,
+        },
       ];
     case "idle":
       return [];

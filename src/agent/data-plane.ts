@@ -53,7 +53,7 @@ export interface DataPlane {
    * The interface that carries these VIPs: the annotation's override, else --interface, else the
    * default route's; "auto" picks the interface whose subnet contains the VIPs. Rule 7 needs it up.
    */
-  interfaceFor(vips: readonly Vip[], override: string | undefined): InterfaceChoice;
+  interfaceFor(vips: readonly Vip[], override: string | undefined, routed: boolean): InterfaceChoice;
   /**
    * The VIPs this node has installed and announces under the work key (the address loop's key,
    * work-keys.ts), or undefined if none.
@@ -79,6 +79,7 @@ export interface DataPlane {
     readonly workKey: string;
     readonly vips: readonly Vip[];
     readonly interfaceName: string;
+    readonly routed: boolean;
   }): Promise<{ readonly newlyInstalled: boolean }>;
   /** Stops announcing and removes the key's VIPs. Idempotent. */
   withdraw(workKey: string): Promise<void>;

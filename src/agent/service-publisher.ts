@@ -10,6 +10,8 @@ import { serviceSubject, type EventRecorder } from "../kube/events.ts";
 import { serviceKey, type ServiceRef } from "../kube/service-ref.ts";
 import type { ServiceStatusWriter } from "../kube/service-status.ts";
 import type { Logger } from "../log/logger.ts";
+import { isElected, isRouted } from "../routing/announcement-mode.ts";
+import type { ServingTarget } from "./address-reconciler.ts";
 import type { DataPlane } from "./data-plane.ts";
 import type { FreshLeases } from "./fresh-leases.ts";
 import type { ServiceIntent } from "./service-intent.ts";
@@ -34,6 +36,8 @@ export interface ServicePublisherOptions {
   readonly fresh: FreshLeases;
   readonly heartbeat: () => OwnHeartbeat;
   readonly dataPlane: Pick<DataPlane, "holding" | "interfaceFor">;
+  /** The addresses' modes, and which other nodes may carry the Service (ecmp's announcers). */
+  readonly target: Pick<ServingTarget, "demand" | "otherEligible">;
   readonly status: ServiceStatusWriter;
   readonly events: EventRecorder;
   readonly log: Logger;
@@ -81,18 +85,23 @@ export class ServicePublisher {
         conflict: intent.serve ? o.view.vipConflict(ref) : null,
         addresses: (intent.serve ? intent.vips : []).map((vip) => {
           const announcing = o.dataPlane.holding(addressWork(vip.address)) !== undefined;
-          const choice = announcing ? o.dataPlane.interfaceFor([vip], interfaceOverride) : undefined;
+          const mode = o.target.demand(vip.address)?.mode ?? "l2";
+          const choice = announcing
+            ? o.dataPlane.interfaceFor([vip], interfaceOverride, isRouted(mode))
+            : undefined;
           return {
             address: vip.address,
             announcing,
             heldByLiveOther: heldByLiveOther(addressLeaseName(vip)),
             holder: holderOf(addressLeaseName(vip)),
+            allActive: !isElected(mode),
             ...(choice?.ok === true ? { interfaceName: choice.name } : {}),
           };
         }),
         legacyHeldByLiveOther: heldByLiveOther(legacyServiceLeaseName(ref)),
         ownHeartbeat: o.heartbeat(),
         liveNodes,
+        eligibleOthers: liveNodes.filter((other) => o.target.otherEligible(other, ref)),
         runningFor: now - this.#firstRunAt,
       },
       this.#memory.get(key) ?? NOTHING_TOLD,

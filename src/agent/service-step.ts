@@ -58,6 +58,8 @@ export interface AddressSeen {
   readonly holder: string | null;
   /** The interface this node announces it on, when it does. */
   readonly interfaceName?: string;
+  /** ecmp mode: every eligible node announces it, and it has no holder. */
+  readonly allActive: boolean;
 }
 
 export interface ServiceObservation {
@@ -73,6 +75,8 @@ export interface ServiceObservation {
   readonly legacyHeldByLiveOther: boolean;
   readonly ownHeartbeat: OwnHeartbeat;
   readonly liveNodes: readonly string[];
+  /** The live other nodes eligible for the Service: with an ecmp first address, its announcers. */
+  readonly eligibleOthers: readonly string[];
   /** How long this agent has been reconciling. */
   readonly runningFor: number;
 }
@@ -110,23 +114,31 @@ export function stepService(
     return { memory: { ...memory, unheldSince: null }, plan };
   }
   if (primary === undefined) return { memory, plan };
-  if (primary.holder === settings.self) {
-    const confirmed = isConfirmed(settings, seen);
-    if (primary.announcing && confirmed) {
-      // spec.externalIPs have no place in the status: the holder annotation and Events name them.
-      const ips = seen.addresses.filter(
-        (each) => (each.announcing || each.heldByLiveOther) && intent.external?.has(each.address) !== true,
-      );
-      publish({
-        ips: ips.map((each) => each.address),
-        holder: settings.self,
-        condition: condition(seen, "True", CONDITION_REASONS.announced, announcedMessage(settings, seen)),
-      });
+  if (primary.allActive) {
+    const announcers = [...(primary.announcing ? [settings.self] : []), ...seen.eligibleOthers];
+    if (announcers.length > 0) {
+      plan.push(...publishAllActive(settings, { seen, intent, announcers }, publish));
+      return { memory: { ...memory, unheldSince: null }, plan };
     }
-    return { memory: { ...memory, unheldSince: null }, plan };
+  } else {
+    if (primary.holder === settings.self) {
+      const confirmed = isConfirmed(settings, seen);
+      if (primary.announcing && confirmed) {
+        // spec.externalIPs have no place in the status: the holder annotation and Events name them.
+        const ips = seen.addresses.filter(
+          (each) => (each.announcing || each.heldByLiveOther) && intent.external?.has(each.address) !== true,
+        );
+        publish({
+          ips: ips.map((each) => each.address),
+          holder: settings.self,
+          condition: condition(seen, "True", CONDITION_REASONS.announced, announcedMessage(settings, seen)),
+        });
+      }
+      return { memory: { ...memory, unheldSince: null }, plan };
+    }
+    if (primary.holder !== null || seen.legacyHeldByLiveOther)
+      return { memory: { ...memory, unheldSince: null }, plan };
   }
-  if (primary.holder !== null || seen.legacyHeldByLiveOther)
-    return { memory: { ...memory, unheldSince: null }, plan };
   // Nobody has held the Service's first address for longer than D: its status must stop pointing
   // at an address nobody answers for. A holder that is only cut off from the API server still
   // names itself in the Lease, so this never clears the status of a Service served in degraded hold.
@@ -169,6 +181,36 @@ export function stepService(
     },
   );
   return { memory: after, plan };
+}
+
+// ecmp: every announcer would write the same status but for the holder annotation, so one writes
+// it, the first of them in the Service's ranking, and the others wake if it falls silent. Who is
+// an announcer each node reads from its informers (the others' eligibility), so two may disagree
+// for a moment and both write; the status either writes is true.
+function publishAllActive(
+  settings: ServiceStepSettings,
+  served: {
+    readonly seen: ServiceObservation;
+    readonly intent: Extract<ServiceIntent, { serve: true }>;
+    readonly announcers: readonly string[];
+  },
+  publish: (published: Publication) => void,
+): ServiceStep[] {
+  const { seen, intent, announcers } = served;
+  const [writer = settings.self] = rankCandidates(announcers, serviceKey(seen.ref));
+  if (writer !== settings.self) return [{ kind: "wake-when-silent", node: writer }];
+  if (!isConfirmed(settings, seen)) return [];
+  const ips = seen.addresses.filter(
+    (each) => (each.announcing || each.heldByLiveOther) && intent.external?.has(each.address) !== true,
+  );
+  const nodes = [...announcers].sort();
+  const message = `${listed(ips.map((each) => each.address))} announced by every eligible node (ecmp): ${listed(nodes)}`;
+  publish({
+    ips: ips.map((each) => each.address),
+    holder: settings.self,
+    condition: condition(seen, "True", CONDITION_REASONS.announced, message),
+  });
+  return [];
 }
 
 function condition(

@@ -227,6 +227,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       allocations: () => addressing.allocations.all(),
       writes: () => allocator.allocates(),
     });
+    const target = new ServicesTarget({ node, view, intentOf, modeOf: () => config.announceMode });
     const services = new ServicesMode({
       informers,
       view,
@@ -234,7 +235,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       allocator,
       poolStatus,
       requestOf,
-      target: new ServicesTarget({ node, view, intentOf, modeOf: () => config.announceMode }),
+      target,
       publisher: new ServicePublisher({
         node,
         leaseDuration: config.leaseDuration,
@@ -245,6 +246,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
         fresh,
         heartbeat: () => heartbeat.state(),
         dataPlane,
+        target,
         status: statusWriter,
         events,
         log,

@@ -57,6 +57,12 @@
  *   holder, for at least D, the live candidates delete it in rank order, so Leases of deleted
  *   Services do not pile up after their holder died.
  *
+ * - Routed (bgp mode, docs/bgp.md). The address reaches the network as a host route that a routing
+ *   daemon exports, and lives on lo, where no neighbour asks for it: there is no wire to fence on,
+ *   and no frame of another agent's to hear. So a routed address is held as client-go holds a
+ *   lease, on rule 1's first half alone: no degraded hold, no wait for a renewal in flight, and
+ *   claims without a probe. A holder that is not confirmed withdraws, whatever else it sees.
+ *
  * Safety argument (why two nodes do not answer at once, nor a node and another machine):
  * 1. Usual case — the API server reachable by both. The holder's last successful renewal started at
  *    t0 and it stops announcing at t0 + R unless it renews again. That renewal's new resourceVersion
@@ -103,6 +109,15 @@
  * 10. Cordon. A cordoned holder leaves by rule 5's handover: it takes its address off the wire before
  *    it clears the holder, so no candidate sees the Lease free while it still answers. Ranking cordoned
  *    candidates last only orders the claimers, which case 5 keeps safe whatever order they act in.
+ * 11. Routed addresses. Point 1 alone carries them: the holder withdraws at t0 + R at the latest,
+ *    and a candidate claims no earlier than t0 + D. Points 2 and 4 make a degraded hold and the wait
+ *    for a renewal in flight safe, and both rest on the fence, so a routed holder has neither: cut
+ *    off from the API server, it withdraws at R as client-go's leader stops leading. Point 1 assumes
+ *    that the holder's agent runs, to withdraw. A frozen or killed one cannot, and unlike the address
+ *    on lo, which its lifetime ends, a kernel route has no lifetime: the route stays exported until
+ *    the agent runs again (a resumed one withdraws on the Lease event naming the new holder, or at
+ *    once if its confirmation lapsed first; a restarted one sweeps it). Meanwhile the address has
+ *    expired, so that node no longer accepts the traffic; docs/bgp.md lists this under Limits.
  */
 import { rankCandidates } from "./ranking.ts";
 
@@ -153,6 +168,11 @@ export interface ElectionInput {
   readonly selfEligible: boolean;
   /** Carrier on the interface that carries (or would carry) the VIPs. */
   readonly carrier: boolean;
+  /**
+   * The address is announced on the segment (l2), so the wire can be fenced and heard; false for a
+   * routed address (the Routed rule above).
+   */
+  readonly onTheWire: boolean;
   /** Other nodes eligible for this Service whose heartbeats this agent sees alive. */
   readonly otherCandidates: readonly string[];
   /**
@@ -227,12 +247,17 @@ export type IdleReason =
   | "unconfirmed";
 
 /** Why a Lease nothing asks for is removed. */
-export type CollectReason = "no-holder-for-d" | "holder-dead";
+export type CollectReason =
+  | "no-holder-for-d"
+  | "holder-dead"
+  /** The address is no longer elected (ecmp mode, all-active.ts). */
+  | "not-elected";
 
 export type LeaseRelease = "keep" | "clear-holder" | "delete";
 
 export type Decision =
-  | { readonly action: "announce"; readonly mode: "confirmed" | "degraded" }
+  /** all-active: ecmp mode's, not elected (all-active.ts). */
+  | { readonly action: "announce"; readonly mode: "confirmed" | "degraded" | "all-active" }
   | { readonly action: "withdraw"; readonly reason: WithdrawReason; readonly release: LeaseRelease }
   | {
       readonly action: "claim";
@@ -309,8 +334,9 @@ function decideAsHolder(input: ElectionInput): Decision {
     return gateOnLegacyLocks(input, { action: "announce", mode: "confirmed" });
   }
   const lastConfirmed = input.ownHeartbeat.lastRenewalStartedAt;
-  if (!input.announcing || !input.ownHeartbeat.apiUnreachable || lastConfirmed === null) {
-    if (!input.announcing) return { action: "idle", reason: "unconfirmed" };
+  if (!input.announcing) return { action: "idle", reason: "unconfirmed" };
+  if (!input.onTheWire) return { action: "withdraw", reason: "renewal-expired", release: "keep" };
+  if (!input.ownHeartbeat.apiUnreachable || lastConfirmed === null) {
     const inFlight = input.ownHeartbeat.renewalInFlightSince;
     if (inFlight !== null && input.now - inFlight < input.timings.renewDeadline) {
       return { action: "wait", until: inFlight + input.timings.renewDeadline, reason: "renewal-in-flight" };
@@ -412,7 +438,7 @@ function decideAsCandidate(input: ElectionInput): Decision {
   if (input.holder === null) {
     return claimWhenRanked(withoutCandidate(input, input.releasedBy), input.freeSince ?? input.now, {
       takeoverFrom: null,
-      fence: input.releasedBy === null,
+      fence: input.onTheWire && input.releasedBy === null,
     });
   }
   const silentFor = input.holderSilentFor;
@@ -421,7 +447,7 @@ function decideAsCandidate(input: ElectionInput): Decision {
     return { action: "wait", until: diedAt, reason: "holder-alive", untilSilent: input.holder };
   return claimWhenRanked(withoutCandidate(input, input.holder), diedAt, {
     takeoverFrom: input.holder,
-    fence: true,
+    fence: input.onTheWire,
   });
 }
 

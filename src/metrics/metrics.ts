@@ -11,7 +11,8 @@ export interface AnnouncedVip {
   readonly service: string;
   readonly address: string;
   readonly interfaceName: string;
-  readonly mode: "confirmed" | "degraded";
+  /** confirmed, degraded (rule 1), or all-active (ecmp mode, every eligible node). */
+  readonly mode: "confirmed" | "degraded" | "all-active";
 }
 
 /** An address a Service asks for and vipd would serve, whoever holds it. */
@@ -162,7 +163,7 @@ export class AgentMetrics {
   readonly vipAnnounced: Gauge<"namespace" | "service" | "address" | "node" | "interface" | "mode"> =
     new Gauge({
       name: "vipd_vip_announced",
-      help: "1 for each address this node holds and announces, per Service it serves, with its interface and mode (confirmed; degraded: held while the API server is unreachable)",
+      help: "1 for each address this node holds and announces, per Service it serves, with its interface and mode (confirmed; degraded: held while the API server is unreachable; all-active: ecmp mode, announced by every eligible node)",
       labelNames: ["namespace", "service", "address", "node", "interface", "mode"] as const,
       registers: [this.registry],
       collect: () => {

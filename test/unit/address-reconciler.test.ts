@@ -9,6 +9,7 @@ import { HeartbeatTracker } from "../../src/election/heartbeat-tracker.ts";
 import { Ownership } from "../../src/election/ownership.ts";
 import { rankCandidates } from "../../src/election/ranking.ts";
 import type { LogFields } from "../../src/log/logger.ts";
+import type { AnnouncementMode } from "../../src/routing/announcement-mode.ts";
 import { AgentMetrics } from "../../src/metrics/metrics.ts";
 import {
   FakeClusterView,
@@ -40,7 +41,9 @@ function lbService(annotations: Record<string, string> = {}): V1Service {
   };
 }
 
-function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: boolean } = {}) {
+function world(
+  options: { self?: string; fresh?: boolean; cordonHandsOver?: boolean; mode?: AnnouncementMode } = {},
+) {
   const self = options.self ?? SELF;
   const clock = { now: 100_000 };
   const leases = new FakeLeaseApi();
@@ -69,13 +72,14 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
   };
   const intentOf = (service: V1Service) => view.intentOf(service);
   const requeue = (key: string, delay: number) => requeues.push([key, delay]);
+  const target = new ServicesTarget({ node: self, view, intentOf, modeOf: () => options.mode ?? "l2" });
   const addresses = addressLoop({
     node: self,
     timings,
     cordonHandsOver: options.cordonHandsOver ?? true,
     now: () => clock.now,
     view,
-    target: new ServicesTarget({ node: self, view, intentOf, modeOf: () => "l2" }),
+    target,
     heartbeat: () => heartbeat.state,
     tracker,
     leases,
@@ -99,6 +103,7 @@ function world(options: { self?: string; fresh?: boolean; cordonHandsOver?: bool
     fresh,
     heartbeat: () => heartbeat.state,
     dataPlane,
+    target,
     status,
     events,
     log,
@@ -165,15 +170,19 @@ async function vipsHeld(metrics: AgentMetrics): Promise<Record<string, number>> 
 
 test("vipd_vips_held counts the VIPs announced, by mode, and drops them on withdrawal", async (t) => {
   const w = world();
-  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 0, degraded: 0 });
+  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 0, degraded: 0, "all-active": 0 });
   await w.run();
   await w.run();
-  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 1, degraded: 0 });
+  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 1, degraded: 0, "all-active": 0 });
   await w.run();
-  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 1, degraded: 0 }, "a steady run counts nothing twice");
+  t.deepEqual(
+    await vipsHeld(w.metrics),
+    { confirmed: 1, degraded: 0, "all-active": 0 },
+    "a steady run counts nothing twice",
+  );
   w.view.services.delete(KEY);
   await w.run();
-  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 0, degraded: 0 });
+  t.deepEqual(await vipsHeld(w.metrics), { confirmed: 0, degraded: 0, "all-active": 0 });
 });
 
 test("the first-ranked node claims a free Service, then announces and publishes status", async (t) => {
@@ -814,4 +823,81 @@ test("a holder that finds a VIP's address configured by someone else withdraws a
   t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
   t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity ?? "", "", "the holder cleared");
   t.deepEqual(w.reasons().slice(-2), ["VIPConflict", "VIPWithdrawn"]);
+});
+
+test("bgp: the first-ranked claims without a fence and puts the address on lo with its route", async (t) => {
+  const w = world({ mode: "bgp" });
+  await w.run();
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
+  t.deepEqual(w.dataPlane.log, [], "no probe: nobody answers ARP for an address on lo");
+  await w.run();
+  t.deepEqual(w.dataPlane.log, [`announce ${WORK} routed`]);
+  t.deepEqual(w.status.writes, [`192.0.2.10@${SELF}`]);
+});
+
+test("bgp: a holder cut off from the API server withdraws at R instead of holding on", async (t) => {
+  const w = world({ mode: "bgp" });
+  await w.run();
+  await w.run();
+  renewedAt(w, w.clock.now - 60_000, true);
+  w.leases.calls.length = 0;
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`);
+  t.deepEqual(w.leases.calls, [], "it cannot write the Lease, and a candidate claims it after D");
+});
+
+test("ecmp: every eligible node announces without a Lease, and only the first-ranked writes the status", async (t) => {
+  const first = world({ mode: "ecmp" });
+  await first.run();
+  t.deepEqual(first.dataPlane.log, [`announce ${WORK} routed`]);
+  t.is(first.leases.leases.get(LEASE), undefined, "nothing is elected");
+  t.deepEqual(first.status.writes, [`192.0.2.10@${SELF}`]);
+  t.is(
+    first.events.events.find((each) => each.reason === "VIPAnnounced")?.message,
+    `${ADDRESS} announced by ${SELF} on lo`,
+  );
+  const second = world({ mode: "ecmp", self: OTHER });
+  await second.run();
+  t.deepEqual(second.dataPlane.log, [`announce ${WORK} routed`], "the second-ranked announces too");
+  t.deepEqual(second.status.writes, [], "the first-ranked announcer writes the status");
+  t.deepEqual(
+    second.silenceWaits,
+    [[SELF, serviceWork(SERVICE)]],
+    "and it writes it if that one falls silent",
+  );
+});
+
+test("ecmp: with externalTrafficPolicy Local only a node with a ready local endpoint announces", async (t) => {
+  const w = world({ mode: "ecmp" });
+  w.view.services.set(KEY, { ...lbService(), spec: { ...lbService().spec, externalTrafficPolicy: "Local" } });
+  w.view.slices.set(KEY, [
+    {
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["10.0.0.1"], nodeName: OTHER, conditions: { ready: true } }],
+    },
+  ]);
+  await w.run();
+  t.deepEqual(w.dataPlane.log, [], "no local endpoint here");
+  w.view.slices.set(KEY, [
+    {
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["10.0.0.2"], nodeName: SELF, conditions: { ready: true } }],
+    },
+  ]);
+  await w.run();
+  t.deepEqual(w.dataPlane.log, [`announce ${WORK} routed`]);
+  w.view.slices.set(KEY, []);
+  await w.run();
+  t.is(w.dataPlane.log.at(-1), `withdraw ${WORK}`, "its endpoint gone, it withdraws");
+});
+
+test("ecmp: the ownership Lease left from an elected mode is deleted by its holder", async (t) => {
+  const w = await heldBySelf();
+  t.is(w.leases.leases.get(LEASE)?.spec?.holderIdentity, SELF);
+  const ecmp = world({ mode: "ecmp" });
+  for (const lease of w.leases.leases.values()) await ecmp.leases.create(lease);
+  t.truthy(ecmp.leases.leases.get(LEASE));
+  await ecmp.run();
+  t.is(ecmp.leases.leases.get(LEASE), undefined);
+  t.deepEqual(ecmp.dataPlane.log, [`announce ${WORK} routed`]);
 });

@@ -28,6 +28,7 @@ const base: ElectionInput = {
   wanted: true,
   selfEligible: true,
   carrier: true,
+  onTheWire: true,
   otherCandidates: [second, third],
   cordoned: [],
   claimedWhileCordoned: false,
@@ -533,7 +534,68 @@ const legacyTable: [string, Partial<ElectionInput>, Decision][] = [
   ],
 ];
 
-for (const [rule, overrides, expected] of [...table, ...legacyTable]) {
+// The Routed rule: a routed address (bgp mode) has no wire to fence or hear, so it is held on rule
+// 1's first half alone, as client-go holds a lease.
+const routed: Partial<ElectionInput> = { onTheWire: false };
+const routedTable: [string, Partial<ElectionInput>, Decision][] = [
+  [
+    "routed: a confirmed holder announces",
+    { ...routed, ...asHolder },
+    { action: "announce", mode: "confirmed" },
+  ],
+  [
+    "routed: a holder cut off from the API server withdraws at R: no degraded hold without a fence",
+    { ...degradedHolder, ...routed },
+    { action: "withdraw", reason: "renewal-expired", release: "keep" },
+  ],
+  [
+    "routed: a lapsed holder does not wait for a renewal in flight (a resumed process after a freeze)",
+    {
+      ...asHolder,
+      ...routed,
+      ownHeartbeat: {
+        lastRenewalStartedAt: NOW - 10_000,
+        apiUnreachable: false,
+        renewalInFlightSince: NOW - 10,
+      },
+    },
+    { action: "withdraw", reason: "renewal-expired", release: "keep" },
+  ],
+  [
+    "routed: the same lapse on the wire waits for the renewal's answer",
+    {
+      ...asHolder,
+      ownHeartbeat: {
+        lastRenewalStartedAt: NOW - 10_000,
+        apiUnreachable: false,
+        renewalInFlightSince: NOW - 10,
+      },
+    },
+    { action: "wait", until: NOW - 10 + R, reason: "renewal-in-flight" },
+  ],
+  [
+    "routed: a first claim is not fenced (nobody answers on lo's behalf)",
+    routed,
+    { action: "claim", takeoverFrom: null, fence: false },
+  ],
+  [
+    "routed: a dead holder is taken over after D, without a fence",
+    { ...routed, holder: second, freeSince: null, holderSilentFor: D },
+    { action: "claim", takeoverFrom: second, fence: false },
+  ],
+  [
+    "routed: a live holder is waited for as on the wire",
+    { ...routed, holder: second, freeSince: null, holderSilentFor: D - 1 },
+    { action: "wait", until: NOW + 1, reason: "holder-alive", untilSilent: second },
+  ],
+  [
+    "routed: an unconfirmed node that is not announcing stays idle",
+    { ...degradedHolder, ...routed, announcing: false },
+    { action: "idle", reason: "unconfirmed" },
+  ],
+];
+
+for (const [rule, overrides, expected] of [...table, ...legacyTable, ...routedTable]) {
   test(rule, (t) => {
     t.deepEqual(decide({ ...base, ...overrides }), expected);
   });

@@ -38,6 +38,7 @@ async function world() {
   await dataPlane.announce({
     workKey: addressWork("192.0.2.10"),
     vips: [{ address: "192.0.2.10", family: 4 }],
+    routed: false,
   });
   const fresh = new FreshLeases((name) => cached.get(name));
   const handover = new Handover({

@@ -72,18 +72,26 @@ const base: ServiceObservation = {
   intent: { serve: true, vips: [V4, V6], source: "spec.loadBalancerIP", interface: undefined },
   conflict: null,
   addresses: [
-    { address: V4.address, announcing: true, heldByLiveOther: false, holder: first, interfaceName: "eth0" },
-    { address: V6.address, announcing: false, heldByLiveOther: true, holder: second },
+    {
+      address: V4.address,
+      announcing: true,
+      heldByLiveOther: false,
+      holder: first,
+      interfaceName: "eth0",
+      allActive: false,
+    },
+    { address: V6.address, announcing: false, heldByLiveOther: true, holder: second, allActive: false },
   ],
   legacyHeldByLiveOther: false,
   ownHeartbeat: { lastRenewalStartedAt: NOW - 500, apiUnreachable: false, renewalInFlightSince: null },
   liveNodes: [second],
+  eligibleOthers: [second],
   runningFor: 10 * D,
 };
 
 const unheld = [
-  { address: V4.address, announcing: false, heldByLiveOther: false, holder: null },
-  { address: V6.address, announcing: false, heldByLiveOther: false, holder: null },
+  { address: V4.address, announcing: false, heldByLiveOther: false, holder: null, allActive: false },
+  { address: V6.address, announcing: false, heldByLiveOther: false, holder: null, allActive: false },
 ];
 
 function summary(plan: readonly ServiceStep[]): string[] {
@@ -263,7 +271,60 @@ const table: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, strin
   ],
 ];
 
-for (const [name, seen, memory, expected] of table) {
+// ecmp: every eligible node announces; the first-ranked of them writes.
+const allActive = [
+  {
+    address: V4.address,
+    announcing: true,
+    heldByLiveOther: false,
+    holder: null,
+    allActive: true,
+    interfaceName: "lo",
+  },
+  {
+    address: V6.address,
+    announcing: true,
+    heldByLiveOther: false,
+    holder: null,
+    allActive: true,
+    interfaceName: "lo",
+  },
+];
+const ecmpTable: [string, Partial<ServiceObservation>, Partial<ServiceMemory>, string[]][] = [
+  [
+    "ecmp: the first-ranked announcer writes every address it announces",
+    { addresses: allActive },
+    {},
+    [`status ${V4.address},${V6.address} by ${first}, True Announced`],
+  ],
+  [
+    "ecmp: a node that does not announce leaves the status to the eligible ones",
+    { addresses: allActive.map((each) => ({ ...each, announcing: false })) },
+    {},
+    [`again when ${second} is silent`],
+  ],
+  [
+    "ecmp: not confirmed, the first announcer writes nothing",
+    {
+      addresses: allActive,
+      ownHeartbeat: { lastRenewalStartedAt: NOW - 10_000, apiUnreachable: true, renewalInFlightSince: null },
+    },
+    {},
+    [],
+  ],
+  [
+    "ecmp: no eligible node at all: the status is cleared after D, as for an unheld address",
+    {
+      addresses: allActive.map((each) => ({ ...each, announcing: false })),
+      eligibleOthers: [],
+      service: service({ ips: [V4.address], holder: first }),
+    },
+    {},
+    [`again in ${D}`],
+  ],
+];
+
+for (const [name, seen, memory, expected] of [...table, ...ecmpTable]) {
   test(`service step: ${name}`, (t) => {
     const result = stepService(settings, { ...base, ...seen }, { ...NOTHING_TOLD, ...memory });
     t.deepEqual(summary(result.plan), expected);
@@ -285,4 +346,13 @@ test("service step: the condition names the node, its interface, the others' add
   const [step] = stepService(settings, base, NOTHING_TOLD).plan;
   if (step?.kind !== "publish") throw new Error("expected a status write");
   t.deepEqual(step.published.condition, { ...announced, observedGeneration: 3 });
+});
+
+test("service step: ecmp: another announcer ranks first: it writes, and this one wakes if it falls silent", (t) => {
+  const result = stepService(
+    { ...settings, self: second },
+    { ...base, addresses: allActive, liveNodes: [first], eligibleOthers: [first] },
+    NOTHING_TOLD,
+  );
+  t.deepEqual(summary(result.plan), [`again when ${first} is silent`]);
 });

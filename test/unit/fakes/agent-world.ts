@@ -127,9 +127,11 @@ export class FakeDataPlane implements DataPlane {
   /** Addresses equal to a VIP that someone else configured on this node. */
   foreign: ForeignAddress[] = [];
 
-  interfaceFor(): InterfaceChoice {
+  interfaceFor(_vips: readonly Vip[], _override: string | undefined, routed: boolean): InterfaceChoice {
     if (this.interfaceProblem !== null) return { ok: false, reason: this.interfaceProblem };
-    return { ok: true, name: "eth0", carrier: this.carrier };
+    return routed
+      ? { ok: true, name: "lo", carrier: true }
+      : { ok: true, name: "eth0", carrier: this.carrier };
   }
 
   foreignAddresses(vips: readonly Vip[]): readonly ForeignAddress[] {
@@ -148,10 +150,14 @@ export class FakeDataPlane implements DataPlane {
     return [...this.held.keys()];
   }
 
-  announce(options: { workKey: string; vips: readonly Vip[] }): Promise<{ newlyInstalled: boolean }> {
+  announce(options: {
+    workKey: string;
+    vips: readonly Vip[];
+    routed: boolean;
+  }): Promise<{ newlyInstalled: boolean }> {
     const newlyInstalled = !this.held.has(options.workKey) || this.vanished.delete(options.workKey);
     this.held.set(options.workKey, options.vips);
-    if (newlyInstalled) this.log.push(`announce ${options.workKey}`);
+    if (newlyInstalled) this.log.push(`announce ${options.workKey}${options.routed ? " routed" : ""}`);
     return Promise.resolve({ newlyInstalled });
   }
 
