@@ -194,7 +194,7 @@ export async function requireRouterPassword(
   const apply = async (text: string) => {
     writeFileSync(router.configPath, text);
     const reply = await router.birdc(["configure"]);
-    if (!/Reconfigured/.test(reply.stdout))
+    if (!/Reconfigured|Reconfiguration in progress/.test(reply.stdout))
       throw new Error(`the router refused its config: ${reply.stdout}${reply.stderr}`);
   };
   await apply(

@@ -238,6 +238,10 @@ for (const how of ["birdc graceful restart", "SIGKILL"] as const) {
       );
       const sampler = await lab.sampleNextHops({ vip });
       const before = bird.process;
+      // A test that fails midway still leaves the node's BIRD running for the next one.
+      t.teardown(async () => {
+        if (!lab.pids().includes(bird.process.pid)) await bird.restart();
+      });
       if (how === "SIGKILL") lab.signal(before, "SIGKILL");
       else await bird.birdc(["graceful", "restart"]);
       await before.exited;
