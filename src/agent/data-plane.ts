@@ -1,6 +1,10 @@
 // What the reconcile loop needs from the node's network, as a small interface: the native
-// implementation (netlink addresses, AF_PACKET announcements and probes) sits behind it, and unit
-// tests of the loop use a fake.
+// implementation (netlink addresses, AF_PACKET announcements and probes, host routes) sits behind
+// it, and unit tests of the loop use a fake.
+//
+// An address is either on the segment (l2: on an interface, announced with ARP/NDP and fenced) or
+// routed (bgp, ecmp: on the route device, lo, and attracted by a host route that a routing daemon
+// exports; nothing is said on the wire for it). `routed` says which, per call.
 import type { Vip } from "./service-intent.ts";
 
 export type InterfaceChoice =
@@ -52,6 +56,8 @@ export interface DataPlane {
   /**
    * The interface that carries these VIPs: the annotation's override, else --interface, else the
    * default route's; "auto" picks the interface whose subnet contains the VIPs. Rule 7 needs it up.
+   * Routed VIPs go on the host routes' device (lo), its carrier being that it is up; the override
+   * and --interface, which are about the segment, do not apply to them.
    */
   interfaceFor(vips: readonly Vip[], override: string | undefined, routed: boolean): InterfaceChoice;
   /**
@@ -61,7 +67,10 @@ export interface DataPlane {
   holding(workKey: string): readonly Vip[] | undefined;
   /** The work key of everything this node has installed and announces. */
   heldKeys(): readonly string[];
-  /** Every VIP held under the key is still on its interface (none expired or was removed). */
+  /**
+   * Every VIP held under the key is still on its interface (none expired or was removed) and, if
+   * routed, still has its host route.
+   */
   intact(workKey: string): boolean;
   /**
    * The VIPs' addresses that this node already has from someone else, on any interface and with any
@@ -74,6 +83,11 @@ export interface DataPlane {
    * whether anything was newly installed, which starts a takeover burst. Adds only addresses the node
    * does not have: a VIP that foreignAddresses reports (or that appears meanwhile) makes it throw
    * ForeignAddressError with none of the key's VIPs installed.
+   *
+   * Routed: the VIPs go on the interface (the route device) the same way, then each gets its host
+   * route; no frame is sent for them. A route to a VIP that someone else has in vipd's table makes
+   * it throw ForeignRouteError (routing/host-routes.ts) with nothing of the key left installed, even
+   * a key held before. A held key whose address or route has gone gets it back (newlyInstalled).
    */
   announce(options: {
     readonly workKey: string;
@@ -81,11 +95,15 @@ export interface DataPlane {
     readonly interfaceName: string;
     readonly routed: boolean;
   }): Promise<{ readonly newlyInstalled: boolean }>;
-  /** Stops announcing and removes the key's VIPs. Idempotent. */
+  /**
+   * Stops announcing and removes the key's VIPs; a routed key's routes first, so that no route
+   * leads to a node without the address. Idempotent.
+   */
   withdraw(workKey: string): Promise<void>;
   /**
    * Probes the wire for anyone answering for the VIPs (ARP probe / NDP solicitation), rule 2: every
-   * MAC of another machine that answered, or a failure if the interface is gone.
+   * MAC of another machine that answered, or a failure if the interface is gone. Routed VIPs are
+   * not fenced: no neighbour asks for an address on lo, so nothing could answer for it.
    */
   fence(options: {
     readonly vips: readonly Vip[];
@@ -93,11 +111,12 @@ export interface DataPlane {
     /** A takeover's probes are spaced by --fence-interval, a first claim's by the shorter one. */
     readonly purpose: "takeover" | "first-claim";
   }): Promise<FenceResult>;
-  /** The MACs of this node's VIP-capable interfaces, which its heartbeat publishes. */
+  /** The MACs of this node's VIP-capable interfaces, which its heartbeat publishes; never lo's. */
   macs(): readonly string[];
   /**
    * At start-up, once the Leases are known: removes vipd's own addresses that belong to no work key
-   * this node holds (a previous run's leftovers), never touching an address vipd did not add.
+   * this node holds (a previous run's leftovers), never touching an address vipd did not add;
+   * likewise vipd's own host routes to addresses no held key has, never another's route.
    */
   sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void>;
   subscribe(listener: DataPlaneListener): void;

@@ -21,6 +21,7 @@ import {
 import { AUTO_INTERFACE } from "../net/interface-name.ts";
 import { NativeDataPlane } from "../net/native-data-plane.ts";
 import { Netlink } from "../net/netlink.ts";
+import { KernelHostRoutes } from "../routing/kernel-host-routes.ts";
 import { readStrictArpFacts, strictArpProblem } from "../net/strict-arp.ts";
 import { VERSION } from "../version.ts";
 import { composeAgent } from "./compose-agent.ts";
@@ -127,6 +128,8 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
   const dataPlane = new NativeDataPlane({
     netlink,
     ownership,
+    // vipd's table, protocol and device for routed VIPs: the defaults, kube-vip's.
+    hostRoutes: new KernelHostRoutes({ netlink }),
     configuredInterface: config.interface,
     allowOffSubnetVips: config.allowOffSubnetVips,
     addressLifetimeMs: config.addressLifetime,

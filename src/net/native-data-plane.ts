@@ -10,6 +10,15 @@
 // shows as vipd's. An address an older release marked, before marks were per mode, is nobody's for
 // certain (address-ownership.ts, "Upgrades"): never swept, taken over only when this agent installs
 // that very address, else left to expire.
+//
+// Routed VIPs (the BGP and ECMP modes) go on the host routes' device, lo, exactly so: vipd's mark,
+// the same refreshed lifetime, IPv6 without DAD and never preferred. Each then gets a host route in
+// vipd's table (HostRoutes), which a routing daemon exports; nothing is sent on the wire for them
+// and they are not fenced. The address is the dead-man switch here too: an agent that stops
+// refreshing loses it, and its node stops accepting the VIP's traffic. Known limit: the route has no
+// lifetime of its own (the kernel flushes routes by their preferred source only in the main table,
+// and ignores an IPv6 route's RTA_EXPIRES without a gateway), so a dead agent's route goes on
+// attracting the traffic, which its node then drops, until the next start's sweep removes it.
 import {
   ForeignAddressError,
   type DataPlane,
@@ -20,6 +29,8 @@ import {
 } from "../agent/data-plane.ts";
 import type { Vip } from "../agent/service-intent.ts";
 import { every, type Cancel, type Clock } from "../clock/clock.ts";
+import { ForeignRouteError, type HostRoutes } from "../routing/host-routes.ts";
+import { HostRouteCache } from "../routing/host-route-cache.ts";
 import { isInherited, type AddressOwnership } from "./address-ownership.ts";
 import {
   Announcer,
@@ -48,6 +59,8 @@ export interface NativeDataPlaneOptions {
   >;
   /** How vipd tells its addresses from anyone else's. */
   readonly ownership: AddressOwnership;
+  /** vipd's host routes for routed VIPs, and the device they lead out of, where those VIPs go. */
+  readonly hostRoutes: HostRoutes & { readonly device: string };
   /** The interface's packet socket; PacketSocket.open unless a test records frames instead. */
   readonly openChannel?: (ifindex: number) => FrameChannel;
   /** --interface; undefined for the default route's interface. */
@@ -73,7 +86,8 @@ export interface NativeDataPlaneOptions {
 interface Installed {
   readonly vips: readonly Vip[];
   readonly ifindex: number;
-  readonly mac: string;
+  /** On the route device with host routes, not announced on the segment. */
+  readonly routed: boolean;
 }
 
 /** One reading of the node's address table. */
@@ -125,6 +139,7 @@ export class NativeDataPlane implements DataPlane {
   readonly #options: NativeDataPlaneOptions;
   readonly #installed = new Map<string, Installed>();
   readonly #announcer: Announcer;
+  readonly #routes: HostRouteCache;
   readonly #cancelRefresh: Cancel;
   #listener: DataPlaneListener | undefined;
   #watch: NetlinkWatch | undefined;
@@ -139,6 +154,7 @@ export class NativeDataPlane implements DataPlane {
 
   constructor(options: NativeDataPlaneOptions) {
     this.#options = options;
+    this.#routes = new HostRouteCache({ routes: options.hostRoutes, clock: options.clock });
     this.#announcer = new Announcer({
       ...options.announce,
       clock: options.clock,
@@ -164,8 +180,14 @@ export class NativeDataPlane implements DataPlane {
     });
   }
 
-  interfaceFor(vips: readonly Vip[], override: string | undefined): InterfaceChoice {
+  interfaceFor(vips: readonly Vip[], override: string | undefined, routed: boolean): InterfaceChoice {
     const facts = this.#readFacts();
+    if (routed) {
+      const device = this.#options.hostRoutes.device;
+      const link = facts.links.find((candidate) => candidate.name === device);
+      if (link === undefined) return { ok: false, reason: `the route device ${device} does not exist` };
+      return { ok: true, name: device, carrier: link.up };
+    }
     const choice = chooseInterface({
       vips: vips.map((vip) => vip.address),
       override,
@@ -192,27 +214,41 @@ export class NativeDataPlane implements DataPlane {
 
   intact(workKey: string): boolean {
     const installed = this.#installed.get(workKey);
-    return installed?.vips.every((vip) => this.#present(vip.address, installed.ifindex)) ?? false;
+    return (
+      installed?.vips.every(
+        (vip) =>
+          this.#present(vip.address, installed.ifindex) &&
+          (!installed.routed || this.#routes.has(vip.address)),
+      ) ?? false
+    );
   }
 
-  announce(options: {
+  // Calls for one work key do not overlap: the work queue runs a key at a time.
+  async announce(options: {
     workKey: string;
     vips: readonly Vip[];
     interfaceName: string;
+    routed: boolean;
   }): Promise<{ newlyInstalled: boolean }> {
     const link = this.#readFacts().links.find((candidate) => candidate.name === options.interfaceName);
-    if (link?.mac == null)
+    // A routed VIP is never announced, so its device (lo) needs no MAC.
+    if (link === undefined || (!options.routed && link.mac === null))
       throw new Error(`interface ${options.interfaceName} is gone or has no MAC address`);
     const foreign = this.#foreignIn(this.#readListing(), options.vips);
     if (foreign.length > 0) throw new ForeignAddressError(foreign);
     const previous = this.#installed.get(options.workKey);
     const same =
       previous?.ifindex === link.index &&
+      previous.routed === options.routed &&
       previous.vips.length === options.vips.length &&
       previous.vips.every((vip, index) => vip.address === options.vips[index]?.address);
-    if (previous !== undefined && !same) this.#remove(options.workKey);
+    if (previous !== undefined && !same) await this.#remove(options.workKey);
     let newlyInstalled = !same;
-    this.#installed.set(options.workKey, { vips: options.vips, ifindex: link.index, mac: link.mac });
+    this.#installed.set(options.workKey, {
+      vips: options.vips,
+      ifindex: link.index,
+      routed: options.routed,
+    });
     try {
       for (const vip of options.vips) {
         // Someone may have flushed the address (`ip addr flush`): put it back and announce it again.
@@ -222,22 +258,25 @@ export class NativeDataPlane implements DataPlane {
         if (same) newlyInstalled = true;
         this.#install(vip, link.index);
       }
+      // The routes only once every address is there: a route attracts traffic at once.
+      if (options.routed && (await this.#installRoutes(options.vips, same))) newlyInstalled = true;
     } catch (error) {
       // A Service installed afresh is installed whole or not at all, so that no VIP is left that
       // nobody withdraws; one held already stays held with the VIP that failed missing, which
-      // intact() reports to the next run.
-      if (!same) this.#remove(options.workKey);
+      // intact() reports to the next run. Someone else's route in vipd's table is a conflict the
+      // node cannot serve through, so then nothing of the key stays, held or not.
+      if (!same || error instanceof ForeignRouteError) await this.#rollBack(options.workKey, error);
       throw error;
     }
-    if (newlyInstalled) {
-      for (const vip of options.vips) this.#announcer.start(this.#announced(vip, link.index, link.mac));
+    const mac = link.mac;
+    if (newlyInstalled && !options.routed && mac !== null) {
+      for (const vip of options.vips) this.#announcer.start(this.#announced(vip, link.index, mac));
     }
-    return Promise.resolve({ newlyInstalled });
+    return { newlyInstalled };
   }
 
   withdraw(workKey: string): Promise<void> {
-    this.#remove(workKey);
-    return Promise.resolve();
+    return this.#remove(workKey);
   }
 
   async fence(options: {
@@ -255,13 +294,20 @@ export class NativeDataPlane implements DataPlane {
     });
   }
 
+  // lo is never among them: it has no subnet address and no MAC (published-macs.ts).
   macs(): readonly string[] {
     const facts = this.#readFacts();
     return vipCapableMacs(facts.links, facts.addresses);
   }
 
-  sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void> {
+  async sweep(owned: ReadonlyMap<string, readonly Vip[]>): Promise<void> {
     const keep = new Set([...owned.values()].flat().map((vip) => vip.address));
+    // Routes first, as in a withdrawal. HostRoutes lists and removes only vipd's own.
+    for (const vip of [...(await this.#routes.read(0)).values()]) {
+      if (keep.has(vip.address)) continue;
+      await this.#routes.remove(vip);
+      this.#options.onError(`removed stale host route to ${vip.address} left by an earlier run`);
+    }
     const ownership = this.#options.ownership;
     const addresses = this.#options.netlink.listAddresses();
     ownership.prune(addresses);
@@ -278,7 +324,6 @@ export class NativeDataPlane implements DataPlane {
       }
     }
     this.#listing = undefined;
-    return Promise.resolve();
   }
 
   subscribe(listener: DataPlaneListener): void {
@@ -382,19 +427,46 @@ export class NativeDataPlane implements DataPlane {
     });
   }
 
-  #remove(workKey: string): void {
+  // A routed key's routes go first, and if one cannot be removed the key stays held (its addresses
+  // refreshed), so that no route of vipd's leads to a node without the address and the withdrawal
+  // can be tried again.
+  async #remove(workKey: string): Promise<void> {
     const installed = this.#installed.get(workKey);
     if (installed === undefined) return;
+    if (installed.routed) for (const vip of installed.vips) await this.#routes.remove(vip);
     this.#installed.delete(workKey);
     const listing = this.#readListing(CHANGE_CACHE_MS);
     for (const vip of installed.vips) {
-      this.#announcer.stop(vip.address);
+      if (!installed.routed) this.#announcer.stop(vip.address);
       const key = vipKey(vip, installed.ifindex);
       const present = presentKey(key.ifindex, key.address);
       // Gone already, or no longer vipd's (replaced by hand): either way nothing of vipd's to delete.
       if (listing.own.has(present)) this.#deleteAddress(key);
       this.#options.ownership.removed(key);
       listing.own.delete(present);
+    }
+  }
+
+  // A held key's routes that are there are left as they are, as its addresses are; a key installed
+  // afresh replaces them (its own from before: adopted). Says whether any route was put in.
+  async #installRoutes(vips: readonly Vip[], same: boolean): Promise<boolean> {
+    const present = same ? await this.#routes.read(PRESENT_CACHE_MS) : new Map<string, Vip>();
+    let installed = false;
+    for (const vip of vips) {
+      if (present.has(vip.address)) continue;
+      await this.#routes.install(vip);
+      installed = true;
+    }
+    return installed;
+  }
+
+  async #rollBack(workKey: string, cause: unknown): Promise<void> {
+    try {
+      await this.#remove(workKey);
+    } catch (error) {
+      this.#options.onError(
+        `removing ${workKey} after ${(cause as Error).message}: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -411,13 +483,17 @@ export class NativeDataPlane implements DataPlane {
   // this process was frozen, or removed by someone) is put back only by a reconcile run, which
   // re-reads the Lease; one that someone replaced is theirs now. Between slices a Service may be
   // withdrawn or moved: each is looked up again before its turn, so that one withdrawn meanwhile is
-  // neither refreshed nor taken for an address that vanished.
+  // neither refreshed nor taken for an address that vanished. The round also reads vipd's host
+  // routes, once, when it holds routed VIPs: nothing else tells of a route someone deleted.
   async #refreshLifetimes(): Promise<void> {
     if (this.#refreshing) return;
     this.#refreshing = true;
     try {
       let vanished = false;
       let sinceYield = 0;
+      const routesRead = [...this.#installed.values()].some((installed) => installed.routed)
+        ? await this.#readRoutes()
+        : false;
       let listing = this.#readListing(CHANGE_CACHE_MS);
       for (const [key, installed] of [...this.#installed]) {
         if (this.#closed) return;
@@ -427,6 +503,7 @@ export class NativeDataPlane implements DataPlane {
             if (listing.own.has(presentKey(installed.ifindex, vip.address)))
               this.#write(vip, installed.ifindex, { replace: true });
             else vanished = true;
+            if (installed.routed && routesRead && !this.#routes.has(vip.address)) vanished = true;
           }
         } catch (error) {
           this.#options.onError(`refreshing the VIPs of ${key}: ${(error as Error).message}`);
@@ -442,6 +519,16 @@ export class NativeDataPlane implements DataPlane {
       if (vanished) this.#listener?.networkChanged();
     } finally {
       this.#refreshing = false;
+    }
+  }
+
+  async #readRoutes(): Promise<boolean> {
+    try {
+      await this.#routes.read(0);
+      return true;
+    } catch (error) {
+      this.#options.onError(`listing vipd's host routes: ${(error as Error).message}`);
+      return false;
     }
   }
 

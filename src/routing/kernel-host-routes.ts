@@ -120,6 +120,11 @@ export class KernelHostRoutes implements HostRoutes {
     if (problem !== null) throw new RangeError(problem);
   }
 
+  /** The interface the routes go out of: where the data plane puts routed VIPs. */
+  get device(): string {
+    return this.#device;
+  }
+
   // Netlink answers synchronously; the executor turns what it throws into a rejection.
   install(vip: Vip): Promise<void> {
     return new Promise((resolve) => {

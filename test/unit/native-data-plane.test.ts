@@ -1,115 +1,25 @@
 import test, { type ExecutionContext } from "ava";
 import { ForeignAddressError } from "../../src/agent/data-plane.ts";
-import type { FrameChannel } from "../../src/net/announcer.ts";
 import {
   CONTROL_PLANE_ADDRESS_PROTOCOL,
   KernelMark,
   LEGACY_ADDRESS_PROTOCOL,
   SERVICES_ADDRESS_PROTOCOL,
 } from "../../src/net/address-ownership.ts";
-import { NativeDataPlane, type NativeDataPlaneOptions } from "../../src/net/native-data-plane.ts";
-import type { AddAddressOptions, Address, Link } from "../../src/net/netlink.ts";
+import type { NativeDataPlane } from "../../src/net/native-data-plane.ts";
 import { FakeClock, flushEventLoop } from "./fakes/clock.ts";
-
-const LAN: Link = {
-  index: 2,
-  name: "lan0",
-  mac: "02:00:00:00:00:0b",
-  mtu: 1500,
-  operstate: "up",
-  carrier: true,
-  up: true,
-  loopback: false,
-  noArp: false,
-};
-
-/** The kernel's address table as far as the data plane sees it, with a log of every change. */
-class FakeAddressTable {
-  /** By ifindex, address and prefix length, as the kernel tells addresses apart. */
-  readonly addresses = new Map<string, Address>();
-  readonly log: string[] = [];
-  links: Link[] = [LAN];
-
-  listLinks(): Link[] {
-    return this.links;
-  }
-
-  listAddresses(): Address[] {
-    return [...this.addresses.values()];
-  }
-
-  /** The host-prefix address on the LAN, if any. */
-  find(address: string): Address | undefined {
-    return this.addresses.get(`${LAN.index} ${address}/${address.includes(":") ? 128 : 32}`);
-  }
-
-  configure(address: Omit<Address, "family" | "flags" | "label">): void {
-    this.addresses.set(`${address.ifindex} ${address.address}/${address.prefixLength}`, {
-      ...address,
-      family: address.address.includes(":") ? 6 : 4,
-      flags: [],
-      label: "",
-    });
-  }
-
-  addAddress(options: AddAddressOptions): void {
-    this.log.push(`${options.replace === true ? "replace" : "add"} ${options.address}`);
-    const key = `${options.ifindex} ${options.address}/${options.prefixLength}`;
-    if (options.replace !== true && this.addresses.has(key))
-      throw Object.assign(new Error("RTM_NEWADDR failed: EEXIST"), { code: "EEXIST" });
-    this.configure(options);
-  }
-
-  deleteAddress(key: { ifindex: number; address: string; prefixLength: number }): void {
-    this.log.push(`delete ${key.address}`);
-    this.addresses.delete(`${key.ifindex} ${key.address}/${key.prefixLength}`);
-  }
-
-  defaultRouteInterface(): number | null {
-    return LAN.index;
-  }
-}
-
-const silentChannel: FrameChannel = {
-  send: () => undefined,
-  receive: () => undefined,
-  close: () => undefined,
-};
-
-function dataPlane(
-  table: FakeAddressTable,
-  addressLifetimeMs: number,
-  overrides: Partial<Pick<NativeDataPlaneOptions, "openChannel" | "onError" | "clock" | "ownership">> = {},
-): NativeDataPlane {
-  return new NativeDataPlane({
-    clock: new FakeClock(),
-    netlink: table,
-    ownership: new KernelMark("services"),
-    openChannel: () => silentChannel,
-    configuredInterface: undefined,
-    allowOffSubnetVips: false,
-    addressLifetimeMs,
-    announce: {
-      burstCount: 1,
-      burstIntervalMs: 60_000,
-      refreshMs: 60_000,
-      fenceProbes: 1,
-      fenceIntervalMs: 1,
-      firstClaimFenceIntervalMs: 1,
-    },
-    onSent: () => undefined,
-    onError: (message) => {
-      throw new Error(message);
-    },
-    ...overrides,
-  });
-}
+import { dataPlane, FakeAddressTable, LAN } from "./fakes/native-data-plane.ts";
 
 const vipOf = (index: number) => ({ address: `2001:db8:1::1:${index.toString(16)}`, family: 6 as const });
 
 async function holdMany(plane: NativeDataPlane, count: number): Promise<void> {
   for (let index = 0; index < count; index++)
-    await plane.announce({ workKey: `default/s${index}`, vips: [vipOf(index)], interfaceName: LAN.name });
+    await plane.announce({
+      workKey: `default/s${index}`,
+      vips: [vipOf(index)],
+      interfaceName: LAN.name,
+      routed: false,
+    });
 }
 
 const LIFETIME_MS = 60_000;
@@ -231,7 +141,7 @@ for (const prefixLength of [32, 24]) {
       { address: VIP.address, prefixLength, interfaceName: LAN.name },
     ]);
     const error = await t.throwsAsync(
-      async () => plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name }),
+      async () => plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name, routed: false }),
       { instanceOf: ForeignAddressError },
     );
     t.deepEqual(error.foreign, plane.foreignAddresses([VIP]));
@@ -246,7 +156,7 @@ test("a VIP withdrawn right after it was added is removed", async (t) => {
   const table = new FakeAddressTable();
   const plane = dataPlane(table, 60_000);
   t.teardown(() => plane.close());
-  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name, routed: false });
   await plane.withdraw(SERVICE);
   t.deepEqual(table.log, [`add ${VIP.address}`, `delete ${VIP.address}`]);
   t.is(table.find(VIP.address), undefined);
@@ -260,7 +170,7 @@ test("an exclusive add that meets EEXIST is a conflict, not an adoption", async 
   // Added by someone between the data plane's reading of the table and its own add.
   table.configure({ ifindex: LAN.index, address: VIP.address, prefixLength: 32, ...FOREVER });
   await t.throwsAsync(
-    async () => plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name }),
+    async () => plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name, routed: false }),
     {
       instanceOf: ForeignAddressError,
     },
@@ -272,8 +182,8 @@ test("an exclusive add that meets EEXIST is a conflict, not an adoption", async 
 test("an address of vipd's that someone replaces by hand is theirs: not refreshed, not deleted", async (t) => {
   const { table, clock, plane } = refreshing(t);
   const KEPT = { address: "198.51.100.71", family: 4 as const };
-  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
-  await plane.announce({ workKey: "default/kept", vips: [KEPT], interfaceName: LAN.name });
+  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name, routed: false });
+  await plane.announce({ workKey: "default/kept", vips: [KEPT], interfaceName: LAN.name, routed: false });
   t.true(plane.intact(SERVICE));
   // `ip addr replace 198.51.100.70/32 dev lan0`: permanent, protocol 0.
   table.configure({ ifindex: LAN.index, address: VIP.address, prefixLength: 32, ...FOREVER });
@@ -314,6 +224,7 @@ test("the restart sweep removes vipd's stale addresses and nobody else's", async
     workKey: "default/kept",
     vips: [{ address: "198.51.100.81", family: 4 }],
     interfaceName: LAN.name,
+    routed: false,
   });
   t.deepEqual(table.log.slice(1), ["replace 198.51.100.81"], "its own address adopted with a fresh lifetime");
 });
@@ -336,7 +247,7 @@ test("problem() names the interface whose packet socket stopped receiving", asyn
     onError: () => undefined,
   });
   t.teardown(() => plane.close());
-  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name });
+  await plane.announce({ workKey: SERVICE, vips: [VIP], interfaceName: LAN.name, routed: false });
   t.is(plane.problem(), null);
   table.links = [{ ...LAN, up: false, carrier: false, operstate: "down" }];
   fail(new Error("poll(AF_PACKET) failed: ENETDOWN"));
@@ -368,7 +279,13 @@ test("two agents on one node: each one's restart sweep leaves the other's addres
   const vip = { address: "198.51.100.91", family: 4 as const };
   t.is(controlPlane.foreignAddresses([vip]).length, 1);
   await t.throwsAsync(
-    async () => controlPlane.announce({ workKey: "control-plane", vips: [vip], interfaceName: LAN.name }),
+    async () =>
+      controlPlane.announce({
+        workKey: "control-plane",
+        vips: [vip],
+        interfaceName: LAN.name,
+        routed: false,
+      }),
     { instanceOf: ForeignAddressError },
   );
   t.is(table.find("198.51.100.91")?.protocol, SERVICES_ADDRESS_PROTOCOL, "and left alone");
@@ -391,7 +308,7 @@ test("an address an older release marked: never swept, taken over re-marked by t
   t.deepEqual(table.log, [], "neither the held one nor the other is removed");
   t.true(warnings.some((each) => each.includes("198.51.100.93") && each.includes("expires")));
   t.deepEqual(plane.foreignAddresses([held]), [], "not someone else's");
-  await plane.announce({ workKey: "default/held", vips: [held], interfaceName: LAN.name });
+  await plane.announce({ workKey: "default/held", vips: [held], interfaceName: LAN.name, routed: false });
   t.deepEqual(table.log, ["replace 198.51.100.92"]);
   t.like(table.find(held.address), { protocol: SERVICES_ADDRESS_PROTOCOL, validLifetime: 60 });
   t.true(plane.intact("default/held"));
