@@ -10,6 +10,7 @@ import {
   ROUTER_ASN,
   ROUTER_LAN_IPV4,
   ROUTER_LAN_IPV6,
+  nodeBirdConfig,
   routerBirdConfig,
   up,
   type Bird,
@@ -81,6 +82,12 @@ export function nextHopsAre(
 
 export interface RoutedAgentOptions {
   readonly mode: "bgp" | "ecmp";
+  /**
+   * bird (unless told): the agent writes its node's BIRD config and applies it through the socket;
+   * external: another daemon (the lab's nodeBirdConfig, see useLabBirdConfig) exports what the agent
+   * writes into table 198, and the agent gets no BGP settings at all.
+   */
+  readonly speaker?: "bird" | "external";
   /** BFD with the router (100 ms, as the router's side); on unless told. */
   readonly bfd?: boolean;
   readonly gracefulRestart?: boolean;
@@ -93,6 +100,8 @@ export interface RoutedAgentOptions {
 
 /** `vipd run`'s routing flags for a node whose BIRD the agent writes and reconfigures itself. */
 export function routedAgentArgs(bird: Bird, options: RoutedAgentOptions): string[] {
+  if (options.speaker === "external")
+    return [`--announce-mode=${options.mode}`, "--bgp-speaker=external", ...(options.extraArgs ?? [])];
   const peers = options.peers === undefined ? routerPeers() : options.peers;
   const localAsn = options.localAsn === undefined ? NODE_ASN : options.localAsn;
   return [
@@ -107,6 +116,32 @@ export function routedAgentArgs(bird: Bird, options: RoutedAgentOptions): string
     `--bgp-graceful-restart=${String(options.gracefulRestart ?? false)}`,
     ...(options.extraArgs ?? []),
   ];
+}
+
+/**
+ * Every node's BIRD runs the lab's own config (nodeBirdConfig: table 198 learned, BFD with the
+ * router), as a routing daemon vipd does not drive would, until an agent with the bird speaker
+ * writes its own again.
+ */
+export async function useLabBirdConfig(routed: RoutedLab): Promise<void> {
+  for (const node of routed.lab.nodes) {
+    const bird = routed.birds.get(node.name);
+    if (bird === undefined) throw new Error(`${node.name} has no BIRD`);
+    await reconfigure(bird, nodeBirdConfig(node), `${node.name}'s BIRD`);
+  }
+}
+
+/** Writes a BIRD's config file and has it reconfigure; throws if it refuses the config. */
+async function reconfigure(
+  bird: Pick<Bird, "configPath" | "birdc">,
+  text: string,
+  who: string,
+): Promise<void> {
+  writeFileSync(bird.configPath, text);
+  const reply = await bird.birdc(["configure"]);
+  // A change that restarts sessions (a password) is applied in the background: "in progress".
+  if (!/Reconfigured|Reconfiguration in progress/.test(reply.stdout))
+    throw new Error(`${who} refused its config: ${reply.stdout}${reply.stderr}`);
 }
 
 /** One routed agent per node (or per node given), each on its own node's BIRD. */
@@ -191,16 +226,9 @@ export async function requireRouterPassword(
   password: string,
 ): Promise<() => Promise<void>> {
   const plain = routerBirdConfig(lab.nodes);
-  const apply = async (text: string) => {
-    writeFileSync(router.configPath, text);
-    const reply = await router.birdc(["configure"]);
-    if (!/Reconfigured|Reconfiguration in progress/.test(reply.stdout))
-      throw new Error(`the router refused its config: ${reply.stdout}${reply.stderr}`);
-  };
-  await apply(
-    plain.replace("template bgp lab_nodes {\n", `template bgp lab_nodes {\n  password "${password}";\n`),
-  );
-  return () => apply(plain);
+  const template = "template bgp lab_nodes {\n";
+  await reconfigure(router, plain.replace(template, `${template}  password "${password}";\n`), "the router");
+  return () => reconfigure(router, plain, "the router");
 }
 
 const hostLength = (ip: string) => (ip.includes(":") ? 128 : 32);

@@ -2,11 +2,13 @@
 // agent configures through the socket, and the router's BIRD as the nodes' peer: one elected holder
 // puts the address on lo and a host route into table 198, its BIRD announces it, and the far client
 // behind the router reaches it. The router's kernel is the oracle: exactly one next hop, never two at
-// any sample, through a polite handover and a node death (BFD on); peers named in kube-vip's syntax
-// (a --bgp-peers list with a password, per-node annotations) establish; and the static route and lo
-// addresses the test put on every node before the agents ran are still there at the end.
+// any sample, through a polite handover and a node death (BFD on); with --bgp-speaker external a
+// BIRD vipd does not drive exports what vipd writes; peers named in kube-vip's syntax (a --bgp-peers
+// list with a password, per-node annotations) establish; and the static route and lo addresses the
+// test put on every node before the agents ran are still there at the end.
 import test, { type ExecutionContext } from "ava";
 import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
 import { loadBalancerService, nodesHolding, type Cluster } from "../../lab/agents.ts";
 import {
   NODE_ASN,
@@ -14,6 +16,7 @@ import {
   ROUTER_ASN,
   ROUTER_LAN_IPV4,
   ROUTER_LAN_IPV6,
+  nodeBirdConfig,
   type Bird,
   type FarClient,
   type Lab,
@@ -35,6 +38,7 @@ import {
   nextHopsAre,
   nodeAddress,
   upRoutedLab,
+  useLabBirdConfig,
   whileRunning,
   type RoutedAgentOptions,
   type RoutedLab,
@@ -215,6 +219,28 @@ test.serial("node death with BFD: the dead holder's next hop goes, the new holde
   await probe.stop();
   t.deepEqual(doubleNextHops(await sampler.stop()), [], "never two next hops");
 });
+
+test.serial(
+  "--bgp-speaker external: a BIRD vipd does not drive exports the routes vipd writes",
+  async (t) => {
+    await useLabBirdConfig(routed);
+    const vip = "203.0.113.205";
+    const { holder, agents } = await serve(t, {
+      service: "bgp-external",
+      vip,
+      agents: { speaker: "external" },
+    });
+    t.deepEqual(await nextHops(vip, [holder], "the holder the next hop"), [holder.ipv4]);
+    t.deepEqual(await tableRoutes(lab, holder, vip), [`dev lo proto ${NODE_VIP_PROTO}`]);
+    for (const node of lab.nodes)
+      t.is(
+        readFileSync(birds.get(node.name)?.configPath ?? "", "utf8"),
+        nodeBirdConfig(node),
+        `${node.name}'s BIRD config untouched`,
+      );
+    t.is(agents.size, lab.nodes.length);
+  },
+);
 
 test.serial("peers in kube-vip's bgp_peers syntax, with a TCP-MD5 password, establish", async (t) => {
   const password = "kube-vip-secret";
