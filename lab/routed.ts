@@ -21,12 +21,12 @@ import {
   type Router,
 } from "./index.ts";
 
-/** kube-vip's bgp_peers syntax for the lab's router, one peer per family: <address>:<AS>[:…]. */
-export function routerPeers(fields: { password?: string; multihop?: boolean; port?: number } = {}): string {
-  const tail =
-    fields.password === undefined && fields.multihop === undefined && fields.port === undefined
-      ? ""
-      : `:${fields.password ?? ""}:${String(fields.multihop ?? false)}:${String(fields.port ?? 179)}`;
+/**
+ * kube-vip's bgp_peers syntax for the lab's router, one peer per family: <address>:<AS>, then the
+ * given fields (password:multihop:port:mpbgp:bfd) if any.
+ */
+export function routerPeers(fields?: string): string {
+  const tail = fields === undefined ? "" : `:${fields}`;
   return [`${ROUTER_LAN_IPV4}:${ROUTER_ASN}${tail}`, `[${ROUTER_LAN_IPV6}]:${ROUTER_ASN}${tail}`].join(",");
 }
 

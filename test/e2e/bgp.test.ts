@@ -247,10 +247,12 @@ test.serial("peers in kube-vip's bgp_peers syntax, with a TCP-MD5 password, esta
   const restore = await requireRouterPassword(lab, router, password);
   t.teardown(restore);
   const vip = "203.0.113.203";
-  const peers = routerPeers({ password, multihop: false, port: 179 });
+  // Every field kube-vip knows but MP-BGP: password, multihop, port, and BFD (on, 100 ms both ways,
+  // multiplier 3: the agents' --bgp-bfd-interval and multiplier).
+  const peers = routerPeers(`${password}:false:179::true;100;100;3`);
   t.is(
     peers,
-    `${ROUTER_LAN_IPV4}:${ROUTER_ASN}:${password}:false:179,[${ROUTER_LAN_IPV6}]:${ROUTER_ASN}:${password}:false:179`,
+    `${ROUTER_LAN_IPV4}:${ROUTER_ASN}:${password}:false:179::true;100;100;3,[${ROUTER_LAN_IPV6}]:${ROUTER_ASN}:${password}:false:179::true;100;100;3`,
   );
   const { holder } = await serve(t, { service: "bgp-kube-vip", vip, agents: { peers } });
   const states = await cluster.eventually(
@@ -259,8 +261,21 @@ test.serial("peers in kube-vip's bgp_peers syntax, with a TCP-MD5 password, esta
     { what: "every node's sessions established with the password", timeoutMs: 60_000 },
   );
   t.true(established(states, lab.nodes));
+  const bfd = await cluster.eventually(
+    () => router.birdc(["show", "bfd", "sessions"]),
+    (shown) => lab.nodes.every((node) => bfdUp(shown.stdout, node)),
+    { what: "a BFD session up with every node, both families" },
+  );
+  t.true(lab.nodes.every((node) => bfdUp(bfd.stdout, node)));
   t.deepEqual(await nextHops(vip, [holder], "the holder the next hop"), [holder.ipv4]);
 });
+
+/** Whether `birdc show bfd sessions` has an Up session with both of the node's addresses. */
+function bfdUp(shown: string, node: LabNode): boolean {
+  return [node.ipv4, node.ipv6].every((address) =>
+    shown.split("\n").some((line) => line.startsWith(`${address} `) && /\sUp\s/.test(line)),
+  );
+}
 
 test.serial("peers from kube-vip's per-node annotations (--bgp-peer-annotations) establish", async (t) => {
   const password = "annotated-secret";
