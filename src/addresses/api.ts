@@ -4,6 +4,7 @@
 // schema and CEL rules the API server checks them with are in src/manifest/crds.ts.
 import type { V1LabelSelector, V1ObjectMeta } from "@kubernetes/client-node";
 import ipaddr from "ipaddr.js";
+import type { AnnouncementMode } from "../routing/announcement-mode.ts";
 
 export const VIPD_API_GROUP = "vipd.io";
 export const VIPD_API_VERSION = "v1alpha1";
@@ -39,6 +40,16 @@ export interface VipPoolSpec {
   /** true: the pool hands out nothing new and keeps what it gave (draining it). Default false. */
   readonly disabled?: boolean;
   readonly serviceAllocation?: VipPoolServiceAllocation;
+  /** How its addresses reach the network; unset: the agent's --announce-mode. */
+  readonly mode?: AnnouncementMode;
+  /** BGP attributes of the routes to its addresses, for the bgp and ecmp modes. */
+  readonly bgp?: VipPoolBgp;
+}
+
+export interface VipPoolBgp {
+  /** "a:b" (RFC 1997) or large "a:b:c" (RFC 8092). */
+  readonly communities?: readonly string[];
+  readonly localPreference?: number;
 }
 
 /** Counts are text: an IPv6 pool's size does not fit a JSON number. */

@@ -20,13 +20,16 @@ const POOL_API_VERSION = `${METALLB_GROUP}/v1beta1`;
 const INSTEAD: Readonly<Record<string, string>> = {
   L2Advertisement:
     "vipd announces every pool's addresses from the node elected for each address, with gratuitous ARP and unsolicited neighbour advertisements; its nodeSelectors are the DaemonSet's (vipd manifest daemonset --node-selector), its interfaces are --interface (or the vipd.io/interface annotation)",
-  BGPAdvertisement: "vipd is a layer-2 load balancer only: it speaks no BGP",
-  BGPPeer: "vipd is a layer-2 load balancer only: it speaks no BGP",
-  BFDProfile: "vipd is a layer-2 load balancer only: it speaks no BGP or BFD",
-  Community: "vipd is a layer-2 load balancer only: it speaks no BGP",
+  BGPAdvertisement:
+    "set spec.mode bgp (or ecmp) and spec.bgp (communities, localPreference) on the VIPPools it advertises; vipd announces host routes only, with no aggregationLength (docs/bgp.md)",
+  BGPPeer:
+    "name the peers with the agents' --bgp-peers (address:AS:password:multihop:port), --bgp-hold-time and --bgp-keepalive-time; a BIRD beside each agent speaks BGP for vipd (docs/bgp.md)",
+  BFDProfile:
+    "set the agents' --bgp-bfd true, --bgp-bfd-interval and --bgp-bfd-multiplier: vipd has one BFD profile for all peers",
+  Community: "write the communities themselves into the VIPPools' spec.bgp.communities",
   ServiceL2Status:
     "MetalLB's status object; vipd writes the holder to the Service's vipd.io/holder annotation",
-  ServiceBGPStatus: "MetalLB's status object; vipd speaks no BGP",
+  ServiceBGPStatus: "MetalLB's status object; vipd has no such object",
 };
 
 type Fields = Readonly<Record<string, unknown>>;

@@ -26,7 +26,8 @@
  */
 import type { V1LabelSelector } from "@kubernetes/client-node";
 import { matchesSelector } from "../kube/label-selector.ts";
-import type { VipPoolFamilyUsage } from "./api.ts";
+import { ANNOUNCEMENT_MODES, type AnnouncementMode } from "../routing/announcement-mode.ts";
+import type { VipPoolBgp, VipPoolFamilyUsage } from "./api.ts";
 import type { PoolInput, PoolOrigin } from "./pool-input.ts";
 import {
   addressText,
@@ -53,6 +54,10 @@ export interface Pool {
   readonly namespaces: readonly string[];
   readonly namespaceSelectors: readonly V1LabelSelector[];
   readonly serviceSelectors: readonly V1LabelSelector[];
+  /** spec.mode; undefined: the agent's --announce-mode (kube-vip's pools never have one). */
+  readonly mode: AnnouncementMode | undefined;
+  /** spec.bgp: the BGP attributes of the routes to its addresses. */
+  readonly bgp: VipPoolBgp | undefined;
   /** What it hands out from: its own entries (CIDR ends trimmed when skipCidrEnds) minus the overlaps older pools keep. */
   readonly ranges: readonly AddressRange[];
   /** Entries of spec.addresses it could not read (sentences). A pool with problems still uses its readable entries. */
@@ -144,10 +149,18 @@ function pool(
     namespaces: allocation?.namespaces ?? [],
     namespaceSelectors: allocation?.namespaceSelectors ?? [],
     serviceSelectors: allocation?.serviceSelectors ?? [],
+    mode: modeOf(spec.mode),
+    bgp: spec.bgp,
     ranges,
     problems,
     conflicts,
   };
+}
+
+// The CRD admits only the three modes; anything else (an object written before the field existed
+// under another meaning, or past validation) falls back to the agent's mode rather than failing.
+function modeOf(text: unknown): AnnouncementMode | undefined {
+  return ANNOUNCEMENT_MODES.find((mode) => mode === text);
 }
 
 /** What a pool's serviceAllocation reads of a Service. */
@@ -280,6 +293,15 @@ export function poolOf(pools: readonly Pool[], address: string): Pool | undefine
   const parsed = readAddress(address);
   if (parsed === undefined) return undefined;
   return pools.find((pool) => rangesContain(pool.ranges, parsed.family, parsed.value));
+}
+
+/** How the address reaches the network: its pool's spec.mode, else the fallback (--announce-mode). */
+export function announcementModeOf(
+  address: string,
+  pools: readonly Pool[],
+  fallback: AnnouncementMode,
+): AnnouncementMode {
+  return poolOf(pools, address)?.mode ?? fallback;
 }
 
 function readAddress(address: string): { readonly family: 4 | 6; readonly value: bigint } | undefined {

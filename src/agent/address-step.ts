@@ -643,7 +643,11 @@ interface NodeRefusal {
 // else configured, or interfaces that cannot carry it.
 function nodeRefusal(choice: InterfaceChoice | null, foreign: readonly ForeignAddress[]): NodeRefusal | null {
   if (foreign.length > 0) {
-    const where = foreign.map((each) => `${each.address}/${each.prefixLength} on ${each.interfaceName}`);
+    const where = foreign.map((each) =>
+      each.route === undefined
+        ? `${each.address}/${each.prefixLength} on ${each.interfaceName}`
+        : `a route to ${each.address}/${each.prefixLength} in table ${each.route.table} with protocol ${each.route.protocol}`,
+    );
     return {
       reason: EVENT_REASONS.conflict,
       message: `${where.join(", ")} was not added by vipd; this node does not serve the VIP while it is there`,

@@ -31,6 +31,8 @@ export interface ForeignAddress {
   readonly address: string;
   readonly prefixLength: number;
   readonly interfaceName: string;
+  /** Not an address but a route to it in vipd's table, with another program's protocol. */
+  readonly route?: { readonly table: number; readonly protocol: number };
 }
 
 /** announce() met a VIP that the node already has from someone else; it installed none of them. */

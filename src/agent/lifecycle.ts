@@ -24,7 +24,7 @@ import type { Vip } from "./service-intent.ts";
 import type { ServingMode } from "./serving-mode.ts";
 import type { SilenceWatch } from "./silence-watch.ts";
 import type { Upkeep } from "./upkeep.ts";
-import { addressWork } from "./work-keys.ts";
+import { addressWork, parseWork } from "./work-keys.ts";
 
 export interface LifecycleOptions {
   readonly node: string;
@@ -50,15 +50,25 @@ export interface LifecycleOptions {
 }
 
 /**
- * The addresses this node may keep across a restart: those whose address Lease names it, and
- * those of a Service whose 0.1.0 Lease does (an upgrade on this node from 0.1.0).
+ * The addresses this node may keep across a restart: those whose address Lease names it, those of
+ * a Service whose 0.1.0 Lease does (an upgrade on this node from 0.1.0), and the ecmp addresses it
+ * is eligible for.
  */
 export function ownedAtStart(
   leases: readonly V1Lease[],
   node: string,
-  mode: Pick<ServingMode, "addressesOf" | "target">,
+  mode: Pick<ServingMode, "addressesOf" | "target" | "everything">,
 ): Map<string, readonly Vip[]> {
   const owned = new Map<string, readonly Vip[]>();
+  // ecmp addresses have no Lease: this node keeps what it would announce anyway, so that a restart
+  // does not take its routes away for the moment before its first reconcile puts them back.
+  for (const key of mode.everything()) {
+    const item = parseWork(key);
+    if (item.kind !== "address") continue;
+    const demand = mode.target.demand(item.address);
+    if (demand?.mode === "ecmp" && mode.target.selfEligibility(demand.service).eligible)
+      owned.set(key, [demand.vip]);
+  }
   for (const lease of leases) {
     if (lease.spec?.holderIdentity !== node) continue;
     const address = addressOf(lease);

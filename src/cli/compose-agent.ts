@@ -12,9 +12,11 @@ import { AddressingView } from "../addresses/addressing-view.ts";
 import { KubeAllocationApi } from "../addresses/allocation-api.ts";
 import { Allocator } from "../addresses/allocator.ts";
 import { PoolStatusWriter } from "../addresses/pool-status.ts";
+import { announcementModeOf } from "../addresses/pools.ts";
 import type { Clock } from "../clock/clock.ts";
 import type { RunConfig } from "../config/schema.ts";
 import { ControlPlaneMode, controlPlaneInformers } from "../controlplane/mode.ts";
+import { nodeSubject } from "../controlplane/target.ts";
 import { Heartbeat, renewalTimeout } from "../election/heartbeat.ts";
 import { HeartbeatTracker } from "../election/heartbeat-tracker.ts";
 import { addressLeaseName } from "../election/lease-names.ts";
@@ -31,6 +33,8 @@ import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics } from "../metrics/metrics.ts";
 import { startHttpEndpoint, type HealthCheck } from "../metrics/server.ts";
 import { announcedVips, desiredVips } from "../metrics/vip-series.ts";
+import { BgpSpeaker } from "../routing/bgp-speaker.ts";
+import { BirdControl, execBirdc } from "../routing/bird-control.ts";
 import { AddressExecutor } from "../agent/address-executor.ts";
 import { AddressReconciler } from "../agent/address-reconciler.ts";
 import { Agent } from "../agent/agent.ts";
@@ -159,7 +163,7 @@ export function composeAgent(parts: AgentParts): Lifecycle {
     intentOf,
     kubeconfigServer: kubeConfig.getCurrentCluster()?.server,
   });
-  const eventsOn = (involvedKind: "Service" | "Node"): KubeEventRecorder =>
+  const eventsOn = (involvedKind: "Service" | "Node" | "VIPPool"): KubeEventRecorder =>
     new KubeEventRecorder({
       api: core,
       node,
@@ -227,7 +231,12 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       allocations: () => addressing.allocations.all(),
       writes: () => allocator.allocates(),
     });
-    const target = new ServicesTarget({ node, view, intentOf, modeOf: () => config.announceMode });
+    const target = new ServicesTarget({
+      node,
+      view,
+      intentOf,
+      modeOf: (address) => announcementModeOf(address, addressing.pools, config.announceMode),
+    });
     const services = new ServicesMode({
       informers,
       view,
@@ -285,6 +294,43 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       clock,
     });
   const mode = config.vip === undefined ? servicesMode() : controlPlaneMode(config.vip);
+  // --bgp-speaker bird: vipd keeps the BIRD beside it configured from the BGP flags, this node's
+  // annotations and the pools' spec.bgp; the routes it exports are the data plane's.
+  if (config.bgp.speaker === "bird") {
+    const poolEvents = eventsOn("VIPPool");
+    const nodeEvents = eventsOn("Node");
+    const speaker = new BgpSpeaker({
+      bgp: config.bgp,
+      fallbackMode: config.announceMode,
+      bird: new BirdControl({
+        configFile: config.bgp.birdConfig,
+        birdc: execBirdc({ socket: config.bgp.birdSocket }),
+      }),
+      pools: () => (config.vip === undefined ? addressing.pools : []),
+      node: () => informers.nodes.get(node),
+      ready: () => describeUnsynced(mode.informers()) === null,
+      events: {
+        pool: (name, event) => {
+          const uid = informers.vipPools.get(name)?.metadata?.uid;
+          if (uid !== undefined) poolEvents.record({ namespace: "default", name, uid }, event);
+        },
+        node: (event) => {
+          nodeEvents.record(nodeSubject(node, informers.nodes.get(node)), event);
+        },
+      },
+      clock,
+      log,
+    });
+    for (const event of ["add", "update", "delete"] as const) {
+      informers.vipPools.on(event, () => {
+        speaker.poke();
+      });
+      informers.nodes.on(event, (changed) => {
+        if (changed.metadata?.name === node) speaker.poke();
+      });
+    }
+    speaker.start();
+  }
   const executor = new AddressExecutor({
     node,
     retryPeriod: config.retryPeriod,

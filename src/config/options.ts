@@ -140,6 +140,118 @@ export const RUN_OPTIONS: Readonly<Record<RunConfigKey, OptionSpec>> = {
       "how addresses outside every VIPPool (and the control-plane VIP) reach the network: l2 = one elected holder answers ARP/NDP on the segment; bgp = one elected holder's host route is exported by the routing daemon; ecmp = every eligible node's host route is exported (docs/bgp.md)",
   },
 
+  bgpSpeaker: {
+    flag: "bgp-speaker",
+    placeholder: "<bird|external>",
+    default: "bird",
+    description:
+      "who exports vipd's host routes over BGP (bgp and ecmp modes): bird = vipd writes the config of a BIRD 2 beside it (--bird-config) and applies it through its socket (--bird-socket); external = another routing daemon on the node (Calico's BIRD, FRR) exports table --bgp-route-table, and vipd only writes the routes (docs/bgp.md)",
+  },
+  bgpLocalAsn: {
+    flag: "bgp-local-asn",
+    placeholder: "<asn>",
+    whenUnset: "from --bgp-peer-annotations; required for the bgp and ecmp modes with --bgp-speaker bird",
+    description: "this node's AS number (1 to 4294967295)",
+  },
+  bgpRouterId: {
+    flag: "bgp-router-id",
+    placeholder: "<a.b.c.d>",
+    whenUnset:
+      "the src-ip annotation (with --bgp-peer-annotations), else the node's first IPv4 address in its Node's status.addresses",
+    description: "BGP router ID of this node's BIRD",
+  },
+  bgpPeers: {
+    flag: "bgp-peers",
+    placeholder: "<peer[,peer]>",
+    whenUnset: "from --bgp-peer-annotations; required for the bgp and ecmp modes with --bgp-speaker bird",
+    description:
+      "BGP peers in kube-vip's bgp_peers syntax, address:AS[:password[:multihop[:port[:mpbgp[:bfd]]]]] with an IPv6 address in brackets, e.g. 192.0.2.1:64512::false,[2001:db8::1]:64512; one peer per family (MP-BGP options are refused); BFD options enable;rx;tx;multiplier must match --bgp-bfd-interval and --bgp-bfd-multiplier",
+  },
+  bgpSourceAddress: {
+    flag: "bgp-source-address",
+    placeholder: "<ip>",
+    whenUnset: "the src-ip annotation (with --bgp-peer-annotations), else chosen by the kernel",
+    description: "source address of the BGP sessions to peers of its family",
+  },
+  bgpHoldTime: {
+    flag: "bgp-hold-time",
+    placeholder: "<duration>",
+    default: "90s",
+    description: "BGP hold time, whole seconds from 3s",
+  },
+  bgpKeepaliveTime: {
+    flag: "bgp-keepalive-time",
+    placeholder: "<duration>",
+    default: "30s",
+    description: "BGP keepalive time, whole seconds, shorter than --bgp-hold-time",
+  },
+  bgpBfd: {
+    flag: "bgp-bfd",
+    placeholder: "<true|false>",
+    default: "false",
+    description:
+      "BFD on every BGP session (a peer of --bgp-peers can turn its own on or off), so that a dead node's routes are withdrawn in about --bgp-bfd-interval × --bgp-bfd-multiplier",
+  },
+  bgpBfdInterval: {
+    flag: "bgp-bfd-interval",
+    placeholder: "<duration>",
+    default: "300ms",
+    description: "BFD transmit and receive interval, 10ms to 60s",
+  },
+  bgpBfdMultiplier: {
+    flag: "bgp-bfd-multiplier",
+    placeholder: "<n>",
+    default: "3",
+    description: "BFD packets missed in a row that take a session down (1 to 255)",
+  },
+  bgpGracefulRestart: {
+    flag: "bgp-graceful-restart",
+    placeholder: "<true|false>",
+    default: "false",
+    description:
+      "BGP graceful restart: peers keep this node's routes for --bgp-restart-time while its BIRD restarts (off by default: they would also keep a dead node's)",
+  },
+  bgpRestartTime: {
+    flag: "bgp-restart-time",
+    placeholder: "<duration>",
+    default: "120s",
+    description: "how long peers keep the routes of a gracefully restarting BIRD, whole seconds up to 4095s",
+  },
+  bgpRouteTable: {
+    flag: "bgp-route-table",
+    placeholder: "<n>",
+    default: "198",
+    description:
+      "kernel routing table of vipd's host routes (bgp and ecmp modes), which the routing daemon exports; not 252 to 255 (kube-vip's routing-table mode uses 198 too)",
+  },
+  bgpRouteProtocol: {
+    flag: "bgp-route-protocol",
+    placeholder: "<n>",
+    default: "248",
+    description:
+      "route protocol number that marks vipd's host routes as its own; not one the kernel, an administrator or a routing daemon uses (kube-vip's routing-table mode uses 248 too)",
+  },
+  bgpPeerAnnotations: {
+    flag: "bgp-peer-annotations",
+    placeholder: "<prefix>",
+    whenUnset: "off",
+    description:
+      "read this node's local AS, source address and peers from kube-vip's per-node annotations under the prefix (<prefix>/node-asn, peer-asn, peer-ip, src-ip, bgp-pass), as kube-vip's --annotations does; flags win where both are set, and peers of both are used",
+  },
+  birdSocket: {
+    flag: "bird-socket",
+    placeholder: "<path>",
+    default: "/run/bird/bird.ctl",
+    description: "control socket of the BIRD that vipd configures (--bgp-speaker bird)",
+  },
+  birdConfig: {
+    flag: "bird-config",
+    placeholder: "<path>",
+    default: "/run/bird/bird.conf",
+    description:
+      "config file of that BIRD, which vipd replaces with the config it renders from the --bgp-* flags, the node's annotations and the VIPPools' spec.bgp",
+  },
+
   stateDir: {
     flag: "state-dir",
     placeholder: "<path>",

@@ -6,6 +6,8 @@ import { canonicalAddress, type Vip } from "../agent/service-intent.ts";
 import { ADDRESS_MARKINGS } from "../net/address-marking.ts";
 import { INTERFACE_NAME_PATTERN } from "../net/interface-name.ts";
 import { ANNOUNCEMENT_MODES } from "../routing/announcement-mode.ts";
+import { parseKubeVipPeers, type KubeVipPeer } from "../routing/kube-vip-peers.ts";
+import { BGP_SPEAKERS, bgpConfigOf, type BgpConfig } from "./bgp-config.ts";
 import { parseDuration } from "./duration.ts";
 
 // R must exceed this × P. A renewal starts P after the last one started and keeps the node confirmed
@@ -103,6 +105,19 @@ const cidrList = z.string().transform((text, context): readonly string[] => {
   return cidrs;
 });
 
+// Any whole number: the BGP schema (bgp-settings.ts) says which ones are allowed where.
+const wholeNumber = z.string().regex(/^\d+$/, { error: "must be a whole number" }).transform(Number);
+
+// kube-vip's bgp_peers syntax, so a kube-vip BGP user can keep the value.
+const kubeVipPeers = z.string().transform((text, context): readonly KubeVipPeer[] => {
+  const reading = parseKubeVipPeers(text.trim());
+  if (reading.ok) return reading.peers;
+  context.addIssue({ code: "custom", message: reading.problem });
+  return z.NEVER;
+});
+
+const absolutePath = z.string().regex(/^\//, { error: "must be an absolute path" });
+
 const healthUrl = z.string().transform((text, context): URL => {
   const url = URL.canParse(text) ? new URL(text) : undefined;
   if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
@@ -138,7 +153,28 @@ export const runConfigShape = {
   addressLifetime: positiveDuration,
   addressMarking: z.enum(ADDRESS_MARKINGS),
   announceMode: z.enum(ANNOUNCEMENT_MODES),
-  stateDir: z.string().regex(/^\//, { error: "must be an absolute path" }),
+  bgpSpeaker: z.enum(BGP_SPEAKERS),
+  bgpLocalAsn: wholeNumber.optional(),
+  bgpRouterId: z.string().optional(),
+  bgpPeers: kubeVipPeers.optional(),
+  bgpSourceAddress: z.string().optional(),
+  bgpHoldTime: positiveDuration,
+  bgpKeepaliveTime: positiveDuration,
+  bgpBfd: onOff,
+  bgpBfdInterval: positiveDuration,
+  bgpBfdMultiplier: count,
+  bgpGracefulRestart: onOff,
+  bgpRestartTime: positiveDuration,
+  bgpRouteTable: wholeNumber,
+  bgpRouteProtocol: wholeNumber,
+  // Empty is off, so that a manifest can always carry the variable.
+  bgpPeerAnnotations: z
+    .string()
+    .optional()
+    .transform((text) => (text === undefined || text.trim() === "" ? undefined : text.trim())),
+  birdSocket: absolutePath,
+  birdConfig: absolutePath,
+  stateDir: absolutePath,
   announceCount: count,
   announceInterval: duration.pipe(
     z.number().min(MIN_ANNOUNCE_INTERVAL_MS, {
@@ -165,7 +201,7 @@ export const runConfigShape = {
   logFormat: z.enum(["json", "text"]),
 };
 
-export const runConfigSchema = z.object(runConfigShape).superRefine((config, context) => {
+function checkTimings(config: z.output<z.ZodObject<typeof runConfigShape>>, context: z.RefinementCtx): void {
   const problem = (key: keyof typeof runConfigShape, message: string): void => {
     context.addIssue({ code: "custom", path: [key], message });
   };
@@ -184,6 +220,43 @@ export const runConfigSchema = z.object(runConfigShape).superRefine((config, con
   // Services mode takes its VIPs from Services; a --vip there would be silently ignored.
   if (config.controlPlane && config.vip === undefined) problem("vip", "is required with --control-plane");
   if (!config.controlPlane && config.vip !== undefined) problem("vip", "is only used with --control-plane");
+}
+
+// The flags of the bgp section, which the config object carries as one typed `bgp` value instead.
+const BGP_KEYS = [
+  "bgpSpeaker",
+  "bgpLocalAsn",
+  "bgpRouterId",
+  "bgpPeers",
+  "bgpSourceAddress",
+  "bgpHoldTime",
+  "bgpKeepaliveTime",
+  "bgpBfd",
+  "bgpBfdInterval",
+  "bgpBfdMultiplier",
+  "bgpGracefulRestart",
+  "bgpRestartTime",
+  "bgpRouteTable",
+  "bgpRouteProtocol",
+  "bgpPeerAnnotations",
+  "birdSocket",
+  "birdConfig",
+] as const satisfies readonly (keyof typeof runConfigShape)[];
+
+type BgpKey = (typeof BGP_KEYS)[number];
+type FlatConfig = z.output<typeof flatSchema>;
+
+const flatSchema = z.object(runConfigShape).superRefine(checkTimings);
+
+export const runConfigSchema = flatSchema.transform((flat, context) => {
+  const bgp = bgpConfigOf(flat, (key, message) => {
+    context.addIssue({ code: "custom", path: [key], message });
+  });
+  if (bgp === undefined) return z.NEVER;
+  const rest = Object.fromEntries(
+    Object.entries(flat).filter(([key]) => !(BGP_KEYS as readonly string[]).includes(key)),
+  ) as Omit<FlatConfig, BgpKey>;
+  return { ...rest, bgp: bgp satisfies BgpConfig };
 });
 
 export type RunConfig = Readonly<z.output<typeof runConfigSchema>>;

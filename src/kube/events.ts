@@ -12,6 +12,7 @@ import {
   type CoreV1Api,
   type V1Service,
 } from "@kubernetes/client-node";
+import { VIPD_GROUP_VERSION } from "../addresses/api.ts";
 import type { Clock } from "../clock/clock.ts";
 import { cutText } from "../log/cut-text.ts";
 import { describeApiError } from "./errors.ts";
@@ -52,10 +53,11 @@ export interface KubeEventRecorderOptions {
   readonly clock: Clock;
   readonly aggregationWindowMs?: number;
   /**
-   * What the Events are about: Services (services mode), or Nodes (control-plane mode, which has no
-   * Service; a Node is cluster-scoped and its Events live in the namespace the ref names).
+   * What the Events are about: Services (services mode), Nodes (control-plane mode, which has no
+   * Service), or VIPPools (the BGP speaker's refusals of a pool's attributes). Nodes and VIPPools are
+   * cluster-scoped; their Events live in the namespace the ref names.
    */
-  readonly involvedKind?: "Service" | "Node";
+  readonly involvedKind?: "Service" | "Node" | "VIPPool";
   readonly limiter?: RequestLimiter;
   /** Events sent or waiting to be, beyond which new ones are dropped. */
   readonly maxPending?: number;
@@ -69,6 +71,14 @@ interface Recorded {
   readonly name: string;
   count: number;
   lastAt: number;
+}
+
+function involvedKindOf(
+  kind: NonNullable<KubeEventRecorderOptions["involvedKind"]>,
+  namespace: string,
+): { apiVersion: string; kind: string; namespace?: string } {
+  if (kind === "Service") return { apiVersion: "v1", kind, namespace };
+  return { apiVersion: kind === "VIPPool" ? VIPD_GROUP_VERSION : "v1", kind };
 }
 
 export class KubeEventRecorder implements EventRecorder {
@@ -149,9 +159,7 @@ export class KubeEventRecorder implements EventRecorder {
         body: {
           metadata: { name, namespace: service.namespace },
           involvedObject: {
-            apiVersion: "v1",
-            kind: this.#options.involvedKind ?? "Service",
-            ...(this.#options.involvedKind === "Node" ? {} : { namespace: service.namespace }),
+            ...involvedKindOf(this.#options.involvedKind ?? "Service", service.namespace),
             name: service.name,
             uid: service.uid,
           },

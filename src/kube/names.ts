@@ -28,4 +28,10 @@ export const EVENT_REASONS = {
   noEligibleNode: "NoEligibleNode",
   noAddress: "NoAddress",
   poolExhausted: "PoolExhausted",
+  /** BIRD refused the BGP config vipd rendered; it keeps running the one before. */
+  bgpConfigRejected: "BGPConfigRejected",
+  /** A VIPPool's spec.bgp cannot become a BGP export policy; the pool's routes go out without it. */
+  bgpPolicyInvalid: "BGPPolicyInvalid",
+  /** Addresses are routed (bgp, ecmp) but vipd lacks the BGP settings to have BIRD export them. */
+  bgpSettingsMissing: "BGPSettingsMissing",
 } as const;

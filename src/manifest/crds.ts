@@ -5,6 +5,7 @@
 // the API server estimates each rule's cost from them and refuses a CRD whose rules could exceed
 // its budget. The rules use Kubernetes' CEL IP and CIDR library (isIP, ip(), isCIDR, cidr()).
 import { commonLabels } from "./identity.ts";
+import { ANNOUNCEMENT_MODES } from "../routing/announcement-mode.ts";
 import {
   VIP_ALLOCATION_KIND,
   VIP_ALLOCATION_PLURAL,
@@ -88,6 +89,11 @@ export const MAX_ADDRESS_ENTRY_LENGTH = 91;
  * budget for one rule (v1.37.2 refused 64 entries: 1.08 times the budget).
  */
 export const MAX_POOL_ADDRESSES = 48;
+
+// A pool's communities; the agent checks each number's range again (bgp-settings.ts), the pattern
+// only keeps out what could never be one.
+const MAX_COMMUNITIES = 16;
+const COMMUNITY_PATTERN = "^[0-9]{1,10}:[0-9]{1,10}(:[0-9]{1,10})?$";
 const MAX_IP_LENGTH = 45;
 const MAX_SELECTORS = 16;
 const MAX_NAMESPACES = 256;
@@ -259,6 +265,33 @@ export const VIP_POOL_SCHEMA: Schema = {
           type: "boolean",
           description: "true: the pool hands out nothing new and keeps what it gave (draining it).",
           default: false,
+        },
+        mode: {
+          type: "string",
+          description:
+            "How the pool's addresses reach the network: l2 (one holder answers ARP/NDP), bgp (one holder's host route is exported over BGP) or ecmp (every eligible node's host route is exported). Unset: the agents' --announce-mode.",
+          enum: [...ANNOUNCEMENT_MODES],
+        },
+        bgp: {
+          type: "object",
+          description: "BGP attributes of the routes to the pool's addresses (bgp and ecmp modes).",
+          properties: {
+            communities: {
+              type: "array",
+              description:
+                "Communities added to the routes: a:b (each 0-65535) or large communities a:b:c (each 0-4294967295).",
+              maxItems: MAX_COMMUNITIES,
+              "x-kubernetes-list-type": "set",
+              items: { type: "string", maxLength: 32, pattern: COMMUNITY_PATTERN },
+            },
+            localPreference: {
+              type: "integer",
+              format: "int64",
+              description: "LOCAL_PREF of the routes, sent to iBGP peers only.",
+              minimum: 0,
+              maximum: 4294967295,
+            },
+          },
         },
         serviceAllocation: {
           type: "object",
@@ -453,6 +486,7 @@ export function crdObjects(): [CustomResourceDefinition, CustomResourceDefinitio
         { name: "IPv6 Free", type: "string", jsonPath: ".status.ipv6.free" },
         { name: "Auto Assign", type: "boolean", jsonPath: ".spec.autoAssign" },
         { name: "Disabled", type: "boolean", jsonPath: ".spec.disabled" },
+        { name: "Mode", type: "string", jsonPath: ".spec.mode" },
         {
           name: "Conflicting",
           type: "string",

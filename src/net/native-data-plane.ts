@@ -29,7 +29,7 @@ import {
 } from "../agent/data-plane.ts";
 import type { Vip } from "../agent/service-intent.ts";
 import { every, type Cancel, type Clock } from "../clock/clock.ts";
-import { ForeignRouteError, type HostRoutes } from "../routing/host-routes.ts";
+import { ForeignRouteError, type ForeignRoute, type HostRoutes } from "../routing/host-routes.ts";
 import { HostRouteCache } from "../routing/host-route-cache.ts";
 import { isInherited, type AddressOwnership } from "./address-ownership.ts";
 import {
@@ -149,6 +149,15 @@ export class NativeDataPlane implements DataPlane {
   /** Addresses vipd deleted whose notification has not been read yet. */
   readonly #removing = new Set<string>();
   #listing: Listing | undefined;
+  /**
+   * By VIP address, the routes of another program that an install of that routed VIP met in vipd's
+   * table: until a refresh round finds them gone, the node does not serve the VIP, which the address
+   * loop learns through foreignAddresses().
+   */
+  readonly #foreignRoutes = new Map<
+    string,
+    { readonly vip: Vip; readonly routes: readonly ForeignRoute[] }
+  >();
   #refreshing = false;
   #closed = false;
 
@@ -201,7 +210,15 @@ export class NativeDataPlane implements DataPlane {
   }
 
   foreignAddresses(vips: readonly Vip[]): readonly ForeignAddress[] {
-    return this.#foreignIn(this.#readListing(), vips);
+    const routes = vips.flatMap((vip) =>
+      (this.#foreignRoutes.get(vip.address)?.routes ?? []).map((route) => ({
+        address: vip.address,
+        prefixLength: route.prefixLength,
+        interfaceName: this.#options.hostRoutes.device,
+        route: { table: route.table, protocol: route.protocol },
+      })),
+    );
+    return [...this.#foreignIn(this.#readListing(), vips), ...routes];
   }
 
   holding(workKey: string): readonly Vip[] | undefined {
@@ -266,6 +283,7 @@ export class NativeDataPlane implements DataPlane {
       // intact() reports to the next run. Someone else's route in vipd's table is a conflict the
       // node cannot serve through, so then nothing of the key stays, held or not.
       if (!same || error instanceof ForeignRouteError) await this.#rollBack(options.workKey, error);
+      if (error instanceof ForeignRouteError) await this.#noteForeignRoutes(options.vips);
       throw error;
     }
     const mac = link.mac;
@@ -489,7 +507,9 @@ export class NativeDataPlane implements DataPlane {
     if (this.#refreshing) return;
     this.#refreshing = true;
     try {
-      let vanished = false;
+      // A foreign route gone is news too: the address loop may serve the VIP again. Only awaited
+      // when there is one to read, so a round without starts its first slice at once.
+      let vanished = this.#foreignRoutes.size > 0 && (await this.#foreignRoutesGone());
       let sinceYield = 0;
       const routesRead = [...this.#installed.values()].some((installed) => installed.routed)
         ? await this.#readRoutes()
@@ -519,6 +539,32 @@ export class NativeDataPlane implements DataPlane {
       if (vanished) this.#listener?.networkChanged();
     } finally {
       this.#refreshing = false;
+    }
+  }
+
+  async #noteForeignRoutes(vips: readonly Vip[]): Promise<void> {
+    const found = await this.#options.hostRoutes.foreign(vips);
+    for (const vip of vips) {
+      const routes = found.filter((route) => route.destination === vip.address);
+      if (routes.length > 0) this.#foreignRoutes.set(vip.address, { vip, routes });
+    }
+  }
+
+  /** Reads the foreign routes remembered again; true when one of them is gone. */
+  async #foreignRoutesGone(): Promise<boolean> {
+    const remembered = [...this.#foreignRoutes.values()];
+    try {
+      const found = await this.#options.hostRoutes.foreign(remembered.map((each) => each.vip));
+      let gone = false;
+      for (const { vip } of remembered) {
+        const routes = found.filter((route) => route.destination === vip.address);
+        if (routes.length > 0) this.#foreignRoutes.set(vip.address, { vip, routes });
+        else gone = this.#foreignRoutes.delete(vip.address) || gone;
+      }
+      return gone;
+    } catch (error) {
+      this.#options.onError(`listing the routes in vipd's table: ${(error as Error).message}`);
+      return false;
     }
   }
 

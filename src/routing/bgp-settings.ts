@@ -115,61 +115,73 @@ const policy = z.object({
   localPreference: z.number().int().min(0).max(UINT32_MAX).optional(),
 });
 
-export const bgpSettingsSchema = z
-  .object({
-    localAsn: asn,
-    routerId,
-    peers: z.array(peer).min(1, { error: "must name at least one peer" }),
-    // Used for the peers of its own family only (BIRD refuses a source of the other family).
-    sourceAddress: ipAddress.optional(),
-    holdTime: seconds(3, UINT16_MAX).default(90),
-    keepaliveTime: seconds(1, UINT16_MAX).default(30),
-    bfd: z
-      .object({
-        enabled: z.boolean(),
-        intervalMs: z.number().int().min(10).max(60000).default(300),
-        multiplier: z.number().int().min(1).max(255).default(3),
-      })
-      .default({ enabled: false, intervalMs: 300, multiplier: 3 }),
-    gracefulRestart: z
-      .object({ enabled: z.boolean(), restartTime: seconds(1, 4095).default(120) })
-      // Off unless asked for: a peer keeps a gracefully restarting node's routes for restartTime,
-      // and that node may be one that died, whose addresses have moved on.
-      .default({ enabled: false, restartTime: 120 }),
-    // The same checks as the routes' own, so that BIRD never learns a table vipd would not write.
-    routeTable: z
-      .number()
-      .check(
-        z.refine((table) => routeTableProblem(table) === null, {
-          error: (issue) => routeTableProblem(issue.input as number) ?? "",
-        }),
-      )
-      .default(HOST_ROUTE_DEFAULTS.table),
-    routeProtocol: z
-      .number()
-      .check(
-        z.refine((protocol) => routeProtocolProblem(protocol) === null, {
-          error: (issue) => routeProtocolProblem(issue.input as number) ?? "",
-        }),
-      )
-      .default(HOST_ROUTE_DEFAULTS.protocol),
-    policies: z.array(policy).default([]),
-  })
-  .superRefine((settings, context) => {
-    const seen = new Set<string>();
-    settings.peers.forEach((candidate, index) => {
-      if (seen.has(candidate.address))
-        context.addIssue({
-          code: "custom",
-          path: ["peers", index, "address"],
-          message: `${candidate.address} is named twice`,
-        });
-      seen.add(candidate.address);
-    });
-    // A session whose keepalives come no more often than its hold time drops between two of them.
-    if (settings.keepaliveTime >= settings.holdTime)
-      context.addIssue({ code: "custom", path: ["keepaliveTime"], message: "must be shorter than holdTime" });
+// A kernel table or route protocol number, refused with the routes' own sentence.
+const kernelNumber = (problemOf: (value: number) => string | null, fallback: number) =>
+  z
+    .number()
+    .check(
+      z.refine((value) => problemOf(value) === null, {
+        error: (issue) => problemOf(issue.input as number) ?? "",
+      }),
+    )
+    .default(fallback);
+
+// The fields, apart from the checks across them (bgpSettingsRules), so that the agent's flags can be
+// read with the same field checks while the node still has to supply some of them (config/bgp-config.ts).
+export const bgpSettingsFields = {
+  localAsn: asn,
+  routerId,
+  peers: z.array(peer).min(1, { error: "must name at least one peer" }),
+  // Used for the peers of its own family only (BIRD refuses a source of the other family).
+  sourceAddress: ipAddress.optional(),
+  holdTime: seconds(3, UINT16_MAX).default(90),
+  keepaliveTime: seconds(1, UINT16_MAX).default(30),
+  bfd: z
+    .object({
+      enabled: z.boolean(),
+      intervalMs: z.number().int().min(10).max(60000).default(300),
+      multiplier: z.number().int().min(1).max(255).default(3),
+    })
+    .default({ enabled: false, intervalMs: 300, multiplier: 3 }),
+  gracefulRestart: z
+    .object({ enabled: z.boolean(), restartTime: seconds(1, 4095).default(120) })
+    // Off unless asked for: a peer keeps a gracefully restarting node's routes for restartTime,
+    // and that node may be one that died, whose addresses have moved on.
+    .default({ enabled: false, restartTime: 120 }),
+  // The same checks as the routes' own, so that BIRD never learns a table vipd would not write.
+  routeTable: kernelNumber(routeTableProblem, HOST_ROUTE_DEFAULTS.table),
+  routeProtocol: kernelNumber(routeProtocolProblem, HOST_ROUTE_DEFAULTS.protocol),
+  policies: z.array(policy).default([]),
+};
+
+/** The checks across fields, for any schema built from bgpSettingsFields. */
+export function bgpSettingsRules(
+  settings: {
+    readonly peers: readonly { readonly address: string }[];
+    readonly keepaliveTime: number;
+    readonly holdTime: number;
+  },
+  context: z.RefinementCtx,
+): void {
+  const seen = new Set<string>();
+  settings.peers.forEach((candidate, index) => {
+    if (seen.has(candidate.address))
+      context.addIssue({
+        code: "custom",
+        path: ["peers", index, "address"],
+        message: `${candidate.address} is named twice`,
+      });
+    seen.add(candidate.address);
   });
+  // A session whose keepalives come no more often than its hold time drops between two of them.
+  if (settings.keepaliveTime >= settings.holdTime)
+    context.addIssue({ code: "custom", path: ["keepaliveTime"], message: "must be shorter than holdTime" });
+}
+
+export const bgpSettingsSchema = z.object(bgpSettingsFields).superRefine(bgpSettingsRules);
+
+/** One policy alone, so that a pool's attributes can be checked, and refused, by themselves. */
+export const routePolicySchema = policy;
 
 export type BgpSettings = Readonly<z.output<typeof bgpSettingsSchema>>;
 export type BgpPeer = BgpSettings["peers"][number];

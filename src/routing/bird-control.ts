@@ -15,12 +15,20 @@ export interface Birdc {
 export interface BirdcReply {
   readonly ok: boolean;
   readonly output: string;
+  /** birdc never reached BIRD: no socket, nobody listening on it, no answer in time, or no birdc. */
+  readonly unreachable?: boolean;
 }
 
+// unreachable: BIRD did not answer at all (not started yet, or gone), so nothing was decided;
+// rejected: BIRD read the config and refused it; failed: it accepted it and then did not load it.
 export type ApplyStatus =
   | { readonly outcome: "applied" }
   | { readonly outcome: "unchanged" }
-  | { readonly outcome: "rejected" | "failed"; readonly message: string };
+  | { readonly outcome: "rejected" | "failed" | "unreachable"; readonly message: string };
+
+export type CheckStatus =
+  | { readonly outcome: "accepted" }
+  | { readonly outcome: "rejected" | "unreachable"; readonly message: string };
 
 export interface BirdControlOptions {
   // The file BIRD runs with; the candidate goes next to it, so the rename stays on one filesystem.
@@ -63,9 +71,31 @@ export class BirdControl {
   }
 
   apply(text: string): Promise<ApplyStatus> {
-    const run = this.#queue.then(() => this.#apply(text));
+    return this.#queued(() => this.#apply(text));
+  }
+
+  /** Whether BIRD would take the config, without loading it; the running config and file stay. */
+  check(text: string): Promise<CheckStatus> {
+    return this.#queued(async () => {
+      const status = await this.#check(text);
+      await rm(this.#candidate, { force: true });
+      return status;
+    });
+  }
+
+  #queued<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work);
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  async #check(text: string): Promise<CheckStatus> {
+    await writeFile(this.#candidate, text, { mode: 0o600 });
+    const check = await this.#options.birdc.run(["configure", "check", cliString(this.#candidate)]);
+    if (check.ok) return { outcome: "accepted" };
+    if (check.unreachable === true)
+      return { outcome: "unreachable", message: `BIRD did not answer: ${birdMessage(check.output)}` };
+    return { outcome: "rejected", message: `BIRD refused the new config: ${birdMessage(check.output)}` };
   }
 
   async #apply(text: string): Promise<ApplyStatus> {
@@ -77,18 +107,16 @@ export class BirdControl {
   async #attempt(text: string): Promise<ApplyStatus> {
     if (text === this.#applied) return { outcome: "unchanged" };
     const { configFile, birdc } = this.#options;
-    const candidate = this.#candidate;
-    await writeFile(candidate, text, { mode: 0o600 });
-    const check = await birdc.run(["configure", "check", cliString(candidate)]);
-    if (!check.ok) {
-      await rm(candidate, { force: true });
-      return { outcome: "rejected", message: `BIRD refused the new config: ${birdMessage(check.output)}` };
+    const check = await this.#check(text);
+    if (check.outcome !== "accepted") {
+      await rm(this.#candidate, { force: true });
+      return check;
     }
-    await rename(candidate, configFile);
+    await rename(this.#candidate, configFile);
     const configure = await birdc.run(["configure", cliString(configFile)]);
     if (!configure.ok)
       return {
-        outcome: "failed",
+        outcome: configure.unreachable === true ? "unreachable" : "failed",
         message: `BIRD did not load the checked config: ${birdMessage(configure.output)}`,
       };
     return { outcome: "applied" };
@@ -100,6 +128,9 @@ export interface ExecBirdcOptions {
   readonly birdcPath?: string;
   readonly timeoutMs?: number;
 }
+
+// What birdc prints when it cannot open BIRD's socket (BIRD 2's client/client.c).
+const UNREACHABLE = /^Unable to connect to server control socket/m;
 
 // The real birdc. It exits non-zero when BIRD answers with an error, or when it cannot reach BIRD.
 export function execBirdc(options: ExecBirdcOptions): Birdc {
@@ -122,7 +153,12 @@ export function execBirdc(options: ExecBirdcOptions): Birdc {
             const output = [stdout, stderr, stdout + stderr === "" || error?.killed === true ? reason : ""]
               .filter((part) => part !== "")
               .join("\n");
-            resolve({ ok: error === null, output });
+            const unreachable =
+              error !== null &&
+              (error.killed === true ||
+                (error as { code?: unknown }).code === "ENOENT" ||
+                UNREACHABLE.test(output));
+            resolve({ ok: error === null, output, unreachable });
           },
         );
       }),

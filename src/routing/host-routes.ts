@@ -11,6 +11,11 @@ export interface HostRoutes {
   remove(vip: Vip): Promise<void>;
   /** The addresses vipd's own routes in its table lead to (its protocol, its table). */
   installed(): Promise<readonly Vip[]>;
+  /**
+   * The routes in vipd's table to these VIPs' host prefixes that carry another protocol, each
+   * with its VIP's address (canonical) as destination.
+   */
+  foreign(vips: readonly Vip[]): Promise<readonly ForeignRoute[]>;
 }
 
 /** A route in vipd's table to a VIP's address that carries another protocol: someone else's. */

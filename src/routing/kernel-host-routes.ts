@@ -146,18 +146,26 @@ export class KernelHostRoutes implements HostRoutes {
     });
   }
 
+  foreign(vips: readonly Vip[]): Promise<readonly ForeignRoute[]> {
+    return new Promise((resolve) => {
+      resolve(vips.flatMap((vip) => this.#foreignTo(vip)));
+    });
+  }
+
+  #foreignTo(vip: Vip): ForeignRoute[] {
+    return this.#routesTo(vip)
+      .filter((route) => route.protocol !== this.#protocol)
+      .map((route) => ({
+        destination: vip.address,
+        prefixLength: route.prefixLength,
+        table: route.table,
+        protocol: route.protocol,
+      }));
+  }
+
   #install(vip: Vip): void {
-    const foreign = this.#routesTo(vip).filter((route) => route.protocol !== this.#protocol);
-    if (foreign.length > 0) {
-      throw new ForeignRouteError(
-        foreign.map((route): ForeignRoute => ({
-          destination: route.destination,
-          prefixLength: route.prefixLength,
-          table: route.table,
-          protocol: route.protocol,
-        })),
-      );
-    }
+    const foreign = this.#foreignTo(vip);
+    if (foreign.length > 0) throw new ForeignRouteError(foreign);
     // Replacing vipd's own route, rather than adding only a missing one, also moves a route left
     // pointing at another interface (the device setting changed) to this one.
     this.#netlink.addRoute({ ...this.#key(vip), ifindex: this.#ifindex(), scope: RT_SCOPE_UNIVERSE });

@@ -274,6 +274,24 @@ const MALFORMED: readonly (readonly [string, Record<string, unknown>, string, st
     "FieldValueInvalid",
   ],
   [
+    "a mode that is none of l2, bgp and ecmp",
+    { addresses: ["198.51.100.0/24"], mode: "anycast" },
+    "spec.mode",
+    "FieldValueNotSupported",
+  ],
+  [
+    "a community without its second half",
+    { addresses: ["198.51.100.0/24"], bgp: { communities: ["65000"] } },
+    "spec.bgp.communities[0]",
+    "FieldValueInvalid",
+  ],
+  [
+    "a negative local preference",
+    { addresses: ["198.51.100.0/24"], bgp: { localPreference: -1 } },
+    "spec.bgp.localPreference",
+    "FieldValueInvalid",
+  ],
+  [
     "autoAssign that is not a boolean",
     { addresses: ["198.51.100.0/24"], autoAssign: "yes" },
     "spec.autoAssign",
@@ -358,6 +376,8 @@ const VALID: readonly (readonly [string, Record<string, unknown>, Record<string,
       autoAssign: false,
       avoidBuggyIPs: true,
       disabled: true,
+      mode: "bgp",
+      bgp: { communities: ["65000:100", "4200000000:1:2"], localPreference: 4294967295 },
       serviceAllocation: {
         priority: 10,
         namespaces: ["web", "dns"],
@@ -481,7 +501,7 @@ test.serial("the server's Table shows a pool's usage and an allocation's Service
   const poolTable = pools.body as unknown as Table;
   t.deepEqual(
     poolTable.columnDefinitions.map((column) => column.name),
-    ["Name", "Allocated", "IPv4 Free", "IPv6 Free", "Auto Assign", "Disabled", "Conflicting", "Age"],
+    ["Name", "Allocated", "IPv4 Free", "IPv6 Free", "Auto Assign", "Disabled", "Mode", "Conflicting", "Age"],
   );
   t.like(cellsByName(poolTable, "mixed"), {
     Allocated: 3,
@@ -491,7 +511,7 @@ test.serial("the server's Table shows a pool's usage and an allocation's Service
     Disabled: false,
     Conflicting: "True",
   });
-  t.like(cellsByName(poolTable, "explicit"), { "Auto Assign": false, Disabled: true });
+  t.like(cellsByName(poolTable, "explicit"), { "Auto Assign": false, Disabled: true, Mode: "bgp" });
 
   const shared = await admin.send("POST", ALLOCATIONS, {
     body: allocation("203.0.113.53", {

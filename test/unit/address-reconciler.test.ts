@@ -802,6 +802,22 @@ test("putting the VIPs back on a Lease that names this node (not after its own c
   t.true(w.reasons().includes("VIPConflict"));
 });
 
+test("bgp: another program's route to the VIP in vipd's table: one VIPConflict Event naming it, nothing claimed", async (t) => {
+  const w = world({ mode: "bgp" });
+  w.dataPlane.foreign = [
+    { address: ADDRESS, prefixLength: 32, interfaceName: "lo", route: { table: 198, protocol: 4 } },
+  ];
+  await w.run();
+  await w.run();
+  t.deepEqual(w.reasons(), ["VIPConflict"]);
+  t.is(
+    w.events.events[0]?.message,
+    `${SELF}: a route to 192.0.2.10/32 in table 198 with protocol 4 was not added by vipd; this node does not serve the VIP while it is there`,
+  );
+  t.deepEqual(w.leases.calls, []);
+  t.deepEqual(w.dataPlane.log, []);
+});
+
 test("a VIP this node has from someone else: one VIPConflict Event naming the interface, nothing claimed", async (t) => {
   const w = world();
   w.dataPlane.foreign = [{ address: ADDRESS, prefixLength: 24, interfaceName: "eth0" }];

@@ -136,3 +136,39 @@ test("a config path BIRD's CLI cannot quote is refused at once", (t) => {
   });
   t.is(birdc.calls.length, 0);
 });
+
+const NO_SOCKET =
+  "Unable to connect to server control socket (/run/bird/bird.ctl): No such file or directory";
+
+test("a BIRD that does not answer is unreachable, not a refusal, and nothing is written", async (t) => {
+  const { configFile, control } = setup(t, () => ({ ok: false, output: NO_SOCKET, unreachable: true }));
+  t.deepEqual(await control.apply("text\n"), {
+    outcome: "unreachable",
+    message: `BIRD did not answer: ${NO_SOCKET}`,
+  });
+  t.false(existsSync(configFile));
+  t.false(existsSync(`${configFile}.candidate`));
+});
+
+test("check asks BIRD about a text without loading it or touching the file", async (t) => {
+  let refuse = false;
+  const { configFile, birdc, control } = setup(t, (words) =>
+    words[1] === "check" && words[2]?.includes("candidate") === true
+      ? { ok: !refuse, output: refuse ? SYNTAX : CHECKED }
+      : { ok: true, output: CONFIGURED },
+  );
+  writeFileSync(configFile, "running\n");
+  t.deepEqual(await control.check("fine\n"), { outcome: "accepted" });
+  refuse = true;
+  t.deepEqual(await control.check("bad\n"), {
+    outcome: "rejected",
+    message: "BIRD refused the new config: F:3:44 Invalid IPv4 address 198.51.100.300",
+  });
+  t.deepEqual(
+    birdc.calls.map((call) => call.words[1]),
+    ["check", "check"],
+  );
+  t.is(readFileSync(configFile, "utf8"), "running\n");
+  t.false(existsSync(`${configFile}.candidate`));
+  t.is(control.status(), undefined, "a check is no apply");
+});

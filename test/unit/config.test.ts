@@ -222,3 +222,207 @@ for (const [name, sources, expected] of controlPlaneProblems) {
     );
   });
 }
+
+test("bgp: the defaults are kube-vip's table and protocol, BIRD beside the agent, nothing to peer with", (t) => {
+  const { bgp } = load({});
+  t.like(bgp, {
+    speaker: "bird",
+    birdSocket: "/run/bird/bird.ctl",
+    birdConfig: "/run/bird/bird.conf",
+    peerAnnotations: undefined,
+    routeTable: 198,
+    routeProtocol: 248,
+  });
+  t.like(bgp.settings, {
+    localAsn: undefined,
+    routerId: undefined,
+    peers: [],
+    holdTime: 90,
+    keepaliveTime: 30,
+    bfd: { enabled: false, intervalMs: 300, multiplier: 3 },
+    gracefulRestart: { enabled: false, restartTime: 120 },
+    routeTable: 198,
+    routeProtocol: 248,
+  });
+});
+
+test("bgp: the flags become one typed section, peers in kube-vip's syntax", (t) => {
+  const { bgp } = load({
+    flags: {
+      announceMode: "bgp",
+      bgpLocalAsn: "64512",
+      bgpRouterId: "192.0.2.10",
+      bgpPeers: "192.0.2.1:64513:secret:true:1179,[2001:DB8::1]:64513",
+      bgpSourceAddress: "192.0.2.10",
+      bgpHoldTime: "9s",
+      bgpKeepaliveTime: "3s",
+      bgpBfd: "true",
+      bgpBfdInterval: "100ms",
+      bgpBfdMultiplier: "5",
+      bgpGracefulRestart: "true",
+      bgpRestartTime: "1m",
+      bgpRouteTable: "1000",
+      bgpRouteProtocol: "250",
+    },
+    env: { VIPD_BGP_PEER_ANNOTATIONS: "metal.equinix.com", VIPD_BIRD_SOCKET: "/var/run/bird.ctl" },
+  });
+  t.deepEqual(bgp, {
+    speaker: "bird",
+    birdSocket: "/var/run/bird.ctl",
+    birdConfig: "/run/bird/bird.conf",
+    peerAnnotations: "metal.equinix.com",
+    routeTable: 1000,
+    routeProtocol: 250,
+    settings: {
+      localAsn: 64512,
+      routerId: "192.0.2.10",
+      peers: [
+        { address: "192.0.2.1", asn: 64513, password: "secret", multihop: true, port: 1179 },
+        { address: "2001:db8::1", asn: 64513 },
+      ],
+      sourceAddress: "192.0.2.10",
+      holdTime: 9,
+      keepaliveTime: 3,
+      bfd: { enabled: true, intervalMs: 100, multiplier: 5 },
+      gracefulRestart: { enabled: true, restartTime: 60 },
+      routeTable: 1000,
+      routeProtocol: 250,
+      policies: [],
+    },
+  });
+  t.false("bgpLocalAsn" in load({}), "the flat flags are not in the config object");
+});
+
+test("bgp: a kube-vip peer that asks for BFD gets it, and only that peer", (t) => {
+  const { settings } = load({
+    flags: { bgpLocalAsn: "64512", bgpPeers: "192.0.2.1:64513:::::true;300;300;3,192.0.2.2:64513" },
+  }).bgp;
+  t.true(settings.bfd.enabled);
+  t.deepEqual(
+    settings.peers.map((peer) => peer.bfd),
+    [true, false],
+  );
+});
+
+test("bgp: an empty --bgp-peer-annotations is off", (t) => {
+  t.is(load({ env: { VIPD_BGP_PEER_ANNOTATIONS: " " } }).bgp.peerAnnotations, undefined);
+});
+
+test("bgp: routed modes with an external speaker or the node's annotations need no BGP flags", (t) => {
+  t.is(load({ flags: { announceMode: "ecmp", bgpSpeaker: "external" } }).bgp.speaker, "external");
+  t.is(
+    load({ flags: { announceMode: "bgp", bgpPeerAnnotations: "kube-vip.io" } }).bgp.peerAnnotations,
+    "kube-vip.io",
+  );
+});
+
+const bgpRejected: [string, Partial<ConfigSources>, string][] = [
+  [
+    "bgp mode with BIRD and no BGP settings",
+    { flags: { announceMode: "bgp" } },
+    "--announce-mode (VIPD_ANNOUNCE_MODE): bgp needs BGP settings: --bgp-local-asn and --bgp-peers",
+  ],
+  [
+    "ecmp mode with BIRD and peers but no AS",
+    { flags: { announceMode: "ecmp", bgpPeers: "192.0.2.1:64513" } },
+    "--bgp-local-asn (VIPD_BGP_LOCAL_ASN): is required with --bgp-peers",
+  ],
+  [
+    "an AS without peers",
+    { flags: { bgpLocalAsn: "64512" } },
+    "--bgp-peers (VIPD_BGP_PEERS): is required with --bgp-local-asn",
+  ],
+  [
+    "an AS out of range",
+    { flags: { bgpLocalAsn: "4294967296", bgpPeers: "192.0.2.1:1" } },
+    "--bgp-local-asn (VIPD_BGP_LOCAL_ASN): must be an AS number",
+  ],
+  [
+    "an AS that is no number",
+    { flags: { bgpLocalAsn: "AS64512", bgpPeers: "192.0.2.1:1" } },
+    "--bgp-local-asn (VIPD_BGP_LOCAL_ASN): must be a whole number",
+  ],
+  [
+    "a router ID that is no IPv4 address",
+    { flags: { bgpRouterId: "2001:db8::1" } },
+    '--bgp-router-id (VIPD_BGP_ROUTER_ID): "2001:db8::1" is not a router ID',
+  ],
+  [
+    "a peer in a syntax kube-vip does not have",
+    { env: { VIPD_BGP_LOCAL_ASN: "1", VIPD_BGP_PEERS: "192.0.2.1" } },
+    '--bgp-peers (VIPD_BGP_PEERS): "192.0.2.1" needs at least <address>:<AS>',
+  ],
+  [
+    "a peer named twice",
+    { flags: { bgpLocalAsn: "1", bgpPeers: "192.0.2.1:2,192.0.2.1:3" } },
+    "--bgp-peers (VIPD_BGP_PEERS): peer 2: 192.0.2.1 is named twice",
+  ],
+  [
+    "a password BIRD cannot quote",
+    { flags: { bgpLocalAsn: "1", bgpPeers: '192.0.2.1:2:a"b' } },
+    "--bgp-peers (VIPD_BGP_PEERS): peer 1: must not contain a double quote",
+  ],
+  [
+    "peer BFD timers other than the flags'",
+    { flags: { bgpLocalAsn: "1", bgpPeers: "192.0.2.1:2:::::true;500;500;3" } },
+    "--bgp-peers (VIPD_BGP_PEERS): peer 192.0.2.1 sets BFD timers 500;500;3",
+  ],
+  [
+    "a source address that is no address",
+    { flags: { bgpSourceAddress: "node1" } },
+    '--bgp-source-address (VIPD_BGP_SOURCE_ADDRESS): "node1" is not an IP address',
+  ],
+  [
+    "a hold time in milliseconds",
+    { flags: { bgpHoldTime: "9500ms" } },
+    "--bgp-hold-time (VIPD_BGP_HOLD_TIME): must be whole seconds",
+  ],
+  [
+    "a keepalive as long as the hold time",
+    { flags: { bgpHoldTime: "30s" } },
+    "--bgp-keepalive-time (VIPD_BGP_KEEPALIVE_TIME): must be shorter than holdTime",
+  ],
+  [
+    "a BFD interval below BIRD's",
+    { flags: { bgpBfdInterval: "5ms" } },
+    "--bgp-bfd-interval (VIPD_BGP_BFD_INTERVAL): ",
+  ],
+  [
+    "a BFD multiplier over 255",
+    { flags: { bgpBfdMultiplier: "256" } },
+    "--bgp-bfd-multiplier (VIPD_BGP_BFD_MULTIPLIER): ",
+  ],
+  [
+    "a restart time BGP cannot carry",
+    { flags: { bgpRestartTime: "2h" } },
+    "--bgp-restart-time (VIPD_BGP_RESTART_TIME): must be at most 4095 s",
+  ],
+  [
+    "the main table",
+    { flags: { bgpRouteTable: "254" } },
+    "--bgp-route-table (VIPD_BGP_ROUTE_TABLE): the route table cannot be 254, the kernel's main table",
+  ],
+  [
+    "BIRD's own route protocol",
+    { flags: { bgpRouteProtocol: "12" } },
+    "--bgp-route-protocol (VIPD_BGP_ROUTE_PROTOCOL): the route protocol cannot be 12, which is bird's",
+  ],
+  [
+    "a route protocol over 255",
+    { flags: { bgpRouteProtocol: "256" } },
+    "--bgp-route-protocol (VIPD_BGP_ROUTE_PROTOCOL): the route protocol must be an integer from 0 to 255",
+  ],
+  ["an unknown speaker", { flags: { bgpSpeaker: "frr" } }, "--bgp-speaker (VIPD_BGP_SPEAKER): "],
+  [
+    "a relative BIRD socket",
+    { flags: { birdSocket: "bird.ctl" } },
+    "--bird-socket (VIPD_BIRD_SOCKET): must be an absolute path",
+  ],
+];
+for (const [what, sources, expected] of bgpRejected) {
+  test(`bgp: rejects ${what}`, (t) => {
+    const problems = problemsOf(sources);
+    t.is(problems.length, 1, problems.join("\n"));
+    t.true(problems[0]?.startsWith(expected), problems[0]);
+  });
+}

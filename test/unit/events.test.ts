@@ -9,7 +9,7 @@ interface Call {
     count?: number;
     reason?: string;
     message?: string;
-    involvedObject?: { uid?: string; name?: string };
+    involvedObject?: { uid?: string; name?: string; apiVersion?: string; kind?: string; namespace?: string };
   };
   readonly settle: (error?: Error) => void;
 }
@@ -37,7 +37,13 @@ const settled = flushEventLoop;
 const sentCounts = (calls: readonly Call[]) => calls.map((call) => [call.verb, call.body.count]);
 
 /** A recorder on the fake API, with what it logs and how many Events it dropped. */
-function recorderOn(options: { maxPending?: number; aggregationWindowMs?: number } = {}) {
+function recorderOn(
+  options: {
+    maxPending?: number;
+    aggregationWindowMs?: number;
+    involvedKind?: "Service" | "Node" | "VIPPool";
+  } = {},
+) {
   const { api, calls } = fakeApi();
   const seen = { errors: [] as string[], dropped: 0 };
   const clock = new FakeClock();
@@ -124,4 +130,19 @@ test("an Event names its object's uid, and a long message is cut to about 1 kB s
   t.is(body?.involvedObject?.uid, "uid-of-web");
   t.true(Buffer.byteLength(body?.message ?? "") <= 1024);
   t.regex(body?.message ?? "", /^x+ … \(9,0\d\d more characters\)$/);
+});
+
+test("the involved object is a Service, a Node or a VIPPool, the cluster-scoped ones without a namespace", async (t) => {
+  const seen: unknown[] = [];
+  for (const involvedKind of ["Service", "Node", "VIPPool"] as const) {
+    const { recorder, calls } = recorderOn({ involvedKind });
+    recorder.record(service, { type: "Warning", reason: "R", message: "m" });
+    await settled();
+    seen.push(calls[0]?.body.involvedObject);
+  }
+  t.deepEqual(seen, [
+    { apiVersion: "v1", kind: "Service", namespace: "default", name: "web", uid: "uid-of-web" },
+    { apiVersion: "v1", kind: "Node", name: "web", uid: "uid-of-web" },
+    { apiVersion: "vipd.io/v1alpha1", kind: "VIPPool", name: "web", uid: "uid-of-web" },
+  ]);
 });

@@ -2,7 +2,7 @@
 // while under way, and vipd's own changes made while one is under way are not lost to it.
 import test from "ava";
 import type { Vip } from "../../src/agent/service-intent.ts";
-import type { HostRoutes } from "../../src/routing/host-routes.ts";
+import type { ForeignRoute, HostRoutes } from "../../src/routing/host-routes.ts";
 import { HostRouteCache } from "../../src/routing/host-route-cache.ts";
 import { FakeClock } from "./fakes/clock.ts";
 
@@ -23,6 +23,10 @@ class SlowRoutes implements HostRoutes {
   remove(vip: Vip): Promise<void> {
     this.own.delete(vip.address);
     return Promise.resolve();
+  }
+
+  foreign(): Promise<readonly ForeignRoute[]> {
+    return Promise.resolve([]);
   }
 
   installed(): Promise<readonly Vip[]> {

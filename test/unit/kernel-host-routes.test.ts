@@ -135,6 +135,15 @@ test("install refuses, untouched, a table's route to the address with another pr
   t.deepEqual(tables.routes, [foreign]);
 });
 
+test("foreign lists another's routes to the VIPs in vipd's table, by the VIP's canonical address", async (t) => {
+  const { tables, routes } = setup();
+  tables.routes = [route(v4.address), route(v6.address, { protocol: RTPROT_STATIC })];
+  t.deepEqual(await routes.foreign([v4, v6]), [
+    { destination: v6.address, prefixLength: 128, table: TABLE, protocol: RTPROT_STATIC },
+  ]);
+  t.deepEqual(await routes.foreign([v4]), [], "vipd's own route is not foreign");
+});
+
 test("install refuses when another's route sits beside vipd's own (a metric of its own)", async (t) => {
   const { tables, routes } = setup();
   tables.routes = [route(v4.address), route(v4.address, { protocol: RTPROT_BIRD, priority: 10 })];

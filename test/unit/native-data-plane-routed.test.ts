@@ -134,7 +134,7 @@ function nothingLeft(
 
 test("someone else's route to a VIP: ForeignRouteError, and nothing of the key stays", async (t) => {
   const { table, routes, plane, announce } = routed(t);
-  routes.foreign.add(V6.address);
+  routes.others.add(V6.address);
   await t.throwsAsync(announce(), { instanceOf: ForeignRouteError });
   t.deepEqual(table.log, [
     `add ${V4.address}`,
@@ -147,11 +147,34 @@ test("someone else's route to a VIP: ForeignRouteError, and nothing of the key s
   nothingLeft(t, { table, routes, plane });
 });
 
+test("someone else's route is reported as the VIP's conflict until a refresh round finds it gone", async (t) => {
+  const { routes, clock, plane, announce } = routed(t);
+  routes.others.add(V6.address);
+  await t.throwsAsync(announce(), { instanceOf: ForeignRouteError });
+  const conflict = {
+    address: V6.address,
+    prefixLength: 128,
+    interfaceName: "lo",
+    route: { table: 198, protocol: 4 },
+  };
+  t.deepEqual(
+    plane.foreignAddresses([V4, V6]),
+    [conflict],
+    "the address loop learns why, and does not serve it",
+  );
+  await clock.tick(REFRESH_MS);
+  t.deepEqual(plane.foreignAddresses([V4, V6]), [conflict], "still there at the next round");
+  routes.others.delete(V6.address);
+  await clock.tick(REFRESH_MS);
+  t.deepEqual(plane.foreignAddresses([V4, V6]), [], "gone: the VIP may be served again");
+  t.deepEqual(await announce(), { newlyInstalled: true });
+});
+
 test("a held routed key whose route someone replaced with theirs is given up whole", async (t) => {
   const { table, routes, clock, plane, announce } = routed(t);
   await announce();
   routes.own.delete(V4.address);
-  routes.foreign.add(V4.address);
+  routes.others.add(V4.address);
   await clock.tick(PAST_CACHE_MS);
   await t.throwsAsync(announce(), { instanceOf: ForeignRouteError });
   nothingLeft(t, { table, routes, plane });

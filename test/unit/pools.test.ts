@@ -3,6 +3,7 @@ import type { VipPoolSpec } from "../../src/addresses/api.ts";
 import type { PoolInput } from "../../src/addresses/pool-input.ts";
 import {
   admits,
+  announcementModeOf,
   familyUsage,
   firstFree,
   poolFamilies,
@@ -13,6 +14,7 @@ import {
   type ServiceFacts,
 } from "../../src/addresses/pools.ts";
 import { addressText, addressValue, formatRange } from "../../src/addresses/ranges.ts";
+import type { AnnouncementMode } from "../../src/routing/announcement-mode.ts";
 
 const CREATED = Date.parse("2026-11-01T00:00:00Z");
 
@@ -792,3 +794,37 @@ test("poolFamilies: the families of what the pool hands out", (t) => {
   t.deepEqual([...poolFamilies(pool({ addresses: ["2001:db8::1"] }))], [6]);
   t.deepEqual([...poolFamilies(pool({ addresses: ["garbage"] }))], []);
 });
+
+test("resolvePools: spec.mode and spec.bgp are carried over; a mode the CRD would refuse is none", (t) => {
+  const bgp = { communities: ["65000:100"], localPreference: 200 };
+  t.like(pool({ addresses: ["198.51.100.0/30"], mode: "ecmp", bgp }), { mode: "ecmp", bgp });
+  t.like(pool({ addresses: ["198.51.100.0/30"] }), { mode: undefined, bgp: undefined });
+  t.is(pool({ addresses: ["198.51.100.0/30"], mode: "anycast" as never }).mode, undefined);
+});
+
+const modePools = resolvePools([
+  input("routed", { addresses: ["198.51.100.0/28", "2001:db8:1::/120"], mode: "bgp" }),
+  input("spread", { addresses: ["198.51.100.16/28"], mode: "ecmp" }),
+  input("segment", { addresses: ["198.51.100.32/28"], mode: "l2" }),
+  input("unset", { addresses: ["198.51.100.48/28"] }),
+  // Loses 198.51.100.0/28 to the older "routed": its mode does not apply there.
+  input("younger", { addresses: ["198.51.100.0/27"], mode: "ecmp" }, { createdAt: CREATED + 1000 }),
+  input("kubevip", { addresses: ["203.0.113.0/28"] }, { origin: "kube-vip" }),
+]);
+
+const modeCases: [string, string, AnnouncementMode, AnnouncementMode][] = [
+  ["an address of a bgp pool", "198.51.100.3", "l2", "bgp"],
+  ["an IPv6 address of the same pool", "2001:db8:1::7", "ecmp", "bgp"],
+  ["an address of an ecmp pool", "198.51.100.17", "l2", "ecmp"],
+  ["an l2 pool overrides a routed fallback", "198.51.100.33", "ecmp", "l2"],
+  ["a pool without a mode takes the fallback", "198.51.100.49", "bgp", "bgp"],
+  ["a kube-vip pool takes the fallback", "203.0.113.5", "ecmp", "ecmp"],
+  ["an address outside every pool takes the fallback", "192.0.2.1", "bgp", "bgp"],
+  ["an overlap goes by the pool that keeps it", "198.51.100.1", "l2", "bgp"],
+  ["text that is no address takes the fallback", "not-an-ip", "ecmp", "ecmp"],
+];
+for (const [name, address, fallback, expected] of modeCases) {
+  test(`announcementModeOf: ${name}`, (t) => {
+    t.is(announcementModeOf(address, modePools, fallback), expected);
+  });
+}

@@ -6,7 +6,7 @@ import type { FrameChannel } from "../../../src/net/announcer.ts";
 import { KernelMark } from "../../../src/net/address-ownership.ts";
 import { NativeDataPlane, type NativeDataPlaneOptions } from "../../../src/net/native-data-plane.ts";
 import type { AddAddressOptions, Address, Link } from "../../../src/net/netlink.ts";
-import { ForeignRouteError, type HostRoutes } from "../../../src/routing/host-routes.ts";
+import { ForeignRouteError, type ForeignRoute, type HostRoutes } from "../../../src/routing/host-routes.ts";
 import { FakeClock } from "./clock.ts";
 
 export const LAN: Link = {
@@ -92,7 +92,7 @@ export class FakeHostRoutes implements HostRoutes {
   readonly device = LO.name;
   readonly own = new Map<string, Vip>();
   /** Addresses someone else has a route to in vipd's table. */
-  readonly foreign = new Set<string>();
+  readonly others = new Set<string>();
   listings = 0;
   readonly #log: string[];
 
@@ -101,12 +101,8 @@ export class FakeHostRoutes implements HostRoutes {
   }
 
   install(vip: Vip): Promise<void> {
-    if (this.foreign.has(vip.address)) {
-      const prefixLength = hostPrefix(vip.address);
-      return Promise.reject(
-        new ForeignRouteError([{ destination: vip.address, prefixLength, table: 198, protocol: 4 }]),
-      );
-    }
+    const foreign = this.#foreignTo(vip);
+    if (foreign.length > 0) return Promise.reject(new ForeignRouteError(foreign));
     this.#log.push(`route ${vip.address}`);
     this.own.set(vip.address, vip);
     return Promise.resolve();
@@ -120,6 +116,15 @@ export class FakeHostRoutes implements HostRoutes {
   installed(): Promise<readonly Vip[]> {
     this.listings++;
     return Promise.resolve([...this.own.values()]);
+  }
+
+  foreign(vips: readonly Vip[]): Promise<readonly ForeignRoute[]> {
+    return Promise.resolve(vips.flatMap((vip) => this.#foreignTo(vip)));
+  }
+
+  #foreignTo(vip: Vip): ForeignRoute[] {
+    if (!this.others.has(vip.address)) return [];
+    return [{ destination: vip.address, prefixLength: hostPrefix(vip.address), table: 198, protocol: 4 }];
   }
 }
 
