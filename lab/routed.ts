@@ -314,11 +314,14 @@ export async function foreignState(routed: RoutedLab): Promise<{
 }
 
 /**
- * What a rebooting node loses: vipd's routes (protocol 248) in its table and the addresses on lo of
- * the routed range, as the kernel forgets them. For a node the lab "killed" (agent SIGKILLed, links
- * down) before it comes back, so that it does not announce yesterday's routes when its links return.
+ * A node the lab "killed" (agent SIGKILLed, links down) comes back as a rebooted one would: the
+ * kernel has forgotten vipd's routes (protocol 248) in its table and the addresses on lo (else its
+ * BIRD would announce yesterday's routes the moment its links return), its links are up, and its
+ * BIRD starts afresh (the one that lost its sessions would wait out BIRD's error wait time, a minute
+ * or more, before trying again). Its agent is the caller's to start.
  */
-export async function forgetKernelState(lab: Lab, node: LabNode, ips: readonly string[]): Promise<void> {
+export async function rebootNode(routed: RoutedLab, node: LabNode, ips: readonly string[]): Promise<void> {
+  const { lab } = routed;
   for (const ip of ips) {
     await lab.exec(
       node.netns,
@@ -332,4 +335,9 @@ export async function forgetKernelState(lab: Lab, node: LabNode, ips: readonly s
       allowFailure: true,
     });
   }
+  await lab.lanUp(node);
+  await lab.healApi(node);
+  const bird = routed.birds.get(node.name);
+  if (bird === undefined) throw new Error(`${node.name} has no BIRD`);
+  await bird.restart();
 }

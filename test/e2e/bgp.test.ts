@@ -28,7 +28,6 @@ import {
 import {
   established,
   foreignState,
-  forgetKernelState,
   onLoopback,
   requireRouterPassword,
   routerPeers,
@@ -37,6 +36,7 @@ import {
   tableRoutes,
   nextHopsAre,
   nodeAddress,
+  rebootNode,
   upRoutedLab,
   useLabBirdConfig,
   whileRunning,
@@ -202,12 +202,8 @@ test.serial("node death with BFD: the dead holder's next hop goes, the new holde
   t.deepEqual(await nextHops(vip, [next], "the new holder the next hop"), [next.ipv4]);
   t.is(await cluster.leaseHolder({ name: "bgp-death" }), next.name);
 
-  // It comes back as a rebooted node would: without yesterday's routes, its links up, a new agent.
-  await forgetKernelState(lab, dead, [vip]);
-  await lab.lanUp(dead);
-  await lab.healApi(dead);
-  const bird = birds.get(dead.name);
-  if (bird === undefined) throw new Error(`${dead.name} has no BIRD`);
+  // It comes back as a rebooted node would, and with a new agent.
+  await rebootNode(routed, dead, [vip]);
   const [restarted] = startRoutedAgents(cluster, birds, { mode: "bgp", nodes: [dead] }).values();
   if (restarted !== undefined) t.teardown(() => cluster.killAgents([restarted]));
   await cluster.eventually(

@@ -20,7 +20,6 @@ import {
 import {
   established,
   foreignState,
-  forgetKernelState,
   gracefulRestartsActive,
   onLoopback,
   routerSessions,
@@ -28,6 +27,7 @@ import {
   tableRoutes,
   nextHopsAre,
   nodeAddress,
+  rebootNode,
   upRoutedLab,
   whileRunning,
   type RoutedAgentOptions,
@@ -150,10 +150,8 @@ test.serial("a node's death removes its next hop; the flows spread over the othe
   const answered = await spread(vip);
   t.deepEqual(Object.keys(answered).sort(), names(living), JSON.stringify(answered));
 
-  // Back as a rebooted node: no routes of yesterday, links up, a new agent: a next hop again.
-  await forgetKernelState(lab, dead, [vip]);
-  await lab.lanUp(dead);
-  await lab.healApi(dead);
+  // Back as a rebooted node, with a new agent: a next hop again.
+  await rebootNode(routed, dead, [vip]);
   const restarted = startRoutedAgents(cluster, birds, { mode: "ecmp", nodes: [dead] });
   t.teardown(() => cluster.stopAgents(restarted.values()));
   for (const [name, again] of restarted) running.set(name, again);
