@@ -81,7 +81,8 @@ export function nextHopsAre(
 }
 
 export interface RoutedAgentOptions {
-  readonly mode: "bgp" | "ecmp";
+  /** The agent's --announce-mode: l2 for a test whose routed addresses come from a pool's spec.mode. */
+  readonly mode: "l2" | "bgp" | "ecmp";
   /**
    * bird (unless told): the agent writes its node's BIRD config and applies it through the socket;
    * external: another daemon (the lab's nodeBirdConfig, see useLabBirdConfig) exports what the agent

@@ -4,7 +4,9 @@
 // all of them, and flows from many source ports from the far client spread over every node. A node's
 // death takes its next hop away; externalTrafficPolicy Local narrows the announcers to the nodes with
 // a ready local endpoint; with graceful restart a node's BIRD restarting (a graceful restart or a
-// crash) leaves its route on the router meanwhile; and what vipd did not add stays as it was.
+// crash) leaves its route on the router meanwhile; VIPPools with spec.mode ecmp and bgp make their
+// addresses routed under l2 agents, with spec.bgp's community on the routes; and what vipd did not
+// add stays as it was.
 import test, { type ExecutionContext } from "ava";
 import { loadBalancerService, type Cluster } from "../../lab/agents.ts";
 import {
@@ -274,6 +276,74 @@ for (const how of ["birdc graceful restart", "SIGKILL"] as const) {
     },
   );
 }
+
+test.serial(
+  "VIPPools with spec.mode ecmp and bgp under l2 agents; spec.bgp's community on the routes",
+  async (t) => {
+    const pools = [
+      { name: "routed-ecmp", mode: "ecmp", addresses: ["203.0.113.224/30"], community: "64497:100" },
+      { name: "routed-bgp", mode: "bgp", addresses: ["203.0.113.228/30"], community: "64497:200" },
+    ];
+    for (const pool of pools) {
+      await cluster.kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "vipd.io/v1alpha1",
+          kind: "VIPPool",
+          metadata: { name: pool.name },
+          spec: {
+            addresses: pool.addresses,
+            autoAssign: false,
+            mode: pool.mode,
+            bgp: { communities: [pool.community] },
+          },
+        }),
+      );
+      t.teardown(() => cluster.kubectl(["delete", "vippool", pool.name, "--wait=false"]));
+      await cluster.kubectl(
+        ["apply", "-f", "-"],
+        loadBalancerService({ name: pool.name, annotations: { "vipd.io/pool": pool.name } }),
+      );
+      t.teardown(() => cluster.kubectl(["delete", "service", pool.name, "--wait=false"]));
+    }
+    ecmpAgents(t, { mode: "l2" });
+    const addressOf = (name: string) =>
+      cluster.eventually(
+        () => cluster.kubectl(["get", "svc", name, "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}"]),
+        (shown) => shown !== "",
+        { what: `${name}'s address from its pool` },
+      );
+    const ecmpVip = await addressOf("routed-ecmp");
+    const bgpVip = await addressOf("routed-bgp");
+    t.deepEqual(
+      await nextHops(ecmpVip, lab.nodes, "the ecmp pool's address on every node"),
+      lab.nodes.map((each) => each.ipv4).sort(),
+    );
+    const holder = cluster.node(
+      await whileRunning(
+        running,
+        cluster.eventually(
+          () => cluster.addressHolder(bgpVip),
+          (name) => name !== "",
+          { what: "the bgp pool's address elected" },
+        ),
+      ),
+    );
+    t.deepEqual(await nextHops(bgpVip, [holder], "the bgp pool's address on its holder alone"), [
+      holder.ipv4,
+    ]);
+    for (const pool of pools) {
+      const vip = pool.name === "routed-ecmp" ? ecmpVip : bgpVip;
+      const [high, low] = pool.community.split(":");
+      const shown = await cluster.eventually(
+        () => router.birdc(["show", "route", `${vip}/32`, "all"]),
+        (reply) => reply.stdout.includes(`(${high ?? ""},${low ?? ""})`),
+        { what: `${pool.name}'s community on the router's route` },
+      );
+      t.regex(shown.stdout, new RegExp(`BGP\\.community: \\(${high ?? ""},${low ?? ""}\\)`));
+    }
+  },
+);
 
 test.serial("the static route and lo addresses vipd did not add are untouched after it all", async (t) => {
   const { left, expected, announced } = await foreignState(routed);
