@@ -36,6 +36,11 @@ LABEL org.opencontainers.image.title="vipd" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="docker.io/library/node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim"
+# BIRD 2 (bird and birdc) for the BGP and ECMP modes: the DaemonSet's BIRD sidecar runs this image
+# too (vipd manifest daemonset --bgp, docs/bgp.md), and the agent drives that BIRD with birdc.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bird2 \
+ && rm -rf /var/lib/apt/lists/*
 # vipd never installs anything at run time: without the package managers the image is smaller and
 # has less for a scanner (or an attacker) to find.
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
@@ -44,10 +49,10 @@ WORKDIR /opt/vipd
 COPY --from=builder /build/package.json ./
 COPY --from=builder /build/dist/vipd.js dist/
 COPY --from=builder /build/src/net/native/build/Release/vipd_net.node src/net/native/build/Release/
-# Root, but only in name: the pod spec drops every capability except NET_ADMIN (addresses over
-# netlink) and NET_RAW (the AF_PACKET socket), forbids privilege escalation and mounts this file
-# system read-only. A non-root user cannot be given those two capabilities by Kubernetes (see
-# docs/container-image.md).
+# Root, but only in name: the pod spec drops every capability except NET_ADMIN (addresses and routes
+# over netlink) and NET_RAW (the AF_PACKET socket), and NET_BIND_SERVICE for BIRD's container,
+# forbids privilege escalation and mounts this file system read-only. A non-root user cannot be
+# given those capabilities by Kubernetes (see docs/container-image.md).
 USER root
 # The V8 flags are those of src/cli/node-flags.ts (why: see there).
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--optimize-for-size", "/opt/vipd/dist/vipd.js"]

@@ -22,8 +22,11 @@ export interface ControlPlane {
   readonly apiservers: ReadonlyMap<string, LabProcess>;
   /** kubectl in the node's namespace against its own API server (https://127.0.0.1:6443). */
   kubectl(node: LabNode, args: readonly string[], input?: string): Promise<CommandResult>;
-  /** kubectl in the client namespace with --server https://<VIP>:6443. */
-  kubectlViaVip(args: readonly string[]): Promise<CommandResult>;
+  /**
+   * kubectl with --server https://<VIP>:6443, in the LAN client's namespace unless another is
+   * given (a routed VIP is reached from the far client, through the router).
+   */
+  kubectlViaVip(args: readonly string[], options?: { readonly netns?: string }): Promise<CommandResult>;
   /** `vipd run --control-plane` on the node with the node's admin kubeconfig. */
   startAgent(node: LabNode, extraArgs?: readonly string[]): LabProcess;
   /** Holder of the control-plane ownership Lease, read through the node's own API server. */
@@ -119,9 +122,9 @@ export async function startControlPlane(
     vip,
     apiservers,
     kubectl,
-    kubectlViaVip: (args) =>
+    kubectlViaVip: (args, viaOptions) =>
       lab.exec(
-        lab.client.netns,
+        viaOptions?.netns ?? lab.client.netns,
         [testcluster, "kubectl", `--kubeconfig=${localKubeconfig}`, `--server=${vipServer}`, ...args],
         { allowFailure: true },
       ),

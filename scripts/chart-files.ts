@@ -190,6 +190,14 @@ function valuesSchema(): string {
       nodeSelector: { type: "object", additionalProperties: { type: "string" } },
       tolerations: { type: "array", items: { type: "object" } },
       resources: { type: "object" },
+      bgp: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          enabled: { type: "boolean", description: "--bgp: run BIRD beside the agent" },
+          resources: { type: "object" },
+        },
+      },
       monitoring: {
         type: "object",
         additionalProperties: false,

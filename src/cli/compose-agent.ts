@@ -34,6 +34,7 @@ import type { AgentMetrics } from "../metrics/metrics.ts";
 import { startHttpEndpoint, type HealthCheck } from "../metrics/server.ts";
 import { announcedVips, desiredVips } from "../metrics/vip-series.ts";
 import { BgpSpeaker } from "../routing/bgp-speaker.ts";
+import { rankCandidates } from "../election/ranking.ts";
 import { BirdControl, execBirdc } from "../routing/bird-control.ts";
 import { AddressExecutor } from "../agent/address-executor.ts";
 import { AddressReconciler } from "../agent/address-reconciler.ts";
@@ -311,6 +312,10 @@ export function composeAgent(parts: AgentParts): Lifecycle {
       ready: () => describeUnsynced(mode.informers()) === null,
       events: {
         pool: (name, event) => {
+          // Every agent reads the same pool: the first of the live ones in the pool's ranking
+          // records the Event, so that it appears once rather than once per node.
+          const [recorder] = rankCandidates([node, ...view.liveNodes()], `vippool/${name}`);
+          if (recorder !== node) return;
           const uid = informers.vipPools.get(name)?.metadata?.uid;
           if (uid !== undefined) poolEvents.record({ namespace: "default", name, uid }, event);
         },

@@ -48,6 +48,7 @@ const DAEMONSET_OWN_AGENT_FLAGS = [
   "loadBalancerClass",
   "classOnly",
   "metricsAddr",
+  "announceMode",
 ] as const satisfies readonly RunConfigKey[];
 
 const OWN_FLAG_NAMES: ReadonlySet<string> = new Set(
@@ -67,6 +68,7 @@ type DaemonSetFlags = Readonly<Partial<Record<(typeof DAEMONSET_OWN_AGENT_FLAGS)
   readonly setAgent?: readonly string[];
   readonly nodeSelector?: readonly string[];
   readonly toleration?: readonly string[];
+  readonly bgp?: true;
 };
 
 function daemonSetOptions(flags: DaemonSetFlags): ManifestOptions {
@@ -94,6 +96,7 @@ function daemonSetOptions(flags: DaemonSetFlags): ManifestOptions {
         ? DEFAULT_MANIFEST_OPTIONS.nodeSelector
         : parseNodeSelector(flags.nodeSelector),
     tolerations: (flags.toleration ?? []).map(parseToleration),
+    bgp: flags.bgp === true,
   };
 }
 
@@ -171,6 +174,7 @@ export function addManifestCommand(program: Command): void {
     .addOption(agentOption("loadBalancerClass").default(agentDefault("loadBalancerClass")))
     .addOption(agentOption("classOnly"))
     .addOption(agentOption("metricsAddr").default(agentDefault("metricsAddr")))
+    .addOption(agentOption("announceMode"))
     .addOption(
       new Option(
         "--set-agent <flag=value>",
@@ -199,6 +203,12 @@ export function addManifestCommand(program: Command): void {
         "--toleration <key[=value][:effect]>",
         "tolerate this taint, or * for every taint; repeat for several",
       ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        "--bgp",
+        "run BIRD 2 beside the agent, in a second container sharing /run/bird with it: the agent writes BIRD's config there and applies it through BIRD's socket (docs/bgp.md); the BGP settings are --set-agent bgp-local-asn=…, bgp-peers=… and the other bgp-* flags",
+      ),
     )
     .action((flags: DaemonSetFlags) => {
       print(() =>

@@ -128,8 +128,12 @@ async function startAgent(config: RunConfig, log: Logger): Promise<void> {
   const dataPlane = new NativeDataPlane({
     netlink,
     ownership,
-    // vipd's table, protocol and device for routed VIPs: the defaults, kube-vip's.
-    hostRoutes: new KernelHostRoutes({ netlink }),
+    // vipd's table and protocol for routed VIPs (--bgp-route-table, --bgp-route-protocol), on lo.
+    hostRoutes: new KernelHostRoutes({
+      netlink,
+      table: config.bgp.routeTable,
+      protocol: config.bgp.routeProtocol,
+    }),
     configuredInterface: config.interface,
     allowOffSubnetVips: config.allowOffSubnetVips,
     addressLifetimeMs: config.addressLifetime,

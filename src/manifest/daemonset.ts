@@ -6,7 +6,15 @@ import { envName, RUN_OPTIONS } from "../config/options.ts";
 import type { ListenAddress, RunConfigKey } from "../config/schema.ts";
 import { REQUEST_TIMEOUT_MS } from "../kube/request-options.ts";
 import { agentSelectorLabels, APP_NAME, commonLabels, SERVICE_ACCOUNT_NAME } from "./identity.ts";
-import { agentConfigOf, CONTROL_PLANE_TOLERATIONS, type ManifestOptions } from "./options.ts";
+import {
+  agentConfigOf,
+  agentSettingsOf,
+  BIRD_CONFIG_FILE,
+  BIRD_RUN_DIR,
+  BIRD_SOCKET_FILE,
+  CONTROL_PLANE_TOLERATIONS,
+  type ManifestOptions,
+} from "./options.ts";
 
 const METRICS_PORT_NAME = "metrics";
 
@@ -79,12 +87,78 @@ export function fromField(key: RunConfigKey, fieldPath: string): V1EnvVar {
   return { name: envName(RUN_OPTIONS[key].flag), valueFrom: { fieldRef: { fieldPath } } };
 }
 
+// BIRD's config and control socket, shared by the agent (which writes the one and talks to the
+// other) and the BIRD sidecar; the pod's own, since BIRD's state begins again with the pod.
+const BIRD_VOLUME = "bird";
+const BIRD_VOLUME_MOUNT: V1VolumeMount = { name: BIRD_VOLUME, mountPath: BIRD_RUN_DIR };
+
+// What BIRD keeps of root when it drops it itself (BIRD's manual, "Privileges"), but NET_BROADCAST,
+// which only RIP uses: NET_BIND_SERVICE for BGP's port 179, NET_ADMIN for the kernel protocol's
+// netlink socket, NET_RAW for sockets bound to one interface (BFD's single-hop sessions; Linux
+// before 5.7 asks for it there).
+export const BIRD_CAPABILITIES = ["NET_ADMIN", "NET_BIND_SERVICE", "NET_RAW"] as const;
+
+// BIRD 2.0.12 learning 750 host routes from vipd's table, with BFD and three peers configured, is
+// 5 MB resident. The limit is there to stop a leak, as the agent's.
+export const BIRD_RESOURCES = {
+  requests: { cpu: "10m", memory: "16Mi" },
+  limits: { memory: "64Mi" },
+} as const;
+
+// BIRD cannot start without a config, and the agent puts its own into effect through BIRD's socket
+// (BirdControl: `configure check`, then `configure`), so the BIRD container starts on a bootstrap
+// that does nothing when the agent has written none yet. `ln` creates the file only where none
+// exists, at once: a config of the agent's, written by rename whenever it came, is never replaced.
+// Router ID 0.0.0.1 is never seen by anyone: the bootstrap has no sessions. The paths and the
+// bootstrap are the script's arguments, so that nothing in them needs quoting.
+export const BIRD_BOOTSTRAP_CONFIG = `# vipd: BIRD does nothing with this until the agent applies its own config
+router id 0.0.0.1;
+log stderr all;
+protocol device {}
+`;
+const BIRD_START =
+  'printf %s "$3" > "$1.bootstrap"; ln "$1.bootstrap" "$1" 2>/dev/null; rm -f "$1.bootstrap"; exec bird -f -c "$1" -s "$2"';
+
+const BIRD_STATUS = ["birdc", "-s", BIRD_SOCKET_FILE, "show", "status"];
+
+/** The BIRD sidecar of --bgp: the same image, BIRD 2 from Debian's bird2 in it. */
+export function birdContainer(image: string): V1Container {
+  return {
+    name: "bird",
+    image,
+    imagePullPolicy: "IfNotPresent",
+    command: ["sh", "-c", BIRD_START, "bird", BIRD_CONFIG_FILE, BIRD_SOCKET_FILE, BIRD_BOOTSTRAP_CONFIG],
+    livenessProbe: {
+      exec: { command: BIRD_STATUS },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+    // A pod whose BIRD cannot answer announces nothing, so the rolling update waits for it too.
+    readinessProbe: {
+      exec: { command: BIRD_STATUS },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 2,
+    },
+    resources: { requests: { ...BIRD_RESOURCES.requests }, limits: { ...BIRD_RESOURCES.limits } },
+    securityContext: {
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsUser: 0,
+      capabilities: { add: [...BIRD_CAPABILITIES], drop: ["ALL"] },
+    },
+    volumeMounts: [BIRD_VOLUME_MOUNT],
+  };
+}
+
 export function daemonSet(options: ManifestOptions): V1DaemonSet {
   const config = agentConfigOf(options);
   const selector = agentSelectorLabels();
   // As given, in the order of their flags' names, so that the chart (charts/vipd), which ranges over
   // its agent values in that order, prints the same list.
-  const settings = Object.entries(options.agent)
+  const settings = Object.entries(agentSettingsOf(options))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([flag, value]) => ({ name: envName(flag), value }));
   const annotations = scrapeAnnotations(config.metricsAddr);
@@ -124,9 +198,14 @@ export function daemonSet(options: ManifestOptions): V1DaemonSet {
               ],
               metrics: config.metricsAddr,
               stateDir: config.stateDir,
+              ...(options.bgp ? { volumeMounts: [BIRD_VOLUME_MOUNT] } : {}),
             }),
+            ...(options.bgp ? [birdContainer(options.image)] : []),
           ],
-          volumes: [stateVolume(config.stateDir)],
+          volumes: [
+            stateVolume(config.stateDir),
+            ...(options.bgp ? [{ name: BIRD_VOLUME, emptyDir: {} }] : []),
+          ],
         },
       },
     },

@@ -23,6 +23,11 @@ export interface ManifestOptions {
   readonly controlPlaneNodes: boolean;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly V1Toleration[];
+  /**
+   * Run BIRD beside the agent (docs/bgp.md#the-bird-sidecar): the agent writes its config and drives
+   * it through its control socket, in a directory the two containers share.
+   */
+  readonly bgp: boolean;
 }
 
 export class ManifestOptionsError extends Error {
@@ -92,7 +97,29 @@ export const DEFAULT_MANIFEST_OPTIONS: ManifestOptions = {
   controlPlaneNodes: true,
   nodeSelector: { "kubernetes.io/os": "linux" },
   tolerations: [],
+  bgp: false,
 };
+
+/** The directory the agent and its BIRD sidecar share: BIRD's config and its control socket. */
+export const BIRD_RUN_DIR = "/run/bird";
+export const BIRD_CONFIG_FILE = `${BIRD_RUN_DIR}/bird.conf`;
+export const BIRD_SOCKET_FILE = `${BIRD_RUN_DIR}/bird.ctl`;
+
+/**
+ * What the DaemonSet tells the agent when BIRD runs beside it (--bgp), by flag name: to render BIRD's
+ * config into the shared directory and apply it through the socket there. Not given with --set-agent
+ * then, since any other value would leave the sidecar without a config or the agent without BIRD.
+ */
+export const BIRD_SIDECAR_AGENT_SETTINGS: Readonly<Record<string, string>> = {
+  "bgp-speaker": "bird",
+  "bird-config": BIRD_CONFIG_FILE,
+  "bird-socket": BIRD_SOCKET_FILE,
+};
+
+/** The agent's settings as its container gets them: those given, and the sidecar's with --bgp. */
+export function agentSettingsOf(options: ManifestOptions): Readonly<Record<string, string>> {
+  return options.bgp ? { ...options.agent, ...BIRD_SIDECAR_AGENT_SETTINGS } : options.agent;
+}
 
 /**
  * The control-plane static pod's metrics port, next to the DaemonSet's default: on a control-plane
@@ -187,14 +214,19 @@ export function parseAgentSettings(texts: readonly string[]): Record<string, str
   return settings;
 }
 
-function agentFlagProblems(agent: Readonly<Record<string, string>>): string[] {
-  return Object.keys(agent)
+function agentFlagProblems(options: ManifestOptions): string[] {
+  const problems = Object.keys(options.agent)
     .filter((flag) => !DAEMONSET_AGENT_FLAGS.includes(flag))
     .map((flag) =>
       KEY_OF_FLAG.has(flag)
         ? `--set-agent ${flag}: the DaemonSet sets it itself`
         : `--set-agent ${flag}: not a setting of vipd run (vipd run --help lists them)`,
     );
+  if (options.bgp) {
+    for (const flag of Object.keys(options.agent).filter((each) => each in BIRD_SIDECAR_AGENT_SETTINGS))
+      problems.push(`--set-agent ${flag}: with --bgp the DaemonSet sets it itself`);
+  }
+  return problems;
 }
 
 /**
@@ -203,15 +235,11 @@ function agentFlagProblems(agent: Readonly<Record<string, string>>): string[] {
  */
 export function agentConfigOf(options: ManifestOptions): RunConfig {
   const flags: Partial<Record<RunConfigKey, string>> = { namespace: options.namespace };
-  for (const [flag, value] of Object.entries(options.agent)) {
+  for (const [flag, value] of Object.entries(agentSettingsOf(options))) {
     const key = KEY_OF_FLAG.get(flag);
     if (key !== undefined && DAEMONSET_AGENT_FLAGS.includes(flag)) flags[key] = value;
   }
-  const config = checkedAgentConfig({
-    image: options.image,
-    flags,
-    problems: agentFlagProblems(options.agent),
-  });
+  const config = checkedAgentConfig({ image: options.image, flags, problems: agentFlagProblems(options) });
   if (options.controlPlaneNodes && config.metricsAddr.port === STATIC_POD_METRICS_PORT) {
     throw new ManifestOptionsError([
       `--metrics-addr ${options.agent["metrics-addr"] ?? ""}: port ${STATIC_POD_METRICS_PORT} is the control-plane static pod's, on the same host network of a control-plane node`,

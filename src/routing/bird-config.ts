@@ -123,6 +123,8 @@ export function renderBirdConfig(settings: BgpSettings): string {
     [
       "# Written by vipd from its BGP settings; vipd replaces this file, so change its settings instead.",
       `router id ${settings.routerId};`,
+      // A container has no syslog: BIRD's log goes where `kubectl logs -c bird` reads it.
+      "log stderr all;",
     ],
     // The device protocol tells BIRD which interfaces exist; kernel routes on unknown ones are dropped.
     block("protocol device", []),

@@ -154,6 +154,16 @@ const SAME_SETTINGS: {
       },
     },
   },
+  {
+    name: "BIRD beside the agent",
+    namespace: "vipd-system",
+    flags: ["--bgp", "--image", "registry.example/vipd:1.2", "--set-agent", "log-format=text"],
+    values: {
+      bgp: { enabled: true },
+      image: { repository: "registry.example/vipd", tag: "1.2" },
+      agent: { "log-format": "text" },
+    },
+  },
 ];
 
 for (const { name, namespace, flags, values } of SAME_SETTINGS) {
@@ -226,6 +236,13 @@ const BOTH_REFUSE: {
     manifestSays: /--set-agent node-name: the DaemonSet sets it itself/,
     helmSays: /node-name/,
   },
+  {
+    name: "a setting that ties the agent to its BIRD sidecar",
+    flags: ["--bgp", "--set-agent", "bird-socket=/tmp/bird.ctl"],
+    values: { bgp: { enabled: true }, agent: { "bird-socket": "/tmp/bird.ctl" } },
+    manifestSays: /--set-agent bird-socket: with --bgp the DaemonSet sets it itself/,
+    helmSays: /bird-socket/,
+  },
 ];
 
 for (const { name, flags, values, manifestSays, helmSays } of BOTH_REFUSE) {
@@ -266,7 +283,8 @@ test.serial(
       api,
       helm: clusterHelm,
       namespace: "vipd-system",
-      set: ["agent.announce-count=5"],
+      // With the BIRD sidecar, so that admission sees the pod with both containers.
+      set: ["agent.announce-count=5", "bgp.enabled=true"],
     });
     t.is(installed.code, 0, installed.stderr);
     // NOTES.txt: how to check the install, and no warning for a namespace labelled as it should be.
@@ -301,7 +319,7 @@ test.serial(
       spec: {
         priority?: number;
         priorityClassName?: string;
-        containers: { env: { name: string; value?: string }[] }[];
+        containers: { name: string; env: { name: string; value?: string }[] }[];
       };
     };
     t.is(admitted.spec.priorityClassName, "system-node-critical");
@@ -313,6 +331,10 @@ test.serial(
     t.deepEqual(
       admitted.spec.containers[0]?.env.find((variable) => variable.name === "VIPD_ANNOUNCE_COUNT"),
       { name: "VIPD_ANNOUNCE_COUNT", value: "5" },
+    );
+    t.deepEqual(
+      admitted.spec.containers.map((container) => container.name),
+      ["vipd", "bird"],
     );
     await kubectl(["delete", "pod", "vipd-admitted", "-n", "vipd-system", "--force", "--grace-period=0"]);
 

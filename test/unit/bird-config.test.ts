@@ -40,6 +40,7 @@ test("one IPv4 peer with the defaults", (t) => {
     render(ONE_PEER),
     `# Written by vipd from its BGP settings; vipd replaces this file, so change its settings instead.
 router id 198.51.100.10;
+log stderr all;
 
 protocol device {
 }
@@ -95,6 +96,7 @@ test("dual stack with BFD, graceful restart, a password, multihop and policies",
     text,
     `# Written by vipd from its BGP settings; vipd replaces this file, so change its settings instead.
 router id 198.51.100.10;
+log stderr all;
 
 protocol device {
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { load } from "js-yaml";
 import { chartFiles, CHART_DIR } from "../../scripts/chart-files.ts";
 import { REPOSITORY_ROOT } from "../../scripts/generate.ts";
-import { AGENT_RESOURCES } from "../../src/manifest/daemonset.ts";
+import { AGENT_RESOURCES, BIRD_RESOURCES } from "../../src/manifest/daemonset.ts";
 import {
   DAEMONSET_AGENT_FLAGS,
   DEFAULT_IMAGE,
@@ -27,6 +27,7 @@ interface Values {
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly object[];
   readonly resources: object;
+  readonly bgp: { readonly enabled: boolean; readonly resources: object };
   readonly monitoring: Readonly<Record<string, boolean>>;
 }
 
@@ -63,6 +64,8 @@ test("values.yaml holds the defaults of vipd manifest daemonset", (t) => {
   t.deepEqual(values.nodeSelector, DEFAULT_MANIFEST_OPTIONS.nodeSelector);
   t.deepEqual(values.tolerations, DEFAULT_MANIFEST_OPTIONS.tolerations);
   t.deepEqual(values.resources, AGENT_RESOURCES);
+  t.is(values.bgp.enabled, DEFAULT_MANIFEST_OPTIONS.bgp);
+  t.deepEqual(values.bgp.resources, BIRD_RESOURCES);
 });
 
 test("values.schema.json: every value of values.yaml, and exactly the agent settings a DaemonSet may be given", (t) => {
@@ -77,8 +80,9 @@ test("values.schema.json: every value of values.yaml, and exactly the agent sett
 test("docs/helm.md names every value", (t) => {
   const page = readFileSync(path.join(REPOSITORY_ROOT, "docs/helm.md"), "utf8");
   const names = [
-    ...Object.keys(values).filter((name) => !["image", "agent", "monitoring"].includes(name)),
+    ...Object.keys(values).filter((name) => !["image", "agent", "bgp", "monitoring"].includes(name)),
     ...Object.keys(values.image).map((name) => `image.${name}`),
+    ...Object.keys(values.bgp).map((name) => `bgp.${name}`),
     ...Object.keys(values.monitoring).map((name) => `monitoring.${name}`),
     ...Object.keys(values.agent).map((flag) => `agent.${flag}`),
   ];

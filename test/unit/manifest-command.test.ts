@@ -88,6 +88,25 @@ test("flags reach the printed objects", (t) => {
   t.deepEqual(pod.containers[0]?.["ports"], [{ name: "metrics", containerPort: 9660, protocol: "TCP" }]);
 });
 
+test("--bgp adds the BIRD sidecar, and --announce-mode reaches the agent", (t) => {
+  const printed = vipd("manifest", "daemonset", "--bgp", "--announce-mode", "l2");
+  t.is(printed.code, 0, printed.stderr);
+  const [daemon] = loadAll(printed.stdout) as [
+    {
+      spec: {
+        template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } };
+      };
+    },
+  ];
+  const [agent, bird] = daemon.spec.template.spec.containers;
+  t.is(bird?.name, "bird");
+  const env = new Map((agent?.env ?? []).map((variable) => [variable.name, variable.value]));
+  t.is(env.get("VIPD_ANNOUNCE_MODE"), "l2");
+  t.is(env.get("VIPD_BGP_SPEAKER"), "bird");
+  t.is(env.get("VIPD_BIRD_SOCKET"), "/run/bird/bird.ctl");
+  t.is(env.get("VIPD_BIRD_CONFIG"), "/run/bird/bird.conf");
+});
+
 const refused: [string[], RegExp][] = [
   [["manifest", "daemonset", "--no-such-flag"], /unknown option '--no-such-flag'/],
   [["manifest", "rbac", "--image", "x"], /unknown option '--image'/],
@@ -129,6 +148,11 @@ const refused: [string[], RegExp][] = [
     ["manifest", "daemonset", "--control-plane-nodes", "maybe"],
     /--control-plane-nodes "maybe": expected true or false/,
   ],
+  [
+    ["manifest", "daemonset", "--bgp", "--set-agent", "bird-socket=/tmp/bird.ctl"],
+    /--set-agent bird-socket: with --bgp the DaemonSet sets it itself/,
+  ],
+  [["manifest", "daemonset", "--announce-mode", "anycast"], /--announce-mode \(VIPD_ANNOUNCE_MODE\)/],
   [
     ["manifest", "daemonset", "--metrics-addr", "127.0.0.1:9560"],
     /port 9560 is the control-plane static pod's/,

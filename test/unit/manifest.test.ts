@@ -1,8 +1,20 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import type { V1Container, V1DaemonSet, V1EnvVar, V1PolicyRule } from "@kubernetes/client-node";
 import { load, loadAll } from "js-yaml";
 import { loadRunConfig } from "../../src/config/load.ts";
-import { AGENT_CAPABILITIES, daemonSet, terminationGraceSeconds } from "../../src/manifest/daemonset.ts";
+import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  AGENT_CAPABILITIES,
+  BIRD_BOOTSTRAP_CONFIG,
+  BIRD_CAPABILITIES,
+  BIRD_RESOURCES,
+  birdContainer,
+  daemonSet,
+  terminationGraceSeconds,
+} from "../../src/manifest/daemonset.ts";
 import {
   agentConfigOf,
   DAEMONSET_AGENT_FLAGS,
@@ -166,6 +178,11 @@ test("the default DaemonSet: host network, two capabilities, read-only, node-cri
   // The record of vipd's addresses, where a restarted agent finds it: the node's /run (a tmpfs).
   t.deepEqual(pod?.volumes, [{ name: "state", hostPath: { path: "/run/vipd", type: "DirectoryOrCreate" } }]);
   t.deepEqual(container.volumeMounts, [{ name: "state", mountPath: "/run/vipd" }]);
+  t.deepEqual(
+    pod?.containers.map((each) => each.name),
+    ["vipd"],
+    "BIRD runs beside the agent only with --bgp",
+  );
   t.deepEqual(container.livenessProbe?.httpGet, { host: "127.0.0.1", path: "/healthz", port: "metrics" });
   t.deepEqual(container.readinessProbe?.httpGet, { host: "127.0.0.1", path: "/readyz", port: "metrics" });
   t.is(envOf(container).get("VIPD_METRICS_ADDR")?.value, "127.0.0.1:9559");
@@ -352,6 +369,99 @@ test("the DaemonSet's metrics port is never the control-plane static pod's, on n
   t.throws(() => daemonSet(onStaticPodPort), { instanceOf: ManifestOptionsError, message: /static pod's/ });
   // Without control-plane nodes the two never share a node.
   t.is(daemonSet({ ...onStaticPodPort, controlPlaneNodes: false }).kind, "DaemonSet");
+});
+
+test("--bgp: BIRD in a second container of the same image, sharing /run/bird with the agent, which is told to drive it there", (t) => {
+  const daemon = daemonSet({ ...DEFAULT_MANIFEST_OPTIONS, image: "registry.example/vipd:1", bgp: true });
+  const pod = daemon.spec?.template.spec;
+  const [agent, bird] = pod?.containers ?? [];
+  if (agent === undefined || bird === undefined) return t.fail("two containers");
+  t.is(agent.name, "vipd");
+  t.is(bird.name, "bird");
+  t.is(bird.image, "registry.example/vipd:1");
+  t.true(pod?.hostNetwork, "BIRD's sessions leave from the node's own addresses");
+  t.deepEqual(pod?.volumes?.at(-1), { name: "bird", emptyDir: {} });
+  t.deepEqual(agent.volumeMounts?.at(-1), { name: "bird", mountPath: "/run/bird" });
+  t.deepEqual(bird.volumeMounts, [{ name: "bird", mountPath: "/run/bird" }]);
+  const env = envOf(agent);
+  t.is(env.get("VIPD_BGP_SPEAKER")?.value, "bird");
+  t.is(env.get("VIPD_BIRD_CONFIG")?.value, "/run/bird/bird.conf");
+  t.is(env.get("VIPD_BIRD_SOCKET")?.value, "/run/bird/bird.ctl");
+  t.deepEqual(bird.command?.slice(0, 2), ["sh", "-c"]);
+  t.deepEqual(bird.command?.slice(3), [
+    "bird",
+    "/run/bird/bird.conf",
+    "/run/bird/bird.ctl",
+    BIRD_BOOTSTRAP_CONFIG,
+  ]);
+  for (const probe of [bird.livenessProbe, bird.readinessProbe]) {
+    t.deepEqual(probe?.exec?.command, ["birdc", "-s", "/run/bird/bird.ctl", "show", "status"]);
+  }
+  t.like(bird.securityContext, {
+    privileged: false,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { add: [...BIRD_CAPABILITIES], drop: ["ALL"] },
+  });
+  t.deepEqual(BIRD_CAPABILITIES, ["NET_ADMIN", "NET_BIND_SERVICE", "NET_RAW"]);
+  t.deepEqual(bird.resources, BIRD_RESOURCES);
+  // The agent's own container is the same as without BIRD, but the shared directory.
+  t.deepEqual(agent.securityContext, agentContainer(daemonSet(DEFAULT_MANIFEST_OPTIONS)).securityContext);
+});
+
+test("--bgp: the settings that tie the agent to its sidecar are the DaemonSet's", (t) => {
+  for (const flag of ["bgp-speaker", "bird-config", "bird-socket"]) {
+    const problems = problemsOf({ bgp: true, agent: { ...DEFAULT_MANIFEST_OPTIONS.agent, [flag]: "x" } });
+    t.true(
+      problems.includes(`--set-agent ${flag}: with --bgp the DaemonSet sets it itself`),
+      problems.join("\n"),
+    );
+  }
+});
+
+/**
+ * The BIRD container's command in a scratch directory standing for /run/bird, with a stand-in for
+ * bird on PATH that prints how it was started and the config it was started on.
+ */
+async function runBirdCommand(t: ExecutionContext, agentConfig?: string) {
+  const scratch = mkdtempSync(path.join(tmpdir(), "vipd-bird-command-"));
+  t.teardown(() => {
+    rmSync(scratch, { recursive: true, force: true });
+  });
+  writeFileSync(path.join(scratch, "bird"), '#!/bin/sh\necho "bird $*"\ncat "$3"\n');
+  chmodSync(path.join(scratch, "bird"), 0o755);
+  const config = path.join(scratch, "bird.conf");
+  const socket = path.join(scratch, "bird.ctl");
+  if (agentConfig !== undefined) writeFileSync(config, agentConfig);
+  const [shell = "", flag = "", script = "", name = "", , , bootstrap = ""] =
+    birdContainer("vipd").command ?? [];
+  const child = spawn(shell, [flag, script, name, config, socket, bootstrap], {
+    env: { PATH: `${scratch}:/usr/bin:/bin` },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  // "close": after its output, all of it, has been read.
+  const code = await new Promise<number | null>((resolve) => {
+    child.on("close", resolve);
+  });
+  return { code, output, config, socket, left: readdirSync(scratch).sort() };
+}
+
+test("the BIRD container starts BIRD in the foreground on a bootstrap config when the agent has written none", async (t) => {
+  const run = await runBirdCommand(t);
+  t.is(run.code, 0);
+  t.is(run.output, `bird -f -c ${run.config} -s ${run.socket}\n${BIRD_BOOTSTRAP_CONFIG}`);
+  t.deepEqual(run.left, ["bird", "bird.conf"], "the bootstrap's temporary file is gone");
+});
+
+test("the BIRD container starts BIRD on the agent's config when there is one, and leaves it as it is", async (t) => {
+  const run = await runBirdCommand(t, "router id 198.51.100.10;\n");
+  t.is(run.code, 0);
+  t.is(run.output, `bird -f -c ${run.config} -s ${run.socket}\nrouter id 198.51.100.10;\n`);
+  t.deepEqual(run.left, ["bird", "bird.conf"]);
 });
 
 const refused: { options: Partial<ManifestOptions>; agent?: Record<string, string>; problem: RegExp }[] = [
