@@ -8,6 +8,7 @@
 // addresses routed under l2 agents, with spec.bgp's community on the routes; and what vipd did not
 // add stays as it was.
 import test, { type ExecutionContext } from "ava";
+import { readFileSync } from "node:fs";
 import { loadBalancerService, type Cluster } from "../../lab/agents.ts";
 import {
   NODE_VIP_PROTO,
@@ -227,6 +228,20 @@ for (const how of ["birdc graceful restart", "SIGKILL"] as const) {
       // BFD off: the router's BFD is not graceful, and a BFD session going down ends the graceful
       // restart there at once (BIRD's `bfd on` rather than `bfd graceful`).
       ecmpAgents(t, { gracefulRestart: true, bfd: false });
+      // Each agent must have applied its settings to its BIRD before a restart can show anything.
+      await cluster.eventually(
+        () =>
+          Promise.resolve(
+            lab.nodes.filter(
+              (each) =>
+                !readFileSync(birds.get(each.name)?.configPath ?? "", "utf8").includes(
+                  "graceful restart on;",
+                ),
+            ),
+          ),
+        (behind) => behind.length === 0,
+        { what: "every agent's BIRD config with graceful restart on" },
+      );
       await nextHops(vip, lab.nodes, "every node a next hop");
       const restarting = node(0);
       const bird = birds.get(restarting.name);
