@@ -34,9 +34,9 @@ export function holdsAddress(ipJsonLine: string, ip: string): boolean {
   return addressesIn(ipJsonLine).has(ip);
 }
 
-// Asks one node's `ip -batch` child `command` every interval and hands each answer (a JSON line) to
-// record, with the time it was taken.
-function sampleNode(options: {
+// Asks one `ip -json -batch -` child `command` every interval and hands each answer (a JSON line) to
+// record, with the time it was taken. The router's next-hop sampler asks its kernel the same way.
+export function sampleNode(options: {
   child: LabProcess;
   command: string;
   intervalNs: number;

@@ -46,8 +46,12 @@ export interface Bird extends BirdPaths {
   birdc(args: readonly string[]): Promise<CommandResult>;
   /** SIGTERM, so the daemon closes its sessions as on a clean shutdown, and waits for its exit. */
   stop(): Promise<void>;
-  /** Stops it if it runs and starts it again with the config file as it is now. */
-  restart(): Promise<void>;
+  /**
+   * Stops it if it runs and starts it again with the config file as it is now; with recovery, as
+   * `bird -R` (graceful restart recovery), as a daemon coming back from `birdc graceful restart` or
+   * a crash starts, so its peers keep forwarding to it until its routes are sent again.
+   */
+  restart(options?: { readonly recovery?: boolean }): Promise<void>;
 }
 
 export async function startBird(
@@ -60,8 +64,9 @@ export async function startBird(
   const birdc = (args: readonly string[]) =>
     run(inNamespace(netns, [BIRDC, "-s", socketPath, ...args]), { allowFailure: true });
   let current: LabProcess | undefined;
-  const launch = async () => {
-    const started = group.spawn(netns, [BIRD, "-f", "-c", configPath, "-s", socketPath], {
+  const launch = async (recovery = false) => {
+    const flags = recovery ? ["-f", "-R"] : ["-f"];
+    const started = group.spawn(netns, [BIRD, ...flags, "-c", configPath, "-s", socketPath], {
       name: `bird ${options.name}`,
     });
     current = started;
@@ -95,9 +100,9 @@ export async function startBird(
     },
     birdc,
     stop,
-    restart: async () => {
+    restart: async (restartOptions) => {
       await stop();
-      await launch();
+      await launch(restartOptions?.recovery);
     },
   };
 }

@@ -17,9 +17,11 @@ import {
 import { birdPaths, bootstrapBirdConfig, startBird, type Bird, type BirdPaths } from "./bird.ts";
 import { monotonicNs } from "./clock.ts";
 import { startEchoServer } from "./echo-server.ts";
+import { sendFlows, type FlowAnswer, type FlowsOptions } from "./flows.ts";
 import { canonicalIp } from "./ip-address.ts";
 import { inNamespace, ip, killNow, namespacePids, processAlive, run, type CommandResult } from "./netns.ts";
 import { startNeighbourAsker, type NeighbourAsker } from "./neighbour-asker.ts";
+import { startNextHopSampler, type NextHopSampler } from "./next-hop-sampler.ts";
 import { startProbe, type Probe, type ProbeOptions } from "./probe.ts";
 import { ProcessGroup, type LabProcess } from "./process.ts";
 import { startRouter, type Router } from "./router.ts";
@@ -63,6 +65,9 @@ export {
 } from "./topology.ts";
 export type { AddressSample, AddressSampler, AddressSetSampler } from "./address-sampler.ts";
 export type { NeighbourAsker } from "./neighbour-asker.ts";
+export type { FlowAnswer, FlowsOptions } from "./flows.ts";
+export { answersByNode } from "./flows.ts";
+export type { NextHopSample, NextHopSampler } from "./next-hop-sampler.ts";
 export type { CommandResult } from "./netns.ts";
 export type { Probe, ProbeOptions, ProbeSample } from "./probe.ts";
 export type { LabProcess, ProcessExit } from "./process.ts";
@@ -90,6 +95,8 @@ export interface FarClient extends FarClientAddresses {
   exec(argv: readonly string[], options?: { input?: string; allowFailure?: boolean }): Promise<CommandResult>;
   /** Starts probing from the far client, as lab.probe does from the LAN client. */
   probe(options: ProbeOptions): Promise<Probe>;
+  /** Opens many UDP flows to the target at once, each from its own source port: who answered each. */
+  flows(options: FlowsOptions): Promise<FlowAnswer[]>;
 }
 
 export type LabSignal = "SIGKILL" | "SIGSTOP" | "SIGCONT" | "SIGTERM";
@@ -142,6 +149,11 @@ export interface Lab {
    * shows every node that answers for one; resolves once the first questions are out.
    */
   askNeighbours(options: { ips: readonly string[]; intervalMs?: number }): Promise<NeighbourAsker>;
+  /**
+   * Starts sampling the next hops of the router's route to a VIP; resolves once it has been sampled
+   * once. Only in a lab with a router.
+   */
+  sampleNextHops(options: { vip: string; intervalMs?: number }): Promise<NextHopSampler>;
   /** Every address on any of the node's interfaces right now, as the kernel prints it. */
   addressesOn(node: LabNode): Promise<Set<string>>;
   /**
@@ -291,9 +303,15 @@ function makeLab(parts: {
     farClient:
       topology.farClient === undefined
         ? undefined
-        : farClientOf(topology.farClient, (netns, probeOptions) => {
-            usable();
-            return startProbe(group, netns, { ...probeOptions, defaultPort: echoPort });
+        : farClientOf(topology.farClient, {
+            probe: (netns, probeOptions) => {
+              usable();
+              return startProbe(group, netns, { ...probeOptions, defaultPort: echoPort });
+            },
+            flows: (netns, flowsOptions) => {
+              usable();
+              return sendFlows(group, netns, { ...flowsOptions, defaultPort: echoPort });
+            },
           }),
     exec: (netns, argv, execOptions) => run(inNamespace(netns, argv), execOptions),
     spawn: (netns, argv, spawnOptions) => {
@@ -357,6 +375,11 @@ function makeLab(parts: {
         ...askerOptions,
       });
     },
+    sampleNextHops: (samplerOptions) => {
+      usable();
+      if (router === undefined) throw new Error("this lab has no router (up({ router: true }))");
+      return startNextHopSampler(group, { netns: router.netns, ...samplerOptions });
+    },
     addressesOn: async (node) =>
       addressesIn((await run(inNamespace(node.netns, ["ip", "-json", "address", "show"]))).stdout),
     birdPaths: (node) => birdPaths(runDir, node.name),
@@ -376,11 +399,15 @@ function makeLab(parts: {
 
 function farClientOf(
   addresses: FarClientAddresses,
-  probe: (netns: string, options: ProbeOptions) => Promise<Probe>,
+  start: {
+    probe: (netns: string, options: ProbeOptions) => Promise<Probe>;
+    flows: (netns: string, options: FlowsOptions) => Promise<FlowAnswer[]>;
+  },
 ): FarClient {
   return {
     ...addresses,
     exec: (argv, options) => run(inNamespace(addresses.netns, argv), options),
-    probe: (options) => probe(addresses.netns, options),
+    probe: (options) => start.probe(addresses.netns, options),
+    flows: (options) => start.flows(addresses.netns, options),
   };
 }

@@ -117,7 +117,7 @@ log stderr all;
 protocol device {}
 `;
 const BIRD_START =
-  'printf %s "$3" > "$1.bootstrap"; ln "$1.bootstrap" "$1" 2>/dev/null; rm -f "$1.bootstrap"; exec bird -f -c "$1" -s "$2"';
+  'printf %s "$3" > "$1.bootstrap"; ln "$1.bootstrap" "$1" 2>/dev/null; rm -f "$1.bootstrap"; exec bird -f -c "$1" -s "$2" -R';
 
 const BIRD_STATUS = ["birdc", "-s", BIRD_SOCKET_FILE, "show", "status"];
 

@@ -229,7 +229,9 @@ export interface BgpSpeakerOptions {
   readonly debounceMs?: number;
 }
 
-const DEFAULT_RETRY = { initialMs: 500, maxMs: 30_000 };
+// BIRD runs beside the agent, so asking again costs next to nothing, and a BIRD that restarted
+// (its container, or a node's reboot) should get vipd's config within seconds.
+const DEFAULT_RETRY = { initialMs: 500, maxMs: 5_000 };
 const DEFAULT_DEBOUNCE_MS = 100;
 const READY_POLL_MS = 1000;
 

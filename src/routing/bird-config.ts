@@ -109,8 +109,17 @@ function bgp(settings: BgpSettings, peer: BgpPeer, index: number): string[] {
     ...multihop,
     `hold time ${settings.holdTime};`,
     `keepalive time ${settings.keepaliveTime};`,
+    // BIRD's own defaults (retry after 120 s, wait 60-300 s after an error) keep a node that comes
+    // back from a link or BFD failure off its peers for minutes, while the election may already
+    // make it a holder: a failover agent re-peers within seconds.
+    "connect retry time 5;",
+    "error wait time 1, 30;",
     ...restart,
-    ...(settings.bfd.enabled && peer.bfd !== false ? ["bfd on;"] : []),
+    // With graceful restart, a BFD session going down (BIRD restarting) restarts BGP gracefully
+    // instead of dropping the routes it was meant to keep.
+    ...(settings.bfd.enabled && peer.bfd !== false
+      ? [settings.gracefulRestart.enabled ? "bfd graceful;" : "bfd on;"]
+      : []),
     ...channel,
   ]);
 }

@@ -58,6 +58,8 @@ protocol bgp vipd_peer1 {
   neighbor 198.51.100.20 port 179 as 65001;
   hold time 90;
   keepalive time 30;
+  connect retry time 5;
+  error wait time 1, 30;
   graceful restart off;
   ipv4 {
     import none;
@@ -146,9 +148,11 @@ protocol bgp vipd_peer1 {
   multihop 2;
   hold time 9;
   keepalive time 3;
+  connect retry time 5;
+  error wait time 1, 30;
   graceful restart on;
   graceful restart time 60;
-  bfd on;
+  bfd graceful;
   ipv4 {
     import none;
     export filter vipd_export4;
@@ -163,6 +167,8 @@ protocol bgp vipd_peer2 {
   multihop;
   hold time 9;
   keepalive time 3;
+  connect retry time 5;
+  error wait time 1, 30;
   graceful restart on;
   graceful restart time 60;
   ipv6 {

@@ -453,14 +453,14 @@ async function runBirdCommand(t: ExecutionContext, agentConfig?: string) {
 test("the BIRD container starts BIRD in the foreground on a bootstrap config when the agent has written none", async (t) => {
   const run = await runBirdCommand(t);
   t.is(run.code, 0);
-  t.is(run.output, `bird -f -c ${run.config} -s ${run.socket}\n${BIRD_BOOTSTRAP_CONFIG}`);
+  t.is(run.output, `bird -f -c ${run.config} -s ${run.socket} -R\n${BIRD_BOOTSTRAP_CONFIG}`);
   t.deepEqual(run.left, ["bird", "bird.conf"], "the bootstrap's temporary file is gone");
 });
 
 test("the BIRD container starts BIRD on the agent's config when there is one, and leaves it as it is", async (t) => {
   const run = await runBirdCommand(t, "router id 198.51.100.10;\n");
   t.is(run.code, 0);
-  t.is(run.output, `bird -f -c ${run.config} -s ${run.socket}\nrouter id 198.51.100.10;\n`);
+  t.is(run.output, `bird -f -c ${run.config} -s ${run.socket} -R\nrouter id 198.51.100.10;\n`);
   t.deepEqual(run.left, ["bird", "bird.conf"]);
 });
 
