@@ -2,7 +2,8 @@
 // flows and the router's kernel route saw around the fault, reduced to the figures of issue 16 §4.
 import { longestOutageNs, probeRuns } from "./failover-analysis.ts";
 import type { RoutedMode } from "./routed-catalogue.ts";
-import type { FlowSample, NextHopSample } from "./routed-observers.ts";
+import type { NextHopSample } from "../../lab/index.ts";
+import type { FlowSample } from "./routed-observers.ts";
 import type { ProbeRun } from "./results.ts";
 
 /** Consecutive router samples with the same next hops. */

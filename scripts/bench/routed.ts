@@ -25,7 +25,7 @@ import {
   type RoutedScenarioInfo,
   type RoutedScenarioName,
 } from "./routed-catalogue.ts";
-import { startFlowProbe, startNextHopSampler, type FlowProbe, type FlowSample } from "./routed-observers.ts";
+import { startFlowProbe, type FlowProbe, type FlowSample } from "./routed-observers.ts";
 
 /** Flows from the far client, each from its own source port, and how often each sends. */
 export const ROUTED_FLOWS = 32;
@@ -232,17 +232,12 @@ async function runRepetition(
 ): Promise<RoutedRepetition> {
   const { lab } = bench;
   const { info, vip, profile } = plan;
-  const router = routerOf(lab);
   const far = lab.farClient;
   if (far === undefined) throw new Error("the routed suite needs the lab's far client");
   const service = `ro-${profile.name}-${info.name}-${plan.repetition}`;
   const touched = new Set<LabProcess>(bench.agents.values());
   progress.step("starting observers");
-  const hopSampler = await startNextHopSampler(lab, {
-    netns: router.netns,
-    vip,
-    intervalMs: NEXT_HOP_INTERVAL_MS,
-  });
+  const hopSampler = await lab.sampleNextHops({ vip, intervalMs: NEXT_HOP_INTERVAL_MS });
   const probe = await startFlowProbe(lab, {
     netns: far.netns,
     target: vip,
@@ -254,7 +249,7 @@ async function runRepetition(
   const stopObservers = async () => ({ samples: await probe.stop(), hops: await hopSampler.stop() });
   let observed: Awaited<ReturnType<typeof stopObservers>> | undefined;
   const allAddresses = lab.nodes.map((node) => node.ipv4).sort();
-  const routedToAll = () => hopSampler.latest()?.hops.join(" ") === allAddresses.join(" ");
+  const routedToAll = () => hopSampler.latest().join(" ") === allAddresses.join(" ");
   try {
     progress.step("creating the Service");
     await bench.core.createNamespacedService({

@@ -11,7 +11,8 @@ import {
   type RoutedObservations,
 } from "../../scripts/bench/routed-analysis.ts";
 import { ROUTED_TIMERS, routedAgentArgs } from "../../scripts/bench/routed-catalogue.ts";
-import type { FlowSample, NextHopSample } from "../../scripts/bench/routed-observers.ts";
+import type { NextHopSample } from "../../lab/index.ts";
+import type { FlowSample } from "../../scripts/bench/routed-observers.ts";
 
 const MS = 1e6;
 const INTERVAL_MS = 20;
