@@ -1,10 +1,11 @@
 // The lab as the benchmarks use it: one lab and one API server for a whole run, agents started
 // with a timing profile and brought back after each fault, a client for the API server, and the
-// agents' own metrics endpoints.
+// agents' own metrics endpoints. A lab asked for its router also runs a BIRD on every node, which
+// agents in a routed mode configure (the sidecar of the DaemonSet's --bgp manifest).
 import { CoreV1Api, KubeConfig, type V1Service } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadBalancerService, prepareCluster, type Cluster } from "../../lab/agents.ts";
-import { up, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
+import { up, type Bird, type Lab, type LabNode, type LabProcess } from "../../lab/index.ts";
 import { agentArgs, type TimingProfile } from "./profiles.ts";
 import { watchServiceStatus, type StatusWatch } from "./status-watch.ts";
 
@@ -21,8 +22,11 @@ export interface BenchLab {
   readonly agents: Map<string, LabProcess>;
   /** The profile the agents run with. */
   profile(): TimingProfile | undefined;
-  /** Stops every agent and starts one per node with the profile; resolves when all are ready. */
-  startAgents(profile: TimingProfile): Promise<void>;
+  /**
+   * Stops every agent and starts one per node with the profile and a node's extra flags (none
+   * unless given); resolves when all are ready.
+   */
+  startAgents(profile: TimingProfile, extraArgs?: (node: LabNode) => readonly string[]): Promise<void>;
   /** Starts the agent of a node that has none (after a fault killed it). */
   restartAgent(node: LabNode): LabProcess;
   stopAgents(): Promise<void>;
@@ -30,6 +34,8 @@ export interface BenchLab {
   waitReady(timeoutMs?: number): Promise<void>;
   /** An agent's Prometheus text, or "" when it does not answer. */
   agentMetrics(node: LabNode): Promise<string>;
+  /** The node's BIRD, in a lab with the router; throws without one. */
+  birdOf(node: LabNode): Bird;
   /** Which nodes have the address on eth0 right now. */
   holdersOf(ip: string): Promise<string[]>;
   agentLogs(characters?: number): string;
@@ -51,26 +57,47 @@ async function httpGet(lab: Lab, node: LabNode, path: string): Promise<{ code: s
   return { code: result.stdout.slice(cut + 1), body: result.stdout.slice(0, Math.max(cut, 0)) };
 }
 
-export async function benchLab(options: { nodes: number; log: (line: string) => void }): Promise<BenchLab> {
-  const lab = await up({ nodes: options.nodes, apiServer: true, log: options.log });
+export async function benchLab(options: {
+  nodes: number;
+  /** The router, its far client and a BIRD per node, for the routed suite. */
+  router?: boolean;
+  log: (line: string) => void;
+}): Promise<BenchLab> {
+  const lab = await up({
+    nodes: options.nodes,
+    apiServer: true,
+    router: options.router === true,
+    log: options.log,
+  });
   try {
+    // Each with the bootstrap config until an agent in a routed mode writes its own and applies it.
+    const birds = new Map<string, Bird>();
+    if (options.router === true)
+      for (const node of lab.nodes) birds.set(node.name, await lab.startNodeBird(node));
     const cluster = await prepareCluster(lab);
     await cluster.kubectl(["create", "namespace", BENCH_NAMESPACE]);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(cluster.api.kubeconfigPath);
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const status = await watchServiceStatus(kubeConfig, BENCH_NAMESPACE);
-    return makeBenchLab({ lab, cluster, core, status });
+    return makeBenchLab({ lab, cluster, core, status, birds });
   } catch (error) {
     await lab.down();
     throw error;
   }
 }
 
-function makeBenchLab(parts: { lab: Lab; cluster: Cluster; core: CoreV1Api; status: StatusWatch }): BenchLab {
-  const { lab, cluster, core, status } = parts;
+function makeBenchLab(parts: {
+  lab: Lab;
+  cluster: Cluster;
+  core: CoreV1Api;
+  status: StatusWatch;
+  birds: ReadonlyMap<string, Bird>;
+}): BenchLab {
+  const { lab, cluster, core, status, birds } = parts;
   const agents = new Map<string, LabProcess>();
   let profile: TimingProfile | undefined;
+  let extraArgsOf: (node: LabNode) => readonly string[] = () => [];
 
   const stopAgents = async () => {
     const running = [...agents.values()];
@@ -101,7 +128,7 @@ function makeBenchLab(parts: { lab: Lab; cluster: Cluster; core: CoreV1Api; stat
 
   const restartAgent = (node: LabNode) => {
     if (profile === undefined) throw new Error("no profile: startAgents() first");
-    const agent = cluster.startAgent(node, agentArgs(profile));
+    const agent = cluster.startAgent(node, [...agentArgs(profile), ...extraArgsOf(node)]);
     agents.set(node.name, agent);
     return agent;
   };
@@ -113,15 +140,21 @@ function makeBenchLab(parts: { lab: Lab; cluster: Cluster; core: CoreV1Api; stat
     status,
     agents,
     profile: () => profile,
-    startAgents: async (next) => {
+    startAgents: async (next, extraArgs) => {
       await stopAgents();
       profile = next;
+      extraArgsOf = extraArgs ?? (() => []);
       for (const node of lab.nodes) restartAgent(node);
       await waitReady();
     },
     restartAgent,
     stopAgents,
     waitReady,
+    birdOf: (node) => {
+      const bird = birds.get(node.name);
+      if (bird === undefined) throw new Error(`${node.name} runs no BIRD: the bench lab has no router`);
+      return bird;
+    },
     agentMetrics: async (node) => (await httpGet(lab, node, "/metrics")).body,
     holdersOf: async (ip) => {
       const held = await Promise.all(

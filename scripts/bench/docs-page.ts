@@ -1,6 +1,7 @@
 // docs/benchmarks.md: how the figures are produced and how to reproduce them, then the latest
 // summary. The page is generated whole, so it can never describe a run other than the one shown.
 import { headlines } from "./report-markdown.ts";
+import { routedHeadline } from "./report-routed.ts";
 import type { BenchResults } from "./results.ts";
 
 const METHOD = `## How these figures are produced
@@ -27,6 +28,16 @@ with its V8 flags.
   overlaps* are moments when two nodes' kernels held the VIP, leaving out times when one of them
   had no LAN link (a dead node keeps its address until the lifetime expires it, but nobody can
   hear it). Both must be zero.
+- **BGP and ECMP.** The same faults for addresses announced in the \`bgp\` and \`ecmp\` modes
+  (VIPs from 203.0.113.192/26, on no link's subnet), with [the lab's router](design.md#the-lab)
+  added: a real BIRD 2 peering with a BIRD on every node, which the agents configure, and a far
+  client behind it, so the client's traffic follows the router's routes. The far client sends many
+  UDP flows at once, each from its own source port (the router's multipath hash takes ports in),
+  and the router's kernel route for the VIP is sampled every 5 ms. For \`bgp\` the oracles are the
+  router never routing the address to two nodes and no moment answered by two nodes; for \`ecmp\`
+  the figures are the spread of flows over the nodes and the outage of the flows that hashed to the
+  failed node. Node death is measured with BFD and without it (then only the hold time, shortened
+  for the bench, takes a dead node's route away).
 - **Latency.** Services are created one at a time with a probe already running; the clock starts
   when the create request is sent.
 - **Scale.** N Services (IPv6 VIPs from 2001:db8:1::1:0/112, so that thousands fit) are created at
@@ -55,9 +66,10 @@ repetitions p99 is the maximum.
 ## Reproduce
 
 \`\`\`sh
-sudo npm run bench                       # everything (about 2½ hours on 2 cores): 20 repetitions, both profiles, 100/1000/5000 Services, 1000 allocated
+sudo npm run bench                       # everything (about 3¼ hours on 2 cores): 20 repetitions, both profiles, bgp and ecmp, 100/1000/5000 Services, 1000 allocated
 sudo npm run bench -- --quick            # smoke run of a few minutes (does not touch this page)
-sudo npm run bench -- --help             # every flag: --repetitions, --profiles, --scenarios, --scale, --allocation-services, --nodes, --window, …
+sudo npm run bench -- --suites=routed --append bench/results/<file>.json   # add bgp and ecmp failover to a run's results
+sudo npm run bench -- --help             # every flag: --repetitions, --profiles, --scenarios, --routed-scenarios, --scale, --allocation-services, --nodes, --window, …
 sudo npm run bench:data-path             # the cost of one frame sent, one address added or refreshed, in µs
 \`\`\`
 
@@ -82,6 +94,7 @@ export function benchmarksPage(options: {
     )
     .join(", ");
   const repetitions = options.results.failover.length;
+  const routed = routedHeadline(options.results);
   return [
     "# Benchmarks",
     "",
@@ -91,6 +104,7 @@ export function benchmarksPage(options: {
       `node death p50 ${ms(figures.nodeDeathP50Ms)}; ` +
       `${figures.doubleAnswers} double answers or address overlaps in ${repetitions} failover repetitions; ` +
       `${writes === "" ? "API writes not measured" : writes}.`,
+    ...(routed === undefined ? [] : ["", routed]),
     "",
     `Raw samples and the environment: [${options.resultsPath}](${options.resultsPath}).`,
     "",

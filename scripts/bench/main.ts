@@ -1,5 +1,5 @@
-// `npm run bench`: the failover, latency and scale suites of issue 5 and the allocation suite of
-// issue 15 in one lab, their raw results in bench/results/<date>-<commit>.json (saved after every
+// `npm run bench`: the failover, latency and scale suites of issue 5, the routed (bgp and ecmp)
+// failover suite of issue 16 and the allocation suite of issue 15 in one lab, their raw results in bench/results/<date>-<commit>.json (saved after every
 // measurement, so a run stopped early keeps what it measured), then the Markdown summary, the
 // plots and docs/benchmarks.md.
 import { runAllocationSuite } from "./allocation.ts";
@@ -9,6 +9,7 @@ import { runLatencySuite } from "./latency.ts";
 import { parseBenchOptions, UsageError, type BenchOptions } from "./options.ts";
 import { DEFAULT_PROFILE, type TimingProfile } from "./profiles.ts";
 import { createProgress, type Progress } from "./progress.ts";
+import { runRoutedSuite } from "./routed.ts";
 import { writeReport } from "./report-files.ts";
 import {
   emptyResults,
@@ -38,6 +39,7 @@ async function runSuites(
   progress.phase("bringing the lab up");
   const bench = await benchLab({
     nodes: options.nodes,
+    router: options.suites.includes("routed"),
     log: (line) => {
       if (!SERVER_LOG.test(line)) progress.log(line);
     },
@@ -58,6 +60,23 @@ async function runSuites(
         progress,
         record: async (repetition) => {
           results.failover.push(repetition);
+          await save();
+        },
+        recordError: async (error) => {
+          results.errors.push(error);
+          await save();
+        },
+      });
+    }
+    if (options.suites.includes("routed")) {
+      mergeProfiles(results, options.profiles);
+      await runRoutedSuite(bench, {
+        profiles: options.profiles,
+        scenarios: options.routedScenarios,
+        repetitions: options.repetitions,
+        progress,
+        record: async (repetition) => {
+          results.routed.push(repetition);
           await save();
         },
         recordError: async (error) => {

@@ -3,10 +3,11 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { MAX_ALLOCATION_SERVICES } from "./allocation-analysis.ts";
 import { PROFILES, type TimingProfile } from "./profiles.ts";
+import { ROUTED_SCENARIO_NAMES, type RoutedScenarioName } from "./routed-catalogue.ts";
 import { SCENARIO_NAMES, type ScenarioName } from "./scenario-catalogue.ts";
 
-export type SuiteName = "failover" | "latency" | "scale" | "allocation";
-const SUITE_NAMES: readonly SuiteName[] = ["failover", "latency", "scale", "allocation"];
+export type SuiteName = "failover" | "routed" | "latency" | "scale" | "allocation";
+const SUITE_NAMES: readonly SuiteName[] = ["failover", "routed", "latency", "scale", "allocation"];
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -14,6 +15,8 @@ export interface BenchOptions {
   readonly repetitions: number;
   readonly profiles: readonly TimingProfile[];
   readonly scenarios: readonly ScenarioName[];
+  /** Scenarios of the routed suite: bgp and ecmp behind the lab's router. */
+  readonly routedScenarios: readonly RoutedScenarioName[];
   /** Nodes of the lab, for every suite. */
   readonly nodes: number;
   /** Services created one by one for the created → answering / status latency. */
@@ -87,7 +90,9 @@ const profileNames = listOf("profile", Object.keys(PROFILES));
 
 function program(): Command {
   return new Command("bench")
-    .description("vipd benchmarks in the lab: failover, Service latency, scale and allocation")
+    .description(
+      "vipd benchmarks in the lab: failover (Layer 2, then bgp and ecmp behind a router), Service latency, scale and allocation",
+    )
     .option("--quick", "smoke run of a few minutes: defaults below become their quick values")
     .option("--suites <list>", `suites to run (${SUITE_NAMES.join(",")})`, listOf("suite", SUITE_NAMES))
     .option(
@@ -97,6 +102,11 @@ function program(): Command {
     )
     .option("--profiles <list>", `timing profiles (${FULL_DEFAULTS.profiles}; quick fast)`, profileNames)
     .option("--scenarios <list>", "failover scenarios (all)", listOf("scenario", SCENARIO_NAMES))
+    .option(
+      "--routed-scenarios <list>",
+      "scenarios of the routed suite, bgp and ecmp behind the lab's router (all)",
+      listOf("routed scenario", ROUTED_SCENARIO_NAMES),
+    )
     .option("--nodes <n>", "lab nodes (3)", positiveInteger)
     .option("--latency-services <n>", "Services for the latency suite (100; quick 5)", positiveInteger)
     .option(
@@ -126,6 +136,7 @@ interface RawOptions {
   repetitions?: number;
   profiles?: string[];
   scenarios?: ScenarioName[];
+  routedScenarios?: RoutedScenarioName[];
   nodes?: number;
   latencyServices?: number;
   scale?: number[];
@@ -162,6 +173,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       (name) => PROFILES[name] as TimingProfile,
     ),
     scenarios: raw.scenarios ?? SCENARIO_NAMES,
+    routedScenarios: raw.routedScenarios ?? ROUTED_SCENARIO_NAMES,
     nodes: raw.nodes ?? 3,
     latencyServices: raw.latencyServices ?? defaults.latencyServices,
     scale: raw.scale ?? counts(defaults.scale),

@@ -4,35 +4,16 @@ import { allocationLegs, isAllocationWrite, steadyWrites } from "./allocation-an
 import { totalPerSecond } from "./api-requests.ts";
 import { describeProfile } from "./profiles.ts";
 import type { AllocationRun, BenchResults, FailoverRepetition, ScaleRun, SteadyState } from "./results.ts";
+import { ms, p50p99, spread, table } from "./markdown.ts";
+import { routedSection } from "./report-routed.ts";
 import { SCENARIOS } from "./scenario-catalogue.ts";
-import { summarize, type Summary } from "./stats.ts";
+import { summarize } from "./stats.ts";
 
 /** Where the plots are, relative to the Markdown file. */
 export interface PlotLinks {
   readonly timeline: (scenario: string, profile: string) => string;
   readonly outages: string;
   readonly apiRates: string;
-}
-
-const ms = (value: number) =>
-  value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
-
-function row(cells: readonly string[]): string {
-  return `| ${cells.join(" | ")} |`;
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [row(header), row(header.map(() => "---")), ...rows.map(row)].join("\n");
-}
-
-function spread(summary: Summary | undefined): string[] {
-  if (summary === undefined) return ["–", "–", "–", "–", "–"];
-  return [summary.min, summary.p50, summary.p90, summary.p99, summary.max].map(ms);
-}
-
-function p50p99(values: readonly number[]): string {
-  const summary = summarize(values);
-  return summary === undefined ? "–" : `${ms(summary.p50)} / ${ms(summary.p99)}`;
 }
 
 /** A repetition kept its scenario's promise: nobody answered twice, and hold meant no lost probe. */
@@ -451,6 +432,7 @@ export function renderSummary(results: BenchResults, plots: PlotLinks): string {
       timelines.join("\n\n"),
     );
   }
+  sections.push(...routedSection(results));
   if (results.latency.length > 0) {
     sections.push(
       `### Service created → VIP answering, → status written (${results.latency.length} Services, one at a time)`,

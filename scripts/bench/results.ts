@@ -10,6 +10,8 @@ import type { ClaimRun, DoubleAnswer, Holding, Overlap } from "../../lab/analysi
 import type { RequestRate } from "./api-requests.ts";
 import type { Isolation } from "./failover-analysis.ts";
 import type { TimingProfile } from "./profiles.ts";
+import type { RoutedFigures } from "./routed-analysis.ts";
+import type { RoutedMode, RoutedScenarioName, RoutedTimers } from "./routed-catalogue.ts";
 import type { ScenarioName } from "./scenario-catalogue.ts";
 
 /** Consecutive probe requests with the same outcome: the probe's samples, run-length encoded. */
@@ -65,6 +67,31 @@ export interface FailoverRepetition {
   readonly doubleAnswers: readonly DoubleAnswer[];
   readonly holdings: readonly Holding[];
   readonly overlaps: readonly Overlap[];
+  /** Said only when the repetition broke its scenario's promise: the agents' recent log lines. */
+  readonly agentLogExcerpt?: string;
+}
+
+/**
+ * One repetition of a routed scenario (issue 16 §4): a Service whose VIP is routed to the nodes by
+ * the lab's router, many flows from the far client behind it, the router's route sampled, a fault
+ * and its way back. The figures are RoutedFigures' (routed-analysis.ts).
+ */
+export interface RoutedRepetition extends RoutedFigures {
+  readonly scenario: RoutedScenarioName;
+  readonly mode: RoutedMode;
+  readonly profile: string;
+  readonly repetition: number;
+  readonly vip: string;
+  /** The node the fault was done to: the holder in bgp, one of the announcers in ecmp. */
+  readonly faultNode: string;
+  readonly bfd: boolean;
+  readonly timers: RoutedTimers;
+  readonly faultNs: number;
+  /** When the way back began. */
+  readonly backNs: number;
+  readonly endNs: number;
+  readonly intervalMs: number;
+  readonly marks: readonly Mark[];
   /** Said only when the repetition broke its scenario's promise: the agents' recent log lines. */
   readonly agentLogExcerpt?: string;
 }
@@ -187,6 +214,7 @@ export interface BenchResults {
   readonly profiles: TimingProfile[];
   readonly apiDownMs: number;
   readonly failover: FailoverRepetition[];
+  readonly routed: RoutedRepetition[];
   readonly latency: LatencySample[];
   readonly scale: ScaleRun[];
   readonly allocation: AllocationRun[];
@@ -217,6 +245,7 @@ export function emptyResults(): BenchResults {
     profiles: [],
     apiDownMs: 0,
     failover: [],
+    routed: [],
     latency: [],
     scale: [],
     allocation: [],

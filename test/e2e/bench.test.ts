@@ -1,8 +1,9 @@
 // The benchmark harness on a tiny configuration, so that it cannot rot: `npm run bench -- --quick`
-// with two scenarios, two latency Services, ten scale Services and five Services given addresses
-// from a pool must produce its results file, summary and plots, and must have seen no double
-// answer and no address given twice. Correctness only; timings are the
-// benchmark's business, not a test's.
+// with two scenarios, the polite handovers of bgp and ecmp behind the router (the routed suite's
+// cheapest: no hold timer to wait out), two latency Services, ten scale Services and five Services
+// given addresses from a pool must produce its results file, summary and plots, and must have seen
+// no double answer, no bgp address routed to two nodes and no address given twice. Correctness
+// only; timings are the benchmark's business, not a test's.
 import test from "ava";
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -32,6 +33,7 @@ test("npm run bench -- --quick writes results, summary and plots, with no double
   const run = await runBench([
     "--quick",
     "--scenarios=polite-handover,agent-freeze-resume",
+    "--routed-scenarios=bgp-polite-handover,ecmp-polite-handover",
     "--latency-services=2",
     "--scale=10",
     "--allocation-services=5",
@@ -70,6 +72,16 @@ test("npm run bench -- --quick writes results, summary and plots, with no double
   const [polite, freeze] = results.failover;
   t.not(polite?.holderAfter, polite?.holderBefore, "a polite handover moves the VIP");
   t.is(freeze?.holderAfter, freeze?.holderBefore, "nobody takes over from a frozen agent whose VIP lives");
+  t.deepEqual(
+    results.routed.map((repetition) => repetition.scenario),
+    ["bgp-polite-handover", "ecmp-polite-handover"],
+  );
+  for (const repetition of results.routed)
+    t.not(repetition.faultToServedMs, null, `${repetition.scenario}: every flow served by another node`);
+  const [bgp, ecmp] = results.routed;
+  t.deepEqual(bgp?.multiHops, [], "a bgp address is never routed to two nodes at once");
+  t.deepEqual(bgp?.doubleAnswers, [], "nor answered by two");
+  t.is(Object.keys(ecmp?.flowsBefore ?? {}).length, 3, "ecmp flows reach every node");
   t.is(results.latency.length, 2);
   const loaded = results.scale.find((run) => run.services === 10);
   t.is(loaded?.answered, 10, "every scale VIP answered");
@@ -87,4 +99,5 @@ test("npm run bench -- --quick writes results, summary and plots, with no double
   const summary = await readFile(join(out, `${stem}.md`), "utf8");
   t.regex(summary, /\| Polite handover \| 1 \|/);
   t.regex(summary, /\| created → allocated \| 5 \|/);
+  t.regex(summary, /### BGP and ECMP/);
 });

@@ -13,7 +13,8 @@ test("the full run by default: 20 repetitions, both profiles, every scenario, 10
   );
   t.is(options.scenarios.length, 9);
   t.deepEqual(options.scale, [100, 1000, 5000]);
-  t.deepEqual(options.suites, ["failover", "latency", "scale", "allocation"]);
+  t.deepEqual(options.suites, ["failover", "routed", "latency", "scale", "allocation"]);
+  t.is(options.routedScenarios.length, 6);
   t.is(options.allocationServices, 1000);
   t.is(options.windowMs, 60_000);
   t.is(options.apiDownMs, 20_000);
@@ -56,11 +57,21 @@ test("explicit flags win over the quick defaults", (t) => {
   t.is(options.nodes, 10);
 });
 
+test("--routed-scenarios picks bgp and ecmp scenarios by name", (t) => {
+  const options = parseBenchOptions([
+    "--suites=routed",
+    "--routed-scenarios=ecmp-node-death-hold,bgp-polite-handover",
+  ]);
+  t.deepEqual(options.suites, ["routed"]);
+  t.deepEqual(options.routedScenarios, ["ecmp-node-death-hold", "bgp-polite-handover"]);
+});
+
 test("unknown flags, names and bad numbers are errors", (t) => {
   for (const argv of [
     ["--fast"],
     ["--profiles=slow"],
     ["--scenarios=meteor-strike"],
+    ["--routed-scenarios=polite-handover"],
     ["--suites=soak"],
     ["--repetitions=0"],
     ["--repetitions=two"],
