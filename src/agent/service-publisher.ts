@@ -75,6 +75,21 @@ export class ServicePublisher {
       const holder = holderOf(leaseName);
       return holder !== null && holder !== o.node && liveNodes.includes(holder);
     };
+    const addresses = (intent.serve ? intent.vips : []).map((vip) => {
+      const announcing = o.dataPlane.holding(addressWork(vip.address)) !== undefined;
+      const mode = o.target.demand(vip.address)?.mode ?? "l2";
+      const choice = announcing
+        ? o.dataPlane.interfaceFor([vip], interfaceOverride, isRouted(mode))
+        : undefined;
+      return {
+        address: vip.address,
+        announcing,
+        heldByLiveOther: heldByLiveOther(addressLeaseName(vip)),
+        holder: holderOf(addressLeaseName(vip)),
+        allActive: !isElected(mode),
+        ...(choice?.ok === true ? { interfaceName: choice.name } : {}),
+      };
+    });
     const { memory, plan } = stepService(
       { self: o.node, leaseDuration: o.leaseDuration, renewDeadline: o.renewDeadline },
       {
@@ -83,25 +98,16 @@ export class ServicePublisher {
         service,
         intent,
         conflict: intent.serve ? o.view.vipConflict(ref) : null,
-        addresses: (intent.serve ? intent.vips : []).map((vip) => {
-          const announcing = o.dataPlane.holding(addressWork(vip.address)) !== undefined;
-          const mode = o.target.demand(vip.address)?.mode ?? "l2";
-          const choice = announcing
-            ? o.dataPlane.interfaceFor([vip], interfaceOverride, isRouted(mode))
-            : undefined;
-          return {
-            address: vip.address,
-            announcing,
-            heldByLiveOther: heldByLiveOther(addressLeaseName(vip)),
-            holder: holderOf(addressLeaseName(vip)),
-            allActive: !isElected(mode),
-            ...(choice?.ok === true ? { interfaceName: choice.name } : {}),
-          };
-        }),
+        addresses,
         legacyHeldByLiveOther: heldByLiveOther(legacyServiceLeaseName(ref)),
         ownHeartbeat: o.heartbeat(),
         liveNodes,
-        eligibleOthers: liveNodes.filter((other) => o.target.otherEligible(other, ref)),
+        // Only an ecmp first address has announcers to rank; for the others it would be a read of
+        // every live node's eligibility on every run of every Service, for nothing.
+        eligibleOthers:
+          addresses[0]?.allActive === true
+            ? liveNodes.filter((other) => o.target.otherEligible(other, ref))
+            : [],
         runningFor: now - this.#firstRunAt,
       },
       this.#memory.get(key) ?? NOTHING_TOLD,

@@ -75,7 +75,7 @@ export interface ServiceObservation {
   readonly legacyHeldByLiveOther: boolean;
   readonly ownHeartbeat: OwnHeartbeat;
   readonly liveNodes: readonly string[];
-  /** The live other nodes eligible for the Service: with an ecmp first address, its announcers. */
+  /** With an ecmp first address, the live other nodes eligible for the Service (its announcers); else empty. */
   readonly eligibleOthers: readonly string[];
   /** How long this agent has been reconciling. */
   readonly runningFor: number;
